@@ -1,0 +1,45 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+/** Header names Sendbird puts on every webhook request. */
+export const SENDBIRD_SIGNATURE_HEADER = "x-sendbird-signature";
+export const SENDBIRD_LEGACY_SIGNATURE_HEADER = "x-signature";
+
+// `/` and every UTF-16 code unit outside ASCII: what Sendbird's encoder escapes.
+const SENDBIRD_ESCAPED = /[/\u0080-\uffff]/g;
+
+function escapeForSendbird(char: string): string {
+  if (char === "/") return "\\/";
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * Serialises a payload the way Sendbird puts it on the wire: compact JSON with `/` written as `\/`
+ * and every non-ASCII character as a `\uXXXX` escape (astral characters as surrogate pairs),
+ * so the body is pure ASCII and its bytes are the same in any encoding a receiver assumes.
+ */
+export function encodeSendbirdJson(payload: unknown): string {
+  // `/` never appears outside a string in JSON, so escaping it everywhere only touches strings.
+  return JSON.stringify(payload).replace(SENDBIRD_ESCAPED, escapeForSendbird);
+}
+
+/** Lowercase hex HMAC-SHA256 of the exact body bytes, keyed with the app's master API token. */
+export function signSendbird(body: string | Uint8Array, masterApiToken: string): string {
+  return createHmac("sha256", masterApiToken).update(body).digest("hex");
+}
+
+/**
+ * Checks a Sendbird signature header against the raw body in constant time, accepting any of the
+ * given tokens (so a receiver can rotate its master token without dropping requests).
+ */
+export function verifySendbird(
+  body: string | Uint8Array,
+  signature: string | undefined,
+  masterApiTokens: readonly string[],
+): boolean {
+  if (!signature) return false;
+  const received = Buffer.from(signature.trim().toLowerCase(), "utf8");
+  return masterApiTokens.some((token) => {
+    const expected = Buffer.from(signSendbird(body, token), "utf8");
+    return expected.length === received.length && timingSafeEqual(expected, received);
+  });
+}

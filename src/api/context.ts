@@ -1,0 +1,18 @@
+import type { Apps } from "../apps/apps.js";
+import type { EndpointDirectory } from "../apps/endpoint-directory.js";
+import type { HeraldConfig } from "../core/config.js";
+import type { Logger } from "../core/logger.js";
+import type { Publisher } from "../ingest/publisher.js";
+import type { Store } from "../storage/store.js";
+
+/** What every API plugin is given: the engine's services, never the engine's internals. */
+export interface ApiContext {
+  config: HeraldConfig;
+  logger: Logger;
+  store: Store;
+  apps: Apps;
+  endpoints: EndpointDirectory;
+  publisher: Publisher;
+  /** A delivery was made due again by hand: wake the worker for its endpoint. */
+  onRetry(endpointId: string): void;
+}

@@ -1,0 +1,32 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import { errorFromFramework, HeraldError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+
+/** How one API writes an error: its status code and its body. */
+export type ErrorFormatter = (error: HeraldError) => { status: number; body: unknown };
+
+/**
+ * Makes every error under a plugin, including Fastify's own (bad JSON, body too large) and unknown
+ * routes, come out in that API's format. Anything unexpected is logged and answered opaquely.
+ */
+export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter, logger: Logger): void {
+  instance.setErrorHandler((raw: FastifyError, request, reply) => {
+    let error: HeraldError;
+    if (raw instanceof HeraldError) {
+      error = raw;
+    } else if (typeof raw.code === "string" && raw.code.startsWith("FST_")) {
+      error = errorFromFramework(raw);
+    } else {
+      logger.error({ err: raw, method: request.method, url: request.url }, "request failed");
+      error = new HeraldError("internal", "Internal error.");
+    }
+    const { status, body } = format(error);
+    return reply.status(status).type("application/json").send(body);
+  });
+  instance.setNotFoundHandler((request, reply) => {
+    const { status, body } = format(
+      new HeraldError("not_found", `No route ${request.method} ${request.url.split("?")[0]}.`),
+    );
+    return reply.status(status).type("application/json").send(body);
+  });
+}

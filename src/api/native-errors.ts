@@ -1,0 +1,23 @@
+import type { ErrorKind } from "../core/errors.js";
+import type { ErrorFormatter } from "./error-format.js";
+
+const STATUS: Record<ErrorKind, number> = {
+  malformed_json: 400,
+  missing_parameter: 400,
+  invalid_type: 400,
+  invalid_value: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** Herald's own error body: `{"error": {"code": "invalid_value", "message": "...", "parameter": "...", ...}}`. */
+export const formatNativeError: ErrorFormatter = (error) => ({
+  status: STATUS[error.kind],
+  body: { error: { code: error.kind, message: error.message, ...error.details } },
+});

@@ -1,0 +1,67 @@
+import { HeraldError } from "../core/errors.js";
+
+/** Small checks that name the parameter at fault, so every API can say exactly what was wrong. */
+
+export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+export function requireObject(value: unknown, parameter: string): Record<string, unknown> {
+  if (!isPlainObject(value)) {
+    throw new HeraldError("invalid_type", `"${parameter}" must be a JSON object.`, { parameter, expected: "object" });
+  }
+  return value;
+}
+
+export function optionalBoolean(value: unknown, parameter: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "boolean") {
+    throw new HeraldError("invalid_type", `"${parameter}" must be a boolean.`, { parameter, expected: "boolean" });
+  }
+  return value;
+}
+
+export function optionalString(value: unknown, parameter: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") {
+    throw new HeraldError("invalid_type", `"${parameter}" must be a string.`, { parameter, expected: "string" });
+  }
+  return value;
+}
+
+export function optionalStringArray(value: unknown, parameter: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) {
+    throw new HeraldError("invalid_type", `"${parameter}" must be an array.`, { parameter, expected: "array" });
+  }
+  return value.map((item, index) => {
+    if (typeof item !== "string") {
+      const at = `${parameter}[${index}]`;
+      throw new HeraldError("invalid_type", `"${at}" must be a string.`, { parameter: at, expected: "string" });
+    }
+    return item;
+  });
+}
+
+/** A query-string flag: absent, `true` or `false`. */
+export function optionalQueryBoolean(value: unknown, parameter: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new HeraldError("invalid_type", `"${parameter}" must be true or false.`, { parameter, expected: "boolean" });
+}
+
+/** A webhook target: an absolute http(s) URL. */
+export function requireWebhookUrl(value: string, parameter: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new HeraldError("invalid_value", `"${parameter}" is not a valid URL: "${value}".`, { parameter });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new HeraldError("invalid_value", `"${parameter}" must be an http or https URL, not "${value}".`, {
+      parameter,
+    });
+  }
+  return value;
+}

@@ -1,0 +1,46 @@
+import type { CatalogEntry } from "./entry.js";
+
+/** A set of webhook categories with lookup and "did you mean" suggestions. */
+export class Catalog {
+  readonly #byCategory: ReadonlyMap<string, CatalogEntry>;
+  /** The categories a client may list and subscribe to, without legacy ones, in catalog order. */
+  readonly visibleCategories: readonly string[];
+
+  constructor(readonly entries: readonly CatalogEntry[]) {
+    this.#byCategory = new Map(entries.map((entry) => [entry.category, entry]));
+    this.visibleCategories = entries.filter((entry) => !entry.hidden).map((entry) => entry.category);
+  }
+
+  has(category: string): boolean {
+    return this.#byCategory.has(category);
+  }
+
+  get(category: string): CatalogEntry | undefined {
+    return this.#byCategory.get(category);
+  }
+
+  /** The known categories closest to a misspelt one, best first. */
+  suggest(category: string, limit = 3): string[] {
+    const maxDistance = Math.max(3, Math.floor(category.length / 3));
+    return this.visibleCategories
+      .map((known) => ({ known, distance: editDistance(category, known) }))
+      .filter(({ distance }) => distance <= maxDistance)
+      .sort((a, b) => a.distance - b.distance)
+      .slice(0, limit)
+      .map(({ known }) => known);
+  }
+}
+
+/** Levenshtein distance, two rows at a time. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,101 @@
+/** Every Herald setting, each readable from one environment variable (see README "Configuration"). */
+export interface HeraldConfig {
+  /** `sqlite:<path>` (default `sqlite:./data/herald.db`); `postgres://…` comes with the PostgreSQL store. */
+  databaseUrl: string;
+  host: string;
+  port: number;
+  /** Which parts run in this process. */
+  role: "all" | "api" | "worker";
+  logLevel: string;
+  /** Largest request body the APIs accept, in bytes. */
+  bodyLimit: number;
+  /** Events in one `POST /v1/events/batch`. */
+  maxBatchEvents: number;
+  /** Attempts in flight at once to one endpoint. */
+  endpointConcurrency: number;
+  /** Attempts in flight at once in this process, over all endpoints. */
+  maxInFlight: number;
+  /** How often the worker looks for due deliveries it was not told about (retries after a crash, other processes). */
+  pollIntervalMs: number;
+  /** How long a claimed delivery stays leased beyond its attempt timeout before another worker may take it. */
+  leaseMarginMs: number;
+  /** `full` fsyncs every commit, so a 202 survives power loss; `normal` survives a process crash only. */
+  sqliteSynchronous: "full" | "normal";
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlMs: number;
+  /** How long shutdown waits for attempts in flight. */
+  shutdownGraceMs: number;
+}
+
+interface Setting<K extends keyof HeraldConfig> {
+  key: K;
+  env: string;
+  parse: (raw: string, env: string) => HeraldConfig[K];
+}
+
+const integer =
+  (min: number) =>
+  (raw: string, env: string): number => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new Error(`${env} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+const text = (raw: string) => raw;
+const oneOf =
+  <T extends string>(...allowed: T[]) =>
+  (raw: string, env: string): T => {
+    if (!(allowed as string[]).includes(raw))
+      throw new Error(`${env} must be one of ${allowed.join(", ")}, got "${raw}"`);
+    return raw as T;
+  };
+
+export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
+  databaseUrl: "sqlite:./data/herald.db",
+  host: "0.0.0.0",
+  port: 8080,
+  role: "all",
+  logLevel: "info",
+  bodyLimit: 1024 * 1024,
+  maxBatchEvents: 1000,
+  endpointConcurrency: 32,
+  maxInFlight: 1024,
+  pollIntervalMs: 1000,
+  leaseMarginMs: 10_000,
+  sqliteSynchronous: "full",
+  idempotencyTtlMs: 24 * 60 * 60 * 1000,
+  shutdownGraceMs: 10_000,
+};
+
+const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
+  { key: "databaseUrl", env: "HERALD_DATABASE_URL", parse: text },
+  { key: "host", env: "HERALD_HOST", parse: text },
+  { key: "port", env: "HERALD_PORT", parse: integer(0) },
+  { key: "role", env: "HERALD_ROLE", parse: oneOf("all", "api", "worker") },
+  {
+    key: "logLevel",
+    env: "HERALD_LOG_LEVEL",
+    parse: oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent"),
+  },
+  { key: "bodyLimit", env: "HERALD_BODY_LIMIT", parse: integer(1024) },
+  { key: "maxBatchEvents", env: "HERALD_MAX_BATCH_EVENTS", parse: integer(1) },
+  { key: "endpointConcurrency", env: "HERALD_ENDPOINT_CONCURRENCY", parse: integer(1) },
+  { key: "maxInFlight", env: "HERALD_MAX_IN_FLIGHT", parse: integer(1) },
+  { key: "pollIntervalMs", env: "HERALD_POLL_INTERVAL_MS", parse: integer(10) },
+  { key: "leaseMarginMs", env: "HERALD_LEASE_MARGIN_MS", parse: integer(100) },
+  { key: "sqliteSynchronous", env: "HERALD_SQLITE_SYNCHRONOUS", parse: oneOf("full", "normal") },
+  { key: "idempotencyTtlMs", env: "HERALD_IDEMPOTENCY_TTL_MS", parse: integer(1000) },
+  { key: "shutdownGraceMs", env: "HERALD_SHUTDOWN_GRACE_MS", parse: integer(0) },
+];
+
+/** The variables that configure Herald, for the README and `herald config`. */
+export const CONFIG_VARIABLES = SETTINGS.map(({ key, env }) => ({ key, env, default: DEFAULT_CONFIG[key] }));
+
+/** Reads settings from the environment over the defaults; explicit overrides win over both. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HeraldConfig> = {}): HeraldConfig {
+  const config: HeraldConfig = { ...DEFAULT_CONFIG };
+  for (const setting of SETTINGS) {
+    const raw = env[setting.env];
+    if (raw !== undefined && raw !== "") Object.assign(config, { [setting.key]: setting.parse(raw, setting.env) });
+  }
+  return { ...config, ...overrides };
+}

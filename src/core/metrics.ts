@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** Prometheus metrics of one Herald instance, served at `GET /metrics`. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly eventsPublished = new Counter({
+    name: "herald_events_published_total",
+    help: "Events accepted by publish.",
+    registers: [this.registry],
+  });
+  readonly attempts = new Counter({
+    name: "herald_delivery_attempts_total",
+    help: "Delivery attempts by profile and outcome (succeeded, retry, failed).",
+    labelNames: ["profile", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly attemptSeconds = new Histogram({
+    name: "herald_delivery_attempt_duration_seconds",
+    help: "Time from sending an attempt to its response or error.",
+    labelNames: ["profile"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({
+    name: "herald_delivery_attempts_in_flight",
+    help: "Attempts waiting on a receiver right now.",
+    registers: [this.registry],
+  });
+}

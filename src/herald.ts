@@ -1,0 +1,94 @@
+import type { FastifyInstance } from "fastify";
+import { buildServer } from "./api/server.js";
+import { Apps } from "./apps/apps.js";
+import { EndpointDirectory } from "./apps/endpoint-directory.js";
+import { type HeraldConfig, loadConfig } from "./core/config.js";
+import { HeraldError } from "./core/errors.js";
+import { createLogger, type Logger } from "./core/logger.js";
+import { Metrics } from "./core/metrics.js";
+import { HttpSender } from "./delivery/http-sender.js";
+import { DeliveryWorker } from "./delivery/worker.js";
+import { Publisher, type PublishOptions } from "./ingest/publisher.js";
+import { openStore } from "./storage/open-store.js";
+import type { Store } from "./storage/store.js";
+
+export interface HeraldOptions extends Partial<HeraldConfig> {
+  /** Where settings are read from (default `process.env`); explicit options win over it. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+/** A running Herald: publish in-process, serve the APIs, deliver. */
+export interface Herald {
+  readonly config: HeraldConfig;
+  readonly store: Store;
+  readonly apps: Apps;
+  readonly server: FastifyInstance;
+  /** Publishes one event for an app; resolves with its id once it is committed. */
+  publish(appId: string, event: Record<string, unknown>, options?: PublishOptions): Promise<string>;
+  /** Publishes events atomically: all are committed, or none. */
+  publishBatch(appId: string, events: Record<string, unknown>[], options?: PublishOptions): Promise<string[]>;
+  /** Starts the HTTP server; resolves with its base URL. */
+  listen(): Promise<string>;
+  /** Stops taking requests, lets attempts in flight finish (up to the grace period), and closes the store. */
+  close(): Promise<void>;
+}
+
+export async function createHerald(options: HeraldOptions = {}): Promise<Herald> {
+  const { env, logger: givenLogger, ...overrides } = options;
+  const config = loadConfig(env ?? process.env, overrides);
+  const logger = givenLogger ?? createLogger(config.logLevel);
+  const store = openStore(config.databaseUrl, config);
+  await store.migrate();
+  const metrics = new Metrics();
+  const apps = new Apps(store);
+  const endpoints = new EndpointDirectory(store);
+  const runsWorker = config.role !== "api";
+  const sender = new HttpSender(config.endpointConcurrency);
+  const worker = new DeliveryWorker(store, endpoints, sender, config, logger, metrics);
+  const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
+  const publisher = new Publisher(store, endpoints, config.idempotencyTtlMs, (eventCount, endpointIds) => {
+    metrics.eventsPublished.inc(eventCount);
+    if (endpointIds.size > 0) wake(endpointIds);
+  });
+  const server = await buildServer(
+    { config, logger, store, apps, endpoints, publisher, onRetry: (id) => wake([id]) },
+    metrics,
+    config.role !== "worker",
+  );
+  if (runsWorker) worker.start();
+
+  const appFor = async (appId: string) => {
+    const app = await store.getApp(appId);
+    if (!app) throw new HeraldError("not_found", `No app "${appId}".`);
+    return app;
+  };
+
+  let closed = false;
+  return {
+    config,
+    store,
+    apps,
+    server,
+    async publish(appId, event, publishOptions) {
+      const result = await publisher.publish(await appFor(appId), [event], publishOptions);
+      return result.eventIds[0]!;
+    },
+    async publishBatch(appId, events, publishOptions) {
+      return (await publisher.publish(await appFor(appId), events, publishOptions)).eventIds;
+    },
+    async listen() {
+      const url = await server.listen({ host: config.host, port: config.port });
+      logger.info({ url, role: config.role, database: config.databaseUrl.split(":")[0] }, "herald listening");
+      return url;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await worker.close(config.shutdownGraceMs);
+      await sender.close();
+      await store.close();
+    },
+  };
+}

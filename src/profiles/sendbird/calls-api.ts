@@ -1,0 +1,48 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { ApiContext } from "../../api/context.js";
+import { useErrorFormat } from "../../api/error-format.js";
+import { optionalQueryBoolean } from "../../api/params.js";
+import { sendbirdCallsCatalog } from "../../catalog/index.js";
+import { HeraldError } from "../../core/errors.js";
+import { formatCallsError } from "./errors.js";
+import { applySettingsUpdate, type SettingsShape, sendbirdEndpointId, settingsView } from "./settings.js";
+
+const CALLS: SettingsShape = { profile: "sendbird-calls", catalog: sendbirdCallsCatalog, memberOptions: false };
+
+interface Route {
+  Params: { application_id: string };
+  Querystring: { display_all_webhook_categories?: string };
+}
+
+/**
+ * Sendbird Calls webhook settings under `/v1/applications/{application_id}`: separate from Chat,
+ * with Calls' own error body. The token must belong to the application in the path.
+ */
+export const sendbirdCallsApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  useErrorFormat(app, formatCallsError, ctx.logger);
+  const tenantFor = async (request: { headers: Record<string, unknown>; params: Route["Params"] }) => {
+    const { app: tenant } = await ctx.apps.authenticate(request.headers["api-token"] as string);
+    if (tenant.id !== request.params.application_id) {
+      throw new HeraldError("unauthorized", "The API token does not belong to this application.");
+    }
+    return tenant;
+  };
+
+  app.get<Route>("/:application_id/settings/webhook", async (request) => {
+    const tenant = await tenantFor(request);
+    const displayAll = optionalQueryBoolean(
+      request.query.display_all_webhook_categories,
+      "display_all_webhook_categories",
+    );
+    const endpoint = await ctx.endpoints.get(sendbirdEndpointId(CALLS.profile, tenant.id));
+    return settingsView(endpoint, CALLS, displayAll ?? false);
+  });
+
+  app.put<Route>("/:application_id/settings/webhook", async (request) => {
+    const tenant = await tenantFor(request);
+    const current = await ctx.store.getEndpoint(sendbirdEndpointId(CALLS.profile, tenant.id));
+    const next = applySettingsUpdate(current, request.body, CALLS, tenant.id, Date.now());
+    await ctx.endpoints.save(next);
+    return settingsView(next, CALLS, false);
+  });
+};

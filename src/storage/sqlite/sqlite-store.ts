@@ -1,0 +1,376 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type {
+  ApiTokenRecord,
+  App,
+  AttemptRecord,
+  AttemptView,
+  ClaimedDelivery,
+  DeliveryQuery,
+  DeliveryState,
+  DeliveryView,
+  Endpoint,
+  EndpointDue,
+  ProfileId,
+  PublishBatch,
+  TokenKind,
+} from "../records.js";
+import type { Store } from "../store.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:`. */
+  path: string;
+  synchronous: "full" | "normal";
+}
+
+interface AppRow {
+  id: string;
+  name: string;
+  signing_key: string;
+  created_at: number;
+}
+interface TokenRow {
+  token_hash: string;
+  app_id: string;
+  kind: TokenKind;
+  preview: string;
+  created_at: number;
+}
+interface EndpointRow {
+  id: string;
+  app_id: string;
+  profile: ProfileId;
+  url: string;
+  enabled: number;
+  event_types: string;
+  options: string;
+  created_at: number;
+  updated_at: number;
+}
+interface DeliveryRow {
+  id: string;
+  app_id: string;
+  event_id: string;
+  endpoint_id: string;
+  category: string;
+  state: DeliveryState;
+  attempts: number;
+  max_attempts: number;
+  next_attempt_at: number;
+  created_at: number;
+  updated_at: number;
+}
+interface AttemptRow {
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+}
+
+const toApp = (row: AppRow): App => ({
+  id: row.id,
+  name: row.name,
+  signingKey: row.signing_key,
+  createdAt: row.created_at,
+});
+const toToken = (row: TokenRow): ApiTokenRecord => ({
+  tokenHash: row.token_hash,
+  appId: row.app_id,
+  kind: row.kind,
+  preview: row.preview,
+  createdAt: row.created_at,
+});
+const toEndpoint = (row: EndpointRow): Endpoint => ({
+  id: row.id,
+  appId: row.app_id,
+  profile: row.profile,
+  url: row.url,
+  enabled: row.enabled === 1,
+  eventTypes: JSON.parse(row.event_types) as string[],
+  options: JSON.parse(row.options) as Record<string, unknown>,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+const toAttempt = (row: AttemptRow): AttemptView => ({
+  attempt: row.attempt,
+  startedAt: row.started_at,
+  durationMs: row.duration_ms,
+  statusCode: row.status_code,
+  error: row.error,
+  responseBody: row.response_body,
+});
+
+const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.category, d.state, d.attempts,
+  d.max_attempts, d.next_attempt_at, d.created_at, d.updated_at`;
+
+/**
+ * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each method
+ * runs to completion on the event loop; transactions are short and never span an await.
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #statements;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new Database(options.path);
+    this.#db.pragma("journal_mode = WAL");
+    this.#db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    // The CLI may write (e.g. a new app) while the server runs; wait for its lock instead of failing.
+    this.#db.pragma("busy_timeout = 5000");
+    this.#applyMigrations();
+    this.#statements = this.#prepare();
+  }
+
+  #applyMigrations(): void {
+    const db = this.#db;
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    );
+    // IMMEDIATE takes the write lock first, so two processes starting at once apply each step once.
+    db.transaction(() => {
+      const applied = new Set(
+        db
+          .prepare("SELECT version FROM schema_migrations")
+          .all()
+          .map((row) => (row as { version: number }).version),
+      );
+      for (const migration of SQLITE_MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        db.exec(migration.sql);
+        db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+          migration.version,
+          migration.name,
+          Date.now(),
+        );
+      }
+    }).immediate();
+  }
+
+  #prepare() {
+    const db = this.#db;
+    return {
+      insertApp: db.prepare("INSERT INTO apps (id, name, signing_key, created_at) VALUES (?, ?, ?, ?)"),
+      getApp: db.prepare<[string], AppRow>("SELECT * FROM apps WHERE id = ?"),
+      insertToken: db.prepare(
+        "INSERT INTO api_tokens (token_hash, app_id, kind, preview, created_at) VALUES (?, ?, ?, ?, ?)",
+      ),
+      findToken: db.prepare<[string], AppRow & { kind: TokenKind }>(
+        "SELECT a.*, t.kind FROM api_tokens t JOIN apps a ON a.id = t.app_id WHERE t.token_hash = ?",
+      ),
+      listTokens: db.prepare<[string], TokenRow>("SELECT * FROM api_tokens WHERE app_id = ? ORDER BY created_at"),
+      deleteToken: db.prepare("DELETE FROM api_tokens WHERE app_id = ? AND token_hash = ? AND kind = 'secondary'"),
+      listEndpoints: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at"),
+      getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
+      saveEndpoint: db.prepare(`
+        INSERT INTO endpoints (id, app_id, profile, url, enabled, event_types, options, created_at, updated_at)
+        VALUES (@id, @appId, @profile, @url, @enabled, @eventTypes, @options, @createdAt, @updatedAt)
+        ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled,
+          event_types = excluded.event_types, options = excluded.options, updated_at = excluded.updated_at`),
+      insertEvent: db.prepare(
+        "INSERT INTO events (id, app_id, category, payload, created_at) VALUES (@id, @appId, @category, @payload, @createdAt)",
+      ),
+      insertDelivery: db.prepare(`
+        INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+          next_attempt_at, created_at, updated_at)
+        VALUES (@id, @appId, @eventId, @endpointId, @body, 'pending', 0, @maxAttempts, @createdAt, @createdAt, @createdAt)`),
+      insertIdempotency: db.prepare(
+        "INSERT INTO idempotency_keys (app_id, key, response, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      ),
+      dropExpiredKey: db.prepare("DELETE FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at < ?"),
+      findIdempotency: db.prepare<[string, string, number], { response: string }>(
+        "SELECT response FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at >= ?",
+      ),
+      expireIdempotency: db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?"),
+      // Leasing moves next_attempt_at past the lease: a live worker records the outcome first; if
+      // it dies, the row is simply due again when the lease runs out.
+      claim: db.prepare<[number, string, number, number], ClaimedDelivery>(`
+        UPDATE deliveries SET next_attempt_at = ?
+        WHERE id IN (SELECT id FROM deliveries
+                     WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
+                     ORDER BY next_attempt_at LIMIT ?)
+        RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts`),
+      // A loose index scan: one index probe per endpoint, however many deliveries are pending.
+      endpointsWithPending: db.prepare<[], EndpointDue>(`
+        WITH RECURSIVE pending(endpoint_id) AS (
+          SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending'
+          UNION ALL
+          SELECT (SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending' AND endpoint_id > pending.endpoint_id)
+          FROM pending WHERE pending.endpoint_id IS NOT NULL
+        )
+        SELECT endpoint_id AS endpointId,
+               (SELECT MIN(next_attempt_at) FROM deliveries d
+                WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS dueAt
+        FROM pending WHERE endpoint_id IS NOT NULL`),
+      insertAttempt: db.prepare(`
+        INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+        VALUES (@deliveryId, @attempt, @startedAt, @durationMs, @statusCode, @error, @responseBody)`),
+      // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
+      updateDelivery: db.prepare(`
+        UPDATE deliveries SET state = @state, attempts = @attempt, next_attempt_at = @nextAttemptAt, updated_at = @now
+        WHERE id = @deliveryId AND attempts = @attempt - 1`),
+      getDelivery: db.prepare<[string, string], DeliveryRow>(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.app_id = ? AND d.id = ?`,
+      ),
+      attemptsOf: db.prepare<[string], AttemptRow>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt"),
+      retry: db.prepare(`
+        UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
+        WHERE app_id = ? AND id = ? AND state != 'pending'`),
+    };
+  }
+
+  async migrate(): Promise<void> {
+    this.#applyMigrations();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  async createApp(app: App, masterToken: ApiTokenRecord): Promise<void> {
+    this.#db.transaction(() => {
+      this.#statements.insertApp.run(app.id, app.name, app.signingKey, app.createdAt);
+      this.#insertToken(masterToken);
+    })();
+  }
+
+  async getApp(appId: string): Promise<App | undefined> {
+    const row = this.#statements.getApp.get(appId);
+    return row && toApp(row);
+  }
+
+  async addApiToken(token: ApiTokenRecord): Promise<void> {
+    this.#insertToken(token);
+  }
+
+  #insertToken(token: ApiTokenRecord): void {
+    this.#statements.insertToken.run(token.tokenHash, token.appId, token.kind, token.preview, token.createdAt);
+  }
+
+  async findToken(tokenHash: string): Promise<{ app: App; kind: TokenKind } | undefined> {
+    const row = this.#statements.findToken.get(tokenHash);
+    return row && { app: toApp(row), kind: row.kind };
+  }
+
+  async listApiTokens(appId: string): Promise<ApiTokenRecord[]> {
+    return this.#statements.listTokens.all(appId).map(toToken);
+  }
+
+  async deleteApiToken(appId: string, tokenHash: string): Promise<boolean> {
+    return this.#statements.deleteToken.run(appId, tokenHash).changes > 0;
+  }
+
+  async listEndpoints(appId: string): Promise<Endpoint[]> {
+    return this.#statements.listEndpoints.all(appId).map(toEndpoint);
+  }
+
+  async getEndpoint(endpointId: string): Promise<Endpoint | undefined> {
+    const row = this.#statements.getEndpoint.get(endpointId);
+    return row && toEndpoint(row);
+  }
+
+  async saveEndpoint(endpoint: Endpoint): Promise<void> {
+    this.#statements.saveEndpoint.run({
+      ...endpoint,
+      enabled: endpoint.enabled ? 1 : 0,
+      eventTypes: JSON.stringify(endpoint.eventTypes),
+      options: JSON.stringify(endpoint.options),
+    });
+  }
+
+  async publish(batch: PublishBatch): Promise<boolean> {
+    const { insertEvent, insertDelivery, insertIdempotency, dropExpiredKey } = this.#statements;
+    return this.#db.transaction(() => {
+      const key = batch.idempotency;
+      if (key) {
+        dropExpiredKey.run(batch.appId, key.key, key.expiredBefore);
+        if (insertIdempotency.run(batch.appId, key.key, key.response, key.createdAt).changes === 0) return false;
+      }
+      for (const event of batch.events) insertEvent.run(event);
+      for (const delivery of batch.deliveries) insertDelivery.run(delivery);
+      return true;
+    })();
+  }
+
+  async findIdempotentResponse(appId: string, key: string, since: number): Promise<string | undefined> {
+    return this.#statements.findIdempotency.get(appId, key, since)?.response;
+  }
+
+  async expireIdempotencyKeys(before: number): Promise<number> {
+    return this.#statements.expireIdempotency.run(before).changes;
+  }
+
+  async claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    return this.#statements.claim.all(leaseUntil, endpointId, now, limit);
+  }
+
+  async endpointsWithPending(): Promise<EndpointDue[]> {
+    return this.#statements.endpointsWithPending.all();
+  }
+
+  async recordAttempts(attempts: AttemptRecord[]): Promise<void> {
+    const { insertAttempt, updateDelivery } = this.#statements;
+    const now = Date.now();
+    this.#db.transaction(() => {
+      for (const attempt of attempts) {
+        if (updateDelivery.run({ ...attempt, now }).changes > 0) insertAttempt.run(attempt);
+      }
+    })();
+  }
+
+  async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
+    const conditions = ["d.app_id = @appId"];
+    if (query.state) conditions.push("d.state = @state");
+    if (query.before) conditions.push("(d.created_at < @beforeAt OR (d.created_at = @beforeAt AND d.id < @beforeId))");
+    const rows = this.#db
+      .prepare<Record<string, unknown>, DeliveryRow>(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE ${conditions.join(" AND ")} ORDER BY d.created_at DESC, d.id DESC LIMIT @limit`,
+      )
+      .all({
+        appId,
+        state: query.state,
+        beforeAt: query.before?.createdAt,
+        beforeId: query.before?.id,
+        limit: query.limit,
+      });
+    return rows.map((row) => this.#toDeliveryView(row));
+  }
+
+  async getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined> {
+    const row = this.#statements.getDelivery.get(appId, deliveryId);
+    return row && this.#toDeliveryView(row);
+  }
+
+  async retryDelivery(
+    appId: string,
+    deliveryId: string,
+    extraAttempts: number,
+    now: number,
+  ): Promise<DeliveryView | undefined> {
+    this.#statements.retry.run(extraAttempts, now, now, appId, deliveryId);
+    return this.getDelivery(appId, deliveryId);
+  }
+
+  #toDeliveryView(row: DeliveryRow): DeliveryView {
+    return {
+      id: row.id,
+      appId: row.app_id,
+      eventId: row.event_id,
+      endpointId: row.endpoint_id,
+      category: row.category,
+      state: row.state,
+      attempts: row.attempts,
+      maxAttempts: row.max_attempts,
+      nextAttemptAt: row.state === "pending" ? row.next_attempt_at : null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      attemptLog: this.#statements.attemptsOf.all(row.id).map(toAttempt),
+    };
+  }
+}

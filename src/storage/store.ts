@@ -1,0 +1,65 @@
+import type {
+  ApiTokenRecord,
+  App,
+  AttemptRecord,
+  ClaimedDelivery,
+  DeliveryQuery,
+  DeliveryView,
+  Endpoint,
+  EndpointDue,
+  PublishBatch,
+  TokenKind,
+} from "./records.js";
+
+/**
+ * Everything Herald keeps, behind one interface that SQLite (embedded) and PostgreSQL (many
+ * processes) both implement. Methods are named for what the engine needs; every one is async and
+ * none assumes the store lives in this process.
+ */
+export interface Store {
+  /** Brings the schema to the current version; safe when several processes start at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  createApp(app: App, masterToken: ApiTokenRecord): Promise<void>;
+  getApp(appId: string): Promise<App | undefined>;
+  addApiToken(token: ApiTokenRecord): Promise<void>;
+  /** The app a token belongs to, and whether it is the master token. */
+  findToken(tokenHash: string): Promise<{ app: App; kind: TokenKind } | undefined>;
+  listApiTokens(appId: string): Promise<ApiTokenRecord[]>;
+  deleteApiToken(appId: string, tokenHash: string): Promise<boolean>;
+
+  listEndpoints(appId: string): Promise<Endpoint[]>;
+  getEndpoint(endpointId: string): Promise<Endpoint | undefined>;
+  saveEndpoint(endpoint: Endpoint): Promise<void>;
+
+  /**
+   * Writes events, their deliveries and the idempotency record in one transaction. Returns false,
+   * writing nothing, when an unexpired record with the same idempotency key already exists.
+   */
+  publish(batch: PublishBatch): Promise<boolean>;
+  /** The stored response of an earlier request with this key, if it is newer than `since`. */
+  findIdempotentResponse(appId: string, key: string, since: number): Promise<string | undefined>;
+
+  /**
+   * Leases up to `limit` deliveries of one endpoint that are due at `now`, until `leaseUntil`:
+   * a worker that dies holding them loses them when the lease ends, and the same ids are sent again.
+   */
+  claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]>;
+  /** The earliest pending due time per endpoint. */
+  endpointsWithPending(): Promise<EndpointDue[]>;
+  /** Writes attempt outcomes and the delivery states they lead to, in one transaction. */
+  recordAttempts(attempts: AttemptRecord[]): Promise<void>;
+
+  listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]>;
+  getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined>;
+  /** Makes a finished delivery due now with a fresh attempt budget; false if there is no such delivery. */
+  retryDelivery(
+    appId: string,
+    deliveryId: string,
+    extraAttempts: number,
+    now: number,
+  ): Promise<DeliveryView | undefined>;
+  /** Deletes idempotency keys older than `before`. */
+  expireIdempotencyKeys(before: number): Promise<number>;
+}

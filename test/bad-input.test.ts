@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { call, configureChatWebhook, startHerald, type TestHerald } from "./helpers/herald.js";
+import { Receiver } from "./helpers/receiver.js";
+
+describe("bad input: a clear 4xx in the API's format, and the store unchanged", () => {
+  let h: TestHerald;
+  let receiver: Receiver;
+  let app: { appId: string; token: string };
+
+  before(async () => {
+    h = await startHerald({ bodyLimit: 64 * 1024 });
+    receiver = await Receiver.start();
+    app = await h.createApp();
+    await configureChatWebhook(h.url, app.token, { url: receiver.url });
+    await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
+  });
+  after(async () => {
+    await h.close();
+    await receiver.close();
+  });
+
+  const cases: {
+    name: string;
+    path?: string;
+    token?: string | null;
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+    status: number;
+    code: string;
+    mentions?: RegExp;
+  }[] = [
+    { name: "malformed JSON", rawBody: '{"category": "user:block",', status: 400, code: "malformed_json" },
+    { name: "an empty body", rawBody: "", status: 400, code: "malformed_json" },
+    {
+      name: "a non-JSON content type",
+      rawBody: "category=user:block",
+      headers: { "content-type": "text/plain" },
+      status: 415,
+      code: "unsupported_media_type",
+    },
+    { name: "an array instead of an event", body: [{ category: "user:block" }], status: 400, code: "invalid_type" },
+    { name: "a missing category", body: { sender: {} }, status: 400, code: "missing_parameter", mentions: /category/ },
+    {
+      name: "a category of the wrong type",
+      body: { category: 12 },
+      status: 400,
+      code: "invalid_type",
+      mentions: /category/,
+    },
+    {
+      name: "an unknown category",
+      body: { category: "group_channel:mesage_send" },
+      status: 400,
+      code: "invalid_value",
+      mentions: /group_channel:mesage_send.*group_channel:message_send/,
+    },
+    {
+      name: "a body over the limit",
+      body: { category: "user:block", pad: "x".repeat(70 * 1024) },
+      status: 413,
+      code: "payload_too_large",
+    },
+    { name: "a missing token", token: null, body: { category: "user:block" }, status: 401, code: "unauthorized" },
+    {
+      name: "a wrong token",
+      token: "f".repeat(40),
+      body: { category: "user:block" },
+      status: 401,
+      code: "unauthorized",
+    },
+    {
+      name: "a batch with one unknown category among good ones",
+      path: "/v1/events/batch",
+      body: { events: [{ category: "user:block" }, { category: "user:blok" }] },
+      status: 400,
+      code: "invalid_value",
+      mentions: /events\[1\]\.category.*user:block/,
+    },
+    {
+      name: "a batch that is not an array",
+      path: "/v1/events/batch",
+      body: { events: { category: "user:block" } },
+      status: 400,
+      code: "invalid_type",
+    },
+    { name: "an empty batch", path: "/v1/events/batch", body: { events: [] }, status: 400, code: "invalid_value" },
+    {
+      name: "a batch over 1,000 events",
+      path: "/v1/events/batch",
+      body: { events: Array.from({ length: 1001 }, () => ({ category: "user:block" })) },
+      status: 400,
+      code: "invalid_value",
+      mentions: /1001/,
+    },
+  ];
+
+  for (const c of cases) {
+    it(`refuses ${c.name}`, async () => {
+      const before = h.counts();
+      const response = await call(h.url, "POST", c.path ?? "/v1/events", {
+        token: c.token === null ? undefined : (c.token ?? app.token),
+        body: c.body,
+        rawBody: c.rawBody,
+        headers: c.headers,
+      });
+      assert.equal(response.status, c.status, JSON.stringify(response.body));
+      assert.equal(response.body.error.code, c.code);
+      assert.equal(typeof response.body.error.message, "string");
+      if (c.mentions) assert.match(response.body.error.message, c.mentions);
+      assert.deepEqual(h.counts(), before);
+    });
+  }
+
+  it("names the closest categories in a structured field", async () => {
+    const { body } = await call(h.url, "POST", "/v1/events", {
+      token: app.token,
+      body: { category: "direct_call:dail" },
+    });
+    assert.equal(body.error.parameter, "category");
+    assert.equal(body.error.suggestions[0], "direct_call:dial");
+  });
+
+  it("answers unknown routes with a JSON 404, never HTML", async () => {
+    const response = await fetch(`${h.url}/admin/../../etc/passwd`);
+    assert.equal(response.status, 404);
+    assert.match(response.headers.get("content-type") ?? "", /application\/json/);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, "not_found");
+  });
+
+  it("still delivers after all that bad input", async () => {
+    await receiver.waitFor(1);
+    assert.equal(receiver.json(0).category, "user:block");
+  });
+});
+
+describe("idempotent publishing", () => {
+  it("makes a repeated publish with the same Idempotency-Key a no-op", async () => {
+    const h = await startHerald();
+    const receiver = await Receiver.start();
+    try {
+      const app = await h.createApp();
+      await configureChatWebhook(h.url, app.token, { url: receiver.url });
+      const publish = () =>
+        call(h.url, "POST", "/v1/events/batch", {
+          token: app.token,
+          headers: { "idempotency-key": "order-42" },
+          body: { events: [{ category: "user:block" }, { category: "user:unblock" }] },
+        });
+      const first = await publish();
+      const second = await publish();
+      assert.equal(first.status, 202);
+      assert.equal(second.status, 202);
+      assert.deepEqual(second.body.ids, first.body.ids);
+      assert.equal(first.body.replayed, false);
+      assert.equal(second.body.replayed, true);
+      assert.equal(h.counts().events, 2);
+      const other = await h.createApp("other");
+      const foreign = await call(h.url, "POST", "/v1/events", {
+        token: other.token,
+        headers: { "idempotency-key": "order-42" },
+        body: { category: "user:block" },
+      });
+      assert.notDeepEqual([foreign.body.id], first.body.ids, "keys are per app");
+      await receiver.waitFor(2);
+      assert.equal(receiver.requests.length, 2);
+    } finally {
+      await h.close();
+      await receiver.close();
+    }
+  });
+});

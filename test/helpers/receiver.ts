@@ -1,0 +1,85 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ReceivedRequest {
+  headers: IncomingHttpHeaders;
+  /** The body exactly as it came off the socket. */
+  raw: Buffer;
+  receivedAt: number;
+}
+
+/** How the receiver answers the nth request (0-based): a status, or hang until the client gives up. */
+export type Behaviour = (request: ReceivedRequest, index: number) => number | "hang";
+
+/** A real webhook receiver on a loopback port that records every request it gets. */
+export class Receiver {
+  readonly requests: ReceivedRequest[] = [];
+  #server: Server;
+  #waiters: { count: number; resolve: () => void }[] = [];
+  url = "";
+
+  constructor(private behaviour: Behaviour = () => 200) {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        const received = { headers: req.headers, raw: Buffer.concat(chunks), receivedAt: Date.now() };
+        const index = this.requests.push(received) - 1;
+        const answer = this.behaviour(received, index);
+        if (answer !== "hang") res.writeHead(answer, { "content-type": "text/plain" }).end(`status ${answer}`);
+        this.#waiters = this.#waiters.filter((waiter) => {
+          if (this.requests.length < waiter.count) return true;
+          waiter.resolve();
+          return false;
+        });
+      });
+    });
+  }
+
+  static async start(behaviour?: Behaviour, path = "/webhook"): Promise<Receiver> {
+    const receiver = new Receiver(behaviour);
+    await new Promise<void>((resolve) => receiver.#server.listen(0, "127.0.0.1", resolve));
+    receiver.url = `http://127.0.0.1:${(receiver.#server.address() as AddressInfo).port}${path}`;
+    return receiver;
+  }
+
+  setBehaviour(behaviour: Behaviour): void {
+    this.behaviour = behaviour;
+  }
+
+  /** Resolves once `count` requests have arrived; rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs = 10_000): Promise<void> {
+    if (this.requests.length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`expected ${count} requests, got ${this.requests.length} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  json(index: number): Record<string, unknown> {
+    return JSON.parse(this.requests[index]!.raw.toString("utf8")) as Record<string, unknown>;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
+}
+
+/** A loopback URL where nothing listens, so connections are refused. */
+export async function refusingUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}/webhook`;
+}
