@@ -18,6 +18,10 @@ export interface WorkerOptions {
 /** One endpoint's place in the schedule. */
 interface Lane {
   inFlight: number;
+  /** Claimed deliveries waiting for a free slot: the next attempt starts the moment one ends. */
+  queue: ClaimedDelivery[];
+  /** Who the queued deliveries go to, resolved when they were claimed. */
+  target: Target | undefined;
   /** When a claim may find work: 0 = now, Infinity = nothing known. */
   dueAt: number;
   /** The earliest retry this process scheduled for the lane. */
@@ -31,20 +35,29 @@ interface Target {
 }
 
 const APP_CACHE_MS = 60_000;
+/**
+ * Outcomes are written in batches: every few milliseconds, or sooner once many are waiting. Small
+ * commits rewrite whole index pages for a handful of rows; this keeps a commit to hundreds of rows.
+ * Leases outlast the wait by far, so a delayed write never lets another worker resend.
+ */
+const FLUSH_INTERVAL_MS = 25;
+const FLUSH_BATCH = 256;
 
 /**
  * Sends due deliveries. Each endpoint is a lane with its own concurrency cap, so a slow or dead
- * endpoint fills only its own slots; the worker claims per lane only as many deliveries as it can
- * start at once, so nothing it holds waits behind another endpoint. Outcomes are written back in
- * batches; no database work waits on the network.
+ * endpoint fills only its own slots. A lane claims in batches, up to one extra round beyond its
+ * slots, and starts the next claimed delivery the moment an attempt ends, so the database is off
+ * the critical path. Outcomes are written back in batches; no database work waits on the network.
  */
 export class DeliveryWorker {
   readonly #lanes = new Map<string, Lane>();
   readonly #apps = new Map<string, { app: App; loadedAt: number }>();
   readonly #attemptsInFlight = new Set<Promise<void>>();
+  #claimed = 0;
   #outcomes: AttemptRecord[] = [];
   #flushing: Promise<void> = Promise.resolve();
   #flushQueued = false;
+  #flushTimer: NodeJS.Timeout | undefined;
   #pumpQueued = false;
   #pumping = false;
   #pumpAgain = false;
@@ -73,22 +86,33 @@ export class DeliveryWorker {
     this.#schedulePump();
   }
 
-  /** Stops claiming, waits up to `graceMs` for attempts in flight, and writes every outcome. */
+  /**
+   * Stops claiming, hands back deliveries claimed but not started, waits up to `graceMs` for
+   * attempts in flight, and writes every outcome.
+   */
   async close(graceMs: number): Promise<void> {
     this.#running = false;
     clearInterval(this.#pollTimer);
     clearTimeout(this.#wakeTimer);
+    const unstarted = [...this.#lanes.values()].flatMap((lane) => lane.queue.splice(0).map((d) => d.id));
     const settled = Promise.allSettled([...this.#attemptsInFlight]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     await this.#flush();
+    if (unstarted.length > 0) await this.store.releaseLeases(unstarted, Date.now());
   }
 
   #lane(endpointId: string): Lane {
     let lane = this.#lanes.get(endpointId);
     if (!lane) {
-      lane = { inFlight: 0, dueAt: Number.POSITIVE_INFINITY, retryAt: Number.POSITIVE_INFINITY };
+      lane = {
+        inFlight: 0,
+        queue: [],
+        target: undefined,
+        dueAt: Number.POSITIVE_INFINITY,
+        retryAt: Number.POSITIVE_INFINITY,
+      };
       this.#lanes.set(endpointId, lane);
     }
     return lane;
@@ -129,10 +153,10 @@ export class DeliveryWorker {
         this.#pumpAgain = false;
         const now = Date.now();
         for (const [endpointId, lane] of this.#lanes) {
-          if (this.#attemptsInFlight.size >= this.options.maxInFlight) break;
-          if (lane.dueAt <= now && lane.inFlight < this.options.endpointConcurrency)
-            await this.#fill(endpointId, lane, now);
-          if (lane.inFlight === 0 && lane.dueAt === Number.POSITIVE_INFINITY) this.#lanes.delete(endpointId);
+          if (this.#claimed >= 2 * this.options.maxInFlight) break;
+          if (lane.dueAt <= now && this.#wantsMore(lane)) await this.#fill(endpointId, lane, now);
+          const idle = lane.inFlight === 0 && lane.queue.length === 0;
+          if (idle && lane.dueAt === Number.POSITIVE_INFINITY) this.#lanes.delete(endpointId);
         }
       } while (this.#pumpAgain && this.#running);
     } catch (error) {
@@ -143,30 +167,45 @@ export class DeliveryWorker {
     }
   }
 
-  /** Claims as many due deliveries of one endpoint as can start now, and starts them. */
+  /** A lane is refilled once its queue is down to half a round, so one claim serves many attempts. */
+  #wantsMore(lane: Lane): boolean {
+    return lane.queue.length <= this.options.endpointConcurrency / 2;
+  }
+
+  /** Claims due deliveries of one endpoint, up to one round beyond its free slots, and starts what fits. */
   async #fill(endpointId: string, lane: Lane, now: number): Promise<void> {
     const target = await this.#target(endpointId);
     if (!target) {
       lane.dueAt = Number.POSITIVE_INFINITY;
       return;
     }
-    const wanted = Math.min(
-      this.options.endpointConcurrency - lane.inFlight,
-      this.options.maxInFlight - this.#attemptsInFlight.size,
-    );
-    const leaseUntil = now + target.profile.policy.timeoutMs + this.options.leaseMarginMs;
+    const wanted = 2 * this.options.endpointConcurrency - lane.inFlight - lane.queue.length;
+    if (wanted <= 0) return;
+    // A queued delivery may wait for one attempt to end before its own starts: the lease covers both.
+    const leaseUntil = now + 2 * target.profile.policy.timeoutMs + this.options.leaseMarginMs;
     const claimed = await this.store.claimDue(endpointId, wanted, now, leaseUntil);
     if (claimed.length < wanted) {
       // Drained for now; what is left is the retries this process scheduled (the poll finds the rest).
       lane.dueAt = lane.retryAt > now ? lane.retryAt : Number.POSITIVE_INFINITY;
       if (lane.retryAt <= now) lane.retryAt = Number.POSITIVE_INFINITY;
     }
-    for (const delivery of claimed) this.#track(this.#attempt(lane, target, delivery));
+    lane.target = target;
+    lane.queue.push(...claimed);
+    this.#claimed += claimed.length;
+    this.#startQueued(lane);
   }
 
-  #track(attempt: Promise<void>): void {
-    this.#attemptsInFlight.add(attempt);
-    void attempt.finally(() => this.#attemptsInFlight.delete(attempt));
+  #startQueued(lane: Lane): void {
+    while (
+      lane.target &&
+      lane.queue.length > 0 &&
+      lane.inFlight < this.options.endpointConcurrency &&
+      this.#attemptsInFlight.size < this.options.maxInFlight
+    ) {
+      const attempt = this.#attempt(lane, lane.target, lane.queue.shift()!);
+      this.#attemptsInFlight.add(attempt);
+      void attempt.finally(() => this.#attemptsInFlight.delete(attempt));
+    }
   }
 
   async #attempt(lane: Lane, target: Target, delivery: ClaimedDelivery): Promise<void> {
@@ -178,6 +217,7 @@ export class DeliveryWorker {
     const headers = profile.headers(delivery.body, { webhookId: delivery.id, attempt }, app);
     const result = await this.sender.post(endpoint.url, delivery.body, headers, profile.policy.timeoutMs);
     lane.inFlight--;
+    this.#claimed--;
     this.metrics.inFlight.dec();
     const succeeded = result.statusCode !== null && profile.isSuccess(result.statusCode);
     const next = nextState(profile.policy, succeeded, attempt, delivery.maxAttempts, Date.now());
@@ -188,7 +228,8 @@ export class DeliveryWorker {
       lane.retryAt = Math.min(lane.retryAt, next.nextAttemptAt);
       lane.dueAt = Math.min(lane.dueAt, next.nextAttemptAt);
     }
-    this.#schedulePump();
+    if (this.#running) this.#startQueued(lane);
+    if (this.#wantsMore(lane)) this.#schedulePump();
   }
 
   async #target(endpointId: string): Promise<Target | undefined> {
@@ -209,7 +250,7 @@ export class DeliveryWorker {
     if (!this.#running) return;
     let earliest = Number.POSITIVE_INFINITY;
     for (const lane of this.#lanes.values()) {
-      if (lane.inFlight < this.options.endpointConcurrency) earliest = Math.min(earliest, lane.dueAt);
+      if (this.#wantsMore(lane)) earliest = Math.min(earliest, lane.dueAt);
     }
     if (earliest === Number.POSITIVE_INFINITY) return;
     this.#wakeTimer = setTimeout(() => this.#schedulePump(), Math.max(0, earliest - Date.now()));
@@ -217,14 +258,19 @@ export class DeliveryWorker {
 
   #record(outcome: AttemptRecord): void {
     this.#outcomes.push(outcome);
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    setImmediate(() => void this.#flush());
+    if (this.#outcomes.length >= FLUSH_BATCH) {
+      clearTimeout(this.#flushTimer);
+      void this.#flush();
+    } else if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      this.#flushTimer = setTimeout(() => void this.#flush(), FLUSH_INTERVAL_MS);
+    }
   }
 
   /** Writes buffered outcomes in one transaction; one flush at a time, in order. */
   #flush(): Promise<void> {
     this.#flushQueued = false;
+    clearTimeout(this.#flushTimer);
     this.#flushing = this.#flushing.then(async () => {
       const batch = this.#outcomes;
       if (batch.length === 0) return;

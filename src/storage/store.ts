@@ -46,6 +46,8 @@ export interface Store {
    * a worker that dies holding them loses them when the lease ends, and the same ids are sent again.
    */
   claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]>;
+  /** Hands back leased deliveries that were never attempted, so they are due at `now`. */
+  releaseLeases(deliveryIds: string[], now: number): Promise<void>;
   /** The earliest pending due time per endpoint. */
   endpointsWithPending(): Promise<EndpointDue[]>;
   /** Writes attempt outcomes and the delivery states they lead to, in one transaction. */

@@ -9,7 +9,7 @@ export interface ReceivedRequest {
 }
 
 /** How the receiver answers the nth request (0-based): a status, or hang until the client gives up. */
-export type Behaviour = (request: ReceivedRequest, index: number) => number | "hang";
+export type Behaviour = (request: ReceivedRequest, index: number) => number | "hang" | Promise<number>;
 
 /** A real webhook receiver on a loopback port that records every request it gets. */
 export class Receiver {
@@ -26,7 +26,11 @@ export class Receiver {
         const received = { headers: req.headers, raw: Buffer.concat(chunks), receivedAt: Date.now() };
         const index = this.requests.push(received) - 1;
         const answer = this.behaviour(received, index);
-        if (answer !== "hang") res.writeHead(answer, { "content-type": "text/plain" }).end(`status ${answer}`);
+        if (answer !== "hang") {
+          void Promise.resolve(answer).then((status) =>
+            res.writeHead(status, { "content-type": "text/plain" }).end(`status ${status}`),
+          );
+        }
         this.#waiters = this.#waiters.filter((waiter) => {
           if (this.requests.length < waiter.count) return true;
           waiter.resolve();

@@ -52,7 +52,10 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
       -- Partial: finished deliveries leave the index, so claiming never walks over them.
       CREATE INDEX deliveries_due ON deliveries(endpoint_id, next_attempt_at) WHERE state = 'pending';
-      CREATE INDEX deliveries_by_app ON deliveries(app_id, state, created_at);
+      -- Listing reads by app and age; the state is filtered on the way. Dead letters get their own
+      -- partial index, so a state change rewrites no index entry unless the delivery fails.
+      CREATE INDEX deliveries_by_app ON deliveries(app_id, created_at);
+      CREATE INDEX deliveries_failed ON deliveries(app_id, created_at) WHERE state = 'failed';
       CREATE TABLE attempts (
         delivery_id TEXT NOT NULL,
         attempt INTEGER NOT NULL,

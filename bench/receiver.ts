@@ -1,0 +1,40 @@
+// The benchmark's webhook receiver, in its own process: answers 200 at once, counts deliveries and
+// measures publish-to-receipt latency from the `sent_at` the publisher stamped into each payload.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+const wallClock = () => performance.timeOrigin + performance.now();
+let count = 0;
+let lastAt = 0;
+let latencies: number[] = [];
+
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (chunk: Buffer) => chunks.push(chunk));
+  req.on("end", () => {
+    res.writeHead(200).end();
+    const now = wallClock();
+    count++;
+    lastAt = now;
+    const sentAt = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { payload?: { sent_at?: number } }).payload
+      ?.sent_at;
+    if (typeof sentAt === "number") latencies.push(now - sentAt);
+  });
+});
+server.keepAliveTimeout = 60_000;
+
+process.on("message", (message: { cmd: string }) => {
+  if (message.cmd === "reset") {
+    count = 0;
+    lastAt = 0;
+    latencies = [];
+    process.send?.({ cmd: "reset" });
+  } else if (message.cmd === "stats") {
+    process.send?.({ cmd: "stats", count, lastAt, latencies });
+  } else if (message.cmd === "exit") {
+    server.close();
+    process.exit(0);
+  }
+});
+
+server.listen(0, "127.0.0.1", () => process.send?.({ cmd: "ready", port: (server.address() as AddressInfo).port }));

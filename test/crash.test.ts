@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, it } from "node:test";
+import { call, configureChatWebhook, eventually, sleep } from "./helpers/herald.js";
+import { HeraldProcess, heraldCli } from "./helpers/process.js";
+import { Receiver, refusingUrl } from "./helpers/receiver.js";
+
+const EVENTS = 5000;
+const BATCH = 500;
+
+it("delivers every acknowledged event after kill -9 mid-delivery; duplicates only repeat a webhook id", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "herald-crash-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = {
+    HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`,
+    HERALD_LOG_LEVEL: "warn",
+    // Shorter leases than the default so the test waits less for attempts the crash cut off.
+    HERALD_LEASE_MARGIN_MS: "1000",
+    HERALD_POLL_INTERVAL_MS: "200",
+  };
+  // Each message_id maps to the webhook ids it arrived under.
+  const arrivals = new Map<number, Set<string>>();
+  const receiver = await Receiver.start(async (request) => {
+    const body = JSON.parse(request.raw.toString("utf8")) as { payload: { message_id: number } };
+    const ids = arrivals.get(body.payload.message_id) ?? new Set();
+    ids.add(String(request.headers["x-webhook-id"]));
+    arrivals.set(body.payload.message_id, ids);
+    await sleep(3); // keep attempts in flight, so the kill lands mid-delivery
+    return 200;
+  });
+  after(() => receiver.close());
+  const port = Number(new URL(await refusingUrl()).port);
+  const herald = new HeraldProcess(env, port);
+  after(() => herald.stop());
+
+  await herald.start();
+  const created = JSON.parse(await heraldCli(["app", "create", "--name", "crash", "--json"], env)) as {
+    app_id: string;
+    api_token: string;
+  };
+  assert.match(created.app_id, /^[0-9A-F-]{36}$/);
+  assert.match(created.api_token, /^[0-9a-f]{40}$/);
+  await configureChatWebhook(herald.url, created.api_token, { url: receiver.url });
+
+  for (let start = 0; start < EVENTS; start += BATCH) {
+    const events = Array.from({ length: BATCH }, (_, i) => ({
+      category: "group_channel:message_send",
+      payload: { message_id: start + i, message: `message ${start + i} ✓` },
+      channel: { channel_url: "crash", is_super: false },
+    }));
+    const { status } = await call(herald.url, "POST", "/v1/events/batch", {
+      token: created.api_token,
+      body: { events },
+    });
+    assert.equal(status, 202);
+  }
+  await receiver.waitFor(1000, 30_000);
+  await herald.kill9();
+  const beforeRestart = arrivals.size;
+  assert.ok(beforeRestart < EVENTS, `the kill came after everything was delivered (${beforeRestart})`);
+
+  await herald.start();
+  const deadline = Date.now() + 60_000;
+  while (arrivals.size < EVENTS && Date.now() < deadline) await sleep(100);
+
+  // Attempts the crash cut off stay leased until their lease runs out, then go again under the same id.
+  await eventually(async () => {
+    const { body } = await call(herald.url, "GET", "/v1/deliveries?status=pending&limit=1", {
+      token: created.api_token,
+    });
+    return body.deliveries.length === 0 ? true : undefined;
+  }, 30_000);
+
+  const missing = Array.from({ length: EVENTS }, (_, i) => i).filter((i) => !arrivals.has(i));
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} events never arrived`);
+  const splitIds = [...arrivals].filter(([, ids]) => ids.size > 1);
+  assert.deepEqual(splitIds.slice(0, 5), [], "an event arrived under two different webhook ids");
+  const duplicates = receiver.requests.length - EVENTS;
+  console.log(`crash test: ${beforeRestart} delivered before kill -9, ${duplicates} duplicate arrivals (same ids)`);
+  const failed = await call(herald.url, "GET", "/v1/deliveries?status=failed", { token: created.api_token });
+  assert.equal(failed.body.deliveries.length, 0);
+});

@@ -1,0 +1,67 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { sleep } from "./herald.js";
+
+const BIN = join(import.meta.dirname, "../../bin/herald.js");
+
+/** Runs a `herald` CLI command to completion and returns what it printed. */
+export async function heraldCli(args: string[], env: Record<string, string>): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+  return stdout;
+}
+
+/** `herald serve` as a separate OS process, so a test can kill -9 it. */
+export class HeraldProcess {
+  #child: ChildProcess | undefined;
+  output = "";
+
+  constructor(
+    readonly env: Record<string, string>,
+    readonly port: number,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(timeoutMs = 15_000): Promise<void> {
+    const child = spawn(process.execPath, [BIN, "serve"], {
+      env: { ...process.env, ...this.env, HERALD_PORT: String(this.port), HERALD_HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (chunk: Buffer) => (this.output += chunk));
+    child.stderr?.on("data", (chunk: Buffer) => (this.output += chunk));
+    this.#child = child;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}: ${this.output}`);
+      try {
+        if ((await fetch(`${this.url}/healthz`)).ok) return;
+      } catch {}
+      await sleep(50);
+    }
+    throw new Error(`herald did not start in ${timeoutMs} ms: ${this.output}`);
+  }
+
+  /** SIGKILL: no shutdown hook, no flush, exactly like a crash. */
+  async kill9(): Promise<void> {
+    await this.#signal("SIGKILL");
+  }
+
+  async stop(): Promise<void> {
+    await this.#signal("SIGTERM");
+  }
+
+  async #signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    await exited;
+  }
+}

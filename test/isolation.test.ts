@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createHerald } from "../src/index.js";
+import { call, configureChatWebhook, startHerald, type TestHerald } from "./helpers/herald.js";
+import { Receiver } from "./helpers/receiver.js";
+
+describe("a slow endpoint slows only itself", () => {
+  let h: TestHerald;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    h = await startHerald({ endpointConcurrency: 8 });
+  });
+  after(async () => {
+    await h.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+
+  it("delivers a healthy app's events while another app's endpoint hangs with a backlog", async () => {
+    const stuck = await Receiver.start(() => "hang");
+    const healthy = await Receiver.start();
+    receivers.push(stuck, healthy);
+    const slowApp = await h.createApp("slow");
+    const fastApp = await h.createApp("fast");
+    await configureChatWebhook(h.url, slowApp.token, { url: stuck.url });
+    await configureChatWebhook(h.url, fastApp.token, { url: healthy.url });
+
+    const events = (n: number) => ({ events: Array.from({ length: n }, () => ({ category: "user:block" })) });
+    await call(h.url, "POST", "/v1/events/batch", { token: slowApp.token, body: events(300) });
+    await stuck.waitFor(8);
+    const started = Date.now();
+    await call(h.url, "POST", "/v1/events/batch", { token: fastApp.token, body: events(200) });
+    await healthy.waitFor(200, 3000);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 2000, `healthy app took ${elapsed} ms behind a hanging one`);
+    assert.equal(stuck.requests.length, 8, "the hanging endpoint holds no more than its own concurrency");
+  });
+});
+
+describe("in-process API", () => {
+  it("publishes with createHerald() and herald.publish() and delivers without the HTTP server", async () => {
+    const receiver = await Receiver.start();
+    const herald = await createHerald({ env: {}, databaseUrl: "sqlite::memory:", logLevel: "silent" });
+    try {
+      const { app, apiToken } = await herald.apps.create("in-process");
+      const put = await herald.server.inject({
+        method: "PUT",
+        url: "/v3/applications/settings/webhook",
+        headers: { "api-token": apiToken },
+        payload: { enabled: true, url: receiver.url, enabled_events: ["group_channel:join"] },
+      });
+      assert.equal(put.statusCode, 200);
+      const id = await herald.publish(app.id, { category: "group_channel:join", users: [{ user_id: "Mina" }] });
+      const ids = await herald.publishBatch(app.id, [{ category: "group_channel:join" }, { category: "user:block" }]);
+      assert.match(id, /^evt_[0-9a-f]{24}$/);
+      assert.equal(ids.length, 2);
+      await receiver.waitFor(2);
+      assert.deepEqual(
+        receiver.requests.map((r) => JSON.parse(r.raw.toString()).category),
+        ["group_channel:join", "group_channel:join"],
+      );
+      await assert.rejects(herald.publish(app.id, { category: "nope" }), /Unknown category "nope"/);
+      await assert.rejects(herald.publish("no-such-app", { category: "user:block" }), /No app/);
+    } finally {
+      await herald.close();
+      await receiver.close();
+    }
+  });
+});
