@@ -62,12 +62,14 @@ class ReceiverProcess {
     this.port = (await this.#ask("ready")).port;
   }
   reset = () => this.#ask("reset");
+  /** Only counts while waiting: shipping every latency over IPC each poll would load the receiver. */
+  count = (): Promise<{ count: number; lastAt: number }> => this.#ask("count");
   stats = (): Promise<{ count: number; lastAt: number; latencies: number[] }> => this.#ask("stats");
   exit = () => this.#child.send({ cmd: "exit" });
   async waitForCount(count: number, timeoutMs: number) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const stats = await this.stats();
+      const stats = await this.count();
       if (stats.count >= count) return stats;
       if (Date.now() > deadline) throw new Error(`receiver got ${stats.count}/${count}`);
       await sleep(20);
@@ -149,8 +151,8 @@ async function steadyLatency(herald: HeraldProcess, token: string, receiver: Rec
   }
   await Promise.all(inFlight);
   await agent.close();
-  const stats = await receiver.waitForCount(ticks * perTick, 60_000);
-  return { rate: (ticks * perTick) / LATENCY_SECONDS, latencies: stats.latencies };
+  await receiver.waitForCount(ticks * perTick, 60_000);
+  return { rate: (ticks * perTick) / LATENCY_SECONDS, latencies: (await receiver.stats()).latencies };
 }
 
 const peakRssMb = (pid: number) => {

@@ -29,6 +29,8 @@ process.on("message", (message: { cmd: string }) => {
     lastAt = 0;
     latencies = [];
     process.send?.({ cmd: "reset" });
+  } else if (message.cmd === "count") {
+    process.send?.({ cmd: "count", count, lastAt });
   } else if (message.cmd === "stats") {
     process.send?.({ cmd: "stats", count, lastAt, latencies });
   } else if (message.cmd === "exit") {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, configureChatWebhook, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, configureChatWebhook, startHerald, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 describe("bad input: a clear 4xx in the API's format, and the store unchanged", () => {
@@ -9,16 +9,10 @@ describe("bad input: a clear 4xx in the API's format, and the store unchanged", 
   let app: { appId: string; token: string };
 
   before(async () => {
-    h = await startHerald({ bodyLimit: 64 * 1024 });
-    receiver = await Receiver.start();
-    app = await h.createApp();
-    await configureChatWebhook(h.url, app.token, { url: receiver.url });
+    ({ h, receiver, app } = await startWithReceiver({ bodyLimit: 64 * 1024 }));
     await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
   });
-  after(async () => {
-    await h.close();
-    await receiver.close();
-  });
+  after(() => Promise.all([h.close(), receiver.close()]));
 
   const cases: {
     name: string;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, configureChatWebhook, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, configureChatWebhook, sleep, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 const CATEGORIES = ["group_channel:create", "group_channel:join", "user:block", "open_channel:enter", "message:report"];
@@ -10,15 +10,8 @@ describe("subscription filtering", () => {
   let receiver: Receiver;
   let app: { appId: string; token: string };
 
-  before(async () => {
-    h = await startHerald();
-    receiver = await Receiver.start();
-    app = await h.createApp();
-  });
-  after(async () => {
-    await h.close();
-    await receiver.close();
-  });
+  before(async () => ({ h, receiver, app } = await startWithReceiver()));
+  after(() => Promise.all([h.close(), receiver.close()]));
 
   /** Publishes one event of every test category and returns the categories the receiver got. */
   async function deliveredCategories(settings: Record<string, unknown>, expected: number): Promise<string[]> {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sendbirdChatCatalog } from "../src/catalog/index.js";
-import { call, configureChatWebhook, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, configureChatWebhook, startHerald, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { type ReceivedRequest, Receiver } from "./helpers/receiver.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "herald-wire-"));
@@ -53,16 +53,8 @@ describe("Sendbird Chat deliveries on the wire", () => {
   let receiver: Receiver;
   let app: { appId: string; token: string };
 
-  before(async () => {
-    h = await startHerald();
-    receiver = await Receiver.start();
-    app = await h.createApp();
-    await configureChatWebhook(h.url, app.token, { url: receiver.url });
-  });
-  after(async () => {
-    await h.close();
-    await receiver.close();
-  });
+  before(async () => ({ h, receiver, app } = await startWithReceiver()));
+  after(() => Promise.all([h.close(), receiver.close()]));
 
   it("signs the exact bytes so the seed's snippet and node:crypto both verify, for any text", async () => {
     const events = TRICKY_TEXTS.map((message, index) => ({

@@ -69,6 +69,21 @@ const messageEvent = (category: string, channel: object, withMembers: boolean) =
   sdk: "JavaScript",
   app_id: APP_ID,
 });
+const reactionEvent = {
+  reaction: { key: "👍", user_id: "Mina", updated_at: 1732350000123 },
+  payload: { message_id: 238303376 },
+  members,
+  channel: groupChannel,
+  app_id: APP_ID,
+};
+const operatorsEvent = {
+  requested_at: 1732350000123,
+  requester: user("David", "TallAndStrong"),
+  channel_type: "group_channel",
+  channel: groupChannel,
+  operators: [user("Tei", "Uaena")],
+  app_id: APP_ID,
+};
 const reportEvent = (category: string, extra: object) => ({
   category,
   report_category: "suspicious",
@@ -220,20 +235,8 @@ export const SENDBIRD_CHAT_CATALOG: readonly CatalogEntry[] = [
     channel: groupChannel,
     app_id: APP_ID,
   }),
-  entry("group_channel:reaction_add", "A user adds reactions to a message.", {
-    reaction: { key: "👍", user_id: "Mina", updated_at: 1732350000123 },
-    payload: { message_id: 238303376 },
-    members,
-    channel: groupChannel,
-    app_id: APP_ID,
-  }),
-  entry("group_channel:reaction_delete", "A user deletes reactions from a message.", {
-    reaction: { key: "👍", user_id: "Mina", updated_at: 1732350000123 },
-    payload: { message_id: 238303376 },
-    members,
-    channel: groupChannel,
-    app_id: APP_ID,
-  }),
+  entry("group_channel:reaction_add", "A user adds reactions to a message.", reactionEvent),
+  entry("group_channel:reaction_delete", "A user deletes reactions from a message.", reactionEvent),
   entry(
     "group_channel:report",
     "A group channel is reported by a user.",
@@ -315,22 +318,12 @@ export const SENDBIRD_CHAT_CATALOG: readonly CatalogEntry[] = [
     deactivated_at: 1732350000123,
     app_id: APP_ID,
   }),
-  entry("operators:register_by_operator", "Operators are registered by another operator's client app.", {
-    requested_at: 1732350000123,
-    requester: user("David", "TallAndStrong"),
-    channel_type: "group_channel",
-    channel: groupChannel,
-    operators: [user("Tei", "Uaena")],
-    app_id: APP_ID,
-  }),
-  entry("operators:unregister_by_operator", "Operators are unregistered by another operator's client app.", {
-    requested_at: 1732350000123,
-    requester: user("David", "TallAndStrong"),
-    channel_type: "group_channel",
-    channel: groupChannel,
-    operators: [user("Tei", "Uaena")],
-    app_id: APP_ID,
-  }),
+  entry("operators:register_by_operator", "Operators are registered by another operator's client app.", operatorsEvent),
+  entry(
+    "operators:unregister_by_operator",
+    "Operators are unregistered by another operator's client app.",
+    operatorsEvent,
+  ),
   entry(
     "message:report",
     "A message is reported by a user.",

@@ -1,10 +1,23 @@
 import { randomBytes, randomUUID } from "node:crypto";
 
+/**
+ * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Ids made later sort later,
+ * so new rows land at the right edge of every index instead of on random pages of a growing table.
+ */
+export function uuidv7(now = Date.now()): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(now, 0, 6);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** A Sendbird-style application id: an uppercase UUID. */
 export const newAppId = (): string => randomUUID().toUpperCase();
 /** A Sendbird-style API token: 40 lowercase hex characters. */
 export const newApiToken = (): string => randomBytes(20).toString("hex");
-export const newEndpointId = (): string => `ep_${randomBytes(12).toString("hex")}`;
-export const newEventId = (): string => `evt_${randomBytes(12).toString("hex")}`;
-/** A delivery's id is the webhook id receivers see on every attempt: a UUID, as Stream uses. */
-export const newDeliveryId = (): string => randomUUID();
+/** `evt_` and 24 hex digits, time-ordered like delivery ids. */
+export const newEventId = (): string => `evt_${uuidv7().replaceAll("-", "").slice(0, 24)}`;
+/** A delivery's id is the webhook id receivers see on every attempt: a UUIDv7. */
+export const newDeliveryId = (): string => uuidv7();

@@ -86,9 +86,8 @@ export interface ClaimedDelivery {
 
 export type DeliveryState = "pending" | "succeeded" | "failed";
 
-/** What one attempt came to, written back by the worker. */
-export interface AttemptRecord {
-  deliveryId: string;
+/** One attempt as the delivery log shows it. */
+export interface AttemptView {
   attempt: number;
   startedAt: number;
   durationMs: number;
@@ -96,18 +95,14 @@ export interface AttemptRecord {
   error: string | null;
   /** The start of the response body, for non-2xx answers. */
   responseBody: string | null;
+}
+
+/** What one attempt came to, written back by the worker. */
+export interface AttemptRecord extends AttemptView {
+  deliveryId: string;
   /** The delivery's state after this attempt, and when it is due again if still pending. */
   state: DeliveryState;
   nextAttemptAt: number;
-}
-
-export interface AttemptView {
-  attempt: number;
-  startedAt: number;
-  durationMs: number;
-  statusCode: number | null;
-  error: string | null;
-  responseBody: string | null;
 }
 
 export interface DeliveryView {

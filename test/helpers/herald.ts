@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { createHerald, type Herald, type HeraldOptions } from "../../src/index.js";
+import { Receiver } from "./receiver.js";
 
 export interface TestHerald {
   herald: Herald;
@@ -99,4 +100,15 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/** A Herald, a receiver, and an app whose Chat webhook (all categories) points at the receiver. */
+export async function startWithReceiver(
+  options: HeraldOptions = {},
+): Promise<{ h: TestHerald; receiver: Receiver; app: { appId: string; token: string } }> {
+  const h = await startHerald(options);
+  const receiver = await Receiver.start();
+  const app = await h.createApp();
+  await configureChatWebhook(h.url, app.token, { url: receiver.url });
+  return { h, receiver, app };
 }

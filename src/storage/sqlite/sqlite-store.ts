@@ -129,8 +129,6 @@ export class SqliteStore implements Store {
     this.#publishSynchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
     // The CLI may write (e.g. a new app) while the server runs; wait for its lock instead of failing.
     this.#db.pragma("busy_timeout = 5000");
-    // Fewer, larger checkpoints: each one runs inside whichever commit crosses the threshold.
-    this.#db.pragma("wal_autocheckpoint = 10000");
     this.#db.pragma("cache_size = -65536");
     this.#applyMigrations();
     this.#statements = this.#prepare();
