@@ -17,7 +17,8 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
     } else if (typeof raw.code === "string" && raw.code.startsWith("FST_")) {
       error = errorFromFramework(raw);
     } else {
-      logger.error({ err: raw, method: request.method, url: request.url }, "request failed");
+      // The route pattern, not the URL: a path can carry a token (DELETE /v3/applications/api_tokens/{token}).
+      logger.error({ err: raw, method: request.method, route: request.routeOptions.url }, "request failed");
       error = new HeraldError("internal", "Internal error.");
     }
     const { status, body } = format(error);
