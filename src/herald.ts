@@ -12,6 +12,8 @@ import { Publisher, type PublishOptions } from "./ingest/publisher.js";
 import { openStore } from "./storage/open-store.js";
 import type { Store } from "./storage/store.js";
 
+const KEY_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
 export interface HeraldOptions extends Partial<HeraldConfig> {
   /** Where settings are read from (default `process.env`); explicit options win over it. */
   env?: NodeJS.ProcessEnv;
@@ -57,6 +59,13 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     config.role !== "worker",
   );
   if (runsWorker) worker.start();
+  // Idempotency keys are only needed for their TTL; sweep the expired ones now and then.
+  const sweepKeys = () =>
+    store.expireIdempotencyKeys(Date.now() - config.idempotencyTtlMs).catch((error: unknown) => {
+      logger.warn({ err: error }, "expiring idempotency keys failed");
+    });
+  const sweeper = setInterval(sweepKeys, KEY_SWEEP_INTERVAL_MS);
+  sweeper.unref();
 
   const appFor = async (appId: string) => {
     const app = await store.getApp(appId);
@@ -85,6 +94,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(sweeper);
       await server.close();
       await worker.close(config.shutdownGraceMs);
       await sender.close();

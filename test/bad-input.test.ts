@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
 import { call, configureChatWebhook, startHerald, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -160,6 +161,34 @@ describe("idempotent publishing", () => {
       await receiver.waitFor(2);
       assert.equal(receiver.requests.length, 2);
     } finally {
+      await h.close();
+      await receiver.close();
+    }
+  });
+});
+
+describe("storage unavailable", () => {
+  it("answers 503 in the API's format while the database is locked, and stores nothing", async () => {
+    const { h, receiver, app } = await startWithReceiver();
+    const blocker = new Database(h.dbPath);
+    try {
+      blocker.exec("BEGIN IMMEDIATE"); // holds the write lock past Herald's 5 s busy timeout
+      const locked = await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
+      assert.equal(locked.status, 503);
+      assert.equal(locked.body.error.code, "unavailable");
+      const sendbird = await call(h.url, "PUT", "/v3/applications/settings/webhook", {
+        token: app.token,
+        body: { enabled: false },
+      });
+      assert.equal(sendbird.status, 503);
+      assert.equal(sendbird.body.error, true);
+      blocker.exec("ROLLBACK");
+      assert.equal(h.counts().events, 0);
+      const after = await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
+      assert.equal(after.status, 202);
+      await receiver.waitFor(1);
+    } finally {
+      blocker.close();
       await h.close();
       await receiver.close();
     }

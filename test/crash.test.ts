@@ -82,3 +82,32 @@ it("delivers every acknowledged event after kill -9 mid-delivery; duplicates onl
   const failed = await call(herald.url, "GET", "/v1/deliveries?status=failed", { token: created.api_token });
   assert.equal(failed.body.deliveries.length, 0);
 });
+
+it("hands back unstarted work on SIGTERM, so a restart delivers everything without waiting for leases", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "herald-term-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`, HERALD_LOG_LEVEL: "warn" };
+  const seen = new Set<number>();
+  const receiver = await Receiver.start(async (request) => {
+    seen.add((JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id);
+    await sleep(5);
+    return 200;
+  });
+  after(() => receiver.close());
+  const herald = new HeraldProcess(env, Number(new URL(await refusingUrl()).port));
+  after(() => herald.stop());
+  await herald.start();
+  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "term", "--json"], env));
+  await configureChatWebhook(herald.url, token, { url: receiver.url });
+  const events = Array.from({ length: 1000 }, (_, i) => ({ category: "user:block", payload: { message_id: i } }));
+  assert.equal((await call(herald.url, "POST", "/v1/events/batch", { token, body: { events } })).status, 202);
+  await receiver.waitFor(100);
+  await herald.stop();
+  assert.ok(seen.size < 1000, "stopped before everything was delivered");
+  const restarted = Date.now();
+  await herald.start();
+  while (seen.size < 1000 && Date.now() - restarted < 20_000) await sleep(50);
+  assert.equal(seen.size, 1000);
+  // The default lease is the 5 s timeout twice plus a 10 s margin; handed-back work does not wait for it.
+  assert.ok(Date.now() - restarted < 8000, `took ${Date.now() - restarted} ms after restart`);
+});

@@ -2,6 +2,11 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { errorFromFramework, HeraldError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 
+// The database is busy, full, read-only or unreachable: the request can be retried later, unchanged.
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY)/;
+const isStorageUnavailable = (error: { code?: string }) =>
+  typeof error.code === "string" && UNAVAILABLE_CODES.test(error.code);
+
 /** How one API writes an error: its status code and its body. */
 export type ErrorFormatter = (error: HeraldError) => { status: number; body: unknown };
 
@@ -16,6 +21,9 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
       error = raw;
     } else if (typeof raw.code === "string" && raw.code.startsWith("FST_")) {
       error = errorFromFramework(raw);
+    } else if (isStorageUnavailable(raw)) {
+      logger.error({ err: raw, method: request.method, route: request.routeOptions.url }, "storage unavailable");
+      error = new HeraldError("unavailable", "Storage is unavailable; nothing was changed. Try again shortly.");
     } else {
       // The route pattern, not the URL: a path can carry a token (DELETE /v3/applications/api_tokens/{token}).
       logger.error({ err: raw, method: request.method, route: request.routeOptions.url }, "request failed");
