@@ -46,7 +46,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const apps = new Apps(store);
   const endpoints = new EndpointDirectory(store);
   const runsWorker = config.role !== "api";
-  const sender = new HttpSender(config.endpointConcurrency);
+  const sender = new HttpSender();
   const worker = new DeliveryWorker(store, endpoints, sender, config, logger, metrics);
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
   const publisher = new Publisher(store, endpoints, config.idempotencyTtlMs, (eventCount, endpointIds) => {
@@ -84,7 +84,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       return result.eventIds[0]!;
     },
     async publishBatch(appId, events, publishOptions) {
-      return (await publisher.publish(await appFor(appId), events, publishOptions)).eventIds;
+      return (await publisher.publish(await appFor(appId), events, { ...publishOptions, batch: true })).eventIds;
     },
     async listen() {
       const url = await server.listen({ host: config.host, port: config.port });

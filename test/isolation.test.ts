@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createHerald } from "../src/index.js";
-import { call, configureChatWebhook, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, configureChatWebhook, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 describe("a slow endpoint slows only itself", () => {
@@ -33,6 +33,44 @@ describe("a slow endpoint slows only itself", () => {
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 2000, `healthy app took ${elapsed} ms behind a hanging one`);
     assert.equal(stuck.requests.length, 8, "the hanging endpoint holds no more than its own concurrency");
+  });
+});
+
+describe("endpoints that share a host", () => {
+  it("are each bounded only by their own concurrency, not by a pool shared per origin", async () => {
+    const h = await startHerald();
+    const receiver = await Receiver.start(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return 200;
+    });
+    try {
+      const apps = await Promise.all([1, 2, 3].map((n) => h.createApp(`shared-${n}`)));
+      for (const app of apps) {
+        await call(h.url, "PUT", `/v1/applications/${app.appId}/settings/webhook`, {
+          token: app.token,
+          body: { enabled: true, url: `${receiver.url}/${app.appId}`, enabled_events: ["*"] },
+        });
+      }
+      // 3 × 32 Calls attempts at once to one host, each answered in 400 ms, each with a 1 s deadline.
+      const events = Array.from({ length: 32 }, () => ({ category: "room:participant_enter" }));
+      await Promise.all(apps.map((app) => h.herald.publishBatch(app.appId, events)));
+      await receiver.waitFor(96, 5000);
+      for (const app of apps) {
+        const delivered = await eventually(async () => {
+          const { body } = await call(h.url, "GET", "/v1/deliveries?limit=100", { token: app.token });
+          const done = body.deliveries.filter((d: { status: string }) => d.status !== "pending");
+          return done.length === 32 ? done : undefined;
+        });
+        assert.ok(
+          delivered.every((d: { status: string; attempts: number }) => d.status === "succeeded" && d.attempts === 1),
+          "no attempt timed out",
+        );
+      }
+      assert.equal(receiver.requests.length, 96);
+    } finally {
+      await h.close();
+      await receiver.close();
+    }
   });
 });
 

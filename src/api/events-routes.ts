@@ -44,7 +44,10 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
         },
       );
     }
-    const result = await ctx.publisher.publish(tenant, events, { idempotencyKey: idempotencyKey(request) });
+    const result = await ctx.publisher.publish(tenant, events, {
+      idempotencyKey: idempotencyKey(request),
+      batch: true,
+    });
     return reply.status(202).send({ ids: result.eventIds, replayed: result.replayed });
   });
 };

@@ -48,8 +48,12 @@ function describeFailure(error: unknown, timeoutMs: number): string {
 export class HttpSender {
   readonly #agent: Agent;
 
-  constructor(connectionsPerOrigin: number) {
-    this.#agent = new Agent({ connections: connectionsPerOrigin, pipelining: 1, keepAliveTimeout: 30_000 });
+  /**
+   * No cap on connections per origin: the worker already bounds attempts per endpoint and per
+   * process, and a second cap here would queue attempts inside the pool while their deadline runs.
+   */
+  constructor() {
+    this.#agent = new Agent({ pipelining: 1, keepAliveTimeout: 30_000 });
   }
 
   async post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<SendResult> {

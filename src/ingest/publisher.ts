@@ -9,6 +9,8 @@ import type { Store } from "../storage/store.js";
 export interface PublishOptions {
   /** Makes a repeated publish with the same key a no-op that answers as the first one did. */
   idempotencyKey?: string;
+  /** Name events in errors as `events[i]`, as the batch API's body does. */
+  batch?: boolean;
 }
 
 export interface PublishResult {
