@@ -36,6 +36,34 @@ describe("a slow endpoint slows only itself", () => {
   });
 });
 
+describe("the process-wide cap on attempts in flight", () => {
+  it("starts every lane's queued deliveries as slots free up, each exactly once", async () => {
+    const h = await startHerald({ maxInFlight: 2, endpointConcurrency: 2 });
+    const slow = await Receiver.start(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return 200;
+    });
+    const fast = await Receiver.start();
+    try {
+      const slowApp = await h.createApp("slow");
+      const fastApp = await h.createApp("fast");
+      await configureChatWebhook(h.url, slowApp.token, { url: slow.url });
+      await configureChatWebhook(h.url, fastApp.token, { url: fast.url });
+      const events = Array.from({ length: 8 }, () => ({ category: "user:block" }));
+      await h.herald.publishBatch(slowApp.appId, events);
+      await h.herald.publishBatch(fastApp.appId, events);
+      await Promise.all([slow.waitFor(8, 6000), fast.waitFor(8, 6000)]);
+      for (const receiver of [slow, fast]) {
+        const ids = receiver.requests.map((r) => r.headers["x-webhook-id"]);
+        assert.equal(new Set(ids).size, 8, "each delivery arrived exactly once");
+      }
+    } finally {
+      await h.close();
+      await Promise.all([slow.close(), fast.close()]);
+    }
+  });
+});
+
 describe("endpoints that share a host", () => {
   it("are each bounded only by their own concurrency, not by a pool shared per origin", async () => {
     const h = await startHerald();

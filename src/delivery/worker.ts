@@ -19,13 +19,18 @@ export interface WorkerOptions {
 interface Lane {
   inFlight: number;
   /** Claimed deliveries waiting for a free slot: the next attempt starts the moment one ends. */
-  queue: ClaimedDelivery[];
+  queue: Queued[];
   /** Who the queued deliveries go to, resolved when they were claimed. */
   target: Target | undefined;
   /** When a claim may find work: 0 = now, Infinity = nothing known. */
   dueAt: number;
   /** The earliest retry this process scheduled for the lane. */
   retryAt: number;
+}
+
+interface Queued {
+  delivery: ClaimedDelivery;
+  leaseUntil: number;
 }
 
 interface Target {
@@ -52,7 +57,12 @@ const FLUSH_BATCH = 256;
 export class DeliveryWorker {
   readonly #lanes = new Map<string, Lane>();
   readonly #apps = new Map<string, { app: App; loadedAt: number }>();
+  /** Every attempt not yet finished, for shutdown to wait on. */
   readonly #attemptsInFlight = new Set<Promise<void>>();
+  /** Attempts waiting on a receiver: what the process-wide cap counts. */
+  #sending = 0;
+  /** Lanes with queued work and free slots that wait only for the process-wide cap. */
+  readonly #waitingForCapacity = new Set<Lane>();
   #claimed = 0;
   #outcomes: AttemptRecord[] = [];
   #flushing: Promise<void> = Promise.resolve();
@@ -94,7 +104,7 @@ export class DeliveryWorker {
     this.#running = false;
     clearInterval(this.#pollTimer);
     clearTimeout(this.#wakeTimer);
-    const unstarted = [...this.#lanes.values()].flatMap((lane) => lane.queue.splice(0).map((d) => d.id));
+    const unstarted = [...this.#lanes.values()].flatMap((lane) => lane.queue.splice(0).map((q) => q.delivery.id));
     const settled = Promise.allSettled([...this.#attemptsInFlight]);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settled, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -190,33 +200,63 @@ export class DeliveryWorker {
       if (lane.retryAt <= now) lane.retryAt = Number.POSITIVE_INFINITY;
     }
     lane.target = target;
-    lane.queue.push(...claimed);
+    for (const delivery of claimed) lane.queue.push({ delivery, leaseUntil });
     this.#claimed += claimed.length;
     this.#startQueued(lane);
   }
 
+  /**
+   * Starts queued deliveries while the lane and the process have room. A delivery whose lease no
+   * longer covers a whole attempt is not sent but handed back, so no lease can run out under an
+   * attempt and let the same delivery go out twice at once.
+   */
   #startQueued(lane: Lane): void {
-    while (
-      lane.target &&
-      lane.queue.length > 0 &&
-      lane.inFlight < this.options.endpointConcurrency &&
-      this.#attemptsInFlight.size < this.options.maxInFlight
-    ) {
-      const attempt = this.#attempt(lane, lane.target, lane.queue.shift()!);
+    const target = lane.target;
+    if (!target) return;
+    const now = Date.now();
+    const stale: string[] = [];
+    while (lane.queue.length > 0 && lane.inFlight < this.options.endpointConcurrency) {
+      if (this.#sending >= this.options.maxInFlight) {
+        this.#waitingForCapacity.add(lane);
+        break;
+      }
+      const { delivery, leaseUntil } = lane.queue.shift()!;
+      if (now + target.profile.policy.timeoutMs + this.options.leaseMarginMs / 2 > leaseUntil) {
+        stale.push(delivery.id);
+        this.#claimed--;
+        continue;
+      }
+      const attempt = this.#attempt(lane, target, delivery);
       this.#attemptsInFlight.add(attempt);
       void attempt.finally(() => this.#attemptsInFlight.delete(attempt));
+    }
+    if (stale.length > 0) {
+      this.store.releaseLeases(stale, now).catch((error: unknown) => {
+        this.logger.error({ err: error }, "handing back stale leases failed");
+      });
+    }
+  }
+
+  /** A slot of the process-wide cap came free: lanes that waited for one go first, in order. */
+  #startWaitingLanes(): void {
+    for (const lane of this.#waitingForCapacity) {
+      if (this.#sending >= this.options.maxInFlight) return;
+      this.#waitingForCapacity.delete(lane);
+      this.#startQueued(lane);
     }
   }
 
   async #attempt(lane: Lane, target: Target, delivery: ClaimedDelivery): Promise<void> {
     const { profile, endpoint, app } = target;
     lane.inFlight++;
+    this.#sending++;
     this.metrics.inFlight.inc();
     const attempt = delivery.attempts + 1;
     const startedAt = Date.now();
     const headers = profile.headers(delivery.body, { webhookId: delivery.id, attempt }, app);
     const result = await this.sender.post(endpoint.url, delivery.body, headers, profile.policy.timeoutMs);
     lane.inFlight--;
+    this.#sending--;
     this.#claimed--;
     this.metrics.inFlight.dec();
     const succeeded = result.statusCode !== null && profile.isSuccess(result.statusCode);
@@ -228,7 +268,10 @@ export class DeliveryWorker {
       lane.retryAt = Math.min(lane.retryAt, next.nextAttemptAt);
       lane.dueAt = Math.min(lane.dueAt, next.nextAttemptAt);
     }
-    if (this.#running) this.#startQueued(lane);
+    if (this.#running) {
+      this.#startWaitingLanes();
+      this.#startQueued(lane);
+    }
     if (this.#wantsMore(lane)) this.#schedulePump();
   }
 
