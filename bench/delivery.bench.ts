@@ -206,7 +206,7 @@ async function main() {
     console.log("\nresult (medians)");
     console.log(`  bare undici loop, no storage     ${median(bareRates).toFixed(0)} deliveries/s`);
     console.log(
-      `  Herald on SQLite (synchronous=FULL) ${heraldPeak.toFixed(0)} deliveries/s, publish ${median(publishRates).toFixed(0)} events/s`,
+      `  Herald on SQLite, end to end     ${heraldPeak.toFixed(0)} deliveries/s (publish ${median(publishRates).toFixed(0)} events/s)`,
     );
     console.log(`  ratio Herald / bare              ${median(ratios).toFixed(2)}  (aim >= 0.5)`);
     console.log(
