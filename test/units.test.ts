@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { editDistance, sendbirdCallsCatalog, sendbirdChatCatalog } from "../src/catalog/index.js";
+import { uuidv7 } from "../src/core/ids.js";
+import { nextState, retryDelayMs } from "../src/delivery/retry.js";
+import { sendbirdChatProfile } from "../src/profiles/sendbird/index.js";
+
+describe("retry policy", () => {
+  const policy = sendbirdChatProfile.policy;
+
+  it("waits 250 ms then 500 ms, each within ±20%", () => {
+    assert.equal(
+      retryDelayMs(policy, 1, () => 0),
+      200,
+    );
+    assert.equal(
+      retryDelayMs(policy, 1, () => 1),
+      300,
+    );
+    assert.equal(
+      retryDelayMs(policy, 2, () => 0.5),
+      500,
+    );
+    assert.equal(
+      retryDelayMs(policy, 7, () => 0.5),
+      500,
+      "the last delay repeats",
+    );
+  });
+
+  it("ends as delivered on success, pending while attempts remain, failed after the last", () => {
+    assert.deepEqual(nextState(policy, true, 3, 3, 1000), { state: "succeeded", nextAttemptAt: 1000 });
+    assert.deepEqual(
+      nextState(policy, false, 1, 3, 1000, () => 0.5),
+      { state: "pending", nextAttemptAt: 1250 },
+    );
+    assert.deepEqual(nextState(policy, false, 3, 3, 1000), { state: "failed", nextAttemptAt: 1000 });
+  });
+});
+
+describe("catalog", () => {
+  it("measures edit distance", () => {
+    assert.equal(editDistance("", "abc"), 3);
+    assert.equal(editDistance("user:blok", "user:block"), 1);
+    assert.equal(editDistance("kitten", "sitting"), 3);
+  });
+
+  it("holds every Sendbird category the issue names, each with a sample carrying its own category", () => {
+    const groups = new Set(sendbirdChatCatalog.entries.map((e) => e.group));
+    for (const group of [
+      "open_channel",
+      "group_channel",
+      "user",
+      "operators",
+      "message",
+      "alert",
+      "profanity_filter",
+      "image_moderation",
+      "announcement",
+    ]) {
+      assert.ok(groups.has(group), group);
+    }
+    assert.deepEqual(
+      sendbirdCallsCatalog.entries.filter((e) => e.group === "room").map((e) => e.category.slice(5)),
+      [
+        "create",
+        "delete",
+        "participant_enter",
+        "participant_exit",
+        "participant_disconnect",
+        "invitation_send",
+        "invitation_cancel",
+        "invitation_accept",
+        "invitation_decline",
+        "invitation_no_answer",
+      ],
+    );
+    for (const entry of [...sendbirdChatCatalog.entries, ...sendbirdCallsCatalog.entries]) {
+      assert.equal(entry.sample.category, entry.category);
+      assert.ok(entry.description.length > 10, entry.category);
+    }
+  });
+});
+
+describe("ids", () => {
+  it("makes UUIDv7 webhook ids that sort by time", () => {
+    const early = uuidv7(1_700_000_000_000);
+    const late = uuidv7(1_700_000_000_001);
+    assert.match(early, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.ok(early < late);
+    assert.equal(new Set(Array.from({ length: 1000 }, () => uuidv7())).size, 1000);
+  });
+});
