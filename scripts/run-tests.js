@@ -1,8 +1,11 @@
 // Runs every *.test.ts under test/ and packages/*/test with node's test runner (Node 20 does not
-// expand globs itself). Files run in parallel; each starts its own Herald on its own temp database.
+// expand globs itself), once per store: SQLite, then PostgreSQL (HERALD_TEST_POSTGRES_URL, default
+// the local server's `test` database). HERALD_TEST_STORE=sqlite|postgres runs one pass only.
+// Files run in parallel; each test starts its own Herald on its own database (a temp file or a schema).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 
 const roots = ["test", ...readdirSync("packages").map((name) => join("packages", name, "test"))];
 const files = [];
@@ -17,9 +20,27 @@ for (const root of roots) if (existsSync(root)) walk(root);
 const only = process.argv.slice(2);
 const selected = only.length > 0 ? files.filter((file) => only.some((part) => file.includes(part))) : files;
 
-const result = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=3", "--test-timeout=120000", ...selected.sort()],
-  { stdio: "inherit" },
-);
-process.exit(result.status ?? 1);
+/** Schemas left behind by an earlier run that was killed. */
+async function dropStaleSchemas() {
+  const client = new pg.Client({
+    connectionString: process.env.HERALD_TEST_POSTGRES_URL ?? "postgres://root@127.0.0.1:5432/test",
+  });
+  await client.connect();
+  const { rows } = await client.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'herald_t_%'");
+  for (const { nspname } of rows) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+  await client.end();
+}
+
+const stores = process.env.HERALD_TEST_STORE ? [process.env.HERALD_TEST_STORE] : ["sqlite", "postgres"];
+let status = 0;
+for (const store of stores) {
+  console.log(`\n# store: ${store}`);
+  if (store === "postgres") await dropStaleSchemas();
+  const result = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "--test", "--test-concurrency=3", "--test-timeout=120000", ...selected.sort()],
+    { stdio: "inherit", env: { ...process.env, HERALD_TEST_STORE: store } },
+  );
+  status ||= result.status ?? 1;
+}
+process.exit(status);

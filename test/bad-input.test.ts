@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import Database from "better-sqlite3";
 import { call, configureChatWebhook, startHerald, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -93,7 +92,7 @@ describe("bad input: a clear 4xx in the API's format, and the store unchanged", 
 
   for (const c of cases) {
     it(`refuses ${c.name}`, async () => {
-      const before = h.counts();
+      const before = await h.counts();
       const response = await call(h.url, "POST", c.path ?? "/v1/events", {
         token: c.token === null ? undefined : (c.token ?? app.token),
         body: c.body,
@@ -104,7 +103,7 @@ describe("bad input: a clear 4xx in the API's format, and the store unchanged", 
       assert.equal(response.body.error.code, c.code);
       assert.equal(typeof response.body.error.message, "string");
       if (c.mentions) assert.match(response.body.error.message, c.mentions);
-      assert.deepEqual(h.counts(), before);
+      assert.deepEqual(await h.counts(), before);
     });
   }
 
@@ -150,7 +149,7 @@ describe("idempotent publishing", () => {
       assert.deepEqual(second.body.ids, first.body.ids);
       assert.equal(first.body.replayed, false);
       assert.equal(second.body.replayed, true);
-      assert.equal(h.counts().events, 2);
+      assert.equal((await h.counts()).events, 2);
       const other = await h.createApp("other");
       const foreign = await call(h.url, "POST", "/v1/events", {
         token: other.token,
@@ -170,9 +169,9 @@ describe("idempotent publishing", () => {
 describe("storage unavailable", () => {
   it("answers 503 in the API's format while the database is locked, and stores nothing", async () => {
     const { h, receiver, app } = await startWithReceiver();
-    const blocker = new Database(h.dbPath);
+    // Another connection holds the locks past Herald's 5 s lock timeout.
+    let unlock: (() => Promise<void>) | undefined = await h.database.lock();
     try {
-      blocker.exec("BEGIN IMMEDIATE"); // holds the write lock past Herald's 5 s busy timeout
       const locked = await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
       assert.equal(locked.status, 503);
       assert.equal(locked.body.error.code, "unavailable");
@@ -182,13 +181,14 @@ describe("storage unavailable", () => {
       });
       assert.equal(sendbird.status, 503);
       assert.equal(sendbird.body.error, true);
-      blocker.exec("ROLLBACK");
-      assert.equal(h.counts().events, 0);
+      await unlock();
+      unlock = undefined;
+      assert.equal((await h.counts()).events, 0);
       const after = await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
       assert.equal(after.status, 202);
       await receiver.waitFor(1);
     } finally {
-      blocker.close();
+      await unlock?.();
       await h.close();
       await receiver.close();
     }

@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, it } from "node:test";
-import { call, configureChatWebhook, eventually, sleep } from "./helpers/herald.js";
+import { call, configureChatWebhook, eventually, sleep, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
 import { Receiver, refusingUrl } from "./helpers/receiver.js";
 
@@ -11,10 +8,10 @@ const EVENTS = 5000;
 const BATCH = 500;
 
 it("delivers every acknowledged event after kill -9 mid-delivery; duplicates only repeat a webhook id", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "herald-crash-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const database = testDatabase();
+  after(() => database.drop());
   const env = {
-    HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`,
+    HERALD_DATABASE_URL: database.url,
     HERALD_LOG_LEVEL: "warn",
     // Shorter leases than the default so the test waits less for attempts the crash cut off.
     HERALD_LEASE_MARGIN_MS: "1000",
@@ -84,9 +81,9 @@ it("delivers every acknowledged event after kill -9 mid-delivery; duplicates onl
 });
 
 it("hands back unstarted work on SIGTERM, so a restart delivers everything without waiting for leases", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "herald-term-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const env = { HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`, HERALD_LOG_LEVEL: "warn" };
+  const database = testDatabase();
+  after(() => database.drop());
+  const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" };
   const seen = new Set<number>();
   const receiver = await Receiver.start(async (request) => {
     seen.add((JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id);

@@ -40,10 +40,10 @@ describe("subscription filtering", () => {
   });
 
   it("delivers nothing for [] or enabled: false, and still stores the events", async () => {
-    const before = h.counts();
+    const before = await h.counts();
     assert.deepEqual(await deliveredCategories({ enabled_events: [] }, 0), []);
     assert.deepEqual(await deliveredCategories({ enabled: false, enabled_events: ["*"] }, 0), []);
-    const afterCounts = h.counts();
+    const afterCounts = await h.counts();
     assert.equal(afterCounts.events, before.events + 10);
     assert.equal(afterCounts.deliveries, before.deliveries);
   });

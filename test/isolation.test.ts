@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createHerald } from "../src/index.js";
-import { call, configureChatWebhook, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import {
+  call,
+  configureChatWebhook,
+  eventually,
+  startHerald,
+  type TestHerald,
+  testDatabase,
+} from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 describe("a slow endpoint slows only itself", () => {
@@ -105,7 +112,9 @@ describe("endpoints that share a host", () => {
 describe("in-process API", () => {
   it("publishes with createHerald() and herald.publish() and delivers without the HTTP server", async () => {
     const receiver = await Receiver.start();
-    const herald = await createHerald({ env: {}, databaseUrl: "sqlite::memory:", logLevel: "silent" });
+    const database = testDatabase();
+    after(() => database.drop());
+    const herald = await createHerald({ env: {}, databaseUrl: database.url, logLevel: "silent" });
     try {
       const { app, apiToken } = await herald.apps.create("in-process");
       const put = await herald.server.inject({

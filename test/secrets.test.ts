@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { Writable } from "node:stream";
-import { it } from "node:test";
+import { after, it } from "node:test";
 import { pino } from "pino";
 import { createHerald } from "../src/index.js";
-import { call, configureChatWebhook } from "./helpers/herald.js";
+import { call, configureChatWebhook, testDatabase } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 it("signs with the master token whatever token published, and never logs a token", async () => {
@@ -15,9 +15,11 @@ it("signs with the master token whatever token published, and never logs a token
       done();
     },
   });
+  const database = testDatabase();
+  after(() => database.drop());
   const herald = await createHerald({
     env: {},
-    databaseUrl: "sqlite::memory:",
+    databaseUrl: database.url,
     host: "127.0.0.1",
     port: 0,
     logger: pino({ level: "trace" }, sink),

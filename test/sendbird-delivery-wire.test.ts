@@ -153,7 +153,7 @@ describe("Sendbird Calls deliveries on the wire", () => {
       assert.ok(seedSnippetAccepts(app.token, request));
       // A Chat event is not a Calls category: the Calls endpoint never gets it.
       await h.herald.publish(app.appId, { category: "group_channel:join" });
-      assert.equal(h.counts().deliveries, 1);
+      assert.equal((await h.counts()).deliveries, 1);
     } finally {
       await h.close();
       await receiver.close();

@@ -98,7 +98,7 @@ describe("Sendbird Chat webhook settings, driven by sendbird-platform-sdk", () =
   });
 
   it("refuses an unknown category with 400111 naming it and the closest known name", async () => {
-    const before = h.counts().endpoints;
+    const before = (await h.counts()).endpoints;
     const error = await sdkError(
       api.chooseWhichEventsToSubscribeTo(
         token,
@@ -110,7 +110,7 @@ describe("Sendbird Chat webhook settings, driven by sendbird-platform-sdk", () =
     assert.equal(error.body.code, 400111);
     assert.match(error.body.message, /group_chanel:join/);
     assert.match(error.body.message, /group_channel:join/);
-    assert.equal(h.counts().endpoints, before);
+    assert.equal((await h.counts()).endpoints, before);
   });
 
   it("refuses a URL that is not http(s) with 400111 naming it", async () => {

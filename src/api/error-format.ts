@@ -2,10 +2,14 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { errorFromFramework, HeraldError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 
-// The database is busy, full, read-only or unreachable: the request can be retried later, unchanged.
-const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY)/;
-const isStorageUnavailable = (error: { code?: string }) =>
-  typeof error.code === "string" && UNAVAILABLE_CODES.test(error.code);
+// The database is busy, full, read-only, restarting or unreachable: the request can be retried
+// later, unchanged. SQLite result codes; PostgreSQL SQLSTATEs (connection exceptions 08xxx, lock
+// timeout 55P03, shutdown 57P0x, out of resources 53xxx); socket errors from the pg driver.
+const UNAVAILABLE_CODES =
+  /^(SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY)|08...|55P03|57P0[1-3]|53...|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$|^SQLITE_(BUSY|IOERR)_/;
+const isStorageUnavailable = (error: { code?: string; message?: string }) =>
+  (typeof error.code === "string" && UNAVAILABLE_CODES.test(error.code)) ||
+  /^Connection terminated/.test(error.message ?? "");
 
 /** How one API writes an error: its status code and its body. */
 export type ErrorFormatter = (error: HeraldError) => { status: number; body: unknown };

@@ -1,7 +1,9 @@
 /** Every Herald setting, each readable from one environment variable (see README "Configuration"). */
 export interface HeraldConfig {
-  /** `sqlite:<path>` (default `sqlite:./data/herald.db`); `postgres://…` comes with the PostgreSQL store. */
+  /** `sqlite:<path>` (default `sqlite:./data/herald.db`) or `postgres://…`. */
   databaseUrl: string;
+  /** PostgreSQL connections this process may hold. */
+  databasePoolSize: number;
   host: string;
   port: number;
   /** Which parts run in this process. */
@@ -51,6 +53,7 @@ const oneOf =
 
 export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   databaseUrl: "sqlite:./data/herald.db",
+  databasePoolSize: 10,
   host: "0.0.0.0",
   port: 8080,
   role: "all",
@@ -68,6 +71,7 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
   { key: "databaseUrl", env: "HERALD_DATABASE_URL", parse: text },
+  { key: "databasePoolSize", env: "HERALD_DATABASE_POOL_SIZE", parse: integer(1) },
   { key: "host", env: "HERALD_HOST", parse: text },
   { key: "port", env: "HERALD_PORT", parse: integer(0) },
   { key: "role", env: "HERALD_ROLE", parse: oneOf("all", "api", "worker") },

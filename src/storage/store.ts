@@ -11,6 +11,9 @@ import type {
   TokenKind,
 } from "./records.js";
 
+/** How long a write waits for a lock held elsewhere before failing (the API then answers 503). */
+export const LOCK_TIMEOUT_MS = 5000;
+
 /**
  * Everything Herald keeps, behind one interface that SQLite (embedded) and PostgreSQL (many
  * processes) both implement. Methods are named for what the engine needs; every one is async and

@@ -1,29 +1,107 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { createHerald, type Herald, type HeraldOptions } from "../../src/index.js";
 import { Receiver } from "./receiver.js";
+
+/** Which store the suite runs against: `npm test` runs it once per store (see scripts/run-tests.js). */
+export const TEST_STORE = process.env.HERALD_TEST_STORE === "postgres" ? "postgres" : "sqlite";
+const POSTGRES_URL = process.env.HERALD_TEST_POSTGRES_URL ?? "postgres://root@127.0.0.1:5432/test";
+
+/** A database of its own for one test: a temp SQLite file, or a fresh PostgreSQL schema. */
+export interface TestDatabase {
+  url: string;
+  /** Row counts straight from the database, to prove a request changed nothing. */
+  counts(): Promise<{ events: number; deliveries: number; endpoints: number }>;
+  /** Holds write locks from another connection until the returned function is called. */
+  lock(): Promise<() => Promise<void>>;
+  drop(): Promise<void>;
+}
+
+const COUNTED = ["events", "deliveries", "endpoints"] as const;
+
+export function testDatabase(): TestDatabase {
+  if (TEST_STORE === "postgres") {
+    const schema = `herald_t_${randomBytes(6).toString("hex")}`;
+    const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    const withClient = async <T>(work: (client: pg.Client) => Promise<T>) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
+    };
+    return {
+      url,
+      counts: () =>
+        withClient(async (client) => {
+          const counts = await Promise.all(
+            COUNTED.map(async (table) => Number((await client.query(`SELECT COUNT(*) AS n FROM ${table}`)).rows[0].n)),
+          );
+          return { events: counts[0]!, deliveries: counts[1]!, endpoints: counts[2]! };
+        }),
+      async lock() {
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        await client.query("BEGIN");
+        await client.query("LOCK TABLE events, endpoints IN ACCESS EXCLUSIVE MODE");
+        return async () => {
+          await client.query("ROLLBACK");
+          await client.end();
+        };
+      },
+      drop: () => withClient(async (client) => void (await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))),
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "herald-test-"));
+  const path = join(dir, "herald.db");
+  return {
+    url: `sqlite:${path}`,
+    async counts() {
+      const db = new Database(path, { readonly: true });
+      try {
+        const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+        return { events: count("events"), deliveries: count("deliveries"), endpoints: count("endpoints") };
+      } finally {
+        db.close();
+      }
+    },
+    async lock() {
+      const db = new Database(path);
+      db.exec("BEGIN IMMEDIATE");
+      return async () => {
+        db.exec("ROLLBACK");
+        db.close();
+      };
+    },
+    async drop() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 export interface TestHerald {
   herald: Herald;
   /** Base URL of Herald's HTTP server on loopback. */
   url: string;
-  dbPath: string;
+  database: TestDatabase;
   /** Creates an app and returns its id and master token. */
   createApp(name?: string): Promise<{ appId: string; token: string }>;
-  /** Row counts straight from the database file, to prove a request changed nothing. */
-  counts(): { events: number; deliveries: number; endpoints: number };
+  counts(): Promise<{ events: number; deliveries: number; endpoints: number }>;
   close(): Promise<void>;
 }
 
-/** A real Herald on a fresh SQLite file, listening on a free loopback port. */
+/** A real Herald on a fresh database of the store under test, listening on a free loopback port. */
 export async function startHerald(options: HeraldOptions = {}): Promise<TestHerald> {
-  const dir = mkdtempSync(join(tmpdir(), "herald-test-"));
-  const dbPath = join(dir, "herald.db");
+  const database = testDatabase();
   const herald = await createHerald({
     env: {},
-    databaseUrl: `sqlite:${dbPath}`,
+    databaseUrl: database.url,
     host: "127.0.0.1",
     port: 0,
     logLevel: "silent",
@@ -35,23 +113,15 @@ export async function startHerald(options: HeraldOptions = {}): Promise<TestHera
   return {
     herald,
     url,
-    dbPath,
+    database,
     async createApp(name = "test") {
       const { app, apiToken } = await herald.apps.create(name);
       return { appId: app.id, token: apiToken };
     },
-    counts() {
-      const db = new Database(dbPath, { readonly: true });
-      try {
-        const count = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-        return { events: count("events"), deliveries: count("deliveries"), endpoints: count("endpoints") };
-      } finally {
-        db.close();
-      }
-    },
+    counts: () => database.counts(),
     async close() {
       await herald.close();
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     },
   };
 }

@@ -16,7 +16,7 @@ import type {
   PublishBatch,
   TokenKind,
 } from "../records.js";
-import type { Store } from "../store.js";
+import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 export interface SqliteStoreOptions {
@@ -128,7 +128,7 @@ export class SqliteStore implements Store {
     this.#db.pragma("synchronous = NORMAL");
     this.#publishSynchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
     // The CLI may write (e.g. a new app) while the server runs; wait for its lock instead of failing.
-    this.#db.pragma("busy_timeout = 5000");
+    this.#db.pragma(`busy_timeout = ${LOCK_TIMEOUT_MS}`);
     this.#db.pragma("cache_size = -65536");
     this.#applyMigrations();
     this.#statements = this.#prepare();

@@ -1,0 +1,417 @@
+import pg from "pg";
+import type {
+  ApiTokenRecord,
+  App,
+  AttemptRecord,
+  AttemptView,
+  ClaimedDelivery,
+  DeliveryQuery,
+  DeliveryState,
+  DeliveryView,
+  Endpoint,
+  EndpointDue,
+  ProfileId,
+  PublishBatch,
+  TokenKind,
+} from "../records.js";
+import type { Store } from "../store.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  poolSize: number;
+  /** How long a statement waits for a lock before failing (and the API answering 503). */
+  lockTimeoutMs: number;
+}
+
+// BIGINT columns hold epoch milliseconds, well inside a JavaScript number.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+type Row = Record<string, any>;
+
+const toApp = (row: Row): App => ({
+  id: row.id,
+  name: row.name,
+  signingKey: row.signing_key,
+  createdAt: row.created_at,
+});
+const toToken = (row: Row): ApiTokenRecord => ({
+  tokenHash: row.token_hash,
+  appId: row.app_id,
+  kind: row.kind as TokenKind,
+  preview: row.preview,
+  createdAt: row.created_at,
+});
+const toEndpoint = (row: Row): Endpoint => ({
+  id: row.id,
+  appId: row.app_id,
+  profile: row.profile as ProfileId,
+  url: row.url,
+  enabled: row.enabled,
+  eventTypes: JSON.parse(row.event_types) as string[],
+  options: JSON.parse(row.options) as Record<string, unknown>,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+const toAttempt = (row: Row): AttemptView => ({
+  attempt: row.attempt,
+  startedAt: row.started_at,
+  durationMs: row.duration_ms,
+  statusCode: row.status_code,
+  error: row.error,
+  responseBody: row.response_body,
+});
+
+const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.category, d.state, d.attempts,
+  d.max_attempts, d.next_attempt_at, d.created_at, d.updated_at`;
+
+/**
+ * The shared store: PostgreSQL, for several Herald processes on one database. Every method borrows
+ * a pooled connection only for its own statements; nothing holds one across network I/O.
+ */
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+
+  constructor(options: PostgresStoreOptions) {
+    this.#pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize });
+    // Set per connection, not through `options`, which the URL may already use (e.g. for search_path).
+    // A client runs its queries in order, so this comes before any query of the engine's.
+    this.#pool.on("connect", (client) => {
+      client.query(`SET lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`).catch(() => {});
+    });
+    // An idle client losing its server (a restart) must not crash the process; the pool replaces it.
+    this.#pool.on("error", () => {});
+  }
+
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.#transaction(async (client) => {
+      // One process migrates at a time; the others wait here, then find nothing left to do.
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrations'))");
+      const { rows } = await client.query(
+        "SELECT current_schemas(false) AS schemas, current_setting('search_path') AS path",
+      );
+      const wanted = String(rows[0].path).split(",")[0]!.trim().replaceAll('"', "");
+      if (wanted !== "$user" && !(rows[0].schemas as string[]).includes(wanted)) {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS "${wanted.replaceAll('"', "")}"`);
+      }
+      await client.query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+      );
+      const applied = new Set(
+        (await client.query("SELECT version FROM schema_migrations")).rows.map((row) => row.version as number),
+      );
+      for (const migration of POSTGRES_MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await client.query(migration.sql);
+        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
+          migration.version,
+          migration.name,
+          Date.now(),
+        ]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  async createApp(app: App, masterToken: ApiTokenRecord): Promise<void> {
+    await this.#transaction(async (client) => {
+      await client.query("INSERT INTO apps (id, name, signing_key, created_at) VALUES ($1, $2, $3, $4)", [
+        app.id,
+        app.name,
+        app.signingKey,
+        app.createdAt,
+      ]);
+      await this.#insertToken(client, masterToken);
+    });
+  }
+
+  async getApp(appId: string): Promise<App | undefined> {
+    const { rows } = await this.#pool.query("SELECT * FROM apps WHERE id = $1", [appId]);
+    return rows[0] && toApp(rows[0]);
+  }
+
+  async addApiToken(token: ApiTokenRecord): Promise<void> {
+    await this.#insertToken(this.#pool, token);
+  }
+
+  async #insertToken(db: pg.Pool | pg.PoolClient, token: ApiTokenRecord): Promise<void> {
+    await db.query(
+      "INSERT INTO api_tokens (token_hash, app_id, kind, preview, created_at) VALUES ($1, $2, $3, $4, $5)",
+      [token.tokenHash, token.appId, token.kind, token.preview, token.createdAt],
+    );
+  }
+
+  async findToken(tokenHash: string): Promise<{ app: App; kind: TokenKind } | undefined> {
+    const { rows } = await this.#pool.query(
+      "SELECT a.*, t.kind FROM api_tokens t JOIN apps a ON a.id = t.app_id WHERE t.token_hash = $1",
+      [tokenHash],
+    );
+    return rows[0] && { app: toApp(rows[0]), kind: rows[0].kind };
+  }
+
+  async listApiTokens(appId: string): Promise<ApiTokenRecord[]> {
+    const { rows } = await this.#pool.query("SELECT * FROM api_tokens WHERE app_id = $1 ORDER BY created_at", [appId]);
+    return rows.map(toToken);
+  }
+
+  async deleteApiToken(appId: string, tokenHash: string): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      "DELETE FROM api_tokens WHERE app_id = $1 AND token_hash = $2 AND kind = 'secondary'",
+      [appId, tokenHash],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  async listEndpoints(appId: string): Promise<Endpoint[]> {
+    const { rows } = await this.#pool.query("SELECT * FROM endpoints WHERE app_id = $1 ORDER BY created_at", [appId]);
+    return rows.map(toEndpoint);
+  }
+
+  async getEndpoint(endpointId: string): Promise<Endpoint | undefined> {
+    const { rows } = await this.#pool.query("SELECT * FROM endpoints WHERE id = $1", [endpointId]);
+    return rows[0] && toEndpoint(rows[0]);
+  }
+
+  async saveEndpoint(endpoint: Endpoint): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO endpoints (id, app_id, profile, url, enabled, event_types, options, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled,
+         event_types = excluded.event_types, options = excluded.options, updated_at = excluded.updated_at`,
+      [
+        endpoint.id,
+        endpoint.appId,
+        endpoint.profile,
+        endpoint.url,
+        endpoint.enabled,
+        JSON.stringify(endpoint.eventTypes),
+        JSON.stringify(endpoint.options),
+        endpoint.createdAt,
+        endpoint.updatedAt,
+      ],
+    );
+  }
+
+  async publish(batch: PublishBatch): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const key = batch.idempotency;
+      if (key) {
+        await client.query("DELETE FROM idempotency_keys WHERE app_id = $1 AND key = $2 AND created_at < $3", [
+          batch.appId,
+          key.key,
+          key.expiredBefore,
+        ]);
+        const inserted = await client.query(
+          "INSERT INTO idempotency_keys (app_id, key, response, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+          [batch.appId, key.key, key.response, key.createdAt],
+        );
+        if (inserted.rowCount === 0) return false;
+      }
+      const { events, deliveries } = batch;
+      // One statement per table, whatever the batch size: arrays in, rows out.
+      await client.query(
+        `INSERT INTO events (id, app_id, category, payload, created_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`,
+        [
+          events.map((e) => e.id),
+          events.map((e) => e.appId),
+          events.map((e) => e.category),
+          events.map((e) => e.payload),
+          events.map((e) => e.createdAt),
+        ],
+      );
+      if (deliveries.length > 0) {
+        await client.query(
+          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+             next_attempt_at, created_at, updated_at)
+           SELECT id, app_id, event_id, endpoint_id, body, 'pending', 0, max_attempts, created_at, created_at, created_at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[])
+             AS d(id, app_id, event_id, endpoint_id, body, max_attempts, created_at)`,
+          [
+            deliveries.map((d) => d.id),
+            deliveries.map((d) => d.appId),
+            deliveries.map((d) => d.eventId),
+            deliveries.map((d) => d.endpointId),
+            deliveries.map((d) => d.body),
+            deliveries.map((d) => d.maxAttempts),
+            deliveries.map((d) => d.createdAt),
+          ],
+        );
+      }
+      return true;
+    });
+  }
+
+  async findIdempotentResponse(appId: string, key: string, since: number): Promise<string | undefined> {
+    const { rows } = await this.#pool.query(
+      "SELECT response FROM idempotency_keys WHERE app_id = $1 AND key = $2 AND created_at >= $3",
+      [appId, key, since],
+    );
+    return rows[0]?.response;
+  }
+
+  async expireIdempotencyKeys(before: number): Promise<number> {
+    const { rowCount } = await this.#pool.query("DELETE FROM idempotency_keys WHERE created_at < $1", [before]);
+    return rowCount ?? 0;
+  }
+
+  async claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    // SKIP LOCKED: workers in other processes claiming the same endpoint take different rows.
+    const { rows } = await this.#pool.query(
+      `WITH due AS (
+         SELECT id FROM deliveries
+         WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at <= $2
+         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       UPDATE deliveries d SET next_attempt_at = $4 FROM due WHERE d.id = due.id
+       RETURNING d.id, d.endpoint_id AS "endpointId", d.body, d.attempts, d.max_attempts AS "maxAttempts"`,
+      [endpointId, now, limit, leaseUntil],
+    );
+    return rows as ClaimedDelivery[];
+  }
+
+  async releaseLeases(deliveryIds: string[], now: number): Promise<void> {
+    await this.#pool.query(
+      "UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2::text[]) AND state = 'pending'",
+      [now, deliveryIds],
+    );
+  }
+
+  async endpointsWithPending(): Promise<EndpointDue[]> {
+    // A loose index scan: one index probe per endpoint, however many deliveries are pending.
+    const { rows } = await this.#pool.query(`
+      WITH RECURSIVE pending(endpoint_id) AS (
+        SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending'
+        UNION ALL
+        SELECT (SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending' AND endpoint_id > pending.endpoint_id)
+        FROM pending WHERE pending.endpoint_id IS NOT NULL
+      )
+      SELECT endpoint_id AS "endpointId",
+             (SELECT MIN(next_attempt_at) FROM deliveries d
+              WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS "dueAt"
+      FROM pending WHERE endpoint_id IS NOT NULL`);
+    return rows as EndpointDue[];
+  }
+
+  async recordAttempts(attempts: AttemptRecord[]): Promise<void> {
+    await this.#transaction(async (client) => {
+      // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
+      const { rows } = await client.query(
+        `UPDATE deliveries d SET state = o.state, attempts = o.attempt, next_attempt_at = o.next_attempt_at, updated_at = $6
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[]) AS o(id, state, attempt, next_attempt_at, ord)
+         WHERE d.id = o.id AND d.attempts = o.attempt - 1
+         RETURNING o.ord`,
+        [
+          attempts.map((a) => a.deliveryId),
+          attempts.map((a) => a.state),
+          attempts.map((a) => a.attempt),
+          attempts.map((a) => a.nextAttemptAt),
+          attempts.map((_, index) => index),
+          Date.now(),
+        ],
+      );
+      const recorded = rows.map((row) => attempts[row.ord as number]!);
+      if (recorded.length === 0) return;
+      await client.query(
+        `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[])
+         ON CONFLICT DO NOTHING`,
+        [
+          recorded.map((a) => a.deliveryId),
+          recorded.map((a) => a.attempt),
+          recorded.map((a) => a.startedAt),
+          recorded.map((a) => a.durationMs),
+          recorded.map((a) => a.statusCode),
+          recorded.map((a) => a.error),
+          recorded.map((a) => a.responseBody),
+        ],
+      );
+    });
+  }
+
+  async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
+    const params: unknown[] = [appId, query.limit];
+    const conditions = ["d.app_id = $1"];
+    if (query.state) {
+      params.push(query.state);
+      conditions.push(`d.state = $${params.length}`);
+    }
+    if (query.before) {
+      params.push(query.before.createdAt, query.before.id);
+      conditions.push(`(d.created_at, d.id) < ($${params.length - 1}, $${params.length})`);
+    }
+    const { rows } = await this.#pool.query(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+       WHERE ${conditions.join(" AND ")} ORDER BY d.created_at DESC, d.id DESC LIMIT $2`,
+      params,
+    );
+    return this.#withAttempts(rows);
+  }
+
+  async getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined> {
+    const { rows } = await this.#pool.query(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.app_id = $1 AND d.id = $2`,
+      [appId, deliveryId],
+    );
+    return (await this.#withAttempts(rows))[0];
+  }
+
+  async retryDelivery(
+    appId: string,
+    deliveryId: string,
+    extraAttempts: number,
+    now: number,
+  ): Promise<DeliveryView | undefined> {
+    await this.#pool.query(
+      `UPDATE deliveries SET state = 'pending', max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2
+       WHERE app_id = $3 AND id = $4 AND state != 'pending'`,
+      [extraAttempts, now, appId, deliveryId],
+    );
+    return this.getDelivery(appId, deliveryId);
+  }
+
+  async #withAttempts(rows: Row[]): Promise<DeliveryView[]> {
+    if (rows.length === 0) return [];
+    const attempts = await this.#pool.query(
+      "SELECT * FROM attempts WHERE delivery_id = ANY($1::text[]) ORDER BY delivery_id, attempt",
+      [rows.map((row) => row.id)],
+    );
+    const byDelivery = new Map<string, AttemptView[]>();
+    for (const attempt of attempts.rows) {
+      const list = byDelivery.get(attempt.delivery_id) ?? [];
+      list.push(toAttempt(attempt));
+      byDelivery.set(attempt.delivery_id, list);
+    }
+    return rows.map((row) => ({
+      id: row.id,
+      appId: row.app_id,
+      eventId: row.event_id,
+      endpointId: row.endpoint_id,
+      category: row.category,
+      state: row.state as DeliveryState,
+      attempts: row.attempts,
+      maxAttempts: row.max_attempts,
+      nextAttemptAt: row.state === "pending" ? row.next_attempt_at : null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      attemptLog: byDelivery.get(row.id) ?? [],
+    }));
+  }
+}
