@@ -59,6 +59,13 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     config.role !== "worker",
   );
   if (runsWorker) worker.start();
+  // Deliveries committed by other processes (an `--role api` process, another machine) wake this one.
+  const stopListening =
+    runsWorker && store.listenForDeliveries
+      ? await store.listenForDeliveries((endpointIds) =>
+          endpointIds.length > 0 ? worker.notify(endpointIds) : worker.pollNow(),
+        )
+      : undefined;
   // Idempotency keys are only needed for their TTL; sweep the expired ones now and then.
   const sweepKeys = () =>
     store.expireIdempotencyKeys(Date.now() - config.idempotencyTtlMs).catch((error: unknown) => {
@@ -95,6 +102,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
+      await stopListening?.();
       await server.close();
       await worker.close(config.shutdownGraceMs);
       await sender.close();

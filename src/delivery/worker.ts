@@ -70,6 +70,8 @@ export class DeliveryWorker {
   #flushTimer: NodeJS.Timeout | undefined;
   #pumpQueued = false;
   #pumping = false;
+  /** The pump running now, if any: shutdown waits for it, since its claims may still be arriving. */
+  #currentPump: Promise<void> = Promise.resolve();
   #pumpAgain = false;
   #running = false;
   #wakeTimer: NodeJS.Timeout | undefined;
@@ -96,6 +98,11 @@ export class DeliveryWorker {
     this.#schedulePump();
   }
 
+  /** Something was committed somewhere, for endpoints we were not told: poll now. */
+  pollNow(): void {
+    void this.#poll();
+  }
+
   /**
    * Stops claiming, hands back deliveries claimed but not started, waits up to `graceMs` for
    * attempts in flight, and writes every outcome.
@@ -104,6 +111,7 @@ export class DeliveryWorker {
     this.#running = false;
     clearInterval(this.#pollTimer);
     clearTimeout(this.#wakeTimer);
+    await this.#currentPump;
     const unstarted = [...this.#lanes.values()].flatMap((lane) => lane.queue.splice(0).map((q) => q.delivery.id));
     const settled = Promise.allSettled([...this.#attemptsInFlight]);
     let timer: NodeJS.Timeout | undefined;
@@ -147,16 +155,14 @@ export class DeliveryWorker {
     this.#pumpQueued = true;
     setImmediate(() => {
       this.#pumpQueued = false;
-      void this.#pump();
+      if (this.#pumping) this.#pumpAgain = true;
+      else this.#currentPump = this.#pump();
     });
   }
 
+  /** One pump at a time: the scheduler sets `#pumpAgain` instead of starting a second. */
   async #pump(): Promise<void> {
     if (!this.#running) return;
-    if (this.#pumping) {
-      this.#pumpAgain = true;
-      return;
-    }
     this.#pumping = true;
     try {
       do {

@@ -67,4 +67,11 @@ export interface Store {
   ): Promise<DeliveryView | undefined>;
   /** Deletes idempotency keys older than `before`. */
   expireIdempotencyKeys(before: number): Promise<number>;
+
+  /**
+   * Calls back when any process commits new due deliveries, with their endpoints (empty: look at
+   * all). Stores that cannot tell other processes leave it out, and workers rely on polling.
+   * Resolves with a function that stops listening.
+   */
+  listenForDeliveries?(onDue: (endpointIds: string[]) => void): Promise<() => Promise<void>>;
 }

@@ -17,6 +17,24 @@ import type {
 import type { Store } from "../store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
+const CHANNEL = "herald_deliveries";
+// NOTIFY payloads are capped at 8000 bytes; past that, an empty payload means "look at every endpoint".
+const MAX_NOTIFY_PAYLOAD = 7900;
+const LISTEN_RETRY_MS = 1000;
+
+/** Adds `lock_timeout` to the URL's own startup `options` (which may already set e.g. search_path). */
+function withLockTimeout(connectionString: string, lockTimeoutMs: number): string {
+  const url = new URL(connectionString);
+  const existing = url.searchParams.get("options");
+  url.searchParams.set("options", [existing, `-c lock_timeout=${Math.trunc(lockTimeoutMs)}`].filter(Boolean).join(" "));
+  return url.toString();
+}
+
+const notifyPayload = (endpointIds: Iterable<string>): string => {
+  const payload = JSON.stringify([...new Set(endpointIds)]);
+  return payload.length <= MAX_NOTIFY_PAYLOAD ? payload : "";
+};
+
 export interface PostgresStoreOptions {
   connectionString: string;
   poolSize: number;
@@ -71,13 +89,13 @@ const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.category,
  */
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
+  readonly #connectionString: string;
 
   constructor(options: PostgresStoreOptions) {
-    this.#pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize });
-    // Set per connection, not through `options`, which the URL may already use (e.g. for search_path).
-    // A client runs its queries in order, so this comes before any query of the engine's.
-    this.#pool.on("connect", (client) => {
-      client.query(`SET lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`).catch(() => {});
+    this.#connectionString = options.connectionString;
+    this.#pool = new pg.Pool({
+      connectionString: withLockTimeout(options.connectionString, options.lockTimeoutMs),
+      max: options.poolSize,
     });
     // An idle client losing its server (a restart) must not crash the process; the pool replaces it.
     this.#pool.on("error", () => {});
@@ -239,6 +257,8 @@ export class PostgresStore implements Store {
         ],
       );
       if (deliveries.length > 0) {
+        // Sent at commit, to every listening worker process.
+        await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload(deliveries.map((d) => d.endpointId))]);
         await client.query(
           `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
              next_attempt_at, created_at, updated_at)
@@ -379,12 +399,46 @@ export class PostgresStore implements Store {
     extraAttempts: number,
     now: number,
   ): Promise<DeliveryView | undefined> {
-    await this.#pool.query(
+    const { rows } = await this.#pool.query(
       `UPDATE deliveries SET state = 'pending', max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2
-       WHERE app_id = $3 AND id = $4 AND state != 'pending'`,
+       WHERE app_id = $3 AND id = $4 AND state != 'pending' RETURNING endpoint_id`,
       [extraAttempts, now, appId, deliveryId],
     );
+    if (rows[0]) await this.#pool.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload([rows[0].endpoint_id])]);
     return this.getDelivery(appId, deliveryId);
+  }
+
+  /** LISTEN on a connection of its own, outside the pool; reconnects after the server restarts. */
+  async listenForDeliveries(onDue: (endpointIds: string[]) => void): Promise<() => Promise<void>> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const next = new pg.Client({ connectionString: this.#connectionString });
+      next.on("notification", (message) => {
+        onDue(message.payload ? (JSON.parse(message.payload) as string[]) : []);
+      });
+      next.on("error", () => {
+        next.end().catch(() => {});
+        if (!stopped) retry = setTimeout(() => void connect().catch(() => {}), LISTEN_RETRY_MS);
+      });
+      try {
+        await next.connect();
+        await next.query(`LISTEN ${CHANNEL}`);
+        client = next;
+        // Whatever was committed while we were not listening: look at every endpoint.
+        onDue([]);
+      } catch {
+        await next.end().catch(() => {});
+        if (!stopped) retry = setTimeout(() => void connect().catch(() => {}), LISTEN_RETRY_MS);
+      }
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await client?.end().catch(() => {});
+    };
   }
 
   async #withAttempts(rows: Row[]): Promise<DeliveryView[]> {

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { after, it } from "node:test";
+import pg from "pg";
+import { call, configureChatWebhook, eventually, sleep, testDatabase } from "./helpers/herald.js";
+import { HeraldProcess, heraldCli } from "./helpers/process.js";
+import { Receiver, refusingUrl } from "./helpers/receiver.js";
+
+const freePort = async () => Number(new URL(await refusingUrl()).port);
+
+it("wakes a worker in another process with NOTIFY, not at its next poll", async () => {
+  const database = testDatabase();
+  after(() => database.drop());
+  const receiver = await Receiver.start();
+  after(() => receiver.close());
+  const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" };
+  const api = new HeraldProcess({ ...env, HERALD_ROLE: "api" }, await freePort());
+  const worker = new HeraldProcess(
+    { ...env, HERALD_ROLE: "worker", HERALD_POLL_INTERVAL_MS: "60000" },
+    await freePort(),
+  );
+  after(() => Promise.all([api.stop(), worker.stop()]));
+  await api.start();
+  await worker.start();
+  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "notify", "--json"], env));
+  await configureChatWebhook(api.url, token, { url: receiver.url });
+  await sleep(1500); // past the worker's first poll and the endpoint cache
+
+  for (let i = 0; i < 3; i++) {
+    const started = Date.now();
+    assert.equal((await call(api.url, "POST", "/v1/events", { token, body: { category: "user:block" } })).status, 202);
+    await receiver.waitFor(i + 1, 2000);
+    const latency = Date.now() - started;
+    assert.ok(latency < 1000, `delivered ${latency} ms after publish, with the worker polling every 60 s`);
+  }
+});
+
+it("shares 20,000 events among three processes: each delivered once, attempts equal deliveries", async () => {
+  const database = testDatabase();
+  after(() => database.drop());
+  const arrivals = new Map<number, Set<string>>();
+  const receiver = await Receiver.start((request) => {
+    const id = (JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id;
+    const ids = arrivals.get(id) ?? new Set();
+    ids.add(String(request.headers["x-webhook-id"]));
+    arrivals.set(id, ids);
+    return 200;
+  });
+  after(() => receiver.close());
+  const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn", HERALD_POLL_INTERVAL_MS: "200" };
+  const processes = await Promise.all([1, 2, 3].map(async () => new HeraldProcess(env, await freePort())));
+  after(() => Promise.all(processes.map((p) => p.stop())));
+  await Promise.all(processes.map((p) => p.start()));
+  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "three", "--json"], env));
+  await configureChatWebhook(processes[0]!.url, token, { url: receiver.url });
+  await sleep(1100); // every process's endpoint cache sees the webhook
+
+  const total = 20_000;
+  const batch = 500;
+  await Promise.all(
+    Array.from({ length: total / batch }, async (_, b) => {
+      const events = Array.from({ length: batch }, (_, i) => ({
+        category: "user:block",
+        payload: { message_id: b * batch + i },
+      }));
+      const via = processes[b % processes.length]!;
+      assert.equal((await call(via.url, "POST", "/v1/events/batch", { token, body: { events } })).status, 202);
+    }),
+  );
+  await receiver.waitFor(total, 90_000);
+  await eventually(async () => {
+    const { body } = await call(processes[1]!.url, "GET", "/v1/deliveries?status=pending&limit=1", { token });
+    return body.deliveries.length === 0 ? true : undefined;
+  }, 30_000);
+
+  assert.equal(arrivals.size, total);
+  assert.equal(receiver.requests.length, total, "no delivery was sent twice");
+  assert.ok([...arrivals.values()].every((ids) => ids.size === 1));
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const attempts = Number((await client.query("SELECT COUNT(*) AS n FROM attempts")).rows[0].n);
+    assert.equal(attempts, total, "one logged attempt per delivery, no phantom retries");
+  } finally {
+    await client.end();
+  }
+});
