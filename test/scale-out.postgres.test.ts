@@ -84,3 +84,62 @@ it("shares 20,000 events among three processes: each delivered once, attempts eq
     await client.end();
   }
 });
+
+it("migrates once when three processes start together, and survives kill -9 of one mid-run", async () => {
+  const database = testDatabase();
+  after(() => database.drop());
+  const arrivals = new Map<number, Set<string>>();
+  const receiver = await Receiver.start(async (request) => {
+    const id = (JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id;
+    const ids = arrivals.get(id) ?? new Set();
+    ids.add(String(request.headers["x-webhook-id"]));
+    arrivals.set(id, ids);
+    await sleep(2); // keep attempts in flight when the kill lands
+    return 200;
+  });
+  after(() => receiver.close());
+  const env = {
+    HERALD_DATABASE_URL: database.url,
+    HERALD_LOG_LEVEL: "warn",
+    HERALD_POLL_INTERVAL_MS: "200",
+    HERALD_LEASE_MARGIN_MS: "1000",
+  };
+  const processes = await Promise.all([1, 2, 3].map(async () => new HeraldProcess(env, await freePort())));
+  after(() => Promise.all(processes.map((p) => p.stop())));
+  // All three migrate an empty schema at the same moment; the advisory lock lets one do it.
+  await Promise.all(processes.map((p) => p.start()));
+  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "kill", "--json"], env));
+  await configureChatWebhook(processes[0]!.url, token, { url: receiver.url });
+  await sleep(1100);
+
+  const total = 6000;
+  for (let b = 0; b < total / 500; b++) {
+    const events = Array.from({ length: 500 }, (_, i) => ({
+      category: "user:block",
+      payload: { message_id: b * 500 + i },
+    }));
+    assert.equal(
+      (await call(processes[b % 3]!.url, "POST", "/v1/events/batch", { token, body: { events } })).status,
+      202,
+    );
+  }
+  await receiver.waitFor(1500, 30_000);
+  await processes[2]!.kill9();
+  await eventually(async () => {
+    const { body } = await call(processes[0]!.url, "GET", "/v1/deliveries?status=pending&limit=1", { token });
+    return body.deliveries.length === 0 && arrivals.size === total ? true : undefined;
+  }, 60_000);
+
+  assert.ok(
+    [...arrivals.values()].every((ids) => ids.size === 1),
+    "an event arrived under two webhook ids",
+  );
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const migrations = Number((await client.query("SELECT COUNT(*) AS n FROM schema_migrations")).rows[0].n);
+    assert.equal(migrations, 1);
+  } finally {
+    await client.end();
+  }
+});
