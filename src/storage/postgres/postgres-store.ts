@@ -97,23 +97,27 @@ export class PostgresStore implements Store {
       connectionString: withLockTimeout(options.connectionString, options.lockTimeoutMs),
       max: options.poolSize,
     });
-    // An idle client losing its server (a restart) must not crash the process; the pool replaces it.
+    // A client losing its server (restart, failover) emits "error"; unheard, that would crash the
+    // process. The failure still reaches the caller as a rejected query, which the API answers 503.
+    this.#pool.on("connect", (client) => client.on("error", () => {}));
     this.#pool.on("error", () => {});
   }
 
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    let result: T;
     try {
       await client.query("BEGIN");
-      const result = await work(client);
+      result = await work(client);
       await client.query("COMMIT");
-      return result;
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
+      // Its connection may be gone: destroy it rather than hand it to the next caller.
+      client.release(true);
       throw error;
-    } finally {
-      client.release();
     }
+    client.release();
+    return result;
   }
 
   async migrate(): Promise<void> {
