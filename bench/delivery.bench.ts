@@ -108,6 +108,62 @@ async function bareUndici(url: string, token: string): Promise<number> {
   return EVENTS / ((wallClock() - started) / 1000);
 }
 
+/**
+ * What a user would build instead of Herald: a BullMQ queue on the local Redis, jobs added in bulk,
+ * a worker POSTing the same signed bodies with undici at the same concurrency, 3 attempts per job.
+ * Timed end to end, like Herald: first enqueue to last completed job.
+ */
+async function bullmqBaseline(url: string, token: string): Promise<number> {
+  const { Queue, Worker } = await import("bullmq");
+  const connection = { host: "127.0.0.1", port: 6379 };
+  const name = `herald-bench-${randomBytes(4).toString("hex")}`;
+  const queue = new Queue(name, { connection });
+  const agent = new Agent({ connections: CONCURRENCY, pipelining: 1, keepAliveTimeout: 30_000 });
+  let completed = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const started = wallClock();
+  const worker = new Worker(
+    name,
+    async (job) => {
+      const body = job.data.body as string;
+      const signature = signSendbird(body, token);
+      const response = await request(url, {
+        method: "POST",
+        body,
+        dispatcher: agent,
+        headers: {
+          "content-type": "application/json",
+          "x-sendbird-signature": signature,
+          "x-webhook-id": String(job.id),
+        },
+      });
+      await response.body.dump();
+      if (response.statusCode >= 300) throw new Error(`status ${response.statusCode}`);
+    },
+    { connection, concurrency: CONCURRENCY },
+  );
+  worker.on("completed", () => {
+    if (++completed === EVENTS) finish();
+  });
+  for (let from = 0; from < EVENTS; from += 1000) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, EVENTS - from) }, (_, i) => ({
+        name: "webhook",
+        data: { body: encodeSendbirdJson({ ...event(from + i), app_id: "bench" }) },
+        opts: { attempts: 3, backoff: { type: "fixed", delay: 250 }, removeOnComplete: true },
+      })),
+    );
+  }
+  await finished;
+  const rate = EVENTS / ((wallClock() - started) / 1000);
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await agent.close();
+  return rate;
+}
+
 async function publishAll(herald: HeraldProcess, token: string, total: number, offset: number): Promise<void> {
   const agent = new Agent({ connections: 4 });
   const batches = Array.from({ length: Math.ceil(total / BATCH) }, (_, b) => b);
@@ -246,6 +302,7 @@ async function main() {
   console.log(
     `Herald delivery benchmark: ${EVENTS} Chat events per round, ${ROUNDS} rounds, batches of ${BATCH}, concurrency ${CONCURRENCY}`,
   );
+  let baseline: number | undefined;
   const results: {
     label: string;
     rate: number;
@@ -290,6 +347,15 @@ async function main() {
         await deployment.stop();
       }
     }
+    if (STORE === "postgres") {
+      const rates: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        await receiver.reset();
+        rates.push(await bullmqBaseline(receiverUrl, "bench-token"));
+        console.log(`BullMQ + Redis baseline, round ${r + 1}: ${rates[r]!.toFixed(0)}/s`);
+      }
+      baseline = median(rates);
+    }
   } finally {
     receiver.exit();
   }
@@ -301,6 +367,12 @@ async function main() {
       `  ${r.label.padEnd(40)} ${r.rate.toFixed(0).padStart(6)} deliveries/s  ratio ${r.ratio.toFixed(2)}  ` +
         `publish ${r.publish.toFixed(0)}/s  p50 ${r.p50.toFixed(1)} ms / p99 ${r.p99.toFixed(1)} ms at ${r.atRate.toFixed(0)}/s  ` +
         `peak RSS ${r.rss.toFixed(0)} MB`,
+    );
+  }
+  if (baseline !== undefined) {
+    console.log(
+      `  ${"BullMQ 6.7 + Redis, undici worker".padEnd(40)} ${baseline.toFixed(0).padStart(6)} deliveries/s  ` +
+        "(no attempt log; Redis here keeps nothing on disk)",
     );
   }
   const byWorkers = results.filter((r) => r.label.includes("PostgreSQL"));
