@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { sendbirdChatCatalog } from "../src/catalog/index.js";
 import { call, configureChatWebhook, startHerald, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { type ReceivedRequest, Receiver } from "./helpers/receiver.js";
@@ -13,29 +14,27 @@ const scratch = mkdtempSync(join(tmpdir(), "herald-wire-"));
 let fileCount = 0;
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
+// Asynchronous on purpose: Herald runs in this process, and a synchronous child would freeze it.
+const run = promisify(execFile);
+
 /** Runs the seed's Python verification snippet on the raw body; true when it accepts the signature. */
-function seedSnippetAccepts(token: string, request: ReceivedRequest, header = "x-sendbird-signature"): boolean {
+async function seedSnippetAccepts(token: string, request: ReceivedRequest, header = "x-sendbird-signature") {
   const file = join(scratch, `body-${fileCount++}`);
   writeFileSync(file, request.raw);
-  try {
-    execFileSync(
-      "python3",
-      [join(import.meta.dirname, "fixtures/sendbird_verify.py"), token, file, String(request.headers[header])],
-      {
-        stdio: "pipe",
-      },
-    );
-    return true;
-  } catch {
-    return false;
-  }
+  const script = join(import.meta.dirname, "fixtures/sendbird_verify.py");
+  return run("python3", [script, token, file, String(request.headers[header])]).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Python's json.dumps with Sendbird's escaping, as an independent reference for the body bytes. */
-const pythonEncoding = (value: unknown): string =>
-  execFileSync("python3", [join(import.meta.dirname, "fixtures/sendbird_encode.py")], {
-    input: JSON.stringify(value),
-  }).toString("utf8");
+async function pythonEncoding(value: unknown): Promise<string> {
+  const script = join(import.meta.dirname, "fixtures/sendbird_encode.py");
+  const child = run("python3", [script]);
+  child.child.stdin?.end(JSON.stringify(value));
+  return (await child).stdout;
+}
 
 const hmacHex = (key: string, body: Buffer) => createHmac("sha256", key).update(body).digest("hex");
 
@@ -71,16 +70,16 @@ describe("Sendbird Chat deliveries on the wire", () => {
       assert.match(signature, /^[0-9a-f]{64}$/);
       assert.equal(signature, hmacHex(app.token, request.raw), "node:crypto over the raw body");
       assert.equal(request.headers["x-signature"], signature, "legacy header carries the same value");
-      assert.ok(seedSnippetAccepts(app.token, request), "the seed's Python snippet accepts x-sendbird-signature");
-      assert.ok(seedSnippetAccepts(app.token, request, "x-signature"), "and x-signature, even for emoji");
-      assert.ok(!seedSnippetAccepts("another-token", request), "and refuses another token");
+      assert.ok(await seedSnippetAccepts(app.token, request), "the seed's Python snippet accepts x-sendbird-signature");
+      assert.ok(await seedSnippetAccepts(app.token, request, "x-signature"), "and x-signature, even for emoji");
+      assert.ok(!(await seedSnippetAccepts("another-token", request)), "and refuses another token");
       assert.ok(
         request.raw.every((byte) => byte < 0x80),
         "the body is pure ASCII",
       );
       const parsed = JSON.parse(request.raw.toString("utf8")) as { payload: { message_id: number; message: string } };
       assert.equal(parsed.payload.message, TRICKY_TEXTS[parsed.payload.message_id]);
-      assert.equal(request.raw.toString("utf8"), pythonEncoding(parsed), "bytes match Python's escaping");
+      assert.equal(request.raw.toString("utf8"), await pythonEncoding(parsed), "bytes match Python's escaping");
       assert.ok(!request.raw.toString("utf8").includes("https://"), "every / is written \\/");
     }
   });
@@ -150,7 +149,7 @@ describe("Sendbird Calls deliveries on the wire", () => {
       assert.ok(!("app_id" in body));
       const request = receiver.requests[0]!;
       assert.equal(request.headers["x-sendbird-signature"], hmacHex(app.token, request.raw));
-      assert.ok(seedSnippetAccepts(app.token, request));
+      assert.ok(await seedSnippetAccepts(app.token, request));
       // A Chat event is not a Calls category: the Calls endpoint never gets it.
       await h.herald.publish(app.appId, { category: "group_channel:join" });
       assert.equal((await h.counts()).deliveries, 1);

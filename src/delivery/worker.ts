@@ -68,6 +68,7 @@ export class DeliveryWorker {
   #flushing: Promise<void> = Promise.resolve();
   #flushQueued = false;
   #flushTimer: NodeJS.Timeout | undefined;
+  #flushBackoffMs = 0;
   #pumpQueued = false;
   #pumping = false;
   /** The pump running now, if any: shutdown waits for it, since its claims may still be arriving. */
@@ -316,7 +317,11 @@ export class DeliveryWorker {
     }
   }
 
-  /** Writes buffered outcomes in one transaction; one flush at a time, in order. */
+  /**
+   * Writes buffered outcomes in one transaction; one flush at a time, in order. A failed write (the
+   * database busy or restarting) goes back to the head of the buffer and is tried again with backoff:
+   * dropping it would let the leases run out and send delivered webhooks a second time.
+   */
   #flush(): Promise<void> {
     this.#flushQueued = false;
     clearTimeout(this.#flushTimer);
@@ -326,9 +331,16 @@ export class DeliveryWorker {
       this.#outcomes = [];
       try {
         await this.store.recordAttempts(batch);
+        this.#flushBackoffMs = 0;
       } catch (error) {
-        // The leases run out and the same ids are sent again: at least once still holds.
-        this.logger.error({ err: error, outcomes: batch.length }, "recording attempt outcomes failed");
+        this.logger.error({ err: error, outcomes: batch.length }, "recording attempt outcomes failed; retrying");
+        this.#outcomes = batch.concat(this.#outcomes);
+        this.#flushBackoffMs = Math.min(Math.max(2 * this.#flushBackoffMs, 50), 2000);
+        // After shutdown began, a lost outcome is like a crash: the lease runs out, the same id goes again.
+        if (this.#running && !this.#flushQueued) {
+          this.#flushQueued = true;
+          this.#flushTimer = setTimeout(() => void this.#flush(), this.#flushBackoffMs);
+        }
       }
     });
     return this.#flushing;
