@@ -6,14 +6,13 @@ import type {
   AttemptView,
   ClaimedDelivery,
   DeliveryQuery,
-  DeliveryState,
   DeliveryView,
   Endpoint,
   EndpointDue,
-  ProfileId,
   PublishBatch,
   TokenKind,
 } from "../records.js";
+import { DELIVERY_COLUMNS, type DeliveryRow, toApp, toAttempt, toDeliveryView, toEndpoint, toToken } from "../rows.js";
 import type { Store } from "../store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
@@ -44,44 +43,6 @@ export interface PostgresStoreOptions {
 
 // BIGINT columns hold epoch milliseconds, well inside a JavaScript number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
-
-type Row = Record<string, any>;
-
-const toApp = (row: Row): App => ({
-  id: row.id,
-  name: row.name,
-  signingKey: row.signing_key,
-  createdAt: row.created_at,
-});
-const toToken = (row: Row): ApiTokenRecord => ({
-  tokenHash: row.token_hash,
-  appId: row.app_id,
-  kind: row.kind as TokenKind,
-  preview: row.preview,
-  createdAt: row.created_at,
-});
-const toEndpoint = (row: Row): Endpoint => ({
-  id: row.id,
-  appId: row.app_id,
-  profile: row.profile as ProfileId,
-  url: row.url,
-  enabled: row.enabled,
-  eventTypes: JSON.parse(row.event_types) as string[],
-  options: JSON.parse(row.options) as Record<string, unknown>,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
-const toAttempt = (row: Row): AttemptView => ({
-  attempt: row.attempt,
-  startedAt: row.started_at,
-  durationMs: row.duration_ms,
-  statusCode: row.status_code,
-  error: row.error,
-  responseBody: row.response_body,
-});
-
-const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.category, d.state, d.attempts,
-  d.max_attempts, d.next_attempt_at, d.created_at, d.updated_at`;
 
 /**
  * The shared store: PostgreSQL, for several Herald processes on one database. Every method borrows
@@ -445,7 +406,7 @@ export class PostgresStore implements Store {
     };
   }
 
-  async #withAttempts(rows: Row[]): Promise<DeliveryView[]> {
+  async #withAttempts(rows: DeliveryRow[]): Promise<DeliveryView[]> {
     if (rows.length === 0) return [];
     const attempts = await this.#pool.query(
       "SELECT * FROM attempts WHERE delivery_id = ANY($1::text[]) ORDER BY delivery_id, attempt",
@@ -457,19 +418,6 @@ export class PostgresStore implements Store {
       list.push(toAttempt(attempt));
       byDelivery.set(attempt.delivery_id, list);
     }
-    return rows.map((row) => ({
-      id: row.id,
-      appId: row.app_id,
-      eventId: row.event_id,
-      endpointId: row.endpoint_id,
-      category: row.category,
-      state: row.state as DeliveryState,
-      attempts: row.attempts,
-      maxAttempts: row.max_attempts,
-      nextAttemptAt: row.state === "pending" ? row.next_attempt_at : null,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      attemptLog: byDelivery.get(row.id) ?? [],
-    }));
+    return rows.map((row) => toDeliveryView(row, byDelivery.get(row.id) ?? []));
   }
 }

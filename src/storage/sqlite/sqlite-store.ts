@@ -5,17 +5,27 @@ import type {
   ApiTokenRecord,
   App,
   AttemptRecord,
-  AttemptView,
   ClaimedDelivery,
   DeliveryQuery,
-  DeliveryState,
   DeliveryView,
   Endpoint,
   EndpointDue,
-  ProfileId,
   PublishBatch,
   TokenKind,
 } from "../records.js";
+import {
+  type AppRow,
+  type AttemptRow,
+  DELIVERY_COLUMNS,
+  type DeliveryRow,
+  type EndpointRow,
+  type TokenRow,
+  toApp,
+  toAttempt,
+  toDeliveryView,
+  toEndpoint,
+  toToken,
+} from "../rows.js";
 import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
@@ -25,89 +35,6 @@ export interface SqliteStoreOptions {
   /** How publishes commit: `full` fsyncs, so an acknowledged event survives power loss. */
   synchronous: "full" | "normal";
 }
-
-interface AppRow {
-  id: string;
-  name: string;
-  signing_key: string;
-  created_at: number;
-}
-interface TokenRow {
-  token_hash: string;
-  app_id: string;
-  kind: TokenKind;
-  preview: string;
-  created_at: number;
-}
-interface EndpointRow {
-  id: string;
-  app_id: string;
-  profile: ProfileId;
-  url: string;
-  enabled: number;
-  event_types: string;
-  options: string;
-  created_at: number;
-  updated_at: number;
-}
-interface DeliveryRow {
-  id: string;
-  app_id: string;
-  event_id: string;
-  endpoint_id: string;
-  category: string;
-  state: DeliveryState;
-  attempts: number;
-  max_attempts: number;
-  next_attempt_at: number;
-  created_at: number;
-  updated_at: number;
-}
-interface AttemptRow {
-  delivery_id: string;
-  attempt: number;
-  started_at: number;
-  duration_ms: number;
-  status_code: number | null;
-  error: string | null;
-  response_body: string | null;
-}
-
-const toApp = (row: AppRow): App => ({
-  id: row.id,
-  name: row.name,
-  signingKey: row.signing_key,
-  createdAt: row.created_at,
-});
-const toToken = (row: TokenRow): ApiTokenRecord => ({
-  tokenHash: row.token_hash,
-  appId: row.app_id,
-  kind: row.kind,
-  preview: row.preview,
-  createdAt: row.created_at,
-});
-const toEndpoint = (row: EndpointRow): Endpoint => ({
-  id: row.id,
-  appId: row.app_id,
-  profile: row.profile,
-  url: row.url,
-  enabled: row.enabled === 1,
-  eventTypes: JSON.parse(row.event_types) as string[],
-  options: JSON.parse(row.options) as Record<string, unknown>,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
-const toAttempt = (row: AttemptRow): AttemptView => ({
-  attempt: row.attempt,
-  startedAt: row.started_at,
-  durationMs: row.duration_ms,
-  statusCode: row.status_code,
-  error: row.error,
-  responseBody: row.response_body,
-});
-
-const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.category, d.state, d.attempts,
-  d.max_attempts, d.next_attempt_at, d.created_at, d.updated_at`;
 
 /**
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each method
@@ -397,19 +324,6 @@ export class SqliteStore implements Store {
   }
 
   #toDeliveryView(row: DeliveryRow): DeliveryView {
-    return {
-      id: row.id,
-      appId: row.app_id,
-      eventId: row.event_id,
-      endpointId: row.endpoint_id,
-      category: row.category,
-      state: row.state,
-      attempts: row.attempts,
-      maxAttempts: row.max_attempts,
-      nextAttemptAt: row.state === "pending" ? row.next_attempt_at : null,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      attemptLog: this.#statements.attemptsOf.all(row.id).map(toAttempt),
-    };
+    return toDeliveryView(row, this.#statements.attemptsOf.all(row.id).map(toAttempt));
   }
 }
