@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, it } from "node:test";
 import { call, configureChatWebhook, eventually, sleep, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { refusingUrl, startArrivalsReceiver } from "./helpers/receiver.js";
 
 const EVENTS = 5000;
 const BATCH = 500;
@@ -17,16 +17,8 @@ it("delivers every acknowledged event after kill -9 mid-delivery; duplicates onl
     HERALD_LEASE_MARGIN_MS: "1000",
     HERALD_POLL_INTERVAL_MS: "200",
   };
-  // Each message_id maps to the webhook ids it arrived under.
-  const arrivals = new Map<number, Set<string>>();
-  const receiver = await Receiver.start(async (request) => {
-    const body = JSON.parse(request.raw.toString("utf8")) as { payload: { message_id: number } };
-    const ids = arrivals.get(body.payload.message_id) ?? new Set();
-    ids.add(String(request.headers["x-webhook-id"]));
-    arrivals.set(body.payload.message_id, ids);
-    await sleep(3); // keep attempts in flight, so the kill lands mid-delivery
-    return 200;
-  });
+  // Attempts stay in flight 3 ms, so the kill lands mid-delivery.
+  const { receiver, arrivals } = await startArrivalsReceiver(3);
   after(() => receiver.close());
   const port = Number(new URL(await refusingUrl()).port);
   const herald = new HeraldProcess(env, port);
@@ -84,12 +76,7 @@ it("hands back unstarted work on SIGTERM, so a restart delivers everything witho
   const database = testDatabase();
   after(() => database.drop());
   const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" };
-  const seen = new Set<number>();
-  const receiver = await Receiver.start(async (request) => {
-    seen.add((JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id);
-    await sleep(5);
-    return 200;
-  });
+  const { receiver, arrivals: seen } = await startArrivalsReceiver(5);
   after(() => receiver.close());
   const herald = new HeraldProcess(env, Number(new URL(await refusingUrl()).port));
   after(() => herald.stop());

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
-import { call, configureChatWebhook, eventually, sleep } from "./helpers/herald.js";
+import { call, configureChatWebhook, eventually } from "./helpers/herald.js";
 import { PrivatePostgres } from "./helpers/private-postgres.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { refusingUrl, startArrivalsReceiver } from "./helpers/receiver.js";
 
 const freePort = async () => Number(new URL(await refusingUrl()).port);
 
@@ -11,13 +11,7 @@ it("answers 503 while PostgreSQL is down, reconnects by itself, and delivers eve
   const postgres = new PrivatePostgres(await freePort());
   after(() => postgres.destroy());
   postgres.start();
-  const seen = new Map<number, Set<string>>();
-  const receiver = await Receiver.start(async (request) => {
-    const id = (JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id;
-    seen.set(id, (seen.get(id) ?? new Set()).add(String(request.headers["x-webhook-id"])));
-    await sleep(5);
-    return 200;
-  });
+  const { receiver, arrivals: seen } = await startArrivalsReceiver(5);
   after(() => receiver.close());
   const env = {
     HERALD_DATABASE_URL: postgres.url,

@@ -3,7 +3,7 @@ import { after, it } from "node:test";
 import pg from "pg";
 import { call, configureChatWebhook, eventually, sleep, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { Receiver, refusingUrl, startArrivalsReceiver } from "./helpers/receiver.js";
 
 const freePort = async () => Number(new URL(await refusingUrl()).port);
 
@@ -37,14 +37,7 @@ it("wakes a worker in another process with NOTIFY, not at its next poll", async 
 it("shares 20,000 events among three processes: each delivered once, attempts equal deliveries", async () => {
   const database = testDatabase();
   after(() => database.drop());
-  const arrivals = new Map<number, Set<string>>();
-  const receiver = await Receiver.start((request) => {
-    const id = (JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id;
-    const ids = arrivals.get(id) ?? new Set();
-    ids.add(String(request.headers["x-webhook-id"]));
-    arrivals.set(id, ids);
-    return 200;
-  });
+  const { receiver, arrivals } = await startArrivalsReceiver();
   after(() => receiver.close());
   const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn", HERALD_POLL_INTERVAL_MS: "200" };
   const processes = await Promise.all([1, 2, 3].map(async () => new HeraldProcess(env, await freePort())));
@@ -88,15 +81,8 @@ it("shares 20,000 events among three processes: each delivered once, attempts eq
 it("migrates once when three processes start together, and survives kill -9 of one mid-run", async () => {
   const database = testDatabase();
   after(() => database.drop());
-  const arrivals = new Map<number, Set<string>>();
-  const receiver = await Receiver.start(async (request) => {
-    const id = (JSON.parse(request.raw.toString()) as { payload: { message_id: number } }).payload.message_id;
-    const ids = arrivals.get(id) ?? new Set();
-    ids.add(String(request.headers["x-webhook-id"]));
-    arrivals.set(id, ids);
-    await sleep(2); // keep attempts in flight when the kill lands
-    return 200;
-  });
+  // Attempts stay in flight 2 ms, so the kill lands mid-delivery.
+  const { receiver, arrivals } = await startArrivalsReceiver(2);
   after(() => receiver.close());
   const env = {
     HERALD_DATABASE_URL: database.url,

@@ -87,3 +87,20 @@ export async function refusingUrl(): Promise<string> {
   await new Promise((resolve) => server.close(resolve));
   return `http://127.0.0.1:${port}/webhook`;
 }
+
+/**
+ * A receiver that answers 200 (after `delayMs`, to keep attempts in flight) and records, for each
+ * `payload.message_id`, the webhook ids it arrived under: enough to see loss and duplicates.
+ */
+export async function startArrivalsReceiver(
+  delayMs = 0,
+): Promise<{ receiver: Receiver; arrivals: Map<number, Set<string>> }> {
+  const arrivals = new Map<number, Set<string>>();
+  const receiver = await Receiver.start(async (request) => {
+    const id = (JSON.parse(request.raw.toString("utf8")) as { payload: { message_id: number } }).payload.message_id;
+    arrivals.set(id, (arrivals.get(id) ?? new Set<string>()).add(String(request.headers["x-webhook-id"])));
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return 200;
+  });
+  return { receiver, arrivals };
+}

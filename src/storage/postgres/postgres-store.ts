@@ -1,4 +1,5 @@
 import pg from "pg";
+import { MIGRATIONS } from "../migrations.js";
 import type {
   ApiTokenRecord,
   App,
@@ -14,7 +15,6 @@ import type {
 } from "../records.js";
 import { DELIVERY_COLUMNS, type DeliveryRow, toApp, toAttempt, toDeliveryView, toEndpoint, toToken } from "../rows.js";
 import type { Store } from "../store.js";
-import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
 const CHANNEL = "herald_deliveries";
 // NOTIFY payloads are capped at 8000 bytes; past that, an empty payload means "look at every endpoint".
@@ -98,7 +98,7 @@ export class PostgresStore implements Store {
       const applied = new Set(
         (await client.query("SELECT version FROM schema_migrations")).rows.map((row) => row.version as number),
       );
-      for (const migration of POSTGRES_MIGRATIONS) {
+      for (const migration of MIGRATIONS) {
         if (applied.has(migration.version)) continue;
         await client.query(migration.sql);
         await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { MIGRATIONS } from "../migrations.js";
 import type {
   ApiTokenRecord,
   App,
@@ -27,7 +28,6 @@ import {
   toToken,
 } from "../rows.js";
 import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
-import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
@@ -36,13 +36,86 @@ export interface SqliteStoreOptions {
   synchronous: "full" | "normal";
 }
 
+/** Every statement the store runs, prepared once the schema exists. */
+function prepareStatements(db: Database.Database) {
+  return {
+    insertApp: db.prepare("INSERT INTO apps (id, name, signing_key, created_at) VALUES (?, ?, ?, ?)"),
+    getApp: db.prepare<[string], AppRow>("SELECT * FROM apps WHERE id = ?"),
+    insertToken: db.prepare(
+      "INSERT INTO api_tokens (token_hash, app_id, kind, preview, created_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    findToken: db.prepare<[string], AppRow & { kind: TokenKind }>(
+      "SELECT a.*, t.kind FROM api_tokens t JOIN apps a ON a.id = t.app_id WHERE t.token_hash = ?",
+    ),
+    listTokens: db.prepare<[string], TokenRow>("SELECT * FROM api_tokens WHERE app_id = ? ORDER BY created_at"),
+    deleteToken: db.prepare("DELETE FROM api_tokens WHERE app_id = ? AND token_hash = ? AND kind = 'secondary'"),
+    listEndpoints: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at"),
+    getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
+    saveEndpoint: db.prepare(`
+      INSERT INTO endpoints (id, app_id, profile, url, enabled, event_types, options, created_at, updated_at)
+      VALUES (@id, @appId, @profile, @url, @enabled, @eventTypes, @options, @createdAt, @updatedAt)
+      ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled,
+        event_types = excluded.event_types, options = excluded.options, updated_at = excluded.updated_at`),
+    insertEvent: db.prepare("INSERT INTO events (id, app_id, category, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
+    insertDelivery: db.prepare(`
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+        next_attempt_at, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
+    insertIdempotency: db.prepare(
+      "INSERT INTO idempotency_keys (app_id, key, response, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    dropExpiredKey: db.prepare("DELETE FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at < ?"),
+    findIdempotency: db.prepare<[string, string, number], { response: string }>(
+      "SELECT response FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at >= ?",
+    ),
+    expireIdempotency: db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?"),
+    // Leasing moves next_attempt_at past the lease: a live worker records the outcome first; if
+    // it dies, the row is simply due again when the lease runs out.
+    claim: db.prepare<[number, string, number, number], ClaimedDelivery>(`
+      UPDATE deliveries SET next_attempt_at = ?
+      WHERE id IN (SELECT id FROM deliveries
+                   WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
+                   ORDER BY next_attempt_at LIMIT ?)
+      RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts`),
+    release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
+    // A loose index scan: one index probe per endpoint, however many deliveries are pending.
+    endpointsWithPending: db.prepare<[], EndpointDue>(`
+      WITH RECURSIVE pending(endpoint_id) AS (
+        SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending'
+        UNION ALL
+        SELECT (SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending' AND endpoint_id > pending.endpoint_id)
+        FROM pending WHERE pending.endpoint_id IS NOT NULL
+      )
+      SELECT endpoint_id AS endpointId,
+             (SELECT MIN(next_attempt_at) FROM deliveries d
+              WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS dueAt
+      FROM pending WHERE endpoint_id IS NOT NULL`),
+    insertAttempt: db.prepare(`
+      INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
+    updateDelivery: db.prepare(`
+      UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?
+      WHERE id = ? AND attempts = ?`),
+    getDelivery: db.prepare<[string, string], DeliveryRow>(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.app_id = ? AND d.id = ?`,
+    ),
+    attemptsOf: db.prepare<[string], AttemptRow>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt"),
+    retry: db.prepare(`
+      UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
+      WHERE app_id = ? AND id = ? AND state != 'pending'`),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
 /**
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each method
  * runs to completion on the event loop; transactions are short and never span an await.
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
-  readonly #statements;
+  #prepared: Statements | undefined;
   readonly #publishSynchronous: "FULL" | "NORMAL";
 
   constructor(options: SqliteStoreOptions) {
@@ -57,8 +130,6 @@ export class SqliteStore implements Store {
     // The CLI may write (e.g. a new app) while the server runs; wait for its lock instead of failing.
     this.#db.pragma(`busy_timeout = ${LOCK_TIMEOUT_MS}`);
     this.#db.pragma("cache_size = -65536");
-    this.#applyMigrations();
-    this.#statements = this.#prepare();
   }
 
   #applyMigrations(): void {
@@ -74,7 +145,7 @@ export class SqliteStore implements Store {
           .all()
           .map((row) => (row as { version: number }).version),
       );
-      for (const migration of SQLITE_MIGRATIONS) {
+      for (const migration of MIGRATIONS) {
         if (applied.has(migration.version)) continue;
         db.exec(migration.sql);
         db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
@@ -86,79 +157,16 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  #prepare() {
-    const db = this.#db;
-    return {
-      insertApp: db.prepare("INSERT INTO apps (id, name, signing_key, created_at) VALUES (?, ?, ?, ?)"),
-      getApp: db.prepare<[string], AppRow>("SELECT * FROM apps WHERE id = ?"),
-      insertToken: db.prepare(
-        "INSERT INTO api_tokens (token_hash, app_id, kind, preview, created_at) VALUES (?, ?, ?, ?, ?)",
-      ),
-      findToken: db.prepare<[string], AppRow & { kind: TokenKind }>(
-        "SELECT a.*, t.kind FROM api_tokens t JOIN apps a ON a.id = t.app_id WHERE t.token_hash = ?",
-      ),
-      listTokens: db.prepare<[string], TokenRow>("SELECT * FROM api_tokens WHERE app_id = ? ORDER BY created_at"),
-      deleteToken: db.prepare("DELETE FROM api_tokens WHERE app_id = ? AND token_hash = ? AND kind = 'secondary'"),
-      listEndpoints: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at"),
-      getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
-      saveEndpoint: db.prepare(`
-        INSERT INTO endpoints (id, app_id, profile, url, enabled, event_types, options, created_at, updated_at)
-        VALUES (@id, @appId, @profile, @url, @enabled, @eventTypes, @options, @createdAt, @updatedAt)
-        ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled,
-          event_types = excluded.event_types, options = excluded.options, updated_at = excluded.updated_at`),
-      insertEvent: db.prepare("INSERT INTO events (id, app_id, category, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
-      insertDelivery: db.prepare(`
-        INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
-          next_attempt_at, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
-      insertIdempotency: db.prepare(
-        "INSERT INTO idempotency_keys (app_id, key, response, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-      ),
-      dropExpiredKey: db.prepare("DELETE FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at < ?"),
-      findIdempotency: db.prepare<[string, string, number], { response: string }>(
-        "SELECT response FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at >= ?",
-      ),
-      expireIdempotency: db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?"),
-      // Leasing moves next_attempt_at past the lease: a live worker records the outcome first; if
-      // it dies, the row is simply due again when the lease runs out.
-      claim: db.prepare<[number, string, number, number], ClaimedDelivery>(`
-        UPDATE deliveries SET next_attempt_at = ?
-        WHERE id IN (SELECT id FROM deliveries
-                     WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
-                     ORDER BY next_attempt_at LIMIT ?)
-        RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts`),
-      release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
-      // A loose index scan: one index probe per endpoint, however many deliveries are pending.
-      endpointsWithPending: db.prepare<[], EndpointDue>(`
-        WITH RECURSIVE pending(endpoint_id) AS (
-          SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending'
-          UNION ALL
-          SELECT (SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending' AND endpoint_id > pending.endpoint_id)
-          FROM pending WHERE pending.endpoint_id IS NOT NULL
-        )
-        SELECT endpoint_id AS endpointId,
-               (SELECT MIN(next_attempt_at) FROM deliveries d
-                WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS dueAt
-        FROM pending WHERE endpoint_id IS NOT NULL`),
-      insertAttempt: db.prepare(`
-        INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`),
-      // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
-      updateDelivery: db.prepare(`
-        UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?
-        WHERE id = ? AND attempts = ?`),
-      getDelivery: db.prepare<[string, string], DeliveryRow>(
-        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.app_id = ? AND d.id = ?`,
-      ),
-      attemptsOf: db.prepare<[string], AttemptRow>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt"),
-      retry: db.prepare(`
-        UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
-        WHERE app_id = ? AND id = ? AND state != 'pending'`),
-    };
+  /** Applies the schema, then prepares the statements (they need the tables); once per open. */
+  async migrate(): Promise<void> {
+    if (this.#prepared) return;
+    this.#applyMigrations();
+    this.#prepared = prepareStatements(this.#db);
   }
 
-  async migrate(): Promise<void> {
-    this.#applyMigrations();
+  get #statements(): Statements {
+    if (!this.#prepared) throw new Error("SqliteStore: call migrate() before using the store");
+    return this.#prepared;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,9 @@
-/** Versioned schema steps for PostgreSQL, applied in order under an advisory lock. */
-export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+/**
+ * Versioned schema steps, applied in order; a step never changes once released. One text serves
+ * both stores: PostgreSQL's BIGINT and BOOLEAN are INTEGER and NUMERIC affinity to SQLite, which
+ * stores the same values (epoch milliseconds, 0 or 1).
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
     name: "core",
@@ -50,7 +54,10 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL
       );
+      -- Partial: finished deliveries leave the index, so claiming never walks over them.
       CREATE INDEX deliveries_due ON deliveries(endpoint_id, next_attempt_at) WHERE state = 'pending';
+      -- Listing reads by app and age; the state is filtered on the way. Dead letters get their own
+      -- partial index, so a state change rewrites no index entry unless the delivery fails.
       CREATE INDEX deliveries_by_app ON deliveries(app_id, created_at);
       CREATE INDEX deliveries_failed ON deliveries(app_id, created_at) WHERE state = 'failed';
       CREATE TABLE attempts (
