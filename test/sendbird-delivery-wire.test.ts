@@ -1,32 +1,19 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { sendbirdChatCatalog } from "../src/catalog/index.js";
 import { call, configureChatWebhook, startHerald, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { type ReceivedRequest, Receiver } from "./helpers/receiver.js";
-
-const scratch = mkdtempSync(join(tmpdir(), "herald-wire-"));
-let fileCount = 0;
-after(() => rmSync(scratch, { recursive: true, force: true }));
+import { seedSnippetAccepts as acceptsSeedSnippet } from "./helpers/seed-snippet.js";
 
 // Asynchronous on purpose: Herald runs in this process, and a synchronous child would freeze it.
 const run = promisify(execFile);
 
-/** Runs the seed's Python verification snippet on the raw body; true when it accepts the signature. */
-async function seedSnippetAccepts(token: string, request: ReceivedRequest, header = "x-sendbird-signature") {
-  const file = join(scratch, `body-${fileCount++}`);
-  writeFileSync(file, request.raw);
-  const script = join(import.meta.dirname, "fixtures/sendbird_verify.py");
-  return run("python3", [script, token, file, String(request.headers[header])]).then(
-    () => true,
-    () => false,
-  );
-}
+const seedSnippetAccepts = (token: string, request: ReceivedRequest, header = "x-sendbird-signature") =>
+  acceptsSeedSnippet(token, request.raw, String(request.headers[header]));
 
 /** Python's json.dumps with Sendbird's escaping, as an independent reference for the body bytes. */
 async function pythonEncoding(value: unknown): Promise<string> {

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { hmacSha256, safeEqual } from "./hmac.js";
 
 /** Header names Sendbird puts on every webhook request. */
 export const SENDBIRD_SIGNATURE_HEADER = "x-sendbird-signature";
@@ -24,7 +24,7 @@ export function encodeSendbirdJson(payload: unknown): string {
 
 /** Lowercase hex HMAC-SHA256 of the exact body bytes, keyed with the app's master API token. */
 export function signSendbird(body: string | Uint8Array, masterApiToken: string): string {
-  return createHmac("sha256", masterApiToken).update(body).digest("hex");
+  return hmacSha256(masterApiToken, body).toString("hex");
 }
 
 /**
@@ -37,9 +37,6 @@ export function verifySendbird(
   masterApiTokens: readonly string[],
 ): boolean {
   if (!signature) return false;
-  const received = Buffer.from(signature.trim().toLowerCase(), "utf8");
-  return masterApiTokens.some((token) => {
-    const expected = Buffer.from(signSendbird(body, token), "utf8");
-    return expected.length === received.length && timingSafeEqual(expected, received);
-  });
+  const received = signature.trim().toLowerCase();
+  return masterApiTokens.some((token) => safeEqual(signSendbird(body, token), received));
 }

@@ -1,0 +1,60 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type RequestListener } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import type { InboxOption } from "../src/index.js";
+
+/** The inbox kind under test follows the suite's store pass: SQLite first, then PostgreSQL. */
+export const TEST_STORE = process.env.HERALD_TEST_STORE === "postgres" ? "postgres" : "sqlite";
+export const POSTGRES_URL = process.env.HERALD_TEST_POSTGRES_URL ?? "postgres://root@127.0.0.1:5432/test";
+
+export interface TestInbox {
+  option: InboxOption;
+  /** For a child process: `sqlite:<path>` or `postgres:<schema>`. */
+  spec: string;
+  drop(): Promise<void>;
+}
+
+/** An inbox of its own for one test: a temp SQLite file, or a fresh schema (named so the runner sweeps leftovers). */
+export function testInbox(): TestInbox {
+  if (TEST_STORE === "postgres") {
+    const schema = `herald_t_${randomBytes(6).toString("hex")}`;
+    return {
+      option: { postgres: POSTGRES_URL, schema },
+      spec: `postgres:${schema}`,
+      async drop() {
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.end();
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "herald-inbox-"));
+  const path = join(dir, "inbox.db");
+  return {
+    option: { sqlite: path },
+    spec: `sqlite:${path}`,
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Serves a request listener on a free loopback port. */
+export async function serve(listener: RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export { eventually, sleep } from "../../../test/helpers/herald.js";
