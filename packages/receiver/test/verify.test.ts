@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { encodeSendbirdJson } from "@herald/signing";
 import { Webhook } from "standardwebhooks";
