@@ -26,8 +26,14 @@ export interface NotifierConfig {
   rateLimit: { limit: number; windowMs: number };
 }
 
+/** `sqlite:FILE` (or a bare path), or a PostgreSQL URL whose optional `schema` parameter names the schema. */
 export function parseInbox(spec: string): InboxOption {
-  if (/^postgres(ql)?:\/\//.test(spec)) return { postgres: spec };
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    const url = new URL(spec);
+    const schema = url.searchParams.get("schema");
+    url.searchParams.delete("schema");
+    return schema ? { postgres: url.toString(), schema } : { postgres: url.toString() };
+  }
   return { sqlite: spec.replace(/^sqlite:/, "") };
 }
 
