@@ -15,12 +15,16 @@ export interface DispatchOptions {
   onError: (error: unknown, event?: InboxEvent) => void;
 }
 
+/** How many slots' worth of events one claim takes. */
+const CLAIM_SLOTS = 4;
 const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
 const describe = (error: unknown) => (error instanceof Error ? (error.stack ?? error.message) : String(error));
 
 /** Pulls events from the inbox and runs their handlers, a bounded number at a time. */
 export class Dispatcher {
   private running = new Set<Promise<void>>();
+  /** Claimed, not yet started: claiming a few slots' worth at once keeps claims off the hot path. */
+  private ready: InboxEvent[] = [];
   private claiming = false;
   private again = false;
   private stopped = true;
@@ -44,6 +48,8 @@ export class Dispatcher {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    const unstarted = this.ready.splice(0).map((event) => event.seq);
+    if (unstarted.length > 0) await this.inbox.release(unstarted).catch((error) => this.options.onError(error));
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.running]),
@@ -54,7 +60,7 @@ export class Dispatcher {
     clearTimeout(timeout);
   }
 
-  /** Claims as many events as there are free slots. Calls made while a claim is under way coalesce. */
+  /** Starts claimed events in free slots, claiming more when none are left. Calls during a claim coalesce. */
   wake(): void {
     if (this.stopped) return;
     if (this.claiming) {
@@ -64,8 +70,15 @@ export class Dispatcher {
     void this.claimFreeSlots();
   }
 
-  get busy(): number {
-    return this.running.size;
+  /** Whether a just-accepted event could be taken straight away (see `adopt`). */
+  hasRoom(): boolean {
+    return !this.stopped && this.running.size + this.ready.length < this.options.concurrency * CLAIM_SLOTS;
+  }
+
+  /** Runs an event the inbox stored already claimed for this dispatcher, skipping the claim query. */
+  adopt(event: InboxEvent): void {
+    this.ready.push(event);
+    this.startReady();
   }
 
   private async claimFreeSlots(): Promise<void> {
@@ -73,17 +86,25 @@ export class Dispatcher {
     try {
       do {
         this.again = false;
-        const free = this.options.concurrency - this.running.size;
-        if (free <= 0) break;
-        const events = await this.inbox.claim(free, this.options.leaseMs);
-        for (const event of events) this.track(this.run(event));
-        if (events.length === free) this.again = true;
+        this.startReady();
+        if (this.running.size >= this.options.concurrency) break;
+        const batch = this.options.concurrency * CLAIM_SLOTS;
+        const events = await this.inbox.claim(batch, this.options.leaseMs);
+        this.ready.push(...events);
+        if (events.length === batch) this.again = true;
+        this.startReady();
       } while (this.again && !this.stopped);
     } catch (error) {
       // The store is unreachable; the next poll tries again.
       this.options.onError(error);
     } finally {
       this.claiming = false;
+    }
+  }
+
+  private startReady(): void {
+    while (!this.stopped && this.running.size < this.options.concurrency && this.ready.length > 0) {
+      this.track(this.run(this.ready.shift()!));
     }
   }
 

@@ -22,6 +22,11 @@ export interface NewInboxEvent {
   type: string;
   body: string;
   receivedAt: number;
+  /**
+   * Store the event already claimed by the caller for this long (its first run counted), so a
+   * dispatcher with free slots can run it at once without claiming it back from the store.
+   */
+  leaseMs?: number;
 }
 
 /**
@@ -30,11 +35,13 @@ export interface NewInboxEvent {
  * again when its lease runs out.
  */
 export interface Inbox {
-  /** Stores the event unless its key was seen before; resolves `false` for a duplicate. */
-  accept(event: NewInboxEvent): Promise<boolean>;
+  /** Stores the event unless its key was seen before; resolves its sequence number, or undefined for a duplicate. */
+  accept(event: NewInboxEvent): Promise<number | undefined>;
   /** Takes up to `limit` due events and leases them for `leaseMs`. */
   claim(limit: number, leaseMs: number): Promise<InboxEvent[]>;
   complete(seq: number): Promise<void>;
+  /** Hands claimed events that never started back, due now, as if never claimed. */
+  release(seqs: readonly number[]): Promise<void>;
   retryAt(seq: number, at: number, error: string): Promise<void>;
   deadLetter(seq: number, error: string): Promise<void>;
   deadLetters(limit?: number): Promise<InboxEvent[]>;

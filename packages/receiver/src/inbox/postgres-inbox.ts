@@ -56,7 +56,7 @@ export class PostgresInbox implements Inbox {
   private readonly pool: pg.Pool;
   private readonly table: string;
   private readonly ready: Promise<void>;
-  private readonly acceptBatch: GroupCommit<NewInboxEvent, boolean>;
+  private readonly acceptBatch: GroupCommit<NewInboxEvent, number | undefined>;
 
   constructor(options: PostgresInboxOptions) {
     const schema = options.schema ?? "herald_inbox";
@@ -87,20 +87,33 @@ export class PostgresInbox implements Inbox {
     return this.pool.query<T>(text, values);
   }
 
-  private async insert(events: NewInboxEvent[]): Promise<boolean[]> {
+  private async insert(events: NewInboxEvent[]): Promise<(number | undefined)[]> {
     const column = <K extends keyof NewInboxEvent>(name: K) => events.map((event) => event[name]);
-    const { rows } = await this.query<{ key: string }>(
-      `INSERT INTO ${this.table} (key, profile, type, body, due_at, received_at)
-       SELECT k, p, t, b, r, r FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(k, p, t, b, r)
-       ON CONFLICT (key) DO NOTHING RETURNING key`,
-      [column("key"), column("profile"), column("type"), column("body"), column("receivedAt")],
+    const { rows } = await this.query<{ key: string; seq: string }>(
+      `INSERT INTO ${this.table} (key, profile, type, body, attempts, due_at, received_at)
+       SELECT k, p, t, b, a, d, r
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[]) AS u(k, p, t, b, a, d, r)
+       ON CONFLICT (key) DO NOTHING RETURNING key, seq`,
+      [
+        column("key"),
+        column("profile"),
+        column("type"),
+        column("body"),
+        events.map((event) => (event.leaseMs === undefined ? 0 : 1)),
+        events.map((event) => event.receivedAt + (event.leaseMs ?? 0)),
+        column("receivedAt"),
+      ],
     );
-    const inserted = new Set(rows.map((row) => row.key));
+    const inserted = new Map(rows.map((row) => [row.key, Number(row.seq)]));
     // A key twice in one batch: only its first occurrence counts as new.
-    return events.map((event) => inserted.delete(event.key));
+    return events.map((event) => {
+      const seq = inserted.get(event.key);
+      inserted.delete(event.key);
+      return seq;
+    });
   }
 
-  accept(event: NewInboxEvent): Promise<boolean> {
+  accept(event: NewInboxEvent): Promise<number | undefined> {
     return this.acceptBatch.add(event);
   }
 
@@ -121,6 +134,13 @@ export class PostgresInbox implements Inbox {
       seq,
       Date.now(),
     ]);
+  }
+
+  async release(seqs: readonly number[]): Promise<void> {
+    await this.query(
+      `UPDATE ${this.table} SET due_at = $1, attempts = attempts - 1 WHERE seq = ANY($2) AND status = ${PENDING}`,
+      [Date.now(), [...seqs]],
+    );
   }
 
   async retryAt(seq: number, at: number, error: string): Promise<void> {

@@ -47,26 +47,29 @@ export interface SqliteInboxOptions {
 }
 
 /**
- * The default inbox: one SQLite file in WAL mode with `synchronous=FULL`, so every acknowledged
- * event is fsynced. A claim moves `due_at` past the lease; a process that dies leaves the event
- * due again when the lease ends.
+ * The default inbox: one SQLite file in WAL mode. Accepting is fsynced (`synchronous=FULL`), once
+ * per batch of requests, so an acknowledged event survives even a power cut. Claims and outcomes
+ * are not: in WAL mode they survive a process crash without an fsync, and if a power cut loses one,
+ * the event is only run again. A claim moves `due_at` past the lease; a process that dies leaves
+ * the event due again when the lease ends.
  */
 export class SqliteInbox implements Inbox {
   private readonly db: Database.Database;
-  private readonly acceptBatch: GroupCommit<NewInboxEvent, boolean>;
+  private readonly acceptBatch: GroupCommit<NewInboxEvent, number | undefined>;
+  private readonly completeBatch: GroupCommit<number, undefined>;
   private readonly statements;
 
   constructor(options: SqliteInboxOptions) {
     this.db = new Database(options.path);
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
+    this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
     this.db.exec(SCHEMA);
     const db = this.db;
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO inbox_events (key, profile, type, body, due_at, received_at)
-         VALUES (@key, @profile, @type, @body, @receivedAt, @receivedAt) ON CONFLICT (key) DO NOTHING`,
+        `INSERT INTO inbox_events (key, profile, type, body, attempts, due_at, received_at)
+         VALUES (@key, @profile, @type, @body, @attempts, @dueAt, @receivedAt) ON CONFLICT (key) DO NOTHING`,
       ),
       claim: db.prepare(
         `UPDATE inbox_events SET due_at = @leaseEnd, attempts = attempts + 1
@@ -74,6 +77,9 @@ export class SqliteInbox implements Inbox {
          RETURNING *`,
       ),
       complete: db.prepare(`UPDATE inbox_events SET status = ${DONE}, finished_at = @now, body = '' WHERE seq = @seq`),
+      release: db.prepare(
+        `UPDATE inbox_events SET due_at = @now, attempts = attempts - 1 WHERE seq = @seq AND status = ${PENDING}`,
+      ),
       retryAt: db.prepare(`UPDATE inbox_events SET due_at = @at, last_error = @error WHERE seq = @seq`),
       deadLetter: db.prepare(
         `UPDATE inbox_events SET status = ${DEAD}, finished_at = @now, last_error = @error WHERE seq = @seq`,
@@ -87,12 +93,39 @@ export class SqliteInbox implements Inbox {
       counts: db.prepare(`SELECT status, count(*) AS n FROM inbox_events GROUP BY status`),
     };
     const insertMany = db.transaction((events: NewInboxEvent[]) =>
-      events.map((event) => this.statements.insert.run(event).changes === 1),
+      events.map((event) => {
+        const { key, profile, type, body, receivedAt, leaseMs } = event;
+        const claimed = leaseMs !== undefined;
+        const row = {
+          key,
+          profile,
+          type,
+          body,
+          receivedAt,
+          attempts: claimed ? 1 : 0,
+          dueAt: receivedAt + (leaseMs ?? 0),
+        };
+        const result = this.statements.insert.run(row);
+        return result.changes === 1 ? Number(result.lastInsertRowid) : undefined;
+      }),
     );
-    this.acceptBatch = new GroupCommit((events) => insertMany(events));
+    this.acceptBatch = new GroupCommit((events) => {
+      db.pragma("synchronous = FULL");
+      try {
+        return insertMany(events);
+      } finally {
+        db.pragma("synchronous = NORMAL");
+      }
+    });
+    const completeMany = db.transaction((seqs: number[]) => {
+      const now = Date.now();
+      for (const seq of seqs) this.statements.complete.run({ seq, now });
+      return seqs.map(() => undefined);
+    });
+    this.completeBatch = new GroupCommit(completeMany);
   }
 
-  accept(event: NewInboxEvent): Promise<boolean> {
+  accept(event: NewInboxEvent): Promise<number | undefined> {
     return this.acceptBatch.add(event);
   }
 
@@ -102,8 +135,15 @@ export class SqliteInbox implements Inbox {
     return rows.sort((a, b) => a.seq - b.seq).map(toEvent);
   }
 
-  async complete(seq: number): Promise<void> {
-    this.statements.complete.run({ seq, now: Date.now() });
+  complete(seq: number): Promise<void> {
+    return this.completeBatch.add(seq);
+  }
+
+  async release(seqs: readonly number[]): Promise<void> {
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const seq of seqs) this.statements.release.run({ seq, now });
+    })();
   }
 
   async retryAt(seq: number, at: number, error: string): Promise<void> {
