@@ -1,4 +1,4 @@
-// npm run bench [-- --rounds 3 --seconds 5 --rate 5000 --concurrency 32]
+// npm run bench [-- --rounds 3 --seconds 5 --rates 2500,5000 --concurrency 32]
 // Acknowledgement speed of the receiver kit: verify (Sendbird signature over a ~1 KB body) +
 // deduplicate + durable enqueue in SQLite, then 200; against a bare node:http server that reads
 // the body and answers 200, in the same run, alternating rounds. Each server runs in its own
@@ -18,13 +18,13 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     seconds: { type: "string", default: "5" },
-    rate: { type: "string", default: "5000" },
+    rates: { type: "string", default: "2500,5000" },
     concurrency: { type: "string", default: "32" },
   },
 });
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
-const RATE = Number(values.rate);
+const RATES = values.rates.split(",").map(Number);
 const CONCURRENCY = Number(values.concurrency);
 const SECRET = "bench-master-token";
 
@@ -88,7 +88,7 @@ class Server {
   #child: ChildProcess;
   #dir = mkdtempSync(join(tmpdir(), "ack-bench-"));
   port = 0;
-  constructor(readonly kind: "bare" | "kit") {
+  constructor(readonly kind: Kind) {
     this.#child = fork(join(import.meta.dirname, "server.ts"), [kind, join(this.#dir, "inbox.db"), SECRET], {
       execArgv: ["--import", "tsx"],
     });
@@ -109,6 +109,8 @@ class Server {
 }
 
 type Signed = ReturnType<typeof signedRequests>[number];
+const KINDS = ["bare", "kit-ack", "kit"] as const;
+type Kind = (typeof KINDS)[number];
 
 /** Closed loop: `CONCURRENCY` loops posting back to back for SECONDS; acknowledgements per second. */
 async function peak(port: number, requests: Signed[]): Promise<number> {
@@ -132,20 +134,24 @@ async function peak(port: number, requests: Signed[]): Promise<number> {
   return acked / elapsed;
 }
 
-/** Open loop at RATE/s for SECONDS: latency from each request's scheduled time to its 200. */
-async function latency(port: number, requests: Signed[]): Promise<{ p50: number; p99: number; failed: number }> {
+/** Open loop at `rate`/s for SECONDS: latency from each request's scheduled time to its 200. */
+async function latency(
+  port: number,
+  requests: Signed[],
+  rate: number,
+): Promise<{ p50: number; p99: number; failed: number }> {
   const agent = new Agent({ connections: 64 });
   const url = `http://127.0.0.1:${port}/webhooks`;
-  const total = Math.min(requests.length, RATE * SECONDS);
+  const total = Math.min(requests.length, rate * SECONDS);
   const latencies: number[] = [];
   let failed = 0;
   const inFlight: Promise<void>[] = [];
   const started = performance.now();
   let sent = 0;
   while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE));
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
     for (; sent < due; sent++) {
-      const scheduled = started + (sent / RATE) * 1000;
+      const scheduled = started + (sent / rate) * 1000;
       const { body, headers } = requests[sent]!;
       inFlight.push(
         request(url, { method: "POST", body, headers, dispatcher: agent }).then(async (response) => {
@@ -163,45 +169,54 @@ async function latency(port: number, requests: Signed[]): Promise<{ p50: number;
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), failed };
 }
 
-const rows: Record<"bare" | "kit", { peak: number[]; p50: number[]; p99: number[] }> = {
-  bare: { peak: [], p50: [], p99: [] },
-  kit: { peak: [], p50: [], p99: [] },
-};
+const results = Object.fromEntries(
+  KINDS.map((kind) => [
+    kind,
+    { peak: [] as number[], latency: RATES.map(() => ({ p50: [] as number[], p99: [] as number[] })) },
+  ]),
+) as Record<Kind, { peak: number[]; latency: { p50: number[]; p99: number[] }[] }>;
 console.log(
-  `ack benchmark: ${ROUNDS} rounds, ${SECONDS} s each, peak at concurrency ${CONCURRENCY}, latency at ${RATE}/s`,
+  `ack benchmark: ${ROUNDS} rounds, ${SECONDS} s per phase, peak at concurrency ${CONCURRENCY}, latency at ${RATES.join(" and ")}/s`,
 );
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const kind of ["bare", "kit"] as const) {
+  for (const kind of KINDS) {
     const server = new Server(kind);
     await server.start();
     // Fresh ids each phase: the kit would rightly answer repeats as duplicates without storing them.
-    const peakRate = await peak(
-      server.port,
-      signedRequests(CONCURRENCY * 4_000 > 120_000 ? 120_000 : CONCURRENCY * 4_000),
-    );
-    const lat = await latency(server.port, signedRequests(RATE * SECONDS));
-    if (kind === "kit") console.log(`  (kit handlers ran ${await server.handled()} events so far)`);
+    const peakRate = await peak(server.port, signedRequests(Math.min(120_000, CONCURRENCY * 4_000)));
+    results[kind].peak.push(peakRate);
+    const line = [`round ${round} ${kind.padEnd(7)} peak ${peakRate.toFixed(0).padStart(6)}/s`];
+    for (const [index, rate] of RATES.entries()) {
+      const lat = await latency(server.port, signedRequests(rate * SECONDS), rate);
+      results[kind].latency[index]!.p50.push(lat.p50);
+      results[kind].latency[index]!.p99.push(lat.p99);
+      line.push(
+        `at ${rate}/s p50 ${lat.p50.toFixed(2)} / p99 ${lat.p99.toFixed(2)} ms${lat.failed ? ` (${lat.failed} non-200)` : ""}`,
+      );
+    }
+    if (kind !== "bare") line.push(`(handlers ran ${await server.handled()})`);
     await server.stop();
-    rows[kind].peak.push(peakRate);
-    rows[kind].p50.push(lat.p50);
-    rows[kind].p99.push(lat.p99);
-    console.log(
-      `round ${round} ${kind.padEnd(4)}  peak ${peakRate.toFixed(0).padStart(6)}/s   at ${RATE}/s: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, non-200 ${lat.failed}`,
-    );
+    console.log(line.join("   "));
   }
 }
-const summary = {
-  bare_peak_per_s: Math.round(median(rows.bare.peak)),
-  kit_peak_per_s: Math.round(median(rows.kit.peak)),
-  ratio_kit_over_bare: Number((median(rows.kit.peak) / median(rows.bare.peak)).toFixed(2)),
-  round_ratios: rows.kit.peak.map((k, i) => Number((k / rows.bare.peak[i]!).toFixed(2))),
-  [`bare_ack_ms_at_${RATE}`]: {
-    p50: Number(median(rows.bare.p50).toFixed(2)),
-    p99: Number(median(rows.bare.p99).toFixed(2)),
-  },
-  [`kit_ack_ms_at_${RATE}`]: {
-    p50: Number(median(rows.kit.p50).toFixed(2)),
-    p99: Number(median(rows.kit.p99).toFixed(2)),
-  },
-};
+const bare = median(results.bare.peak);
+const summary = Object.fromEntries(
+  KINDS.map((kind) => [
+    kind,
+    {
+      peak_per_s: Math.round(median(results[kind].peak)),
+      ratio_to_bare: Number((median(results[kind].peak) / bare).toFixed(2)),
+      round_ratios: results[kind].peak.map((p, i) => Number((p / results.bare.peak[i]!).toFixed(2))),
+      ...Object.fromEntries(
+        RATES.map((rate, i) => [
+          `ack_ms_at_${rate}_per_s`,
+          {
+            p50: Number(median(results[kind].latency[i]!.p50).toFixed(2)),
+            p99: Number(median(results[kind].latency[i]!.p99).toFixed(2)),
+          },
+        ]),
+      ),
+    },
+  ]),
+);
 console.log(JSON.stringify(summary, null, 2));

@@ -1,5 +1,7 @@
 // One server for the acknowledgement benchmark, in its own process: `bare` reads the body and
-// answers 200; `kit` is createReceiver (SQLite inbox, fsync per batch) behind the node:http adapter.
+// answers 200; `kit` is createReceiver (SQLite inbox, fsync per batch) behind the node:http adapter,
+// with a no-op handler draining the inbox as events arrive; `kit-ack` only acknowledges and stores
+// (processing not started), which isolates verify + dedup + durable enqueue.
 import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createReceiver, nodeListener } from "../src/index.js";
@@ -12,16 +14,17 @@ const bare: RequestListener = (req, res) => {
 };
 
 let handled = 0;
-const listener =
-  kind === "kit"
-    ? nodeListener(
-        createReceiver({
-          secrets: secret!,
-          inbox: { sqlite: inboxPath! },
-          handlers: { "*": () => void handled++ },
-        }),
-      )
-    : bare;
+const receiver =
+  kind === "bare"
+    ? undefined
+    : createReceiver({
+        secrets: secret!,
+        inbox: { sqlite: inboxPath! },
+        handlers: { "*": () => void handled++ },
+        autoStart: kind === "kit",
+      });
+await receiver?.ready();
+const listener = receiver ? nodeListener(receiver) : bare;
 
 const server = createServer(listener);
 server.keepAliveTimeout = 60_000;

@@ -34,6 +34,8 @@ export interface Receiver {
   tooLarge(): ReceiverResponse;
   on(pattern: string, handler: Handler): Receiver;
   readonly maxBodyBytes: number;
+  /** Resolves once the inbox is open: listen after this, so the first requests do not wait for it. */
+  ready(): Promise<void>;
   start(): Promise<void>;
   /** Stops taking events and waits for running handlers (default 10 s), then closes the inbox. */
   close(timeoutMs?: number): Promise<void>;
@@ -101,6 +103,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
 
   const receiver: Receiver = {
     maxBodyBytes: settings.maxBodyBytes,
+    ready: async () => (await inboxReady).ready(),
     async handle(request) {
       const verification = verifyWebhook(request, options);
       if (!verification.ok) return refusal(verification);

@@ -35,6 +35,8 @@ export interface NewInboxEvent {
  * again when its lease runs out.
  */
 export interface Inbox {
+  /** Resolves once the inbox can take events (opened, migrated); rejects if it cannot. */
+  ready(): Promise<void>;
   /** Stores the event unless its key was seen before; resolves its sequence number, or undefined for a duplicate. */
   accept(event: NewInboxEvent): Promise<number | undefined>;
   /** Takes up to `limit` due events and leases them for `leaseMs`. */

@@ -55,7 +55,7 @@ const schemaDdl = (schema: string) => `
 export class PostgresInbox implements Inbox {
   private readonly pool: pg.Pool;
   private readonly table: string;
-  private readonly ready: Promise<void>;
+  private readonly migrated: Promise<void>;
   private readonly acceptBatch: GroupCommit<NewInboxEvent, number | undefined>;
 
   constructor(options: PostgresInboxOptions) {
@@ -65,8 +65,8 @@ export class PostgresInbox implements Inbox {
     this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 5 });
     // A pooled client losing its server must not crash the process; the next query reconnects.
     this.pool.on("error", () => {});
-    this.ready = this.migrate(schema);
-    this.ready.catch(() => {});
+    this.migrated = this.migrate(schema);
+    this.migrated.catch(() => {});
     this.acceptBatch = new GroupCommit((events) => this.insert(events));
   }
 
@@ -83,7 +83,7 @@ export class PostgresInbox implements Inbox {
   }
 
   private async query<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<T>> {
-    await this.ready;
+    await this.migrated;
     return this.pool.query<T>(text, values);
   }
 
@@ -111,6 +111,10 @@ export class PostgresInbox implements Inbox {
       inserted.delete(event.key);
       return seq;
     });
+  }
+
+  ready(): Promise<void> {
+    return this.migrated;
   }
 
   accept(event: NewInboxEvent): Promise<number | undefined> {
@@ -187,7 +191,7 @@ export class PostgresInbox implements Inbox {
   }
 
   async close(): Promise<void> {
-    await this.ready.catch(() => {});
+    await this.migrated.catch(() => {});
     await this.pool.end();
   }
 }

@@ -1,183 +1,122 @@
-import Database from "better-sqlite3";
-import { DEAD, DONE, GroupCommit, type Inbox, type InboxEvent, type NewInboxEvent, PENDING } from "./inbox.js";
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS inbox_events (
-    seq INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    profile TEXT NOT NULL,
-    type TEXT NOT NULL,
-    body TEXT NOT NULL,
-    status INTEGER NOT NULL DEFAULT ${PENDING},
-    attempts INTEGER NOT NULL DEFAULT 0,
-    due_at INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    finished_at INTEGER,
-    last_error TEXT
-  );
-  CREATE INDEX IF NOT EXISTS inbox_events_due ON inbox_events (due_at) WHERE status = ${PENDING};
-  CREATE INDEX IF NOT EXISTS inbox_events_finished ON inbox_events (finished_at) WHERE status = ${DONE};
-`;
-
-interface Row {
-  seq: number;
-  key: string;
-  profile: InboxEvent["profile"];
-  type: string;
-  body: string;
-  attempts: number;
-  received_at: number;
-  last_error: string | null;
-}
-
-const toEvent = (row: Row): InboxEvent => ({
-  seq: row.seq,
-  key: row.key,
-  profile: row.profile,
-  type: row.type,
-  body: row.body,
-  attempts: row.attempts,
-  receivedAt: row.received_at,
-  lastError: row.last_error,
-});
+import { Worker } from "node:worker_threads";
+import { GroupCommit, type Inbox, type InboxEvent, type NewInboxEvent } from "./inbox.js";
+import type { SqliteInboxFile } from "./sqlite-inbox-file.js";
+import type { Call } from "./sqlite-inbox-worker.js";
 
 export interface SqliteInboxOptions {
   /** The database file; created if missing. */
   path: string;
 }
 
+type Op = keyof SqliteInboxFile;
+type Result<K extends Op> = ReturnType<SqliteInboxFile[K]>;
+
+const FROM_SOURCES = import.meta.url.endsWith(".ts");
+const WORKER_URL = new URL(`./sqlite-inbox-worker.${FROM_SOURCES ? "ts" : "js"}`, import.meta.url);
+
+/** Running from TypeScript sources, the thread first registers the same loader (tsx) as this one. */
+function startWorker(workerData: unknown): Worker {
+  if (!FROM_SOURCES) return new Worker(WORKER_URL, { workerData });
+  const [tsx, worker] = [import.meta.resolve("tsx/esm/api"), WORKER_URL.href].map((url) => JSON.stringify(url));
+  const bootstrap = `import { register } from ${tsx}; register(); await import(${worker});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), { workerData });
+}
+
 /**
- * The default inbox: one SQLite file in WAL mode. Accepting is fsynced (`synchronous=FULL`), once
- * per batch of requests, so an acknowledged event survives even a power cut. Claims and outcomes
- * are not: in WAL mode they survive a process crash without an fsync, and if a power cut loses one,
- * the event is only run again. A claim moves `due_at` past the lease; a process that dies leaves
- * the event due again when the lease ends.
+ * The default inbox: one SQLite file in WAL mode (see `SqliteInboxFile` for what is fsynced when),
+ * owned by a worker thread. Accepts made in the same turn of the event loop go over as one batch,
+ * one transaction and one fsync; meanwhile this thread keeps reading and verifying requests.
  */
 export class SqliteInbox implements Inbox {
-  private readonly db: Database.Database;
-  private readonly acceptBatch: GroupCommit<NewInboxEvent, number | undefined>;
-  private readonly completeBatch: GroupCommit<number, undefined>;
-  private readonly statements;
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve(value: any): void; reject(error: Error): void }>();
+  private readonly opened: Promise<unknown>;
+  private readonly acceptBatch = new GroupCommit<NewInboxEvent, number | undefined>((events) =>
+    this.call("acceptMany", events),
+  );
+  private readonly completeBatch = new GroupCommit<number, undefined>(async (seqs) => {
+    await this.call("completeAll", seqs);
+    return seqs.map(() => undefined);
+  });
+  private nextId = 1;
+  private failure: Error | undefined;
 
   constructor(options: SqliteInboxOptions) {
-    this.db = new Database(options.path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 5000");
-    this.db.exec(SCHEMA);
-    const db = this.db;
-    this.statements = {
-      insert: db.prepare(
-        `INSERT INTO inbox_events (key, profile, type, body, attempts, due_at, received_at)
-         VALUES (@key, @profile, @type, @body, @attempts, @dueAt, @receivedAt) ON CONFLICT (key) DO NOTHING`,
-      ),
-      claim: db.prepare(
-        `UPDATE inbox_events SET due_at = @leaseEnd, attempts = attempts + 1
-         WHERE seq IN (SELECT seq FROM inbox_events WHERE status = ${PENDING} AND due_at <= @now ORDER BY due_at LIMIT @limit)
-         RETURNING *`,
-      ),
-      complete: db.prepare(`UPDATE inbox_events SET status = ${DONE}, finished_at = @now, body = '' WHERE seq = @seq`),
-      release: db.prepare(
-        `UPDATE inbox_events SET due_at = @now, attempts = attempts - 1 WHERE seq = @seq AND status = ${PENDING}`,
-      ),
-      retryAt: db.prepare(`UPDATE inbox_events SET due_at = @at, last_error = @error WHERE seq = @seq`),
-      deadLetter: db.prepare(
-        `UPDATE inbox_events SET status = ${DEAD}, finished_at = @now, last_error = @error WHERE seq = @seq`,
-      ),
-      deadLetters: db.prepare(`SELECT * FROM inbox_events WHERE status = ${DEAD} ORDER BY seq LIMIT @limit`),
-      replayAll: db.prepare(`UPDATE inbox_events SET status = ${PENDING}, due_at = @now WHERE status = ${DEAD}`),
-      replayOne: db.prepare(
-        `UPDATE inbox_events SET status = ${PENDING}, due_at = @now WHERE status = ${DEAD} AND seq = @seq`,
-      ),
-      prune: db.prepare(`DELETE FROM inbox_events WHERE status = ${DONE} AND finished_at < @before`),
-      counts: db.prepare(`SELECT status, count(*) AS n FROM inbox_events GROUP BY status`),
-    };
-    const insertMany = db.transaction((events: NewInboxEvent[]) =>
-      events.map((event) => {
-        const { key, profile, type, body, receivedAt, leaseMs } = event;
-        const claimed = leaseMs !== undefined;
-        const row = {
-          key,
-          profile,
-          type,
-          body,
-          receivedAt,
-          attempts: claimed ? 1 : 0,
-          dueAt: receivedAt + (leaseMs ?? 0),
-        };
-        const result = this.statements.insert.run(row);
-        return result.changes === 1 ? Number(result.lastInsertRowid) : undefined;
-      }),
-    );
-    this.acceptBatch = new GroupCommit((events) => {
-      db.pragma("synchronous = FULL");
-      try {
-        return insertMany(events);
-      } finally {
-        db.pragma("synchronous = NORMAL");
-      }
+    this.worker = startWorker({ path: options.path });
+    this.opened = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
+    this.opened.catch(() => {});
+    this.worker.on("message", ({ id, result, error }: { id: number; result?: unknown; error?: string }) => {
+      const call = this.pending.get(id);
+      this.pending.delete(id);
+      if (error === undefined) call?.resolve(result);
+      else call?.reject(new Error(error));
     });
-    const completeMany = db.transaction((seqs: number[]) => {
-      const now = Date.now();
-      for (const seq of seqs) this.statements.complete.run({ seq, now });
-      return seqs.map(() => undefined);
+    this.worker.on("error", (error) => this.fail(error));
+    this.worker.on("exit", () => this.fail(new Error("the inbox worker exited")));
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+
+  private async call<K extends Op>(op: K, ...args: Parameters<SqliteInboxFile[K]>): Promise<Result<K>> {
+    await this.opened;
+    if (this.failure) throw this.failure;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, args } satisfies Call);
     });
-    this.completeBatch = new GroupCommit(completeMany);
+  }
+
+  async ready(): Promise<void> {
+    await this.opened;
   }
 
   accept(event: NewInboxEvent): Promise<number | undefined> {
     return this.acceptBatch.add(event);
   }
 
-  async claim(limit: number, leaseMs: number): Promise<InboxEvent[]> {
-    const now = Date.now();
-    const rows = this.statements.claim.all({ now, leaseEnd: now + leaseMs, limit }) as Row[];
-    return rows.sort((a, b) => a.seq - b.seq).map(toEvent);
+  claim(limit: number, leaseMs: number): Promise<InboxEvent[]> {
+    return this.call("claim", limit, leaseMs);
   }
 
   complete(seq: number): Promise<void> {
     return this.completeBatch.add(seq);
   }
 
-  async release(seqs: readonly number[]): Promise<void> {
-    const now = Date.now();
-    this.db.transaction(() => {
-      for (const seq of seqs) this.statements.release.run({ seq, now });
-    })();
+  release(seqs: readonly number[]): Promise<void> {
+    return this.call("release", seqs);
   }
 
-  async retryAt(seq: number, at: number, error: string): Promise<void> {
-    this.statements.retryAt.run({ seq, at, error });
+  retryAt(seq: number, at: number, error: string): Promise<void> {
+    return this.call("retryAt", seq, at, error);
   }
 
-  async deadLetter(seq: number, error: string): Promise<void> {
-    this.statements.deadLetter.run({ seq, error, now: Date.now() });
+  deadLetter(seq: number, error: string): Promise<void> {
+    return this.call("deadLetter", seq, error);
   }
 
-  async deadLetters(limit = 100): Promise<InboxEvent[]> {
-    return (this.statements.deadLetters.all({ limit }) as Row[]).map(toEvent);
+  deadLetters(limit?: number): Promise<InboxEvent[]> {
+    return this.call("deadLetters", limit);
   }
 
-  async replay(seqs?: readonly number[]): Promise<number> {
-    const now = Date.now();
-    if (!seqs) return this.statements.replayAll.run({ now }).changes;
-    const replayEach = this.db.transaction((ids: readonly number[]) =>
-      ids.reduce((sum, seq) => sum + this.statements.replayOne.run({ seq, now }).changes, 0),
-    );
-    return replayEach(seqs);
+  replay(seqs?: readonly number[]): Promise<number> {
+    return this.call("replay", seqs);
   }
 
-  async prune(before: number): Promise<number> {
-    return this.statements.prune.run({ before }).changes;
+  prune(before: number): Promise<number> {
+    return this.call("prune", before);
   }
 
-  async counts(): Promise<{ pending: number; done: number; dead: number }> {
-    const rows = this.statements.counts.all() as { status: number; n: number }[];
-    const of = (status: number) => rows.find((row) => row.status === status)?.n ?? 0;
-    return { pending: of(PENDING), done: of(DONE), dead: of(DEAD) };
+  counts(): Promise<{ pending: number; done: number; dead: number }> {
+    return this.call("counts");
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    if (!this.failure) await this.call("close").catch(() => {});
+    await this.worker.terminate();
   }
 }

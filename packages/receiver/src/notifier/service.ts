@@ -106,6 +106,7 @@ export async function startNotifierService(config: NotifierConfig) {
     ),
     onError: (error, event) => log({ event: event?.key, error: String(error) }),
   });
+  await receiver.ready();
   const server = createServer((req, res) => {
     if (req.url?.split("?")[0] !== config.path) {
       res.writeHead(404).end();
