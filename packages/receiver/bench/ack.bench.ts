@@ -6,13 +6,13 @@
 // kit / bare, and ack latency p50/p99 at a fixed open-loop rate (timed from each request's
 // scheduled send, so queueing counts).
 import { type ChildProcess, fork } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeSendbirdJson, signSendbird } from "@herald/signing";
 import { Agent, request } from "undici";
+import { uuidv7 } from "../../../src/core/ids.js";
 
 const { values } = parseArgs({
   options: {
@@ -77,7 +77,8 @@ function signedRequests(count: number) {
         "content-type": "application/json",
         "x-sendbird-signature": signature,
         "x-signature": signature,
-        "x-webhook-id": randomUUID(),
+        // As Herald sends them: UUIDv7, time-ordered.
+        "x-webhook-id": uuidv7(),
         "x-webhook-attempt": "1",
       },
     };

@@ -59,6 +59,8 @@ export class SqliteInboxFile {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("busy_timeout = 5000");
+    // A checkpointer thread does this (see sqlite-inbox-checkpointer.ts); `autoCheckpoint` restores it.
+    this.db.pragma("wal_autocheckpoint = 0");
     this.db.exec(SCHEMA);
     const db = this.db;
     this.statements = {
@@ -116,6 +118,11 @@ export class SqliteInboxFile {
     } finally {
       this.db.pragma("synchronous = NORMAL");
     }
+  }
+
+  /** SQLite's own checkpoints, inside commits: the fallback should the checkpointer thread die. */
+  autoCheckpoint(): void {
+    this.db.pragma("wal_autocheckpoint = 1000");
   }
 
   completeAll(seqs: number[]): void {

@@ -1,7 +1,8 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { GroupCommit, type Inbox, type InboxEvent, type NewInboxEvent } from "./inbox.js";
 import type { SqliteInboxFile } from "./sqlite-inbox-file.js";
 import type { Call } from "./sqlite-inbox-worker.js";
+import { startThread } from "./thread.js";
 
 export interface SqliteInboxOptions {
   /** The database file; created if missing. */
@@ -11,24 +12,16 @@ export interface SqliteInboxOptions {
 type Op = keyof SqliteInboxFile;
 type Result<K extends Op> = ReturnType<SqliteInboxFile[K]>;
 
-const FROM_SOURCES = import.meta.url.endsWith(".ts");
-const WORKER_URL = new URL(`./sqlite-inbox-worker.${FROM_SOURCES ? "ts" : "js"}`, import.meta.url);
-
-/** Running from TypeScript sources, the thread first registers the same loader (tsx) as this one. */
-function startWorker(workerData: unknown): Worker {
-  if (!FROM_SOURCES) return new Worker(WORKER_URL, { workerData });
-  const [tsx, worker] = [import.meta.resolve("tsx/esm/api"), WORKER_URL.href].map((url) => JSON.stringify(url));
-  const bootstrap = `import { register } from ${tsx}; register(); await import(${worker});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), { workerData });
-}
-
 /**
  * The default inbox: one SQLite file in WAL mode (see `SqliteInboxFile` for what is fsynced when),
  * owned by a worker thread. Accepts made in the same turn of the event loop go over as one batch,
- * one transaction and one fsync; meanwhile this thread keeps reading and verifying requests.
+ * one transaction and one fsync; meanwhile this thread keeps reading and verifying requests. A
+ * second thread checkpoints the WAL, so commits never wait for a checkpoint.
  */
 export class SqliteInbox implements Inbox {
   private readonly worker: Worker;
+  private checkpointer: Worker | undefined;
+  private closing = false;
   private readonly pending = new Map<number, { resolve(value: any): void; reject(error: Error): void }>();
   private readonly opened: Promise<unknown>;
   private readonly acceptBatch = new GroupCommit<NewInboxEvent, number | undefined>((events) =>
@@ -42,9 +35,12 @@ export class SqliteInbox implements Inbox {
   private failure: Error | undefined;
 
   constructor(options: SqliteInboxOptions) {
-    this.worker = startWorker({ path: options.path });
+    this.worker = startThread("sqlite-inbox-worker", { path: options.path });
     this.opened = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
-    this.opened.catch(() => {});
+    this.opened.then(
+      () => this.startCheckpointer(options.path),
+      () => {},
+    );
     this.worker.on("message", ({ id, result, error }: { id: number; result?: unknown; error?: string }) => {
       const call = this.pending.get(id);
       this.pending.delete(id);
@@ -53,6 +49,18 @@ export class SqliteInbox implements Inbox {
     });
     this.worker.on("error", (error) => this.fail(error));
     this.worker.on("exit", () => this.fail(new Error("the inbox worker exited")));
+  }
+
+  /** Started once the writer has created the file; if it dies, SQLite's own checkpoints resume. */
+  private startCheckpointer(path: string): void {
+    if (this.closing) return;
+    const checkpointer = startThread("sqlite-inbox-checkpointer", { path });
+    checkpointer.unref();
+    checkpointer.on("error", () => {});
+    checkpointer.on("exit", () => {
+      if (this.checkpointer === checkpointer && !this.failure) void this.call("autoCheckpoint").catch(() => {});
+    });
+    this.checkpointer = checkpointer;
   }
 
   private fail(error: Error): void {
@@ -116,6 +124,14 @@ export class SqliteInbox implements Inbox {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    if (checkpointer) {
+      const exited = new Promise((resolve) => checkpointer.once("exit", resolve));
+      checkpointer.postMessage("close");
+      await exited;
+    }
     if (!this.failure) await this.call("close").catch(() => {});
     await this.worker.terminate();
   }
