@@ -52,12 +52,11 @@ describe("conformance check", () => {
         rotatedSecret: "rotated-secret",
       });
       assert.ok(report.passed, report.table);
-      const graded = report.results.filter((r) => r.grade !== "skip");
-      assert.deepEqual(
-        graded.filter((r) => r.grade !== "pass"),
-        [],
-        report.table,
+      // A WARN may only be about time (a loaded CI machine); anything about correctness must pass.
+      const unexpected = report.results.filter(
+        (r) => r.grade === "fail" || (r.grade === "warn" && !/^answered after/.test(r.note)),
       );
+      assert.deepEqual(unexpected, [], report.table);
       assert.equal(
         report.results.find((r) => r.name === "stale timestamp (10 min)")?.grade,
         profile === "standard-webhooks" ? "pass" : "skip",
