@@ -12,7 +12,8 @@ type Next = (error?: unknown) => void;
  */
 export function expressHandler(receiver: Receiver) {
   return (req: ExpressRequest, res: ServerResponse, next: Next): void => {
-    const consumed = req.readableEnded || req.body !== undefined;
+    // body-parser sets `req.body = {}` without reading a type it does not handle: only a read stream is gone.
+    const consumed = req.readableEnded || Buffer.isBuffer(req.body);
     const task = consumed
       ? receiver
           .handle({ headers: req.headers, body: req.rawBody ?? req.body })
