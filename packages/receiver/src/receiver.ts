@@ -59,7 +59,8 @@ const DEFAULTS = {
 
 const HOUR_MS = 3600_000;
 
-async function openInbox(option: InboxOption | undefined): Promise<Inbox> {
+/** Opens the inbox an option names (default: `herald-inbox.db` in the working directory). */
+export async function openInbox(option: InboxOption | undefined): Promise<Inbox> {
   if (option && "accept" in option) return option;
   if (option && "postgres" in option) {
     const { PostgresInbox } = await import("./inbox/postgres-inbox.js");

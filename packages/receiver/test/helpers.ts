@@ -13,7 +13,7 @@ export const POSTGRES_URL = process.env.HERALD_TEST_POSTGRES_URL ?? "postgres://
 
 export interface TestInbox {
   option: InboxOption;
-  /** For a child process: `sqlite:<path>` or `postgres:<schema>`. */
+  /** The same inbox as the CLI names it: `sqlite:<path>` or `postgres://…?schema=<schema>`. */
   spec: string;
   drop(): Promise<void>;
 }
@@ -24,7 +24,7 @@ export function testInbox(): TestInbox {
     const schema = `herald_t_${randomBytes(6).toString("hex")}`;
     return {
       option: { postgres: POSTGRES_URL, schema },
-      spec: `postgres:${schema}`,
+      spec: `${POSTGRES_URL}?schema=${schema}`,
       async drop() {
         const client = new pg.Client({ connectionString: POSTGRES_URL });
         await client.connect();

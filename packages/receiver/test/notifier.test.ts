@@ -11,7 +11,7 @@ import { SMTPServer } from "smtp-server";
 import webpush from "web-push";
 import { configureChatWebhook, startHerald, type TestHerald } from "../../../test/helpers/herald.js";
 import { createOfflineNotifier, type NotificationChannel } from "../src/notifier/index.js";
-import { eventually, POSTGRES_URL, serve, sleep, TEST_STORE, type TestInbox, testInbox } from "./helpers.js";
+import { eventually, serve, sleep, type TestInbox, testInbox } from "./helpers.js";
 
 const ece = createRequire(import.meta.url)("http_ece") as {
   decrypt(body: Buffer, params: { version: string; privateKey: unknown; authSecret: Buffer }): Buffer;
@@ -149,11 +149,9 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
     const alicePush = browserSubscription(`${push.url}/push/alice`);
     const contacts = join(mkdtempSync(join(tmpdir(), "contacts-")), "contacts.json");
     writeFileSync(contacts, JSON.stringify({ alice: { pushSubscription: alicePush.subscription } }));
-    const inboxSpec =
-      TEST_STORE === "postgres" ? `${POSTGRES_URL}?schema=${(inbox.option as { schema: string }).schema}` : inbox.spec;
     service = spawn(
       process.execPath,
-      [BIN, "notifier", "--port", "0", "--secret", app.token, "--inbox", inboxSpec, "--contacts", contacts],
+      [BIN, "notifier", "--port", "0", "--secret", app.token, "--inbox", inbox.spec, "--contacts", contacts],
       {
         env: {
           ...process.env,

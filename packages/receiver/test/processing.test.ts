@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { signStream } from "@herald/signing";
 import { createReceiver, type ReceivedEvent, type Receiver } from "../src/index.js";
 import { eventually, sleep, type TestInbox, testInbox } from "./helpers.js";
 
 const SECRET = "stream-secret";
+const BIN = join(import.meta.dirname, "../bin/herald-receiver.js");
 let counter = 0;
 
 /** A Stream-format request, as stream's servers sign it: hex HMAC over the raw body. */
@@ -103,6 +107,40 @@ describe("processing from the inbox", () => {
     await eventually(() => (attempts.length === 4 ? true : undefined));
     await eventually(async () => ((await receiver.counts()).done === 1 ? true : undefined));
     assert.deepEqual(await receiver.deadLetters(), []);
+  });
+
+  it("lists dead letters and replays them from the command line", async () => {
+    let healthy = false;
+    const handled: string[] = [];
+    const inbox = testInbox();
+    const receiver = createReceiver({
+      secrets: SECRET,
+      inbox: inbox.option,
+      pollIntervalMs: 50,
+      maxAttempts: 1,
+      onError: () => {},
+      handlers: {
+        "message.new": (event) => {
+          if (!healthy) throw new Error("mailer unreachable\nstack line");
+          handled.push(event.key);
+        },
+      },
+    });
+    open.push({ receiver, inbox });
+    await receiver.handle(streamRequest("message.new", {}, "wh-cli"));
+    const [letter] = await eventually(async () => {
+      const letters = await receiver.deadLetters();
+      return letters.length === 1 ? letters : undefined;
+    });
+    const cli = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [BIN, "dead-letters", "--inbox", inbox.spec, ...args])).stdout;
+    const listing = await cli();
+    assert.match(listing, new RegExp(`^${letter!.seq}\twh-cli\tmessage.new\t1\tError: mailer unreachable$`, "m"));
+    assert.match(listing, /^1 dead letter\(s\)$/m);
+    healthy = true;
+    assert.match(await cli("--replay", String(letter!.seq)), /^1 dead letter\(s\) due again$/m);
+    await eventually(() => (handled.includes("wh-cli") ? true : undefined));
+    assert.match(await cli(), /^0 dead letter\(s\)$/m);
   });
 
   it("answers 401 with the reason for a forged request and stores nothing", async () => {

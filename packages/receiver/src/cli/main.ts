@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { runConformanceCheck } from "../conformance/check.js";
 import { notifierConfigFromEnv, parseInbox, startNotifierService } from "../notifier/service.js";
+import { openInbox } from "../receiver.js";
 import type { ProfileName } from "../verify/outcome.js";
 
 const USAGE = `herald-receiver <command>
@@ -8,6 +9,9 @@ const USAGE = `herald-receiver <command>
   notifier   Receive chat webhooks and notify offline members by email, SMS and Web Push.
              Options: --port N --host H --secret S (repeatable) --inbox sqlite:FILE|postgres://URL --contacts FILE
              Channels and the rest: HERALD_RECEIVER_* variables (see the README).
+  dead-letters [--replay [SEQ…]] --inbox sqlite:FILE|postgres://URL?schema=S
+             List the events whose handlers gave up (seq, key, type, attempts, last error), or make
+             them (all, or the given ones) due again for a running receiver to process.
   check URL  Fire the conformance cases at a webhook receiver and grade it.
              Options: --profile sendbird|stream|standard-webhooks --secret S [--secret ROTATED] [--timeout-ms N] [--json]
 `;
@@ -61,8 +65,38 @@ async function check(args: string[]) {
   process.exitCode = report.passed ? 0 : 1;
 }
 
+async function deadLetters(args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { inbox: { type: "string" }, replay: { type: "boolean", default: false }, json: { type: "boolean" } },
+  });
+  if (!values.inbox) throw new Error("--inbox is required: sqlite:FILE or postgres://URL?schema=NAME");
+  const inbox = await openInbox(parseInbox(values.inbox));
+  try {
+    await inbox.ready();
+    if (values.replay) {
+      const seqs = positionals.map(Number);
+      const count = await inbox.replay(seqs.length > 0 ? seqs : undefined);
+      console.log(`${count} dead letter(s) due again`);
+      return;
+    }
+    const letters = await inbox.deadLetters(1000);
+    if (values.json) console.log(JSON.stringify(letters, null, 2));
+    else {
+      for (const letter of letters) {
+        const error = (letter.lastError ?? "").split("\n")[0];
+        console.log(`${letter.seq}\t${letter.key}\t${letter.type}\t${letter.attempts}\t${error}`);
+      }
+      console.log(`${letters.length} dead letter(s)`);
+    }
+  } finally {
+    await inbox.close();
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (args: string[]) => Promise<void>> = { notifier, check };
+const commands: Record<string, (args: string[]) => Promise<void>> = { notifier, "dead-letters": deadLetters, check };
 const run = command ? commands[command] : undefined;
 if (!run) {
   console.log(USAGE);
