@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeSendbirdJson, signSendbird } from "@herald/signing";
 import { Agent, request } from "undici";
+import { sendbirdChatCatalog } from "../../../src/catalog/index.js";
 import { uuidv7 } from "../../../src/core/ids.js";
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const SECONDS = Number(values.seconds);
 const RATES = values.rates.split(",").map(Number);
 const CONCURRENCY = Number(values.concurrency);
 const SECRET = "bench-master-token";
+const SAMPLE = sendbirdChatCatalog.get("group_channel:message_send")!.sample;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const percentile = (sorted: number[], p: number) =>
@@ -35,39 +37,10 @@ const percentile = (sorted: number[], p: number) =>
 /** Pre-signed requests, so signing is not part of the load generator's cost. */
 function signedRequests(count: number) {
   return Array.from({ length: count }, (_, i) => {
+    // The catalog's sample message event, as Herald renders it, with a longer text (~1 KB in all).
     const body = encodeSendbirdJson({
-      category: "group_channel:message_send",
-      sender: {
-        user_id: "Jeff",
-        nickname: "Oldies but goodies",
-        profile_url: "https://sendbird.com/main/img/profiles/profile_38_512px.png",
-        metadata: {},
-      },
-      silent: false,
-      custom_type: "",
-      mention_type: "users",
-      mentioned_users: [],
-      type: "MESG",
-      payload: {
-        message_id: i,
-        custom_type: "",
-        message: `Message ${i}: hello 😀 ${"x".repeat(500)}`,
-        translations: {},
-        created_at: Date.now(),
-        data: "",
-      },
-      channel: {
-        name: "Engineers",
-        channel_url: "sendbird_group_channel_47226288",
-        custom_type: "business",
-        is_distinct: false,
-        is_public: false,
-        is_super: false,
-        is_ephemeral: false,
-        is_discoverable: false,
-        data: "",
-      },
-      sdk: "API",
+      ...SAMPLE,
+      payload: { ...(SAMPLE.payload as object), message_id: i, message: `Message ${i}: hello 😀 ${"x".repeat(500)}` },
       app_id: "d0c7ab11-1f53-4b7e-9d5a-1e0b8b1f0c2a",
     });
     const signature = signSendbird(body, SECRET);
