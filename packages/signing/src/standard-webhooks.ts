@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { hmacSha256, safeEqual } from "./hmac.js";
 
 /** The Standard Webhooks headers (spec v1.0.0). */
@@ -9,6 +10,9 @@ export const STANDARD_WEBHOOK_SIGNATURE_HEADER = "webhook-signature";
 export const STANDARD_WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 
 const SECRET_PREFIX = "whsec_";
+/** Asymmetric (v1a, ed25519) keys: the sender's secret key, the receivers' public key. */
+const SIGNING_KEY_PREFIX = "whsk_";
+const PUBLIC_KEY_PREFIX = "whpk_";
 
 /** The key bytes of a `whsec_`-prefixed (or bare) base64 secret, as the reference libraries read it. */
 export function standardWebhookKey(secret: string): Buffer {
@@ -16,16 +20,56 @@ export function standardWebhookKey(secret: string): Buffer {
   return Buffer.from(encoded, "base64");
 }
 
-/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. */
+function signedContent(webhookId: string, timestampSeconds: number, body: string | Uint8Array): Buffer {
+  const prefix = Buffer.from(`${webhookId}.${timestampSeconds}.`, "utf8");
+  return Buffer.concat([prefix, typeof body === "string" ? Buffer.from(body, "utf8") : body]);
+}
+
+/** An ed25519 key from `whsk_` (seed then public key, 64 bytes) or `whpk_` (public key, 32 bytes). */
+function ed25519Key(key: string): KeyObject {
+  const b64url = (bytes: Buffer) => bytes.toString("base64url");
+  if (key.startsWith(SIGNING_KEY_PREFIX)) {
+    const bytes = Buffer.from(key.slice(SIGNING_KEY_PREFIX.length), "base64");
+    const jwk = { kty: "OKP", crv: "Ed25519", d: b64url(bytes.subarray(0, 32)), x: b64url(bytes.subarray(32)) };
+    return createPrivateKey({ key: jwk, format: "jwk" });
+  }
+  const bytes = Buffer.from(key.slice(PUBLIC_KEY_PREFIX.length), "base64");
+  return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: b64url(bytes) }, format: "jwk" });
+}
+
+const hmacSignature = (content: Buffer, secret: string) =>
+  `v1,${hmacSha256(standardWebhookKey(secret), content).toString("base64")}`;
+
+/**
+ * Signs `id.timestamp.body`: `v1,<base64 HMAC-SHA256>` with a `whsec_` secret, or
+ * `v1a,<base64 ed25519 signature>` with a `whsk_` signing key.
+ */
 export function signStandardWebhook(
   webhookId: string,
   timestampSeconds: number,
   body: string | Uint8Array,
   secret: string,
 ): string {
-  const prefix = Buffer.from(`${webhookId}.${timestampSeconds}.`, "utf8");
-  const content = Buffer.concat([prefix, typeof body === "string" ? Buffer.from(body, "utf8") : body]);
-  return `v1,${hmacSha256(standardWebhookKey(secret), content).toString("base64")}`;
+  const content = signedContent(webhookId, timestampSeconds, body);
+  if (secret.startsWith(SIGNING_KEY_PREFIX)) return `v1a,${sign(null, content, ed25519Key(secret)).toString("base64")}`;
+  return hmacSignature(content, secret);
+}
+
+/** Whether any offered signature is valid for this secret (`whsec_`) or public key (`whpk_`). */
+function matchesAny(offered: readonly string[], content: Buffer, secret: string): boolean {
+  if (secret.startsWith(PUBLIC_KEY_PREFIX)) {
+    const key = ed25519Key(secret);
+    return offered.some((part) => {
+      if (!part.startsWith("v1a,")) return false;
+      try {
+        return verify(null, content, key, Buffer.from(part.slice(4), "base64"));
+      } catch {
+        return false;
+      }
+    });
+  }
+  const expected = hmacSignature(content, secret);
+  return offered.some((candidate) => safeEqual(expected, candidate));
 }
 
 export interface StandardWebhookRequest {
@@ -40,8 +84,9 @@ export type StandardWebhookCheck =
   | { ok: false; reason: "missing-signature" | "stale-timestamp" | "bad-signature"; message: string };
 
 /**
- * Verifies a Standard Webhooks request: every space-separated `v1,` signature is tried against
- * every secret (rotation), and the timestamp must be within the tolerance either side of now.
+ * Verifies a Standard Webhooks request: every space-separated signature is tried against every
+ * secret (rotation): `v1,` against `whsec_` secrets, `v1a,` against `whpk_` public keys. The
+ * timestamp must be within the tolerance either side of now.
  */
 export function verifyStandardWebhook(
   request: StandardWebhookRequest,
@@ -66,13 +111,10 @@ export function verifyStandardWebhook(
       message: `timestamp ${timestamp} is more than ${tolerance}s from now`,
     };
   }
-  const offered = signature
-    .split(" ")
-    .filter((part) => part.startsWith("v1,"))
-    .map((part) => part.trim());
-  const matches = secrets.some((secret) => {
-    const expected = signStandardWebhook(webhookId, seconds, request.body, secret);
-    return offered.some((candidate) => safeEqual(expected, candidate));
-  });
-  return matches ? { ok: true } : { ok: false, reason: "bad-signature", message: "no v1 signature matches any secret" };
+  const offered = signature.split(" ").map((part) => part.trim());
+  const content = signedContent(webhookId, seconds, request.body);
+  const matches = secrets.some((secret) => matchesAny(offered, content, secret));
+  return matches
+    ? { ok: true }
+    : { ok: false, reason: "bad-signature", message: "no v1 or v1a signature matches any secret or public key" };
 }
