@@ -24,7 +24,7 @@ const describe = (error: unknown) => (error instanceof Error ? (error.stack ?? e
 export class Dispatcher {
   private running = new Set<Promise<void>>();
   /** Claimed, not yet started: claiming a few slots' worth at once keeps claims off the hot path. */
-  private ready: InboxEvent[] = [];
+  private ready: { event: InboxEvent; payload?: unknown }[] = [];
   private claiming = false;
   private again = false;
   private stopped = true;
@@ -48,7 +48,7 @@ export class Dispatcher {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    const unstarted = this.ready.splice(0).map((event) => event.seq);
+    const unstarted = this.ready.splice(0).map(({ event }) => event.seq);
     if (unstarted.length > 0) await this.inbox.release(unstarted).catch((error) => this.options.onError(error));
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -75,9 +75,12 @@ export class Dispatcher {
     return !this.stopped && this.running.size + this.ready.length < this.options.concurrency * CLAIM_SLOTS;
   }
 
-  /** Runs an event the inbox stored already claimed for this dispatcher, skipping the claim query. */
-  adopt(event: InboxEvent): void {
-    this.ready.push(event);
+  /**
+   * Runs an event the inbox stored already claimed for this dispatcher, skipping the claim query,
+   * with the payload verification already parsed.
+   */
+  adopt(event: InboxEvent, payload: unknown): void {
+    this.ready.push({ event, payload });
     this.startReady();
   }
 
@@ -90,7 +93,7 @@ export class Dispatcher {
         if (this.running.size >= this.options.concurrency) break;
         const batch = this.options.concurrency * CLAIM_SLOTS;
         const events = await this.inbox.claim(batch, this.options.leaseMs);
-        this.ready.push(...events);
+        this.ready.push(...events.map((event) => ({ event })));
         if (events.length === batch) this.again = true;
         this.startReady();
       } while (this.again && !this.stopped);
@@ -104,7 +107,8 @@ export class Dispatcher {
 
   private startReady(): void {
     while (!this.stopped && this.running.size < this.options.concurrency && this.ready.length > 0) {
-      this.track(this.run(this.ready.shift()!));
+      const { event, payload } = this.ready.shift()!;
+      this.track(this.run(event, payload ?? JSON.parse(event.body)));
     }
   }
 
@@ -116,12 +120,12 @@ export class Dispatcher {
     });
   }
 
-  private async run(event: InboxEvent): Promise<void> {
+  private async run(event: InboxEvent, payload: unknown): Promise<void> {
     const received: ReceivedEvent = {
       key: event.key,
       profile: event.profile,
       type: event.type,
-      payload: JSON.parse(event.body),
+      payload,
       attempt: event.attempts,
       receivedAt: new Date(event.receivedAt),
     };

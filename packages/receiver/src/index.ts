@@ -8,6 +8,8 @@ export type { Inbox, InboxEvent, NewInboxEvent } from "./inbox/inbox.js";
 export {
   createReceiver,
   type InboxOption,
+  openInbox,
+  parseInbox,
   type Receiver,
   type ReceiverOptions,
   type ReceiverResponse,

@@ -43,8 +43,6 @@ export interface Receiver {
   /** Makes dead letters due again: all of them, or those with these sequence numbers. */
   replay(seqs?: readonly number[]): Promise<number>;
   counts(): Promise<{ pending: number; done: number; dead: number }>;
-  /** The inbox, once opened. */
-  inbox(): Promise<Inbox>;
 }
 
 const DEFAULTS = {
@@ -58,6 +56,17 @@ const DEFAULTS = {
 };
 
 const HOUR_MS = 3600_000;
+
+/** `sqlite:FILE` (or a bare path), or a PostgreSQL URL whose optional `schema` parameter names the schema. */
+export function parseInbox(spec: string): InboxOption {
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    const url = new URL(spec);
+    const schema = url.searchParams.get("schema");
+    url.searchParams.delete("schema");
+    return schema ? { postgres: url.toString(), schema } : { postgres: url.toString() };
+  }
+  return { sqlite: spec.replace(/^sqlite:/, "") };
+}
 
 /** Opens the inbox an option names (default: `herald-inbox.db` in the working directory). */
 export async function openInbox(option: InboxOption | undefined): Promise<Inbox> {
@@ -129,7 +138,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         return json(503, { ok: false, reason: "inbox-unavailable", message: "the event could not be stored" });
       }
       if (seq === undefined) return json(200, { ok: true, id: webhook.id, duplicate: true });
-      if (adopting) dispatcher?.adopt({ ...stored, seq, attempts: 1, lastError: null });
+      if (adopting) dispatcher?.adopt({ ...stored, seq, attempts: 1, lastError: null }, webhook.payload);
       else dispatcher?.wake();
       return json(200, { ok: true, id: webhook.id });
     },
@@ -158,7 +167,6 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       return count;
     },
     counts: async () => (await inboxReady).counts(),
-    inbox: () => inboxReady,
   };
   if (options.autoStart !== false) receiver.start().catch((error) => onError(error));
   return receiver;

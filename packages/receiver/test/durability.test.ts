@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,50 +6,12 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { signStandardWebhook } from "@herald/signing";
 import { Agent, request } from "undici";
-import { eventually, sleep, type TestInbox, testInbox } from "./helpers.js";
+import { eventually, ListeningProcess, sleep, type TestInbox, testInbox } from "./helpers.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const FIXTURE = join(import.meta.dirname, "fixtures/receiver-process.ts");
 /** Sendbird Calls gives a receiver 1 s per attempt: the strictest acknowledgement budget we serve. */
 const ACK_BUDGET_MS = 1_000;
-
-class ReceiverProcess {
-  child: ChildProcess | undefined;
-  url = "";
-  constructor(readonly env: Record<string, string>) {}
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, ["--import", "tsx", FIXTURE], {
-      env: { ...process.env, ...this.env },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    this.child = child;
-    this.url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("receiver process did not start")), 20_000);
-      child.stdout!.on("data", (chunk: Buffer) => {
-        const match = /listening (\S+)/.exec(chunk.toString());
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`receiver process exited with ${code}`)));
-    });
-  }
-
-  kill9(): void {
-    if (this.child?.pid && this.child.exitCode === null) process.kill(this.child.pid, "SIGKILL");
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    process.kill(child.pid, "SIGTERM");
-    await Promise.race([exited, sleep(10_000)]);
-    this.kill9();
-  }
-}
 
 function signedEvent(id: string, n: number) {
   const body = JSON.stringify({ type: "message.new", data: { n, text: "slow handler 😀" } });
@@ -103,13 +64,13 @@ describe("acknowledge at once, process later, lose nothing", () => {
     const inbox: TestInbox = testInbox();
     const log = join(mkdtempSync(join(tmpdir(), "handled-")), "handled.log");
     const env = { INBOX_SPEC: inbox.spec, SECRET, HANDLED_LOG: log, ...extraEnv };
-    const processes: ReceiverProcess[] = [];
+    const processes: ListeningProcess[] = [];
     cleanups.push(async () => {
       for (const p of processes) await p.stop();
       await inbox.drop();
     });
     const spawnReceiver = async () => {
-      const receiver = new ReceiverProcess(env);
+      const receiver = new ListeningProcess([FIXTURE], env);
       processes.push(receiver);
       await receiver.start();
       return receiver;
@@ -154,7 +115,7 @@ describe("acknowledge at once, process later, lose nothing", () => {
     const ids = Array.from({ length: 1_500 }, () => randomUUID());
     const posting = postAll(`${first.url}/webhooks`, ids, 16);
     await eventually(() => (handledKeys(log).length >= 100 ? true : undefined), 30_000);
-    first.kill9();
+    await first.kill9();
     const results = await posting;
     const acknowledged = results.filter((r) => r.status === 200).map((r) => r.id);
     assert.ok(acknowledged.length > 100, `${acknowledged.length} acknowledged before the kill`);

@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type RequestListener } from "node:http";
@@ -57,4 +58,57 @@ export async function serve(listener: RequestListener): Promise<{ url: string; c
   };
 }
 
-export { eventually, sleep } from "../../../test/helpers/herald.js";
+import { eventually, sleep } from "../../../test/helpers/herald.js";
+
+export { eventually, sleep };
+
+/**
+ * A Node process (run through tsx) that prints `listening <url>` once it serves: the receiver
+ * fixture or the `herald-receiver` CLI. A test can kill -9 it; `output` keeps what it printed.
+ */
+export class ListeningProcess {
+  output = "";
+  url = "";
+  #child: ChildProcess | undefined;
+
+  constructor(
+    readonly args: string[],
+    readonly env: Record<string, string> = {},
+  ) {}
+
+  async start(timeoutMs = 20_000): Promise<string> {
+    const child = spawn(process.execPath, ["--import", "tsx", ...this.args], {
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.#child = child;
+    child.stdout!.on("data", (chunk: Buffer) => (this.output += chunk));
+    child.stderr!.on("data", (chunk: Buffer) => (this.output += chunk));
+    this.url = await eventually(() => {
+      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${this.output}`);
+      return /listening (\S+)/.exec(this.output)?.[1];
+    }, timeoutMs);
+    return this.url;
+  }
+
+  /** SIGKILL: no shutdown hook, exactly like a crash. */
+  kill9(): Promise<void> {
+    return this.#signal("SIGKILL");
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
+  async stop(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#signal("SIGTERM"), new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+    clearTimeout(timer);
+    await this.kill9();
+  }
+
+  async #signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    await exited;
+  }
+}

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createECDH, createPublicKey, randomBytes, verify } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -11,7 +10,7 @@ import { SMTPServer } from "smtp-server";
 import webpush from "web-push";
 import { configureChatWebhook, startHerald, type TestHerald } from "../../../test/helpers/herald.js";
 import { createOfflineNotifier, type NotificationChannel } from "../src/notifier/index.js";
-import { eventually, serve, sleep, type TestInbox, testInbox } from "./helpers.js";
+import { eventually, ListeningProcess, serve, sleep, type TestInbox, testInbox } from "./helpers.js";
 
 const ece = createRequire(import.meta.url)("http_ece") as {
   decrypt(body: Buffer, params: { version: string; privateKey: unknown; authSecret: Buffer }): Buffer;
@@ -126,8 +125,7 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
   let smtp: Awaited<ReturnType<typeof smtpServer>>;
   let sms: Awaited<ReturnType<typeof providerStub>>;
   let push: Awaited<ReturnType<typeof providerStub>>;
-  let service: ChildProcess | undefined;
-  let output = "";
+  let service: ListeningProcess | undefined;
   const vapid = webpush.generateVAPIDKeys();
 
   before(async () => {
@@ -140,7 +138,7 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
     inbox = testInbox();
   });
   after(async () => {
-    if (service?.pid && service.exitCode === null) process.kill(service.pid, "SIGKILL");
+    await service?.kill9();
     await Promise.all([h.close(), smtp.close(), sms.close(), push.close(), inbox.drop()]);
   });
 
@@ -149,29 +147,23 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
     const alicePush = browserSubscription(`${push.url}/push/alice`);
     const contacts = join(mkdtempSync(join(tmpdir(), "contacts-")), "contacts.json");
     writeFileSync(contacts, JSON.stringify({ alice: { pushSubscription: alicePush.subscription } }));
-    service = spawn(
-      process.execPath,
+    service = new ListeningProcess(
       [BIN, "notifier", "--port", "0", "--secret", app.token, "--inbox", inbox.spec, "--contacts", contacts],
       {
-        env: {
-          ...process.env,
-          HERALD_RECEIVER_SMTP_URL: `smtp://mailer:mail-pass@127.0.0.1:${smtp.port}`,
-          HERALD_RECEIVER_MAIL_FROM: "Chat <chat@example.com>",
-          HERALD_RECEIVER_SMS_BASE_URL: sms.url,
-          HERALD_RECEIVER_SMS_ACCOUNT_SID: "AC123",
-          HERALD_RECEIVER_SMS_AUTH_TOKEN: "sms-secret",
-          HERALD_RECEIVER_SMS_FROM: "+15559999",
-          HERALD_RECEIVER_VAPID_SUBJECT: "mailto:ops@example.com",
-          HERALD_RECEIVER_VAPID_PUBLIC_KEY: vapid.publicKey,
-          HERALD_RECEIVER_VAPID_PRIVATE_KEY: vapid.privateKey,
-          HERALD_RECEIVER_RATE_LIMIT: "2/60",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
+        HERALD_RECEIVER_SMTP_URL: `smtp://mailer:mail-pass@127.0.0.1:${smtp.port}`,
+        HERALD_RECEIVER_MAIL_FROM: "Chat <chat@example.com>",
+        HERALD_RECEIVER_SMS_BASE_URL: sms.url,
+        HERALD_RECEIVER_SMS_ACCOUNT_SID: "AC123",
+        HERALD_RECEIVER_SMS_AUTH_TOKEN: "sms-secret",
+        HERALD_RECEIVER_SMS_FROM: "+15559999",
+        HERALD_RECEIVER_VAPID_SUBJECT: "mailto:ops@example.com",
+        HERALD_RECEIVER_VAPID_PUBLIC_KEY: vapid.publicKey,
+        HERALD_RECEIVER_VAPID_PRIVATE_KEY: vapid.privateKey,
+        HERALD_RECEIVER_RATE_LIMIT: "2/60",
       },
     );
-    service.stdout!.on("data", (chunk: Buffer) => (output += chunk));
-    service.stderr!.on("data", (chunk: Buffer) => (output += chunk));
-    const url = await eventually(() => /listening (\S+)/.exec(output)?.[1], 20_000);
+    const url = await service.start();
+    const output = () => service!.output;
     await configureChatWebhook(h.url, app.token, { url, include_members: true });
 
     const members = [
@@ -193,10 +185,10 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
       });
       await sleep(100);
     }
-    await eventually(() => ((output.match(/"outcomes"/g) ?? []).length >= 3 ? true : undefined), 20_000);
+    await eventually(() => ((output().match(/"outcomes"/g) ?? []).length >= 3 ? true : undefined), 20_000);
 
     // Email: two (the rate limit is 2 a minute), both to Alice only, sent with the SMTP login.
-    assert.equal(smtp.mails.length, 2, output);
+    assert.equal(smtp.mails.length, 2, output());
     for (const mail of smtp.mails) {
       assert.deepEqual(mail.to, ["alice@example.com"]);
       assert.equal(mail.user, "mailer");
@@ -229,7 +221,7 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
       assert.match(shown.body, /^(Deploy is done|Second message|Third message)$/);
     }
 
-    const outcomes = output
+    const outcomes = output()
       .split("\n")
       .filter((line) => line.includes('"outcomes"'))
       .flatMap((line) => JSON.parse(line).outcomes as { userId: string; status: string }[]);

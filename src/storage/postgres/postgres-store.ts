@@ -17,6 +17,11 @@ import { DELIVERY_COLUMNS, type DeliveryRow, toApp, toAttempt, toDeliveryView, t
 import type { Store } from "../store.js";
 
 const CHANNEL = "herald_deliveries";
+
+/** One array per field, in order: the parameters of an `unnest($1::…[], $2::…[], …)` batch. */
+function columns<T>(rows: readonly T[], ...fields: (keyof T)[]): unknown[][] {
+  return fields.map((field) => rows.map((row) => row[field]));
+}
 // NOTIFY payloads are capped at 8000 bytes; past that, an empty payload means "look at every endpoint".
 const MAX_NOTIFY_PAYLOAD = 7900;
 const LISTEN_RETRY_MS = 1000;
@@ -213,13 +218,7 @@ export class PostgresStore implements Store {
       await client.query(
         `INSERT INTO events (id, app_id, category, payload, created_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`,
-        [
-          events.map((e) => e.id),
-          events.map((e) => e.appId),
-          events.map((e) => e.category),
-          events.map((e) => e.payload),
-          events.map((e) => e.createdAt),
-        ],
+        columns(events, "id", "appId", "category", "payload", "createdAt"),
       );
       if (deliveries.length > 0) {
         // Sent at commit, to every listening worker process.
@@ -230,15 +229,7 @@ export class PostgresStore implements Store {
            SELECT id, app_id, event_id, endpoint_id, body, 'pending', 0, max_attempts, created_at, created_at, created_at
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[])
              AS d(id, app_id, event_id, endpoint_id, body, max_attempts, created_at)`,
-          [
-            deliveries.map((d) => d.id),
-            deliveries.map((d) => d.appId),
-            deliveries.map((d) => d.eventId),
-            deliveries.map((d) => d.endpointId),
-            deliveries.map((d) => d.body),
-            deliveries.map((d) => d.maxAttempts),
-            deliveries.map((d) => d.createdAt),
-          ],
+          columns(deliveries, "id", "appId", "eventId", "endpointId", "body", "maxAttempts", "createdAt"),
         );
       }
       return true;
@@ -304,10 +295,7 @@ export class PostgresStore implements Store {
          WHERE d.id = o.id AND d.attempts = o.attempt - 1
          RETURNING o.ord`,
         [
-          attempts.map((a) => a.deliveryId),
-          attempts.map((a) => a.state),
-          attempts.map((a) => a.attempt),
-          attempts.map((a) => a.nextAttemptAt),
+          ...columns(attempts, "deliveryId", "state", "attempt", "nextAttemptAt"),
           attempts.map((_, index) => index),
           Date.now(),
         ],
@@ -318,15 +306,7 @@ export class PostgresStore implements Store {
         `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
          SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[])
          ON CONFLICT DO NOTHING`,
-        [
-          recorded.map((a) => a.deliveryId),
-          recorded.map((a) => a.attempt),
-          recorded.map((a) => a.startedAt),
-          recorded.map((a) => a.durationMs),
-          recorded.map((a) => a.statusCode),
-          recorded.map((a) => a.error),
-          recorded.map((a) => a.responseBody),
-        ],
+        columns(recorded, "deliveryId", "attempt", "startedAt", "durationMs", "statusCode", "error", "responseBody"),
       );
     });
   }

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { runConformanceCheck } from "../conformance/check.js";
-import { notifierConfigFromEnv, parseInbox, startNotifierService } from "../notifier/service.js";
-import { openInbox } from "../receiver.js";
+import { notifierConfigFromEnv, startNotifierService } from "../notifier/service.js";
+import { openInbox, parseInbox } from "../receiver.js";
 import type { ProfileName } from "../verify/outcome.js";
 
 const USAGE = `herald-receiver <command>

@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { handleNodeRequest } from "../adapters/node.js";
 import type { ReceivedEvent } from "../handlers.js";
-import { createReceiver, type InboxOption } from "../receiver.js";
+import { createReceiver, type InboxOption, parseInbox } from "../receiver.js";
 import type { Contact, NotificationChannel } from "./channel.js";
 import { MESSAGE_EVENT_TYPES } from "./chat-message.js";
 import { emailChannel } from "./email.js";
@@ -24,17 +24,6 @@ export interface NotifierConfig {
   sms?: { baseUrl?: string; accountSid: string; authToken: string; from: string };
   vapid?: { subject: string; publicKey: string; privateKey: string };
   rateLimit: { limit: number; windowMs: number };
-}
-
-/** `sqlite:FILE` (or a bare path), or a PostgreSQL URL whose optional `schema` parameter names the schema. */
-export function parseInbox(spec: string): InboxOption {
-  if (/^postgres(ql)?:\/\//.test(spec)) {
-    const url = new URL(spec);
-    const schema = url.searchParams.get("schema");
-    url.searchParams.delete("schema");
-    return schema ? { postgres: url.toString(), schema } : { postgres: url.toString() };
-  }
-  return { sqlite: spec.replace(/^sqlite:/, "") };
 }
 
 /** Reads the configuration from the environment; each channel is on when its variables are set. */
