@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { encodeSendbirdJson, signSendbird } from "@herald/signing";
 import pg from "pg";
 import { Agent, request } from "undici";
-import { sendbirdChatCatalog } from "../src/catalog/index.js";
+import { sendbirdChatCatalog } from "../src/profiles/sendbird/index.js";
 import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
 import { refusingUrl } from "../test/helpers/receiver.js";
 

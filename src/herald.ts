@@ -43,8 +43,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const store = openStore(config.databaseUrl, config);
   await store.migrate();
   const metrics = new Metrics();
-  const apps = new Apps(store);
   const endpoints = new EndpointDirectory(store);
+  // A rotated master token must sign at once: drop the cached app the worker signs with.
+  const apps = new Apps(store, config, (appId) => endpoints.forgetApp(appId));
   const runsWorker = config.role !== "api";
   const sender = new HttpSender();
   const worker = new DeliveryWorker(store, endpoints, sender, config, logger, metrics);

@@ -4,7 +4,7 @@ import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { sendbirdChatCatalog } from "../src/catalog/index.js";
+import { sendbirdChatCatalog } from "../src/profiles/sendbird/index.js";
 import { call, configureChatWebhook, startHerald, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { type ReceivedRequest, Receiver } from "./helpers/receiver.js";
 import { seedSnippetAccepts as acceptsSeedSnippet } from "./helpers/seed-snippet.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import Sendbird, { type WebhooksApi } from "sendbird-platform-sdk";
-import { sendbirdCallsCatalog, sendbirdChatCatalog } from "../src/catalog/index.js";
+import { sendbirdCallsCatalog, sendbirdChatCatalog } from "../src/profiles/sendbird/index.js";
 import { call, startHerald, type TestHerald } from "./helpers/herald.js";
 
 /** The settings data model the real SDK sends, built the way a Sendbird customer builds it. */

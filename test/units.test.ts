@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { editDistance, sendbirdCallsCatalog, sendbirdChatCatalog } from "../src/catalog/index.js";
+import { editDistance, filterMatches } from "../src/catalog/index.js";
 import { uuidv7 } from "../src/core/ids.js";
 import { nextState, retryDelayMs } from "../src/delivery/retry.js";
-import { sendbirdChatProfile } from "../src/profiles/sendbird/index.js";
+import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../src/profiles/sendbird/index.js";
+import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
 
 describe("retry policy", () => {
-  const policy = sendbirdChatProfile.policy;
+  const policy = sendbirdChatWire.policy;
 
   it("waits 250 ms then 500 ms, each within ±20%", () => {
     assert.equal(
@@ -29,12 +30,44 @@ describe("retry policy", () => {
   });
 
   it("ends as delivered on success, pending while attempts remain, failed after the last", () => {
-    assert.deepEqual(nextState(policy, true, 3, 3, 1000), { state: "succeeded", nextAttemptAt: 1000 });
+    assert.deepEqual(nextState(policy, "succeeded", 3, 3, 1000), { state: "succeeded", nextAttemptAt: 1000 });
     assert.deepEqual(
-      nextState(policy, false, 1, 3, 1000, () => 0.5),
+      nextState(policy, "retry", 1, 3, 1000, 1, () => 0.5),
       { state: "pending", nextAttemptAt: 1250 },
     );
-    assert.deepEqual(nextState(policy, false, 3, 3, 1000), { state: "failed", nextAttemptAt: 1000 });
+    assert.deepEqual(nextState(policy, "retry", 3, 3, 1000), { state: "failed", nextAttemptAt: 1000 });
+  });
+
+  it("ends at once on an outcome its wire format calls final, and scales delays", () => {
+    assert.deepEqual(nextState(policy, "failed", 1, 3, 1000), { state: "failed", nextAttemptAt: 1000 });
+    assert.deepEqual(
+      nextState(policy, "retry", 1, 3, 1000, 0.01, () => 0.5),
+      {
+        state: "pending",
+        nextAttemptAt: 1003,
+      },
+    );
+  });
+
+  it("gives Standard Webhooks the spec's schedule: 8 attempts over about 27.5 h, 410 final, 3xx retried", () => {
+    const standard = standardWireFormat.policy;
+    assert.equal(standard.maxAttempts, 8);
+    const hours = standard.retryDelaysMs.reduce((sum, ms) => sum + ms, 0) / 3_600_000;
+    assert.ok(hours > 27 && hours < 28, String(hours));
+    assert.equal(standardWireFormat.classify(410), "failed");
+    assert.equal(standardWireFormat.classify(302), "retry");
+    assert.equal(standardWireFormat.classify(204), "succeeded");
+    assert.equal(sendbirdChatWire.classify(410), "retry");
+  });
+});
+
+describe("filters", () => {
+  it("match exact types, prefix wildcards and *", () => {
+    assert.ok(filterMatches(["group_channel:*"], "group_channel:message_send"));
+    assert.ok(!filterMatches(["group_channel:*"], "open_channel:message_send"));
+    assert.ok(!filterMatches(["group_channel:join"], "group_channel:leave"));
+    assert.ok(filterMatches(["*"], "direct_call:dial"));
+    assert.ok(!filterMatches([], "direct_call:dial"));
   });
 });
 

@@ -1,7 +1,22 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
+import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
+import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
 import { requireObject } from "./params.js";
+import { DeliveryJson, EventJson, IdParams, NextCursor, Page, responses } from "./schemas.js";
+import { deliveryJson, eventJson } from "./views.js";
+
+const IdempotencyHeader = Type.Object({
+  "idempotency-key": Type.Optional(Type.String({ description: "1 to 255 characters; a retry within 24 h is a no-op" })),
+});
+const Published = Type.Object({ id: Type.String(), replayed: Type.Boolean() });
+const PublishedBatch = Type.Object({ ids: Type.Array(Type.String()), replayed: Type.Boolean() });
+const AnyEvent = Type.Unsafe<unknown>({
+  type: "object",
+  description: "the event exactly as receivers get it, with its type field (Sendbird: category)",
+});
 
 function idempotencyKey(request: FastifyRequest): string | undefined {
   const key = request.headers["idempotency-key"];
@@ -14,40 +29,110 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
   return key;
 }
 
-/** `POST /v1/events` and `/v1/events/batch`: answered 202 only once the events are committed. */
+/** Publish (`POST /v1/events`, `/v1/events/batch`, answered 202 once committed) and read events. */
 export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  app.post("/events", async (request, reply) => {
-    const { app: tenant } = await ctx.apps.authenticate(request.headers["api-token"]);
-    const result = await ctx.publisher.publish(tenant, [request.body], { idempotencyKey: idempotencyKey(request) });
-    return reply.status(202).send({ id: result.eventIds[0], replayed: result.replayed });
+  // The event body is validated by the publisher (it names the exact field at fault), not by a schema.
+  const publishSchema = (summary: string, ok: Record<number, ReturnType<typeof Type.Object>>) => ({
+    summary,
+    tags: ["events"],
+    headers: IdempotencyHeader,
+    response: responses(ok, [400, 401, 403, 409, 413, 415]),
   });
 
-  app.post("/events/batch", async (request, reply) => {
-    const { app: tenant } = await ctx.apps.authenticate(request.headers["api-token"]);
-    const events = requireObject(request.body, "body").events;
-    if (!Array.isArray(events)) {
-      throw new HeraldError(
-        events === undefined ? "missing_parameter" : "invalid_type",
-        '"events" must be an array of events.',
-        {
-          parameter: "events",
-          expected: "array",
-        },
-      );
-    }
-    if (events.length === 0 || events.length > ctx.config.maxBatchEvents) {
-      throw new HeraldError(
-        "invalid_value",
-        `"events" must hold 1 to ${ctx.config.maxBatchEvents} events, not ${events.length}.`,
-        {
-          parameter: "events",
-        },
-      );
-    }
-    const result = await ctx.publisher.publish(tenant, events, {
-      idempotencyKey: idempotencyKey(request),
-      batch: true,
-    });
-    return reply.status(202).send({ ids: result.eventIds, replayed: result.replayed });
-  });
+  app.post(
+    "/events",
+    {
+      config: { access: "publish" },
+      schema: { ...publishSchema("Publish one event", { 202: Published }), body: AnyEvent },
+    },
+    async (request, reply) => {
+      const tenant = appOf(request);
+      const result = await ctx.publisher.publish(tenant, [request.body], { idempotencyKey: idempotencyKey(request) });
+      return reply.status(202).send({ id: result.eventIds[0], replayed: result.replayed });
+    },
+  );
+
+  app.post(
+    "/events/batch",
+    {
+      config: { access: "publish" },
+      schema: {
+        ...publishSchema("Publish 1 to 1,000 events atomically", { 202: PublishedBatch }),
+        body: Type.Unsafe<unknown>({ type: "object", description: '{"events": [event, ...]}' }),
+      },
+    },
+    async (request, reply) => {
+      const tenant = appOf(request);
+      const events = requireObject(request.body, "body").events;
+      if (!Array.isArray(events)) {
+        throw new HeraldError(
+          events === undefined ? "missing_parameter" : "invalid_type",
+          '"events" must be an array of events.',
+          {
+            parameter: "events",
+            expected: "array",
+          },
+        );
+      }
+      if (events.length === 0 || events.length > ctx.config.maxBatchEvents) {
+        throw new HeraldError(
+          "invalid_value",
+          `"events" must hold 1 to ${ctx.config.maxBatchEvents} events, not ${events.length}.`,
+          {
+            parameter: "events",
+          },
+        );
+      }
+      const result = await ctx.publisher.publish(tenant, events, {
+        idempotencyKey: idempotencyKey(request),
+        batch: true,
+      });
+      return reply.status(202).send({ ids: result.eventIds, replayed: result.replayed });
+    },
+  );
+
+  app.get<{ Querystring: { type?: string; limit?: string; cursor?: string } }>(
+    "/events",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "List the app's events, newest first",
+        tags: ["events"],
+        querystring: Type.Object(
+          { type: Type.Optional(Type.String({ maxLength: 256 })), ...Page },
+          { additionalProperties: false },
+        ),
+        response: responses({ 200: Type.Object({ events: Type.Array(EventJson), next_cursor: NextCursor }) }),
+      },
+    },
+    async (request) => {
+      const limit = parseLimit(request.query.limit);
+      const events = await ctx.store.listEvents(appOf(request).id, {
+        type: request.query.type,
+        before: decodeCursor(request.query.cursor),
+        limit,
+      });
+      return { events: events.map(eventJson), next_cursor: nextCursor(events, limit) };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/events/:id",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Get an event with its deliveries and their states",
+        tags: ["events"],
+        params: IdParams,
+        response: responses({ 200: Type.Object({ ...EventJson.properties, deliveries: Type.Array(DeliveryJson) }) }),
+      },
+    },
+    async (request) => {
+      const tenant = appOf(request);
+      const event = await ctx.store.getEvent(tenant.id, request.params.id);
+      if (!event) throw new HeraldError("not_found", `No event "${request.params.id}".`);
+      const deliveries = await ctx.store.listDeliveries(tenant.id, { eventId: event.id, limit: 500 });
+      return { ...eventJson(event), deliveries: deliveries.map(deliveryJson) };
+    },
+  );
 };

@@ -10,6 +10,7 @@ const STATUS: Record<ErrorKind, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  limit_exceeded: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unavailable: 503,
@@ -17,7 +18,11 @@ const STATUS: Record<ErrorKind, number> = {
 };
 
 /** Herald's own error body: `{"error": {"code": "invalid_value", "message": "...", "parameter": "...", ...}}`. */
+export const nativeErrorBody = (code: string, message: string, details: object = {}) => ({
+  error: { code, message, ...details },
+});
+
 export const formatNativeError: ErrorFormatter = (error) => ({
   status: STATUS[error.kind],
-  body: { error: { code: error.kind, message: error.message, ...error.details } },
+  body: nativeErrorBody(error.kind, error.message, error.details),
 });

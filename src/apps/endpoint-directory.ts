@@ -1,39 +1,86 @@
-import type { Endpoint } from "../storage/records.js";
+import type { App, Endpoint, SigningKey } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 
+interface Cached<T> {
+  value: T;
+  loadedAt: number;
+}
+
 /**
- * Endpoints read through a short-lived cache: publishing fans out over them and the worker sends to
- * them on every attempt. Changes made in this process show at once; changes made by another
- * process sharing the database show within `ttlMs`.
+ * Apps, endpoints and signing keys read through a short-lived cache: publishing fans out over
+ * endpoints and the worker signs with their keys on every attempt. Changes made in this process
+ * show at once (they go through here); changes made by another process sharing the database show
+ * within `ttlMs`.
  */
 export class EndpointDirectory {
-  readonly #byApp = new Map<string, { endpoints: Endpoint[]; loadedAt: number }>();
-  readonly #byId = new Map<string, { endpoint: Endpoint; loadedAt: number }>();
+  readonly #byApp = new Map<string, Cached<Endpoint[]>>();
+  readonly #byId = new Map<string, Cached<Endpoint>>();
+  readonly #apps = new Map<string, Cached<App>>();
+  readonly #keys = new Map<string, Cached<SigningKey[]>>();
 
   constructor(
     private readonly store: Store,
     private readonly ttlMs = 1000,
   ) {}
 
+  #fresh<T>(entry: Cached<T> | undefined): entry is Cached<T> {
+    return entry !== undefined && Date.now() - entry.loadedAt < this.ttlMs;
+  }
+
   async forApp(appId: string): Promise<Endpoint[]> {
     const cached = this.#byApp.get(appId);
-    if (cached && Date.now() - cached.loadedAt < this.ttlMs) return cached.endpoints;
+    if (this.#fresh(cached)) return cached.value;
     const endpoints = await this.store.listEndpoints(appId);
-    this.#byApp.set(appId, { endpoints, loadedAt: Date.now() });
+    this.#byApp.set(appId, { value: endpoints, loadedAt: Date.now() });
     return endpoints;
   }
 
   async get(endpointId: string): Promise<Endpoint | undefined> {
     const cached = this.#byId.get(endpointId);
-    if (cached && Date.now() - cached.loadedAt < this.ttlMs) return cached.endpoint;
+    if (this.#fresh(cached)) return cached.value;
     const endpoint = await this.store.getEndpoint(endpointId);
-    if (endpoint) this.#byId.set(endpointId, { endpoint, loadedAt: Date.now() });
+    if (endpoint) this.#byId.set(endpointId, { value: endpoint, loadedAt: Date.now() });
+    else this.#byId.delete(endpointId);
     return endpoint;
+  }
+
+  /** An endpoint of this app, or nothing: another app's endpoint is as absent as a missing one. */
+  async ofApp(appId: string, endpointId: string): Promise<Endpoint | undefined> {
+    const endpoint = await this.store.getEndpoint(endpointId);
+    return endpoint?.appId === appId ? endpoint : undefined;
+  }
+
+  async app(appId: string): Promise<App | undefined> {
+    const cached = this.#apps.get(appId);
+    if (this.#fresh(cached)) return cached.value;
+    const app = await this.store.getApp(appId);
+    if (app) this.#apps.set(appId, { value: app, loadedAt: Date.now() });
+    return app;
+  }
+
+  /** The keys that sign an endpoint's deliveries now, newest first. */
+  async signingKeys(endpointId: string): Promise<SigningKey[]> {
+    const now = Date.now();
+    const cached = this.#keys.get(endpointId);
+    if (this.#fresh(cached)) return cached.value.filter((key) => key.expiresAt === null || key.expiresAt > now);
+    const keys = await this.store.listSigningKeys(endpointId, now);
+    this.#keys.set(endpointId, { value: keys, loadedAt: now });
+    return keys;
   }
 
   async save(endpoint: Endpoint): Promise<void> {
     await this.store.saveEndpoint(endpoint);
-    this.#byApp.delete(endpoint.appId);
-    this.#byId.delete(endpoint.id);
+    this.forgetEndpoint(endpoint.appId, endpoint.id);
+  }
+
+  forgetEndpoint(appId: string, endpointId: string): void {
+    this.#byApp.delete(appId);
+    this.#byId.delete(endpointId);
+    this.#keys.delete(endpointId);
+  }
+
+  forgetApp(appId: string): void {
+    this.#apps.delete(appId);
+    this.#byApp.delete(appId);
   }
 }

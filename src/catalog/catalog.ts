@@ -21,6 +21,8 @@ export class Catalog {
 
   /** The known categories closest to a misspelt one, best first. */
   suggest(category: string, limit = 3): string[] {
+    // Past this, no known name is close, and comparing would cost time proportional to the input.
+    if (category.length > 256) return [];
     const maxDistance = Math.max(3, Math.floor(category.length / 3));
     return this.visibleCategories
       .map((known) => ({ known, distance: editDistance(category, known) }))

@@ -27,6 +27,18 @@ export interface HeraldConfig {
   idempotencyTtlMs: number;
   /** How long shutdown waits for attempts in flight. */
   shutdownGraceMs: number;
+  /** The deployment admin's token (manages apps over HTTP); empty: read or made in `adminTokenFile`. */
+  adminToken: string;
+  /** Where a generated admin token is kept for local CLIs when `adminToken` is not set. */
+  adminTokenFile: string;
+  /** How long a rotated master token keeps authenticating API calls. */
+  tokenOverlapMs: number;
+  /** How long a rotated endpoint secret keeps signing beside the new one. */
+  secretOverlapMs: number;
+  /** Secondary API tokens one app may have. */
+  maxApiTokens: number;
+  /** Multiplies every retry delay (1 in production; tests compress the Standard Webhooks schedule). */
+  retryDelayScale: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -43,6 +55,11 @@ const integer =
     return value;
   };
 const text = (raw: string) => raw;
+const positiveNumber = (raw: string, env: string): number => {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${env} must be a number >= 0, got "${raw}"`);
+  return value;
+};
 const oneOf =
   <T extends string>(...allowed: T[]) =>
   (raw: string, env: string): T => {
@@ -67,6 +84,12 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   sqliteSynchronous: "full",
   idempotencyTtlMs: 24 * 60 * 60 * 1000,
   shutdownGraceMs: 10_000,
+  adminToken: "",
+  adminTokenFile: "~/.config/herald/admin-token",
+  tokenOverlapMs: 24 * 60 * 60 * 1000,
+  secretOverlapMs: 24 * 60 * 60 * 1000,
+  maxApiTokens: 100,
+  retryDelayScale: 1,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -89,6 +112,12 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "sqliteSynchronous", env: "HERALD_SQLITE_SYNCHRONOUS", parse: oneOf("full", "normal") },
   { key: "idempotencyTtlMs", env: "HERALD_IDEMPOTENCY_TTL_MS", parse: integer(1000) },
   { key: "shutdownGraceMs", env: "HERALD_SHUTDOWN_GRACE_MS", parse: integer(0) },
+  { key: "adminToken", env: "HERALD_ADMIN_TOKEN", parse: text },
+  { key: "adminTokenFile", env: "HERALD_ADMIN_TOKEN_FILE", parse: text },
+  { key: "tokenOverlapMs", env: "HERALD_TOKEN_OVERLAP_MS", parse: integer(0) },
+  { key: "secretOverlapMs", env: "HERALD_SECRET_OVERLAP_MS", parse: integer(0) },
+  { key: "maxApiTokens", env: "HERALD_MAX_API_TOKENS", parse: integer(1) },
+  { key: "retryDelayScale", env: "HERALD_RETRY_DELAY_SCALE", parse: positiveNumber },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */

@@ -11,6 +11,7 @@ export type ErrorKind =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "limit_exceeded"
   | "payload_too_large"
   | "unsupported_media_type"
   | "unavailable"
@@ -38,9 +39,64 @@ export class HeraldError extends Error {
   }
 }
 
-/** Maps Fastify's own request errors (bad JSON, body too large, …) to an error kind. */
-export function errorFromFramework(error: { code?: string; statusCode?: number; message: string }): HeraldError {
+/** One failed check of a request schema, as Fastify's validator reports it. */
+interface SchemaFailure {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/** `/filter/2` in the body is `filter[2]`; a query parameter or header is its own name. */
+const parameterAt = (path: string): string =>
+  path
+    .split("/")
+    .filter(Boolean)
+    .map((part, index) => (/^\d+$/.test(part) ? `[${part}]` : index === 0 ? part : `.${part}`))
+    .join("");
+
+/** Turns a schema validation failure into an error that names the parameter at fault. */
+function errorFromSchema(failure: SchemaFailure | undefined, context: string | undefined): HeraldError {
+  if (!failure) return new HeraldError("invalid_value", "The request is not valid.");
+  const base = parameterAt(failure.instancePath);
+  const child = (name: unknown) => (base === "" ? String(name) : `${base}.${String(name)}`);
+  switch (failure.keyword) {
+    case "additionalProperties": {
+      const parameter = child(failure.params.additionalProperty);
+      const what = context === "querystring" ? "query parameter" : "field";
+      return new HeraldError("invalid_value", `Unknown ${what} "${parameter}".`, { parameter });
+    }
+    case "required": {
+      const parameter = child(failure.params.missingProperty);
+      return new HeraldError("missing_parameter", `"${parameter}" is required.`, { parameter });
+    }
+    case "type": {
+      const expected = String(failure.params.type) as ExpectedType;
+      const type = expected === ("integer" as ExpectedType) ? "number" : expected;
+      return new HeraldError("invalid_type", `"${base || context}" must be of type ${failure.params.type}.`, {
+        parameter: base || context,
+        expected: type,
+      });
+    }
+  }
+  return new HeraldError("invalid_value", `"${base || context}" ${failure.message ?? "is not valid"}.`, {
+    parameter: base || context,
+  });
+}
+
+/** Maps Fastify's own request errors (bad JSON, body too large, failed schema, …) to an error kind. */
+export function errorFromFramework(error: {
+  code?: string;
+  statusCode?: number;
+  message: string;
+  validation?: SchemaFailure[];
+  validationContext?: string;
+}): HeraldError {
   switch (error.code) {
+    case "FST_ERR_VALIDATION":
+      return errorFromSchema(error.validation?.[0], error.validationContext);
+    case "FST_ERR_BAD_URL":
+      return new HeraldError("invalid_value", "The URL is not valid (bad percent-encoding).");
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new HeraldError("payload_too_large", error.message);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":

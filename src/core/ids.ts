@@ -21,3 +21,7 @@ export const newApiToken = (): string => randomBytes(20).toString("hex");
 export const newEventId = (): string => `evt_${uuidv7().replaceAll("-", "").slice(0, 24)}`;
 /** A delivery's id is the webhook id receivers see on every attempt: a UUIDv7. */
 export const newDeliveryId = (): string => uuidv7();
+/** `ep_` and 24 hex digits. */
+export const newEndpointId = (): string => `ep_${uuidv7().replaceAll("-", "").slice(0, 24)}`;
+/** `key_` and 24 hex digits. */
+export const newSigningKeyId = (): string => `key_${uuidv7().replaceAll("-", "").slice(0, 24)}`;

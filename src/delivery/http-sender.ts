@@ -56,7 +56,12 @@ export class HttpSender {
     this.#agent = new Agent({ pipelining: 1, keepAliveTimeout: 30_000 });
   }
 
-  async post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<SendResult> {
+  async post(
+    url: string,
+    body: string | Buffer,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<SendResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {

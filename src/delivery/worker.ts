@@ -1,9 +1,10 @@
+import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
-import type { Profile } from "../profiles/profile.js";
-import { profileById } from "../profiles/registry.js";
-import type { App, AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
+import type { SigningKeys, WireFormat } from "../profiles/profile.js";
+import { findWireFormat } from "../profiles/registry.js";
+import type { AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import type { HttpSender } from "./http-sender.js";
 import { nextState } from "./retry.js";
@@ -13,6 +14,8 @@ export interface WorkerOptions {
   maxInFlight: number;
   pollIntervalMs: number;
   leaseMarginMs: number;
+  /** Multiplies every retry delay: 1 in production; tests compress hours into milliseconds. */
+  retryDelayScale: number;
 }
 
 /** One endpoint's place in the schedule. */
@@ -35,11 +38,9 @@ interface Queued {
 
 interface Target {
   endpoint: Endpoint;
-  app: App;
-  profile: Profile;
+  wire: WireFormat;
+  keys: SigningKeys;
 }
-
-const APP_CACHE_MS = 60_000;
 /**
  * Outcomes are written in batches: every few milliseconds, or sooner once many are waiting. Small
  * commits rewrite whole index pages for a handful of rows; this keeps a commit to hundreds of rows.
@@ -56,7 +57,6 @@ const FLUSH_BATCH = 256;
  */
 export class DeliveryWorker {
   readonly #lanes = new Map<string, Lane>();
-  readonly #apps = new Map<string, { app: App; loadedAt: number }>();
   /** Every attempt not yet finished, for shutdown to wait on. */
   readonly #attemptsInFlight = new Set<Promise<void>>();
   /** Attempts waiting on a receiver: what the process-wide cap counts. */
@@ -199,7 +199,7 @@ export class DeliveryWorker {
     const wanted = 2 * this.options.endpointConcurrency - lane.inFlight - lane.queue.length;
     if (wanted <= 0) return;
     // A queued delivery may wait for one attempt to end before its own starts: the lease covers both.
-    const leaseUntil = now + 2 * target.profile.policy.timeoutMs + this.options.leaseMarginMs;
+    const leaseUntil = now + 2 * target.wire.policy.timeoutMs + this.options.leaseMarginMs;
     const claimed = await this.store.claimDue(endpointId, wanted, now, leaseUntil);
     if (claimed.length < wanted) {
       // Drained for now; what is left is the retries this process scheduled (the poll finds the rest).
@@ -228,7 +228,7 @@ export class DeliveryWorker {
         break;
       }
       const { delivery, leaseUntil } = lane.queue.shift()!;
-      if (now + target.profile.policy.timeoutMs + this.options.leaseMarginMs / 2 > leaseUntil) {
+      if (now + target.wire.policy.timeoutMs + this.options.leaseMarginMs / 2 > leaseUntil) {
         stale.push(delivery.id);
         this.#claimed--;
         continue;
@@ -254,23 +254,33 @@ export class DeliveryWorker {
   }
 
   async #attempt(lane: Lane, target: Target, delivery: ClaimedDelivery): Promise<void> {
-    const { profile, endpoint, app } = target;
+    const { wire, endpoint, keys } = target;
     lane.inFlight++;
     this.#sending++;
     this.metrics.inFlight.inc();
     const attempt = delivery.attempts + 1;
     const startedAt = Date.now();
-    const headers = profile.headers(delivery.body, { webhookId: delivery.id, attempt }, app);
-    const result = await this.sender.post(endpoint.url, delivery.body, headers, profile.policy.timeoutMs);
+    const request = wire.request(delivery.body, { webhookId: delivery.id, attempt, now: startedAt }, keys);
+    // The endpoint's extra headers first: the wire format's own (signatures, ids) always win.
+    const headers = { ...endpoint.headers, ...request.headers };
+    const bodySha256 = createHash("sha256").update(request.body).digest("hex");
+    const result = await this.sender.post(endpoint.url, request.body, headers, wire.policy.timeoutMs);
     lane.inFlight--;
     this.#sending--;
     this.#claimed--;
     this.metrics.inFlight.dec();
-    const succeeded = result.statusCode !== null && profile.isSuccess(result.statusCode);
-    const next = nextState(profile.policy, succeeded, attempt, delivery.maxAttempts, Date.now());
-    this.metrics.attempts.inc({ profile: profile.id, outcome: next.state === "pending" ? "retry" : next.state });
-    this.metrics.attemptSeconds.observe({ profile: profile.id }, result.durationMs / 1000);
-    this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, ...next });
+    const outcome = result.statusCode === null ? "retry" : wire.classify(result.statusCode);
+    const next = nextState(
+      wire.policy,
+      outcome,
+      attempt,
+      delivery.maxAttempts,
+      Date.now(),
+      this.options.retryDelayScale,
+    );
+    this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
+    this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
+    this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, bodySha256, ...next });
     if (next.state === "pending") {
       lane.retryAt = Math.min(lane.retryAt, next.nextAttemptAt);
       lane.dueAt = Math.min(lane.dueAt, next.nextAttemptAt);
@@ -282,17 +292,15 @@ export class DeliveryWorker {
     if (this.#wantsMore(lane)) this.#schedulePump();
   }
 
+  /** Who a lane sends to and with which keys, resolved per claim so a rotation signs at once. */
   async #target(endpointId: string): Promise<Target | undefined> {
     const endpoint = await this.endpoints.get(endpointId);
-    if (!endpoint) return undefined;
-    const cached = this.#apps.get(endpoint.appId);
-    let app = cached && Date.now() - cached.loadedAt < APP_CACHE_MS ? cached.app : undefined;
-    if (!app) {
-      app = await this.store.getApp(endpoint.appId);
-      if (!app) return undefined;
-      this.#apps.set(app.id, { app, loadedAt: Date.now() });
-    }
-    return { endpoint, app, profile: profileById(endpoint.profile) };
+    const wire = endpoint && findWireFormat(endpoint.profile);
+    if (!endpoint || !wire) return undefined;
+    const app = await this.endpoints.app(endpoint.appId);
+    if (!app) return undefined;
+    const endpointKeys = wire.newKeys ? await this.endpoints.signingKeys(endpointId) : [];
+    return { endpoint, wire, keys: { appToken: app.signingKey, endpointKeys } };
   }
 
   #armWakeTimer(): void {

@@ -1,8 +1,9 @@
 import { isPlainObject } from "../api/params.js";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
+import { filterMatches, suggestTypes, type Vocabulary, vocabularyHas } from "../catalog/index.js";
 import { HeraldError } from "../core/errors.js";
 import { newDeliveryId, newEventId } from "../core/ids.js";
-import { isKnownCategory, profileById, suggestCategories } from "../profiles/registry.js";
+import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, NewDelivery, NewEvent } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 
@@ -22,36 +23,48 @@ export interface PublishResult {
 /** Called after each commit: how many events, and which endpoints got deliveries (so a worker starts at once). */
 export type OnPublished = (eventCount: number, endpointIds: ReadonlySet<string>) => void;
 
-const ALL_EVENTS = "*";
+/** Longer type names are refused before any comparison, so no request buys an expensive suggestion. */
+const MAX_TYPE_LENGTH = 256;
 
-const subscribes = (endpoint: Endpoint, category: string): boolean =>
+const subscribes = (endpoint: Endpoint, vocabulary: Vocabulary, type: string): boolean =>
   endpoint.enabled &&
   endpoint.url !== "" &&
-  profileById(endpoint.profile).catalog.has(category) &&
-  (endpoint.eventTypes.includes(ALL_EVENTS) || endpoint.eventTypes.includes(category));
+  endpoint.vocabulary === vocabulary.id &&
+  (wireFormatById(endpoint.profile).carries?.(type) ?? true) &&
+  filterMatches(endpoint.eventTypes, type);
 
-/** Checks one event and returns its category; `at` names it in errors, e.g. `events[3]`. */
-function validateEvent(event: unknown, at: string): string {
+/** Checks one event and returns its vocabulary and type; `at` names it in errors, e.g. `events[3]`. */
+function validateEvent(event: unknown, at: string): { vocabulary: Vocabulary; type: string } {
   if (!isPlainObject(event)) {
     throw new HeraldError("invalid_type", `"${at}" must be a JSON object.`, { parameter: at, expected: "object" });
   }
-  const category = event.category;
-  const parameter = `${at === "event" ? "" : `${at}.`}category`;
-  if (category === undefined) {
-    throw new HeraldError("missing_parameter", `"${parameter}" is required.`, { parameter });
+  const vocabulary = vocabularyOf(event);
+  const field = (name: string) => `${at === "event" ? "" : `${at}.`}${name}`;
+  if (!vocabulary) {
+    const fields = VOCABULARIES.map((known) => `"${field(known.typeField)}"`).join(" or ");
+    throw new HeraldError("missing_parameter", `${fields} is required.`, {
+      parameter: field(VOCABULARIES[0]!.typeField),
+    });
   }
-  if (typeof category !== "string") {
+  const parameter = field(vocabulary.typeField);
+  const type = event[vocabulary.typeField];
+  if (typeof type !== "string") {
     throw new HeraldError("invalid_type", `"${parameter}" must be a string.`, { parameter, expected: "string" });
   }
-  if (!isKnownCategory(category)) {
-    const suggestions = suggestCategories(category);
+  if (type.length > MAX_TYPE_LENGTH) {
+    throw new HeraldError("invalid_value", `"${parameter}" is longer than ${MAX_TYPE_LENGTH} characters.`, {
+      parameter,
+    });
+  }
+  if (!vocabularyHas(vocabulary, type)) {
+    const suggestions = suggestTypes([vocabulary], type);
     const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `"${s}"`).join(", ")}?` : "";
-    throw new HeraldError("invalid_value", `Unknown category "${category}" in "${parameter}".${hint}`, {
+    throw new HeraldError("invalid_value", `Unknown ${vocabulary.typeField} "${type}" in "${parameter}".${hint}`, {
       parameter,
       suggestions,
     });
   }
-  return category;
+  return { vocabulary, type };
 }
 
 /**
@@ -73,7 +86,7 @@ export class Publisher {
       const earlier = await this.#replay(app.id, key, now);
       if (earlier) return earlier;
     }
-    const categories = events.map((event, index) =>
+    const typed = events.map((event, index) =>
       validateEvent(event, events.length === 1 ? "event" : `events[${index}]`),
     );
     const endpoints = await this.endpoints.forApp(app.id);
@@ -82,25 +95,25 @@ export class Publisher {
     const touched = new Set<string>();
     events.forEach((event, index) => {
       const payload = event as Record<string, unknown>;
-      const category = categories[index]!;
+      const { vocabulary, type } = typed[index]!;
       const stored: NewEvent = {
         id: newEventId(),
         appId: app.id,
-        category,
+        type,
         payload: JSON.stringify(payload),
         createdAt: now,
       };
       newEvents.push(stored);
       for (const endpoint of endpoints) {
-        if (!subscribes(endpoint, category)) continue;
-        const profile = profileById(endpoint.profile);
+        if (!subscribes(endpoint, vocabulary, type)) continue;
+        const wire = wireFormatById(endpoint.profile);
         deliveries.push({
           id: newDeliveryId(),
           appId: app.id,
           eventId: stored.id,
           endpointId: endpoint.id,
-          body: profile.render(payload, endpoint, app),
-          maxAttempts: profile.policy.maxAttempts,
+          body: wire.render({ id: stored.id, type, createdAt: now, payload }, endpoint, app),
+          maxAttempts: wire.policy.maxAttempts,
           createdAt: now,
         });
         touched.add(endpoint.id);

@@ -1,28 +1,27 @@
-import { editDistance as editDistanceOf } from "../catalog/index.js";
-import type { ProfileId } from "../storage/records.js";
-import type { Profile } from "./profile.js";
-import { sendbirdCallsProfile, sendbirdChatProfile } from "./sendbird/index.js";
+import type { Vocabulary } from "../catalog/index.js";
+import type { ManagementApi, Profile, WireFormat } from "./profile.js";
+import { sendbird } from "./sendbird/index.js";
+import { standardWebhooks } from "./standard/index.js";
 
-/** Every wire profile Herald speaks. Adding one is adding it here; the engine needs no change. */
-export const PROFILES: readonly Profile[] = [sendbirdChatProfile, sendbirdCallsProfile];
+/** Every profile Herald speaks. Adding one is a folder under `src/profiles/` and a line here. */
+const PROFILES: readonly Profile[] = [sendbird, standardWebhooks];
 
-const byId = new Map<ProfileId, Profile>(PROFILES.map((profile) => [profile.id, profile]));
+export const VOCABULARIES: readonly Vocabulary[] = PROFILES.flatMap((profile) => profile.vocabularies);
+export const WIRE_FORMATS: readonly WireFormat[] = PROFILES.flatMap((profile) => profile.wireFormats);
+export const MANAGEMENT_APIS: readonly ManagementApi[] = PROFILES.flatMap((profile) => profile.apis);
 
-export function profileById(id: ProfileId): Profile {
-  const profile = byId.get(id);
-  if (!profile) throw new Error(`No profile "${id}"`);
-  return profile;
+const wireFormatsById = new Map(WIRE_FORMATS.map((format) => [format.id, format]));
+const vocabulariesById = new Map(VOCABULARIES.map((vocabulary) => [vocabulary.id, vocabulary]));
+
+export function wireFormatById(id: string): WireFormat {
+  const format = wireFormatsById.get(id);
+  if (!format) throw new Error(`No wire format "${id}"`);
+  return format;
 }
 
-/** Whether any profile delivers this category. */
-export const isKnownCategory = (category: string): boolean => PROFILES.some((profile) => profile.catalog.has(category));
+export const findWireFormat = (id: string): WireFormat | undefined => wireFormatsById.get(id);
+export const findVocabulary = (id: string): Vocabulary | undefined => vocabulariesById.get(id);
 
-/** The known categories closest to an unknown one, over every profile. */
-export function suggestCategories(category: string, limit = 3): string[] {
-  const scored = PROFILES.flatMap((profile) => profile.catalog.suggest(category, limit));
-  return [...new Set(scored)]
-    .map((known) => ({ known, distance: editDistanceOf(category, known) }))
-    .sort((a, b) => a.distance - b.distance)
-    .slice(0, limit)
-    .map(({ known }) => known);
-}
+/** The vocabulary a published event is written in: the first whose type field it has. */
+export const vocabularyOf = (event: Readonly<Record<string, unknown>>): Vocabulary | undefined =>
+  VOCABULARIES.find((vocabulary) => event[vocabulary.typeField] !== undefined);

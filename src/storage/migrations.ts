@@ -1,9 +1,47 @@
+export type Dialect = "sqlite" | "postgres";
+
 /**
  * Versioned schema steps, applied in order; a step never changes once released. One text serves
- * both stores: PostgreSQL's BIGINT and BOOLEAN are INTEGER and NUMERIC affinity to SQLite, which
- * stores the same values (epoch milliseconds, 0 or 1).
+ * both stores where the types agree (PostgreSQL's BIGINT and BOOLEAN are INTEGER and NUMERIC
+ * affinity to SQLite, which stores the same values); a step has a text per dialect where they do
+ * not (JSON documents are JSONB on PostgreSQL, TEXT on SQLite).
  */
-export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string | Record<Dialect, string>;
+}
+
+export const migrationSql = (migration: Migration, dialect: Dialect): string =>
+  typeof migration.sql === "string" ? migration.sql : migration.sql[dialect];
+
+/** Step 2: one model for every wire profile. */
+const profilesModel = (json: string, emptyObject: string, allScopes: string) => `
+  ALTER TABLE api_tokens ADD COLUMN scopes ${json} NOT NULL DEFAULT ${allScopes};
+  ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT;
+  ALTER TABLE endpoints ADD COLUMN vocabulary TEXT NOT NULL DEFAULT 'sendbird';
+  ALTER TABLE endpoints ADD COLUMN description TEXT NOT NULL DEFAULT '';
+  ALTER TABLE endpoints ADD COLUMN headers ${json} NOT NULL DEFAULT ${emptyObject};
+  -- The wire format of Sendbird Chat is called "sendbird" now that it is one of several.
+  UPDATE endpoints SET profile = 'sendbird' WHERE profile = 'sendbird-chat';
+  ALTER TABLE events RENAME COLUMN category TO type;
+  CREATE INDEX events_by_app ON events(app_id, created_at);
+  CREATE INDEX deliveries_by_event ON deliveries(event_id);
+  ALTER TABLE attempts ADD COLUMN body_sha256 TEXT;
+  CREATE TABLE signing_keys (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    endpoint_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    public_key TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT
+  );
+  CREATE INDEX signing_keys_by_endpoint ON signing_keys(endpoint_id);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: "core",
@@ -79,5 +117,13 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
       CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
     `,
+  },
+  {
+    version: 2,
+    name: "profiles-model",
+    sql: {
+      sqlite: profilesModel("TEXT", "'{}'", `'["publish","read","manage"]'`),
+      postgres: profilesModel("JSONB", "'{}'::jsonb", `'["publish","read","manage"]'::jsonb`),
+    },
   },
 ];

@@ -1,7 +1,9 @@
 /** The rows Herald keeps, in the shapes the engine works with (times are epoch milliseconds). */
 
-/** Which wire profile an endpoint speaks; each lives in `src/profiles/<name>/`. */
-export type ProfileId = "sendbird-chat" | "sendbird-calls";
+/** A wire format's id (`sendbird`, `sendbird-calls`, `standard`, …); each lives in `src/profiles/<vendor>/`. */
+export type WireFormatId = string;
+/** A vocabulary's id (`sendbird`, …): which language an endpoint's event types are in. */
+export type VocabularyId = string;
 
 export interface App {
   id: string;
@@ -13,6 +15,10 @@ export interface App {
 
 export type TokenKind = "master" | "secondary";
 
+/** What an app token may do: publish events, read the log, manage endpoints, settings and tokens. */
+export type Scope = "publish" | "read" | "manage";
+export const ALL_SCOPES: readonly Scope[] = ["publish", "read", "manage"];
+
 export interface ApiTokenRecord {
   /** SHA-256 of the token; the token itself is shown once, at creation. */
   tokenHash: string;
@@ -20,27 +26,55 @@ export interface ApiTokenRecord {
   kind: TokenKind;
   /** Enough of the token for a person to recognise it in a list. */
   preview: string;
+  scopes: Scope[];
   createdAt: number;
+  /** After this the token no longer authenticates (a rotated master token's overlap); null: never. */
+  expiresAt: number | null;
 }
 
 export interface Endpoint {
   id: string;
   appId: string;
-  profile: ProfileId;
+  /** The language of the event types it subscribes to. */
+  vocabulary: VocabularyId;
+  /** The wire format its deliveries are rendered and signed in. */
+  profile: WireFormatId;
   url: string;
+  description: string;
   enabled: boolean;
-  /** Subscribed categories; `["*"]` is every category, including ones added later. */
+  /** Subscribed types: exact names and `prefix*` wildcards; `["*"]` is every type, including ones added later. */
   eventTypes: string[];
-  /** Profile-specific options, e.g. Sendbird's `include_members`. */
+  /** Extra request headers; the wire format's own headers always win. */
+  headers: Record<string, string>;
+  /** Wire-format options, e.g. Sendbird's `include_members`. */
   options: Record<string, unknown>;
   createdAt: number;
   updatedAt: number;
 }
 
+/** How a signing key signs: Sendbird's HMAC with the app token, Standard Webhooks' HMAC or ed25519. */
+export type SigningKeyKind = "hmac" | "ed25519";
+
+/** A key an endpoint's deliveries are signed with. Several are active at once during a rotation. */
+export interface SigningKey {
+  id: string;
+  appId: string;
+  endpointId: string;
+  kind: SigningKeyKind;
+  /** `whsec_…` for HMAC, `whsk_…` for ed25519. Never logged, never returned after creation. */
+  secret: string;
+  /** `whpk_…` for ed25519, which receivers verify with. */
+  publicKey: string | null;
+  createdAt: number;
+  /** Signs until then (a rotated key's overlap); null: until rotated. */
+  expiresAt: number | null;
+}
+
 export interface NewEvent {
   id: string;
   appId: string;
-  category: string;
+  /** The event's type in its vocabulary, e.g. `group_channel:message_send`. */
+  type: string;
   /** The event as published, serialised once. */
   payload: string;
   createdAt: number;
@@ -95,6 +129,8 @@ export interface AttemptView {
   error: string | null;
   /** The start of the response body, for non-2xx answers. */
   responseBody: string | null;
+  /** SHA-256 (hex) of the body bytes this attempt sent: what its signature covered. */
+  bodySha256: string | null;
 }
 
 /** What one attempt came to, written back by the worker. */
@@ -110,7 +146,7 @@ export interface DeliveryView {
   appId: string;
   eventId: string;
   endpointId: string;
-  category: string;
+  type: string;
   state: DeliveryState;
   attempts: number;
   maxAttempts: number;
@@ -118,10 +154,16 @@ export interface DeliveryView {
   createdAt: number;
   updatedAt: number;
   attemptLog: AttemptView[];
+  /** The event as published, when asked for. */
+  payload?: string;
 }
 
 export interface DeliveryQuery {
   state?: DeliveryState;
+  eventId?: string;
+  endpointId?: string;
+  /** Include each delivery's event payload. */
+  withPayload?: boolean;
   /** Return deliveries created before this cursor (a delivery's `createdAt`/`id` pair, opaque to clients). */
   before?: { createdAt: number; id: string };
   limit: number;
@@ -131,4 +173,24 @@ export interface DeliveryQuery {
 export interface EndpointDue {
   endpointId: string;
   dueAt: number;
+}
+
+export interface EventView {
+  id: string;
+  appId: string;
+  type: string;
+  payload: string;
+  createdAt: number;
+}
+
+export interface EventQuery {
+  type?: string;
+  before?: { createdAt: number; id: string };
+  limit: number;
+}
+
+export interface AppQuery {
+  /** Apps created before this one, newest first. */
+  before?: { createdAt: number; id: string };
+  limit: number;
 }

@@ -5,7 +5,10 @@ import type {
   DeliveryState,
   DeliveryView,
   Endpoint,
-  ProfileId,
+  EventView,
+  Scope,
+  SigningKey,
+  SigningKeyKind,
   TokenKind,
 } from "./records.js";
 
@@ -21,32 +24,56 @@ export interface TokenRow {
   app_id: string;
   kind: TokenKind;
   preview: string;
+  /** JSON text on SQLite, parsed JSONB on PostgreSQL. */
+  scopes: string | Scope[];
   created_at: number;
+  expires_at: number | null;
 }
 export interface EndpointRow {
   id: string;
   app_id: string;
-  profile: ProfileId;
+  vocabulary: string;
+  profile: string;
   url: string;
+  description: string;
   /** SQLite has no boolean type and returns 0 or 1. */
   enabled: boolean | number;
   event_types: string;
+  headers: string | Record<string, string>;
   options: string;
   created_at: number;
   updated_at: number;
+}
+export interface SigningKeyRow {
+  id: string;
+  app_id: string;
+  endpoint_id: string;
+  kind: SigningKeyKind;
+  secret: string;
+  public_key: string | null;
+  created_at: number;
+  expires_at: number | null;
+}
+export interface EventRow {
+  id: string;
+  app_id: string;
+  type: string;
+  payload: string;
+  created_at: number;
 }
 export interface DeliveryRow {
   id: string;
   app_id: string;
   event_id: string;
   endpoint_id: string;
-  category: string;
+  type: string;
   state: DeliveryState;
   attempts: number;
   max_attempts: number;
   next_attempt_at: number;
   created_at: number;
   updated_at: number;
+  payload?: string;
 }
 export interface AttemptRow {
   delivery_id: string;
@@ -56,11 +83,15 @@ export interface AttemptRow {
   status_code: number | null;
   error: string | null;
   response_body: string | null;
+  body_sha256: string | null;
 }
 
-/** The delivery columns a listing selects, joined with the event for its category. */
-export const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.category, d.state, d.attempts,
+/** The delivery columns a listing selects, joined with the event for its type. */
+export const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.type, d.state, d.attempts,
   d.max_attempts, d.next_attempt_at, d.created_at, d.updated_at`;
+
+/** A JSON column: text on SQLite, already parsed on PostgreSQL (JSONB). */
+const json = <T>(value: string | T): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
 
 export const toApp = (row: AppRow): App => ({
   id: row.id,
@@ -74,19 +105,43 @@ export const toToken = (row: TokenRow): ApiTokenRecord => ({
   appId: row.app_id,
   kind: row.kind,
   preview: row.preview,
+  scopes: json(row.scopes),
   createdAt: row.created_at,
+  expiresAt: row.expires_at,
 });
 
 export const toEndpoint = (row: EndpointRow): Endpoint => ({
   id: row.id,
   appId: row.app_id,
+  vocabulary: row.vocabulary,
   profile: row.profile,
   url: row.url,
+  description: row.description,
   enabled: row.enabled === true || row.enabled === 1,
   eventTypes: JSON.parse(row.event_types) as string[],
+  headers: json(row.headers),
   options: JSON.parse(row.options) as Record<string, unknown>,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+});
+
+export const toSigningKey = (row: SigningKeyRow): SigningKey => ({
+  id: row.id,
+  appId: row.app_id,
+  endpointId: row.endpoint_id,
+  kind: row.kind,
+  secret: row.secret,
+  publicKey: row.public_key,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+});
+
+export const toEvent = (row: EventRow): EventView => ({
+  id: row.id,
+  appId: row.app_id,
+  type: row.type,
+  payload: row.payload,
+  createdAt: row.created_at,
 });
 
 export const toAttempt = (row: AttemptRow): AttemptView => ({
@@ -96,6 +151,7 @@ export const toAttempt = (row: AttemptRow): AttemptView => ({
   statusCode: row.status_code,
   error: row.error,
   responseBody: row.response_body,
+  bodySha256: row.body_sha256,
 });
 
 export const toDeliveryView = (row: DeliveryRow, attemptLog: AttemptView[]): DeliveryView => ({
@@ -103,7 +159,7 @@ export const toDeliveryView = (row: DeliveryRow, attemptLog: AttemptView[]): Del
   appId: row.app_id,
   eventId: row.event_id,
   endpointId: row.endpoint_id,
-  category: row.category,
+  type: row.type,
   state: row.state,
   attempts: row.attempts,
   maxAttempts: row.max_attempts,
@@ -111,4 +167,5 @@ export const toDeliveryView = (row: DeliveryRow, attemptLog: AttemptView[]): Del
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   attemptLog,
+  ...(row.payload === undefined ? {} : { payload: row.payload }),
 });

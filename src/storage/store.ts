@@ -1,13 +1,17 @@
 import type {
   ApiTokenRecord,
   App,
+  AppQuery,
   AttemptRecord,
   ClaimedDelivery,
   DeliveryQuery,
   DeliveryView,
   Endpoint,
   EndpointDue,
+  EventQuery,
+  EventView,
   PublishBatch,
+  SigningKey,
   TokenKind,
 } from "./records.js";
 
@@ -26,15 +30,46 @@ export interface Store {
 
   createApp(app: App, masterToken: ApiTokenRecord): Promise<void>;
   getApp(appId: string): Promise<App | undefined>;
+  /** Apps newest first, before the cursor. */
+  listApps(query: AppQuery): Promise<App[]>;
+  /** Deletes an app with everything it owns: tokens, endpoints, keys, events, deliveries, attempts. */
+  deleteApp(appId: string): Promise<boolean>;
+  /**
+   * Makes a new master token the app's signing key at once; the current master tokens keep
+   * authenticating until `previousExpiresAt`. False if there is no such app.
+   */
+  rotateMasterToken(
+    appId: string,
+    next: ApiTokenRecord,
+    signingKey: string,
+    previousExpiresAt: number,
+  ): Promise<boolean>;
   addApiToken(token: ApiTokenRecord): Promise<void>;
-  /** The app a token belongs to, and whether it is the master token. */
-  findToken(tokenHash: string): Promise<{ app: App; kind: TokenKind } | undefined>;
-  listApiTokens(appId: string): Promise<ApiTokenRecord[]>;
+  /** The unexpired token with this hash, and its app. */
+  findToken(tokenHash: string, now: number): Promise<{ app: App; token: ApiTokenRecord } | undefined>;
+  /** An app's unexpired tokens, oldest first. */
+  listApiTokens(appId: string, now: number): Promise<ApiTokenRecord[]>;
+  countApiTokens(appId: string, kind: TokenKind): Promise<number>;
+  /** Revokes a secondary token; a master token is only ever replaced by rotation. */
   deleteApiToken(appId: string, tokenHash: string): Promise<boolean>;
 
   listEndpoints(appId: string): Promise<Endpoint[]>;
   getEndpoint(endpointId: string): Promise<Endpoint | undefined>;
+  /** Inserts or updates an endpoint (never moving it to another app). */
   saveEndpoint(endpoint: Endpoint): Promise<void>;
+  /**
+   * Deletes an endpoint of an app with its signing keys; its pending deliveries end as failed, and
+   * the log keeps them. False if the app has no such endpoint.
+   */
+  deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean>;
+
+  /**
+   * Adds signing keys for an endpoint. With `retireAt`, the endpoint's keys that were active until
+   * now stop signing at that time (a rotation's overlap), in the same transaction.
+   */
+  addSigningKeys(endpointId: string, keys: SigningKey[], retireAt?: number): Promise<void>;
+  /** An endpoint's keys that still sign at `now`, newest first. */
+  listSigningKeys(endpointId: string, now: number): Promise<SigningKey[]>;
 
   /**
    * Writes events, their deliveries and the idempotency record in one transaction. Returns false,
@@ -55,6 +90,10 @@ export interface Store {
   endpointsWithPending(): Promise<EndpointDue[]>;
   /** Writes attempt outcomes and the delivery states they lead to, in one transaction. */
   recordAttempts(attempts: AttemptRecord[]): Promise<void>;
+
+  /** An app's events, newest first. */
+  listEvents(appId: string, query: EventQuery): Promise<EventView[]>;
+  getEvent(appId: string, eventId: string): Promise<EventView | undefined>;
 
   listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]>;
   getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined>;

@@ -87,6 +87,8 @@ export function testDatabase(): TestDatabase {
 
 export interface TestHerald {
   herald: Herald;
+  /** The deployment admin's token for this Herald. */
+  adminToken: string;
   /** Base URL of Herald's HTTP server on loopback. */
   url: string;
   database: TestDatabase;
@@ -99,7 +101,9 @@ export interface TestHerald {
 /** A real Herald on a fresh database of the store under test, listening on a free loopback port. */
 export async function startHerald(options: HeraldOptions = {}): Promise<TestHerald> {
   const database = testDatabase();
+  const adminToken = `admin-${randomBytes(16).toString("hex")}`;
   const herald = await createHerald({
+    adminToken,
     env: {},
     databaseUrl: database.url,
     host: "127.0.0.1",
@@ -112,6 +116,7 @@ export async function startHerald(options: HeraldOptions = {}): Promise<TestHera
   const url = await herald.listen();
   return {
     herald,
+    adminToken,
     url,
     database,
     async createApp(name = "test") {

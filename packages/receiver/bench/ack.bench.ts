@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeSendbirdJson, signSendbird } from "@herald/signing";
 import { Agent, request } from "undici";
-import { sendbirdChatCatalog } from "../../../src/catalog/index.js";
 import { uuidv7 } from "../../../src/core/ids.js";
+import { sendbirdChatCatalog } from "../../../src/profiles/sendbird/index.js";
 
 const { values } = parseArgs({
   options: {

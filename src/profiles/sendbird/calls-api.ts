@@ -1,13 +1,13 @@
 import type { FastifyPluginAsync } from "fastify";
+import { apiTokenHeader, appOf, useAuthentication } from "../../api/auth.js";
 import type { ApiContext } from "../../api/context.js";
 import { useErrorFormat } from "../../api/error-format.js";
 import { optionalQueryBoolean } from "../../api/params.js";
-import { sendbirdCallsCatalog } from "../../catalog/index.js";
 import { HeraldError } from "../../core/errors.js";
 import { formatCallsError } from "./errors.js";
-import { applySettingsUpdate, type SettingsShape, sendbirdEndpointId, settingsView } from "./settings.js";
+import { applySettingsUpdate, CALLS_SETTINGS, sendbirdEndpointId, settingsView } from "./settings.js";
 
-const CALLS: SettingsShape = { profile: "sendbird-calls", catalog: sendbirdCallsCatalog, memberOptions: false };
+const CALLS = CALLS_SETTINGS;
 
 interface Route {
   Params: { application_id: string };
@@ -20,27 +20,28 @@ interface Route {
  */
 export const sendbirdCallsApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
   useErrorFormat(app, formatCallsError, ctx.logger);
-  const tenantFor = async (request: { headers: Record<string, unknown>; params: Route["Params"] }) => {
-    const { app: tenant } = await ctx.apps.authenticate(request.headers["api-token"] as string);
+  useAuthentication(app, { ...ctx, adminToken: ctx.config.adminToken, readCredential: apiTokenHeader });
+  const tenantFor = (request: Parameters<typeof appOf>[0] & { params: Route["Params"] }) => {
+    const tenant = appOf(request);
     if (tenant.id !== request.params.application_id) {
       throw new HeraldError("unauthorized", "The API token does not belong to this application.");
     }
     return tenant;
   };
 
-  app.get<Route>("/:application_id/settings/webhook", async (request) => {
-    const tenant = await tenantFor(request);
+  app.get<Route>("/:application_id/settings/webhook", { config: { access: "read" } }, async (request) => {
+    const tenant = tenantFor(request);
     const displayAll = optionalQueryBoolean(
       request.query.display_all_webhook_categories,
       "display_all_webhook_categories",
     );
-    const endpoint = await ctx.endpoints.get(sendbirdEndpointId(CALLS.profile, tenant.id));
+    const endpoint = await ctx.endpoints.get(sendbirdEndpointId(CALLS, tenant.id));
     return settingsView(endpoint, CALLS, displayAll ?? false);
   });
 
-  app.put<Route>("/:application_id/settings/webhook", async (request) => {
-    const tenant = await tenantFor(request);
-    const current = await ctx.store.getEndpoint(sendbirdEndpointId(CALLS.profile, tenant.id));
+  app.put<Route>("/:application_id/settings/webhook", { config: { access: "manage" } }, async (request) => {
+    const tenant = tenantFor(request);
+    const current = await ctx.store.getEndpoint(sendbirdEndpointId(CALLS, tenant.id));
     const next = applySettingsUpdate(current, request.body, CALLS, tenant.id, Date.now());
     await ctx.endpoints.save(next);
     return settingsView(next, CALLS, false);

@@ -32,6 +32,8 @@ const chatCode = (error: HeraldError): { status: number; code: number } => {
       return { status: 415, code: 400103 };
     case "conflict":
       return { status: 409, code: 400202 };
+    case "limit_exceeded":
+      return { status: 400, code: 400111 };
     case "unavailable":
       return { status: 503, code: 500901 };
     case "internal":
@@ -63,6 +65,8 @@ const callsCode = (error: HeraldError): { status: number; code: number; type: st
       return { status: 404, code: 400200, type: "NOT_FOUND" };
     case "conflict":
       return { status: 409, code: 400201, type: "UNIQUE_CONSTRAINT" };
+    case "limit_exceeded":
+      return { status: 400, code: 400100, type: "INVALID_PARAMS" };
     case "unavailable":
     case "internal":
       return { status: error.kind === "unavailable" ? 503 : 500, code: 500999, type: "UNKNOWN_ERROR" };

@@ -1,22 +1,35 @@
-import { sendbirdCallsCatalog, sendbirdChatCatalog } from "../../catalog/index.js";
+import type { Profile } from "../profile.js";
 import { sendbirdCallsApi } from "./calls-api.js";
 import { sendbirdChatApi } from "./chat-api.js";
-import { sendbirdProfile } from "./sendbird-profile.js";
+import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdVocabulary } from "./vocabulary.js";
+import { sendbirdWireFormat } from "./wire-format.js";
 
-/** Sendbird Chat: `app_id`, 5 s per attempt, settings at `/v3/applications/settings/webhook`. */
-export const sendbirdChatProfile = sendbirdProfile({
-  id: "sendbird-chat",
+export { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdVocabulary } from "./vocabulary.js";
+
+/** Sendbird Chat's format: `app_id`, 5 s per attempt. */
+export const sendbirdChatWire = sendbirdWireFormat({
+  id: "sendbird",
+  description: "Sendbird Chat: escaped JSON, x-sendbird-signature (HMAC of the body with the master API token)",
   catalog: sendbirdChatCatalog,
   appIdField: "app_id",
   timeoutMs: 5000,
-  api: { prefix: "/v3/applications", plugin: sendbirdChatApi },
 });
 
-/** Sendbird Calls: `application_id`, 1 s per attempt, settings at `/v1/applications/{id}/settings/webhook`. */
-export const sendbirdCallsProfile = sendbirdProfile({
+/** Sendbird Calls' format: `application_id`, 1 s per attempt. */
+export const sendbirdCallsWire = sendbirdWireFormat({
   id: "sendbird-calls",
+  description: "Sendbird Calls: as Chat, with application_id and a 1 s timeout",
   catalog: sendbirdCallsCatalog,
   appIdField: "application_id",
   timeoutMs: 1000,
-  api: { prefix: "/v1/applications", plugin: sendbirdCallsApi },
 });
+
+/** Sendbird: its vocabulary, the Chat and Calls wire formats, and their settings APIs. */
+export const sendbird: Profile = {
+  vocabularies: [sendbirdVocabulary],
+  wireFormats: [sendbirdChatWire, sendbirdCallsWire],
+  apis: [
+    { prefix: "/v3/applications", plugin: sendbirdChatApi },
+    { prefix: "/v1/applications", plugin: sendbirdCallsApi },
+  ],
+};

@@ -7,19 +7,36 @@ import {
 } from "../../api/params.js";
 import type { Catalog } from "../../catalog/index.js";
 import { HeraldError } from "../../core/errors.js";
-import type { Endpoint, ProfileId } from "../../storage/records.js";
+import type { Endpoint } from "../../storage/records.js";
+import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdVocabulary } from "./vocabulary.js";
 
 /** Which settings fields a Sendbird product has: Chat has member options, Calls has none. */
 export interface SettingsShape {
-  profile: ProfileId;
+  /** The product, as it appears in its endpoint's id. */
+  product: "sendbird-chat" | "sendbird-calls";
+  /** The wire format its endpoint speaks. */
+  wireFormat: string;
   catalog: Catalog;
   memberOptions: boolean;
 }
 
+export const CHAT_SETTINGS: SettingsShape = {
+  product: "sendbird-chat",
+  wireFormat: "sendbird",
+  catalog: sendbirdChatCatalog,
+  memberOptions: true,
+};
+export const CALLS_SETTINGS: SettingsShape = {
+  product: "sendbird-calls",
+  wireFormat: "sendbird-calls",
+  catalog: sendbirdCallsCatalog,
+  memberOptions: false,
+};
+
 export const ALL_EVENTS = "*";
 
 /** A Sendbird app has one webhook per product, so its endpoint id follows from the app. */
-export const sendbirdEndpointId = (profile: ProfileId, appId: string): string => `ep_${profile}_${appId}`;
+export const sendbirdEndpointId = (shape: SettingsShape, appId: string): string => `ep_${shape.product}_${appId}`;
 
 /** The `{"webhook": {...}}` body Sendbird's settings routes answer with. */
 export function settingsView(endpoint: Endpoint | undefined, shape: SettingsShape, displayAllCategories: boolean) {
@@ -74,12 +91,15 @@ export function applySettingsUpdate(
     if (includeUnreadCount !== undefined) options.include_unread_count = includeUnreadCount;
   }
   const next: Endpoint = {
-    id: sendbirdEndpointId(shape.profile, appId),
+    id: sendbirdEndpointId(shape, appId),
     appId,
-    profile: shape.profile,
+    vocabulary: sendbirdVocabulary.id,
+    profile: shape.wireFormat,
     url: url === undefined ? (current?.url ?? "") : requireWebhookUrl(url, "url"),
+    description: current?.description ?? `Sendbird ${shape.product === "sendbird-chat" ? "Chat" : "Calls"} webhook`,
     enabled: enabled ?? current?.enabled ?? false,
     eventTypes: events === undefined ? (current?.eventTypes ?? []) : checkCategories(events, shape.catalog),
+    headers: current?.headers ?? {},
     options,
     createdAt: current?.createdAt ?? now,
     updatedAt: now,

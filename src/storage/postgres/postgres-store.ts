@@ -1,8 +1,9 @@
 import pg from "pg";
-import { MIGRATIONS } from "../migrations.js";
+import { MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
   ApiTokenRecord,
   App,
+  AppQuery,
   AttemptRecord,
   AttemptView,
   ClaimedDelivery,
@@ -10,10 +11,23 @@ import type {
   DeliveryView,
   Endpoint,
   EndpointDue,
+  EventQuery,
+  EventView,
   PublishBatch,
+  SigningKey,
   TokenKind,
 } from "../records.js";
-import { DELIVERY_COLUMNS, type DeliveryRow, toApp, toAttempt, toDeliveryView, toEndpoint, toToken } from "../rows.js";
+import {
+  DELIVERY_COLUMNS,
+  type DeliveryRow,
+  toApp,
+  toAttempt,
+  toDeliveryView,
+  toEndpoint,
+  toEvent,
+  toSigningKey,
+  toToken,
+} from "../rows.js";
 import type { Store } from "../store.js";
 
 const CHANNEL = "herald_deliveries";
@@ -105,7 +119,7 @@ export class PostgresStore implements Store {
       );
       for (const migration of MIGRATIONS) {
         if (applied.has(migration.version)) continue;
-        await client.query(migration.sql);
+        await client.query(migrationSql(migration, "postgres"));
         await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
           migration.version,
           migration.name,
@@ -136,28 +150,91 @@ export class PostgresStore implements Store {
     return rows[0] && toApp(rows[0]);
   }
 
+  async listApps(query: AppQuery): Promise<App[]> {
+    const before = query.before ?? { createdAt: Number.MAX_SAFE_INTEGER, id: "" };
+    const { rows } = await this.#pool.query(
+      "SELECT * FROM apps WHERE (created_at, id) < ($1, $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+      [before.createdAt, before.id, query.limit],
+    );
+    return rows.map(toApp);
+  }
+
+  async deleteApp(appId: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      await client.query("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = $1)", [
+        appId,
+      ]);
+      for (const table of ["deliveries", "events", "signing_keys", "endpoints", "idempotency_keys", "api_tokens"]) {
+        await client.query(`DELETE FROM ${table} WHERE app_id = $1`, [appId]);
+      }
+      const { rowCount } = await client.query("DELETE FROM apps WHERE id = $1", [appId]);
+      return (rowCount ?? 0) > 0;
+    });
+  }
+
+  async rotateMasterToken(
+    appId: string,
+    next: ApiTokenRecord,
+    signingKey: string,
+    previousExpiresAt: number,
+  ): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const updated = await client.query("UPDATE apps SET signing_key = $1 WHERE id = $2", [signingKey, appId]);
+      if (updated.rowCount === 0) return false;
+      await client.query(
+        `UPDATE api_tokens SET expires_at = $1
+         WHERE app_id = $2 AND kind = 'master' AND (expires_at IS NULL OR expires_at > $1)`,
+        [previousExpiresAt, appId],
+      );
+      await this.#insertToken(client, next);
+      return true;
+    });
+  }
+
   async addApiToken(token: ApiTokenRecord): Promise<void> {
     await this.#insertToken(this.#pool, token);
   }
 
   async #insertToken(db: pg.Pool | pg.PoolClient, token: ApiTokenRecord): Promise<void> {
     await db.query(
-      "INSERT INTO api_tokens (token_hash, app_id, kind, preview, created_at) VALUES ($1, $2, $3, $4, $5)",
-      [token.tokenHash, token.appId, token.kind, token.preview, token.createdAt],
+      `INSERT INTO api_tokens (token_hash, app_id, kind, preview, scopes, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        token.tokenHash,
+        token.appId,
+        token.kind,
+        token.preview,
+        JSON.stringify(token.scopes),
+        token.createdAt,
+        token.expiresAt,
+      ],
     );
   }
 
-  async findToken(tokenHash: string): Promise<{ app: App; kind: TokenKind } | undefined> {
+  async findToken(tokenHash: string, now: number): Promise<{ app: App; token: ApiTokenRecord } | undefined> {
     const { rows } = await this.#pool.query(
-      "SELECT a.*, t.kind FROM api_tokens t JOIN apps a ON a.id = t.app_id WHERE t.token_hash = $1",
-      [tokenHash],
+      `SELECT a.id, a.name, a.signing_key, a.created_at, to_jsonb(t) AS token
+       FROM api_tokens t JOIN apps a ON a.id = t.app_id
+       WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)`,
+      [tokenHash, now],
     );
-    return rows[0] && { app: toApp(rows[0]), kind: rows[0].kind };
+    return rows[0] && { app: toApp(rows[0]), token: toToken(rows[0].token) };
   }
 
-  async listApiTokens(appId: string): Promise<ApiTokenRecord[]> {
-    const { rows } = await this.#pool.query("SELECT * FROM api_tokens WHERE app_id = $1 ORDER BY created_at", [appId]);
+  async listApiTokens(appId: string, now: number): Promise<ApiTokenRecord[]> {
+    const { rows } = await this.#pool.query(
+      "SELECT * FROM api_tokens WHERE app_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at",
+      [appId, now],
+    );
     return rows.map(toToken);
+  }
+
+  async countApiTokens(appId: string, kind: TokenKind): Promise<number> {
+    const { rows } = await this.#pool.query("SELECT COUNT(*) AS n FROM api_tokens WHERE app_id = $1 AND kind = $2", [
+      appId,
+      kind,
+    ]);
+    return Number(rows[0].n);
   }
 
   async deleteApiToken(appId: string, tokenHash: string): Promise<boolean> {
@@ -169,7 +246,9 @@ export class PostgresStore implements Store {
   }
 
   async listEndpoints(appId: string): Promise<Endpoint[]> {
-    const { rows } = await this.#pool.query("SELECT * FROM endpoints WHERE app_id = $1 ORDER BY created_at", [appId]);
+    const { rows } = await this.#pool.query("SELECT * FROM endpoints WHERE app_id = $1 ORDER BY created_at, id", [
+      appId,
+    ]);
     return rows.map(toEndpoint);
   }
 
@@ -180,22 +259,90 @@ export class PostgresStore implements Store {
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO endpoints (id, app_id, profile, url, enabled, event_types, options, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled,
-         event_types = excluded.event_types, options = excluded.options, updated_at = excluded.updated_at`,
+      `INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
+         options, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
+         enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
+         options = excluded.options, updated_at = excluded.updated_at
+       WHERE endpoints.app_id = excluded.app_id`,
       [
         endpoint.id,
         endpoint.appId,
+        endpoint.vocabulary,
         endpoint.profile,
         endpoint.url,
+        endpoint.description,
         endpoint.enabled,
         JSON.stringify(endpoint.eventTypes),
+        JSON.stringify(endpoint.headers),
         JSON.stringify(endpoint.options),
         endpoint.createdAt,
         endpoint.updatedAt,
       ],
     );
+  }
+
+  async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const deleted = await client.query("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", [appId, endpointId]);
+      if (deleted.rowCount === 0) return false;
+      await client.query(
+        "UPDATE deliveries SET state = 'failed', updated_at = $1 WHERE endpoint_id = $2 AND state = 'pending'",
+        [now, endpointId],
+      );
+      await client.query("DELETE FROM signing_keys WHERE endpoint_id = $1", [endpointId]);
+      return true;
+    });
+  }
+
+  async addSigningKeys(endpointId: string, keys: SigningKey[], retireAt?: number): Promise<void> {
+    await this.#transaction(async (client) => {
+      if (retireAt !== undefined) {
+        await client.query(
+          "UPDATE signing_keys SET expires_at = $1 WHERE endpoint_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+          [retireAt, endpointId],
+        );
+      }
+      if (keys.length === 0) return;
+      await client.query(
+        `INSERT INTO signing_keys (id, app_id, endpoint_id, kind, secret, public_key, created_at, expires_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
+        columns(keys, "id", "appId", "endpointId", "kind", "secret", "publicKey", "createdAt", "expiresAt"),
+      );
+    });
+  }
+
+  async listSigningKeys(endpointId: string, now: number): Promise<SigningKey[]> {
+    const { rows } = await this.#pool.query(
+      `SELECT * FROM signing_keys WHERE endpoint_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+       ORDER BY created_at DESC, id DESC`,
+      [endpointId, now],
+    );
+    return rows.map(toSigningKey);
+  }
+
+  async listEvents(appId: string, query: EventQuery): Promise<EventView[]> {
+    const params: unknown[] = [appId, query.limit];
+    const conditions = ["app_id = $1"];
+    if (query.type) {
+      params.push(query.type);
+      conditions.push(`type = $${params.length}`);
+    }
+    if (query.before) {
+      params.push(query.before.createdAt, query.before.id);
+      conditions.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+    }
+    const { rows } = await this.#pool.query(
+      `SELECT * FROM events WHERE ${conditions.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT $2`,
+      params,
+    );
+    return rows.map(toEvent);
+  }
+
+  async getEvent(appId: string, eventId: string): Promise<EventView | undefined> {
+    const { rows } = await this.#pool.query("SELECT * FROM events WHERE app_id = $1 AND id = $2", [appId, eventId]);
+    return rows[0] && toEvent(rows[0]);
   }
 
   async publish(batch: PublishBatch): Promise<boolean> {
@@ -216,9 +363,9 @@ export class PostgresStore implements Store {
       const { events, deliveries } = batch;
       // One statement per table, whatever the batch size: arrays in, rows out.
       await client.query(
-        `INSERT INTO events (id, app_id, category, payload, created_at)
+        `INSERT INTO events (id, app_id, type, payload, created_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`,
-        columns(events, "id", "appId", "category", "payload", "createdAt"),
+        columns(events, "id", "appId", "type", "payload", "createdAt"),
       );
       if (deliveries.length > 0) {
         // Sent at commit, to every listening worker process.
@@ -303,10 +450,21 @@ export class PostgresStore implements Store {
       const recorded = rows.map((row) => attempts[row.ord as number]!);
       if (recorded.length === 0) return;
       await client.query(
-        `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[])
+        `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
+           body_sha256)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[])
          ON CONFLICT DO NOTHING`,
-        columns(recorded, "deliveryId", "attempt", "startedAt", "durationMs", "statusCode", "error", "responseBody"),
+        columns(
+          recorded,
+          "deliveryId",
+          "attempt",
+          "startedAt",
+          "durationMs",
+          "statusCode",
+          "error",
+          "responseBody",
+          "bodySha256",
+        ),
       );
     });
   }
@@ -318,12 +476,21 @@ export class PostgresStore implements Store {
       params.push(query.state);
       conditions.push(`d.state = $${params.length}`);
     }
+    for (const [column, value] of [
+      ["d.event_id", query.eventId],
+      ["d.endpoint_id", query.endpointId],
+    ] as const) {
+      if (value === undefined) continue;
+      params.push(value);
+      conditions.push(`${column} = $${params.length}`);
+    }
     if (query.before) {
       params.push(query.before.createdAt, query.before.id);
       conditions.push(`(d.created_at, d.id) < ($${params.length - 1}, $${params.length})`);
     }
+    const payload = query.withPayload ? ", e.payload" : "";
     const { rows } = await this.#pool.query(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+      `SELECT ${DELIVERY_COLUMNS}${payload} FROM deliveries d JOIN events e ON e.id = d.event_id
        WHERE ${conditions.join(" AND ")} ORDER BY d.created_at DESC, d.id DESC LIMIT $2`,
       params,
     );

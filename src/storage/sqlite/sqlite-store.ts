@@ -1,17 +1,21 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { MIGRATIONS } from "../migrations.js";
+import { MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
   ApiTokenRecord,
   App,
+  AppQuery,
   AttemptRecord,
   ClaimedDelivery,
   DeliveryQuery,
   DeliveryView,
   Endpoint,
   EndpointDue,
+  EventQuery,
+  EventView,
   PublishBatch,
+  SigningKey,
   TokenKind,
 } from "../records.js";
 import {
@@ -20,11 +24,15 @@ import {
   DELIVERY_COLUMNS,
   type DeliveryRow,
   type EndpointRow,
+  type EventRow,
+  type SigningKeyRow,
   type TokenRow,
   toApp,
   toAttempt,
   toDeliveryView,
   toEndpoint,
+  toEvent,
+  toSigningKey,
   toToken,
 } from "../rows.js";
 import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
@@ -41,22 +49,58 @@ function prepareStatements(db: Database.Database) {
   return {
     insertApp: db.prepare("INSERT INTO apps (id, name, signing_key, created_at) VALUES (?, ?, ?, ?)"),
     getApp: db.prepare<[string], AppRow>("SELECT * FROM apps WHERE id = ?"),
+    listApps: db.prepare<[number, number, string, number], AppRow>(
+      "SELECT * FROM apps WHERE (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?",
+    ),
+    setSigningKey: db.prepare("UPDATE apps SET signing_key = ? WHERE id = ?"),
+    expireMasterTokens: db.prepare(
+      "UPDATE api_tokens SET expires_at = ? WHERE app_id = ? AND kind = 'master' AND (expires_at IS NULL OR expires_at > ?)",
+    ),
     insertToken: db.prepare(
-      "INSERT INTO api_tokens (token_hash, app_id, kind, preview, created_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO api_tokens (token_hash, app_id, kind, preview, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
-    findToken: db.prepare<[string], AppRow & { kind: TokenKind }>(
-      "SELECT a.*, t.kind FROM api_tokens t JOIN apps a ON a.id = t.app_id WHERE t.token_hash = ?",
+    findToken: db.prepare<[string, number], AppRow & { token_hash: string }>(
+      `SELECT a.*, t.token_hash FROM api_tokens t JOIN apps a ON a.id = t.app_id
+       WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`,
     ),
-    listTokens: db.prepare<[string], TokenRow>("SELECT * FROM api_tokens WHERE app_id = ? ORDER BY created_at"),
+    getToken: db.prepare<[string], TokenRow>("SELECT * FROM api_tokens WHERE token_hash = ?"),
+    listTokens: db.prepare<[string, number], TokenRow>(
+      "SELECT * FROM api_tokens WHERE app_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at",
+    ),
+    countTokens: db.prepare<[string, string], { n: number }>(
+      "SELECT COUNT(*) AS n FROM api_tokens WHERE app_id = ? AND kind = ?",
+    ),
     deleteToken: db.prepare("DELETE FROM api_tokens WHERE app_id = ? AND token_hash = ? AND kind = 'secondary'"),
-    listEndpoints: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at"),
+    listEndpoints: db.prepare<[string], EndpointRow>(
+      "SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at, id",
+    ),
     getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
     saveEndpoint: db.prepare(`
-      INSERT INTO endpoints (id, app_id, profile, url, enabled, event_types, options, created_at, updated_at)
-      VALUES (@id, @appId, @profile, @url, @enabled, @eventTypes, @options, @createdAt, @updatedAt)
-      ON CONFLICT (id) DO UPDATE SET url = excluded.url, enabled = excluded.enabled,
-        event_types = excluded.event_types, options = excluded.options, updated_at = excluded.updated_at`),
-    insertEvent: db.prepare("INSERT INTO events (id, app_id, category, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
+      INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
+        options, created_at, updated_at)
+      VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @eventTypes, @headers, @options,
+        @createdAt, @updatedAt)
+      ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
+        enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
+        options = excluded.options, updated_at = excluded.updated_at
+      WHERE endpoints.app_id = excluded.app_id`),
+    deleteEndpoint: db.prepare("DELETE FROM endpoints WHERE app_id = ? AND id = ?"),
+    failPendingOfEndpoint: db.prepare(
+      "UPDATE deliveries SET state = 'failed', updated_at = ? WHERE endpoint_id = ? AND state = 'pending'",
+    ),
+    deleteKeysOfEndpoint: db.prepare("DELETE FROM signing_keys WHERE endpoint_id = ?"),
+    retireKeys: db.prepare(
+      "UPDATE signing_keys SET expires_at = ? WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)",
+    ),
+    insertKey: db.prepare(`
+      INSERT INTO signing_keys (id, app_id, endpoint_id, kind, secret, public_key, created_at, expires_at)
+      VALUES (@id, @appId, @endpointId, @kind, @secret, @publicKey, @createdAt, @expiresAt)`),
+    listKeys: db.prepare<[string, number], SigningKeyRow>(
+      `SELECT * FROM signing_keys WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)
+       ORDER BY created_at DESC, id DESC`,
+    ),
+    getEvent: db.prepare<[string, string], EventRow>("SELECT * FROM events WHERE app_id = ? AND id = ?"),
+    insertEvent: db.prepare("INSERT INTO events (id, app_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
     insertDelivery: db.prepare(`
       INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at)
@@ -91,8 +135,9 @@ function prepareStatements(db: Database.Database) {
               WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS dueAt
       FROM pending WHERE endpoint_id IS NOT NULL`),
     insertAttempt: db.prepare(`
-      INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
+        response_body, body_sha256)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
     updateDelivery: db.prepare(`
       UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?
@@ -147,7 +192,7 @@ export class SqliteStore implements Store {
       );
       for (const migration of MIGRATIONS) {
         if (applied.has(migration.version)) continue;
-        db.exec(migration.sql);
+        db.exec(migrationSql(migration, "sqlite"));
         db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
           migration.version,
           migration.name,
@@ -185,21 +230,66 @@ export class SqliteStore implements Store {
     return row && toApp(row);
   }
 
+  async listApps(query: AppQuery): Promise<App[]> {
+    const before = query.before ?? { createdAt: Number.MAX_SAFE_INTEGER, id: "" };
+    return this.#statements.listApps.all(before.createdAt, before.createdAt, before.id, query.limit).map(toApp);
+  }
+
+  async deleteApp(appId: string): Promise<boolean> {
+    return this.#durably(() => {
+      const db = this.#db;
+      db.prepare("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ?)").run(appId);
+      for (const table of ["deliveries", "events", "signing_keys", "endpoints", "idempotency_keys", "api_tokens"]) {
+        db.prepare(`DELETE FROM ${table} WHERE app_id = ?`).run(appId);
+      }
+      return db.prepare("DELETE FROM apps WHERE id = ?").run(appId).changes > 0;
+    });
+  }
+
+  async rotateMasterToken(
+    appId: string,
+    next: ApiTokenRecord,
+    signingKey: string,
+    previousExpiresAt: number,
+  ): Promise<boolean> {
+    const { setSigningKey, expireMasterTokens } = this.#statements;
+    return this.#durably(() => {
+      if (setSigningKey.run(signingKey, appId).changes === 0) return false;
+      expireMasterTokens.run(previousExpiresAt, appId, previousExpiresAt);
+      this.#insertToken(next);
+      return true;
+    });
+  }
+
   async addApiToken(token: ApiTokenRecord): Promise<void> {
-    this.#insertToken(token);
+    this.#durably(() => this.#insertToken(token));
   }
 
   #insertToken(token: ApiTokenRecord): void {
-    this.#statements.insertToken.run(token.tokenHash, token.appId, token.kind, token.preview, token.createdAt);
+    this.#statements.insertToken.run(
+      token.tokenHash,
+      token.appId,
+      token.kind,
+      token.preview,
+      JSON.stringify(token.scopes),
+      token.createdAt,
+      token.expiresAt,
+    );
   }
 
-  async findToken(tokenHash: string): Promise<{ app: App; kind: TokenKind } | undefined> {
-    const row = this.#statements.findToken.get(tokenHash);
-    return row && { app: toApp(row), kind: row.kind };
+  async findToken(tokenHash: string, now: number): Promise<{ app: App; token: ApiTokenRecord } | undefined> {
+    const row = this.#statements.findToken.get(tokenHash, now);
+    if (!row) return undefined;
+    const token = this.#statements.getToken.get(tokenHash);
+    return token && { app: toApp(row), token: toToken(token) };
   }
 
-  async listApiTokens(appId: string): Promise<ApiTokenRecord[]> {
-    return this.#statements.listTokens.all(appId).map(toToken);
+  async listApiTokens(appId: string, now: number): Promise<ApiTokenRecord[]> {
+    return this.#statements.listTokens.all(appId, now).map(toToken);
+  }
+
+  async countApiTokens(appId: string, kind: TokenKind): Promise<number> {
+    return this.#statements.countTokens.get(appId, kind)?.n ?? 0;
   }
 
   async deleteApiToken(appId: string, tokenHash: string): Promise<boolean> {
@@ -220,9 +310,55 @@ export class SqliteStore implements Store {
       ...endpoint,
       enabled: endpoint.enabled ? 1 : 0,
       eventTypes: JSON.stringify(endpoint.eventTypes),
+      headers: JSON.stringify(endpoint.headers),
       options: JSON.stringify(endpoint.options),
     };
     this.#durably(() => this.#statements.saveEndpoint.run(row));
+  }
+
+  async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
+    const { deleteEndpoint, failPendingOfEndpoint, deleteKeysOfEndpoint } = this.#statements;
+    return this.#durably(() => {
+      if (deleteEndpoint.run(appId, endpointId).changes === 0) return false;
+      failPendingOfEndpoint.run(now, endpointId);
+      deleteKeysOfEndpoint.run(endpointId);
+      return true;
+    });
+  }
+
+  async addSigningKeys(endpointId: string, keys: SigningKey[], retireAt?: number): Promise<void> {
+    const { retireKeys, insertKey } = this.#statements;
+    this.#durably(() => {
+      if (retireAt !== undefined) retireKeys.run(retireAt, endpointId, retireAt);
+      for (const key of keys) insertKey.run(key);
+    });
+  }
+
+  async listSigningKeys(endpointId: string, now: number): Promise<SigningKey[]> {
+    return this.#statements.listKeys.all(endpointId, now).map(toSigningKey);
+  }
+
+  async listEvents(appId: string, query: EventQuery): Promise<EventView[]> {
+    const conditions = ["app_id = @appId"];
+    if (query.type) conditions.push("type = @type");
+    if (query.before) conditions.push("(created_at < @beforeAt OR (created_at = @beforeAt AND id < @beforeId))");
+    return this.#db
+      .prepare<Record<string, unknown>, EventRow>(
+        `SELECT * FROM events WHERE ${conditions.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT @limit`,
+      )
+      .all({
+        appId,
+        type: query.type,
+        beforeAt: query.before?.createdAt,
+        beforeId: query.before?.id,
+        limit: query.limit,
+      })
+      .map(toEvent);
+  }
+
+  async getEvent(appId: string, eventId: string): Promise<EventView | undefined> {
+    const row = this.#statements.getEvent.get(appId, eventId);
+    return row && toEvent(row);
   }
 
   /** Runs a write transaction that must reach the disk before it returns. */
@@ -244,7 +380,7 @@ export class SqliteStore implements Store {
         dropExpiredKey.run(batch.appId, key.key, key.expiredBefore);
         if (insertIdempotency.run(batch.appId, key.key, key.response, key.createdAt).changes === 0) return false;
       }
-      for (const e of batch.events) insertEvent.run(e.id, e.appId, e.category, e.payload, e.createdAt);
+      for (const e of batch.events) insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
       for (const d of batch.deliveries) {
         insertDelivery.run(
           d.id,
@@ -292,7 +428,16 @@ export class SqliteStore implements Store {
       for (const a of attempts) {
         const updated = updateDelivery.run(a.state, a.attempt, a.nextAttemptAt, now, a.deliveryId, a.attempt - 1);
         if (updated.changes === 0) continue;
-        insertAttempt.run(a.deliveryId, a.attempt, a.startedAt, a.durationMs, a.statusCode, a.error, a.responseBody);
+        insertAttempt.run(
+          a.deliveryId,
+          a.attempt,
+          a.startedAt,
+          a.durationMs,
+          a.statusCode,
+          a.error,
+          a.responseBody,
+          a.bodySha256,
+        );
       }
     })();
   }
@@ -300,15 +445,20 @@ export class SqliteStore implements Store {
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
     const conditions = ["d.app_id = @appId"];
     if (query.state) conditions.push("d.state = @state");
+    if (query.eventId) conditions.push("d.event_id = @eventId");
+    if (query.endpointId) conditions.push("d.endpoint_id = @endpointId");
     if (query.before) conditions.push("(d.created_at < @beforeAt OR (d.created_at = @beforeAt AND d.id < @beforeId))");
+    const payload = query.withPayload ? ", e.payload" : "";
     const rows = this.#db
       .prepare<Record<string, unknown>, DeliveryRow>(
-        `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+        `SELECT ${DELIVERY_COLUMNS}${payload} FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE ${conditions.join(" AND ")} ORDER BY d.created_at DESC, d.id DESC LIMIT @limit`,
       )
       .all({
         appId,
         state: query.state,
+        eventId: query.eventId,
+        endpointId: query.endpointId,
         beforeAt: query.before?.createdAt,
         beforeId: query.before?.id,
         limit: query.limit,

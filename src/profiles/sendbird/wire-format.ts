@@ -5,21 +5,32 @@ import {
   signSendbird,
 } from "@herald/signing";
 import type { Catalog } from "../../catalog/index.js";
-import type { App, Endpoint, ProfileId } from "../../storage/records.js";
-import type { AttemptIdentity, DeliveryPolicy, Profile } from "../profile.js";
+import type { App, Endpoint } from "../../storage/records.js";
+import type { DeliveryPolicy, WireFormat } from "../profile.js";
 
 export interface SendbirdVariant {
-  id: ProfileId;
+  id: string;
+  description: string;
+  /** The catalog whose events this format carries. */
   catalog: Catalog;
   /** Chat payloads carry `app_id`, Calls payloads `application_id`. */
   appIdField: "app_id" | "application_id";
   /** Chat waits 5 s for an answer, Calls 1 s; both try three times. */
   timeoutMs: number;
-  api: Profile["api"];
 }
 
 // Three attempts within about 15 s when every one times out (5 + 0.25 + 5 + 0.5 + 5), as Sendbird does.
 const RETRY_DELAYS_MS = [250, 500];
+
+const RESERVED_HEADERS = [
+  "content-type",
+  "user-agent",
+  SENDBIRD_SIGNATURE_HEADER,
+  SENDBIRD_LEGACY_SIGNATURE_HEADER,
+  "unicode-escaped",
+  "x-webhook-id",
+  "x-webhook-attempt",
+];
 
 /** Drops what Sendbird never sends: members unless the app asked for them, and always for Supergroups. */
 function shapePayload(
@@ -37,19 +48,21 @@ function shapePayload(
   return shaped;
 }
 
-/** A Sendbird wire profile: byte-exact bodies, `x-sendbird-signature`, Sendbird's timeouts and retries. */
-export function sendbirdProfile(variant: SendbirdVariant): Profile {
+/** A Sendbird wire format: byte-exact bodies, `x-sendbird-signature`, Sendbird's timeouts and retries. */
+export function sendbirdWireFormat(variant: SendbirdVariant): WireFormat {
   const policy: DeliveryPolicy = { timeoutMs: variant.timeoutMs, maxAttempts: 3, retryDelaysMs: RETRY_DELAYS_MS };
   return {
     id: variant.id,
-    catalog: variant.catalog,
+    description: variant.description,
     policy,
-    api: variant.api,
-    render: (payload, endpoint, app) => encodeSendbirdJson(shapePayload(payload, endpoint, app, variant.appIdField)),
-    headers(body: string, identity: AttemptIdentity, app: App) {
+    reservedHeaders: RESERVED_HEADERS,
+    carries: (type) => variant.catalog.has(type),
+    render: (event, endpoint, app) =>
+      encodeSendbirdJson(shapePayload(event.payload, endpoint, app, variant.appIdField)),
+    request(body, identity, keys) {
       // Always the master token: secondary tokens never sign, as Sendbird documents.
-      const signature = signSendbird(body, app.signingKey);
-      return {
+      const signature = signSendbird(body, keys.appToken);
+      const headers = {
         "user-agent": "SendBird",
         "content-type": "application/json",
         [SENDBIRD_SIGNATURE_HEADER]: signature,
@@ -60,7 +73,9 @@ export function sendbirdProfile(variant: SendbirdVariant): Profile {
         "x-webhook-id": identity.webhookId,
         "x-webhook-attempt": String(identity.attempt),
       };
+      return { body, headers };
     },
-    isSuccess: (statusCode) => statusCode >= 200 && statusCode < 300,
+    // Any other status is retried, 4xx included, as Sendbird does.
+    classify: (statusCode) => (statusCode >= 200 && statusCode < 300 ? "succeeded" : "retry"),
   };
 }

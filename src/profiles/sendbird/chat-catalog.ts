@@ -1,4 +1,4 @@
-import type { CatalogEntry } from "./entry.js";
+import type { CatalogEntry } from "../../catalog/entry.js";
 
 // Sample building blocks, shaped like Sendbird's documented payloads.
 const APP_ID = "C5A9F2E4-1B7D-4E8A-9C3F-2D6B8A1E4F70";

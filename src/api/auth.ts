@@ -1,0 +1,111 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Apps } from "../apps/apps.js";
+import { HeraldError } from "../core/errors.js";
+import { ALL_SCOPES, type App, type Scope } from "../storage/records.js";
+import type { Store } from "../storage/store.js";
+
+/** Who made a request: the deployment admin, or an app through one of its tokens. */
+export type Principal =
+  | { kind: "admin" }
+  | {
+      kind: "app";
+      app: App;
+      /** What this credential may do. */
+      scopes: readonly Scope[];
+      /** The master token (or the admin acting for the app): token management needs it. */
+      master: boolean;
+    };
+
+/** What a route needs: nothing, the admin, an app token with a scope, or the app's master token. */
+export type Access = "public" | "admin" | Scope | "master";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** How an API reads the credential a request presents (Sendbird: `Api-Token`; Stream next: a JWT). */
+export type CredentialReader = (request: FastifyRequest) => string | undefined;
+
+export interface AuthOptions {
+  apps: Apps;
+  store: Store;
+  /** The admin token; empty: no admin over HTTP. */
+  adminToken: string;
+  readCredential: CredentialReader;
+  /** Whether the admin may act for an app named in the `Herald-App-Id` header. */
+  adminActsForApps?: boolean;
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+/** Reads `Api-Token`, as Sendbird's Platform API does. */
+export const apiTokenHeader: CredentialReader = (request) => {
+  const value = request.headers["api-token"];
+  return typeof value === "string" && value !== "" ? value : undefined;
+};
+/** Reads `Api-Token`, or `Authorization: Bearer <token>`. */
+export const apiTokenOrBearer: CredentialReader = (request) => {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "");
+  return apiTokenHeader(request) ?? bearer?.[1];
+};
+
+/** The app a request acts for; routes that need an app call this after the hook ran. */
+export function appOf(request: FastifyRequest): App {
+  const principal = request.principal;
+  if (principal?.kind !== "app") throw new HeraldError("unauthorized", "This route needs an app's API token.");
+  return principal.app;
+}
+
+function allows(principal: Principal, access: Exclude<Access, "public">): boolean {
+  if (access === "admin") return principal.kind === "admin";
+  if (principal.kind !== "app") return false;
+  if (access === "master") return principal.master;
+  return principal.scopes.includes(access);
+}
+
+/**
+ * One authentication step for every route of an API, run when the request arrives, before its
+ * body is read: a request without valid credentials is answered 401 and its body never parsed.
+ * Each route says what it needs in `config.access`; routes that say nothing need `manage`.
+ */
+export function useAuthentication(instance: FastifyInstance, options: AuthOptions): void {
+  const adminDigest = options.adminToken === "" ? undefined : digest(options.adminToken);
+  const isAdmin = (credential: string) => adminDigest !== undefined && timingSafeEqual(digest(credential), adminDigest);
+
+  async function principalOf(request: FastifyRequest, credential: string): Promise<Principal> {
+    if (isAdmin(credential)) {
+      const actingFor = request.headers["herald-app-id"];
+      if (!options.adminActsForApps || typeof actingFor !== "string") return { kind: "admin" };
+      const app = await options.store.getApp(actingFor);
+      if (!app) throw new HeraldError("not_found", `No app "${actingFor}".`);
+      return { kind: "app", app, scopes: ALL_SCOPES, master: true };
+    }
+    const { app, token } = await options.apps.authenticate(credential);
+    return { kind: "app", app, scopes: token.scopes, master: token.kind === "master" };
+  }
+
+  instance.addHook("onRequest", async (request) => {
+    // Unknown routes are answered 404 by the API's not-found handler, with or without credentials.
+    if (request.is404) return;
+    const access = request.routeOptions.config.access ?? "manage";
+    if (access === "public") return;
+    const credential = options.readCredential(request);
+    if (credential === undefined) throw new HeraldError("unauthorized", 'The "Api-Token" header is missing.');
+    const principal = await principalOf(request, credential);
+    if (!allows(principal, access)) {
+      const needs =
+        access === "admin"
+          ? "the admin token"
+          : access === "master"
+            ? "the master API token; a secondary token cannot perform it"
+            : `a token with the "${access}" scope`;
+      throw new HeraldError("forbidden", `This action needs ${needs}.`);
+    }
+    request.principal = principal;
+  });
+}

@@ -1,0 +1,280 @@
+import type { FastifyPluginAsync } from "fastify";
+import { Type } from "typebox";
+import { checkFilter } from "../catalog/index.js";
+import { HeraldError } from "../core/errors.js";
+import { newEndpointId, newSigningKeyId } from "../core/ids.js";
+import type { NewEndpointKey, WireFormat } from "../profiles/profile.js";
+import { findVocabulary, findWireFormat, VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
+import type { Endpoint, SigningKey } from "../storage/records.js";
+import { appOf } from "./auth.js";
+import type { ApiContext } from "./context.js";
+import { isoTime, pageOf } from "./pagination.js";
+import { requireWebhookUrl } from "./params.js";
+import {
+  CreatedEndpoint,
+  EndpointJson,
+  EndpointPatch,
+  type EndpointPatchBody,
+  IdParams,
+  NewEndpoint,
+  type NewEndpointBody,
+  NextCursor,
+  Overlap,
+  Page,
+  RotatedSecret,
+  responses,
+} from "./schemas.js";
+import { endpointJson } from "./views.js";
+
+const DEFAULT_PROFILE = "standard";
+const DEFAULT_VOCABULARY = "sendbird";
+/** Headers a client may never set, whatever the wire format: the transport owns them. */
+const TRANSPORT_HEADERS = [
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "expect",
+  "content-encoding",
+];
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function checkHeaders(headers: Record<string, string>, wire: WireFormat): Record<string, string> {
+  const reserved = new Set([...TRANSPORT_HEADERS, ...wire.reservedHeaders].map((name) => name.toLowerCase()));
+  const checked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const parameter = `headers.${name}`;
+    if (!HEADER_NAME.test(name)) {
+      throw new HeraldError("invalid_value", `"${name}" is not a valid header name.`, { parameter });
+    }
+    if (reserved.has(name.toLowerCase())) {
+      throw new HeraldError("invalid_value", `"${name}" is set by Herald and cannot be overridden.`, { parameter });
+    }
+    if (!HEADER_VALUE.test(value)) {
+      throw new HeraldError("invalid_value", `The value of "${name}" has control characters.`, { parameter });
+    }
+    checked[name.toLowerCase()] = value;
+  }
+  return checked;
+}
+
+function pick<T>(found: T | undefined, parameter: string, value: string, known: readonly { id: string }[]): T {
+  if (found) return found;
+  throw new HeraldError(
+    "invalid_value",
+    `"${parameter}" must be one of ${known.map((item) => item.id).join(", ")}, not "${value}".`,
+    { parameter },
+  );
+}
+
+const keyRecords = (endpoint: Endpoint, keys: NewEndpointKey[], now: number): SigningKey[] =>
+  keys.map((key) => ({
+    id: newSigningKeyId(),
+    appId: endpoint.appId,
+    endpointId: endpoint.id,
+    kind: key.kind,
+    secret: key.secret,
+    publicKey: key.publicKey,
+    createdAt: now,
+    expiresAt: null,
+  }));
+
+/** What a new key's owner is shown, once: the HMAC secret, and the public key for ed25519. */
+function shownSecret(keys: readonly NewEndpointKey[]): { secret: string | null; public_key?: string } {
+  const hmac = keys.find((key) => key.kind === "hmac");
+  const ed25519 = keys.find((key) => key.kind === "ed25519");
+  return { secret: hmac?.secret ?? null, ...(ed25519?.publicKey ? { public_key: ed25519.publicKey } : {}) };
+}
+
+/** Applies a native create or patch body on top of an endpoint (or defaults). */
+function applyFields(base: Endpoint, body: EndpointPatchBody, wire: WireFormat): Endpoint {
+  const vocabulary = findVocabulary(base.vocabulary)!;
+  return {
+    ...base,
+    url: body.url === undefined ? base.url : requireWebhookUrl(body.url, "url"),
+    description: body.description ?? base.description,
+    eventTypes: body.filter === undefined ? base.eventTypes : checkFilter(body.filter, vocabulary),
+    enabled: body.enabled ?? base.enabled,
+    headers: body.headers === undefined ? base.headers : checkHeaders(body.headers, wire),
+    options: body.options === undefined ? base.options : { ...base.options, ...body.options },
+  };
+}
+
+interface ById {
+  Params: { id: string };
+}
+
+/**
+ * `/v1/endpoints`: an app's endpoints, whatever their wire format. The Sendbird Chat and Calls
+ * settings are endpoints too, so a change made here shows in Sendbird's settings API and back.
+ */
+export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  const endpointOf = async (appId: string, id: string) => {
+    const endpoint = await ctx.endpoints.ofApp(appId, id);
+    if (!endpoint) throw new HeraldError("not_found", `No endpoint "${id}".`);
+    return endpoint;
+  };
+  const view = async (endpoint: Endpoint) =>
+    endpointJson(endpoint, await ctx.store.listSigningKeys(endpoint.id, Date.now()));
+
+  app.post<{ Body: NewEndpointBody }>(
+    "/endpoints",
+    {
+      config: { access: "manage" },
+      schema: {
+        summary: "Create an endpoint; its signing secret is in this response only",
+        tags: ["endpoints"],
+        body: NewEndpoint,
+        response: responses({ 201: CreatedEndpoint }),
+      },
+    },
+    async (request, reply) => {
+      const tenant = appOf(request);
+      const { body } = request;
+      const profile = body.profile ?? DEFAULT_PROFILE;
+      const wire = pick(findWireFormat(profile), "profile", profile, WIRE_FORMATS);
+      const vocabularyId = body.vocabulary ?? DEFAULT_VOCABULARY;
+      pick(findVocabulary(vocabularyId), "vocabulary", vocabularyId, VOCABULARIES);
+      if (body.ed25519 && !wire.newKeys) {
+        throw new HeraldError("invalid_value", `"${profile}" endpoints are signed with the app's master token.`, {
+          parameter: "ed25519",
+        });
+      }
+      const now = Date.now();
+      const blank: Endpoint = {
+        id: newEndpointId(),
+        appId: tenant.id,
+        vocabulary: vocabularyId,
+        profile,
+        url: "",
+        description: "",
+        enabled: true,
+        eventTypes: ["*"],
+        headers: {},
+        options: {},
+        createdAt: now,
+        updatedAt: now,
+      };
+      const endpoint = applyFields(blank, body, wire);
+      const keys = wire.newKeys?.({ ed25519: body.ed25519 === true }) ?? [];
+      await ctx.endpoints.save(endpoint);
+      if (keys.length > 0) await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now));
+      return reply.status(201).send({ ...(await view(endpoint)), ...shownSecret(keys) });
+    },
+  );
+
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+    "/endpoints",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "List the app's endpoints, newest first",
+        tags: ["endpoints"],
+        querystring: Type.Object(Page, { additionalProperties: false }),
+        response: responses({ 200: Type.Object({ endpoints: Type.Array(EndpointJson), next_cursor: NextCursor }) }),
+      },
+    },
+    async (request) => {
+      const endpoints = await ctx.store.listEndpoints(appOf(request).id);
+      const { page, next } = pageOf(endpoints, (e) => ({ createdAt: e.createdAt, id: e.id }), request.query);
+      return { endpoints: await Promise.all(page.map(view)), next_cursor: next };
+    },
+  );
+
+  app.get<ById>(
+    "/endpoints/:id",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Get an endpoint",
+        tags: ["endpoints"],
+        params: IdParams,
+        response: responses({ 200: EndpointJson }),
+      },
+    },
+    async (request) => view(await endpointOf(appOf(request).id, request.params.id)),
+  );
+
+  app.patch<ById & { Body: EndpointPatchBody }>(
+    "/endpoints/:id",
+    {
+      config: { access: "manage" },
+      schema: {
+        summary: "Change some of an endpoint's fields; the others keep their values",
+        tags: ["endpoints"],
+        params: IdParams,
+        body: EndpointPatch,
+        response: responses({ 200: EndpointJson }),
+      },
+    },
+    async (request) => {
+      const current = await endpointOf(appOf(request).id, request.params.id);
+      const next = applyFields(current, request.body, findWireFormat(current.profile)!);
+      if (next.enabled && next.url === "") {
+        throw new HeraldError("missing_parameter", '"url" is required to enable an endpoint.', { parameter: "url" });
+      }
+      next.updatedAt = Date.now();
+      await ctx.endpoints.save(next);
+      return view(next);
+    },
+  );
+
+  app.delete<ById>(
+    "/endpoints/:id",
+    {
+      config: { access: "manage" },
+      schema: {
+        summary: "Delete an endpoint; its pending deliveries end as failed and stay in the log",
+        tags: ["endpoints"],
+        params: IdParams,
+        response: responses({ 204: Type.Null() }),
+      },
+    },
+    async (request, reply) => {
+      const tenant = appOf(request);
+      if (!(await ctx.store.deleteEndpoint(tenant.id, request.params.id, Date.now()))) {
+        throw new HeraldError("not_found", `No endpoint "${request.params.id}".`);
+      }
+      ctx.endpoints.forgetEndpoint(tenant.id, request.params.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post<ById & { Body: { overlap_seconds?: number } | undefined }>(
+    "/endpoints/:id/secret/rotate",
+    {
+      config: { access: "manage" },
+      schema: {
+        summary: "New signing keys; the current ones keep signing beside them for the overlap (default 24 h)",
+        tags: ["endpoints"],
+        params: IdParams,
+        body: Type.Optional(Overlap),
+        response: responses({ 200: RotatedSecret }),
+      },
+    },
+    async (request) => {
+      const endpoint = await endpointOf(appOf(request).id, request.params.id);
+      const wire = findWireFormat(endpoint.profile)!;
+      if (!wire.newKeys) {
+        throw new HeraldError(
+          "conflict",
+          `"${endpoint.profile}" endpoints are signed with the app's master API token: rotate that instead (POST /v1/tokens/master/rotate).`,
+        );
+      }
+      const now = Date.now();
+      const current = await ctx.store.listSigningKeys(endpoint.id, now);
+      const keys = wire.newKeys({ ed25519: current.some((key) => key.kind === "ed25519") });
+      const overlapMs =
+        request.body?.overlap_seconds === undefined ? ctx.config.secretOverlapMs : request.body.overlap_seconds * 1000;
+      const previousExpiresAt = now + overlapMs;
+      await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now), previousExpiresAt);
+      ctx.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
+      return { ...shownSecret(keys), previous_expires_at: isoTime(previousExpiresAt) };
+    },
+  );
+};

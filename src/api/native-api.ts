@@ -1,0 +1,27 @@
+import type { FastifyPluginAsync } from "fastify";
+import { appsRoutes } from "./apps-routes.js";
+import { apiTokenOrBearer, useAuthentication } from "./auth.js";
+import { catalogRoutes } from "./catalog-routes.js";
+import type { ApiContext } from "./context.js";
+import { deliveriesRoutes } from "./deliveries-routes.js";
+import { endpointsRoutes } from "./endpoints-routes.js";
+import { eventsRoutes } from "./events-routes.js";
+import { tokensRoutes } from "./tokens-routes.js";
+
+/**
+ * Herald's own API under `/v1`: apps (admin), endpoints, tokens, events, deliveries, catalog. One
+ * authentication step for all of it: an app's token in `Api-Token` (or `Authorization: Bearer`),
+ * or the admin token, which acts for the app named in `Herald-App-Id`.
+ */
+export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  useAuthentication(app, {
+    ...ctx,
+    adminToken: ctx.config.adminToken,
+    readCredential: apiTokenOrBearer,
+    adminActsForApps: true,
+  });
+  for (const routes of [eventsRoutes, deliveriesRoutes, catalogRoutes, endpointsRoutes, tokensRoutes, appsRoutes]) {
+    // The options carry this plugin's own prefix; the children sit directly under it.
+    await app.register(routes, { ...ctx, prefix: "" });
+  }
+};

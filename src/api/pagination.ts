@@ -1,0 +1,60 @@
+import { HeraldError } from "../core/errors.js";
+
+/** Where a page starts: the `createdAt`/`id` of the last item of the previous page. */
+export interface CursorPosition {
+  createdAt: number;
+  id: string;
+}
+
+export const encodeCursor = (item: CursorPosition): string =>
+  Buffer.from(JSON.stringify([item.createdAt, item.id])).toString("base64url");
+
+export function decodeCursor(cursor: string | undefined): CursorPosition | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [unknown, unknown];
+    if (typeof createdAt === "number" && typeof id === "string") return { createdAt, id };
+  } catch {}
+  throw new HeraldError("invalid_value", '"cursor" is not a cursor this API returned.', { parameter: "cursor" });
+}
+
+export function parseLimit(raw: string | undefined, fallback = 50, max = 500): number {
+  if (raw === undefined) return fallback;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new HeraldError("invalid_value", `"limit" must be an integer from 1 to ${max}.`, { parameter: "limit" });
+  }
+  return limit;
+}
+
+/** The cursor for the page after `items`, or null when this page was the last. */
+export const nextCursor = (items: readonly CursorPosition[], limit: number): string | null => {
+  const last = items.at(-1);
+  return items.length === limit && last ? encodeCursor(last) : null;
+};
+
+/** One page of a list held in memory (an app's endpoints or tokens), newest first like every list. */
+export function pageOf<T>(
+  items: readonly T[],
+  position: (item: T) => CursorPosition,
+  query: { limit?: string; cursor?: string },
+): { page: T[]; next: string | null } {
+  const limit = parseLimit(query.limit);
+  const after = decodeCursor(query.cursor);
+  const sorted = [...items].sort((a, b) => {
+    const pa = position(a);
+    const pb = position(b);
+    return pb.createdAt - pa.createdAt || (pb.id < pa.id ? -1 : pb.id > pa.id ? 1 : 0);
+  });
+  const start = after
+    ? sorted.filter((item) => {
+        const p = position(item);
+        return p.createdAt < after.createdAt || (p.createdAt === after.createdAt && p.id < after.id);
+      })
+    : sorted;
+  const page = start.slice(0, limit);
+  return { page, next: nextCursor(page.map(position), limit) };
+}
+
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+export const isoTime = (ms: number): string => new Date(ms).toISOString();

@@ -1,0 +1,213 @@
+import { type Static, type TSchema, Type } from "typebox";
+
+/**
+ * The native API's shapes, written once: Fastify validates requests with them and the OpenAPI
+ * document at `/openapi.json` is generated from them.
+ */
+
+const Timestamp = Type.String({ format: "date-time", description: "RFC 3339" });
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+/** Any JSON value: event payloads are the customer's own shape. */
+const Json = Type.Unsafe<unknown>({ description: "any JSON value" });
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object(
+      {
+        code: Type.String({ description: "what went wrong, e.g. invalid_value, not_found, unauthorized" }),
+        message: Type.String(),
+        parameter: Type.Optional(Type.String({ description: "the parameter at fault" })),
+        expected: Type.Optional(Type.String()),
+        suggestions: Type.Optional(Type.Array(Type.String())),
+      },
+      { additionalProperties: true },
+    ),
+  },
+  { $id: "Error", description: "Every error of the native API" },
+);
+
+export const Limit = Type.String({ pattern: "^[0-9]{1,4}$", description: "1 to 500 (default 50)" });
+export const Cursor = Type.String({ maxLength: 512, description: "next_cursor of the previous page" });
+export const NextCursor = Type.Union([Type.String(), Type.Null()], { description: "null on the last page" });
+export const Page = { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) };
+
+/** An id in a path: bounded, so a long one is refused before any lookup. */
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+
+// Apps
+export const AppJson = Type.Object({ id: Type.String(), name: Type.String(), created_at: Timestamp }, { $id: "App" });
+export const NewApp = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { additionalProperties: false },
+);
+export const CreatedApp = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  created_at: Timestamp,
+  api_token: Type.String({ description: "the master API token: shown only here; it signs Sendbird webhooks" }),
+});
+export const Overlap = Type.Object(
+  {
+    overlap_seconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 30 * 24 * 3600,
+        description: "how long the previous credential stays valid",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const RotatedToken = Type.Object({
+  app_id: Type.String(),
+  api_token: Type.String({ description: "the new master token, shown only here; it signs from now on" }),
+  previous_token_expires_at: Timestamp,
+});
+
+// Tokens
+export const ScopeName = Type.Union([Type.Literal("publish"), Type.Literal("read"), Type.Literal("manage")]);
+export const TokenJson = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal("master"), Type.Literal("secondary")]),
+    preview: Type.String(),
+    scopes: Type.Array(ScopeName),
+    created_at: Timestamp,
+    expires_at: NullableTimestamp,
+  },
+  { $id: "Token" },
+);
+export const NewToken = Type.Object(
+  { scopes: Type.Optional(Type.Array(ScopeName, { minItems: 1, maxItems: 3, uniqueItems: true })) },
+  { additionalProperties: false },
+);
+
+// Endpoints
+const Url = Type.String({ minLength: 1, maxLength: 2048, description: "an absolute http(s) URL" });
+const Filter = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+  maxItems: 500,
+  description: "exact types and wildcards (group_channel:*, *); empty means every type, including future ones",
+});
+const Headers = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 1024 }), {
+  maxProperties: 20,
+  description: "extra request headers; they never override the signature or id headers",
+});
+const Options = Type.Object(
+  {
+    include_members: Type.Optional(Type.Boolean()),
+    include_unread_count: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, description: "wire-format options (Sendbird: member payloads)" },
+);
+const EndpointFields = {
+  url: Url,
+  description: Type.String({ maxLength: 1024 }),
+  filter: Filter,
+  enabled: Type.Boolean(),
+  headers: Headers,
+  options: Options,
+};
+export const NewEndpoint = Type.Object(
+  {
+    url: Url,
+    profile: Type.Optional(
+      Type.String({ maxLength: 64, description: "the wire format: standard (default), sendbird, sendbird-calls" }),
+    ),
+    vocabulary: Type.Optional(Type.String({ maxLength: 64, description: "the event language (default sendbird)" })),
+    description: Type.Optional(EndpointFields.description),
+    filter: Type.Optional(Filter),
+    enabled: Type.Optional(Type.Boolean()),
+    headers: Type.Optional(Headers),
+    options: Type.Optional(Options),
+    ed25519: Type.Optional(Type.Boolean({ description: "standard: also sign with an ed25519 key (v1a)" })),
+  },
+  { additionalProperties: false },
+);
+export const EndpointPatch = Type.Object(
+  {
+    url: Type.Optional(Url),
+    description: Type.Optional(EndpointFields.description),
+    filter: Type.Optional(Filter),
+    enabled: Type.Optional(Type.Boolean()),
+    headers: Type.Optional(Headers),
+    options: Type.Optional(Options),
+  },
+  { additionalProperties: false },
+);
+const KeyJson = Type.Object({
+  id: Type.String(),
+  type: Type.Union([Type.Literal("hmac"), Type.Literal("ed25519")]),
+  public_key: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp,
+  expires_at: NullableTimestamp,
+});
+export const EndpointJson = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    description: Type.String(),
+    profile: Type.String(),
+    vocabulary: Type.String(),
+    filter: Type.Array(Type.String()),
+    enabled: Type.Boolean(),
+    headers: Type.Record(Type.String(), Type.String()),
+    options: Type.Record(Type.String(), Json),
+    signing_keys: Type.Array(KeyJson, { description: "keys that sign now; secrets are never returned" }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: "Endpoint" },
+);
+export const Secret = {
+  secret: Type.Union([Type.String(), Type.Null()], {
+    description: "standard: the whsec_ secret, shown only here; Sendbird formats sign with the app's master token",
+  }),
+  public_key: Type.Optional(Type.String({ description: "the whpk_ key receivers verify v1a signatures with" })),
+};
+export const CreatedEndpoint = Type.Object({ ...EndpointJson.properties, ...Secret });
+export const RotatedSecret = Type.Object({ ...Secret, previous_expires_at: Timestamp });
+
+// Events and deliveries
+export const EventJson = Type.Object(
+  { id: Type.String(), type: Type.String(), created_at: Timestamp, payload: Json },
+  { $id: "Event" },
+);
+const AttemptJson = Type.Object({
+  attempt: Type.Integer(),
+  started_at: Timestamp,
+  duration_ms: Type.Integer(),
+  status_code: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  response_body: Type.Union([Type.String(), Type.Null()]),
+  body_sha256: Type.Union([Type.String(), Type.Null()], { description: "SHA-256 of the bytes this attempt sent" }),
+});
+export const DeliveryJson = Type.Object(
+  {
+    id: Type.String({ description: "the webhook id receivers see on every attempt" }),
+    event_id: Type.String(),
+    endpoint_id: Type.String(),
+    type: Type.String(),
+    category: Type.String({ description: "the same as type (kept for Sendbird-minded clients)" }),
+    status: Type.Union([Type.Literal("pending"), Type.Literal("succeeded"), Type.Literal("failed")]),
+    attempts: Type.Integer(),
+    max_attempts: Type.Integer(),
+    next_attempt_at: NullableTimestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    attempt_log: Type.Array(AttemptJson),
+    payload: Type.Optional(Json),
+  },
+  { $id: "Delivery" },
+);
+
+/** A response schema map with the error body on every failure status a route can give. */
+export function responses(ok: Record<number, TSchema>, errors: number[] = [400, 401, 403, 404]) {
+  const result: Record<number, TSchema> = { ...ok };
+  for (const status of errors) result[status] = Type.Ref("Error");
+  return result;
+}
+
+export const SHARED_SCHEMAS = [ErrorBody];
+
+export type NewEndpointBody = Static<typeof NewEndpoint>;
+export type EndpointPatchBody = Static<typeof EndpointPatch>;

@@ -1,0 +1,57 @@
+import type { DeliveryView, Endpoint, EventView, SigningKey } from "../storage/records.js";
+import { iso, isoTime } from "./pagination.js";
+
+/** How the native API shows what Herald keeps: snake_case, RFC 3339 times, never a secret. */
+
+export const endpointJson = (endpoint: Endpoint, keys: readonly SigningKey[]) => ({
+  id: endpoint.id,
+  url: endpoint.url,
+  description: endpoint.description,
+  profile: endpoint.profile,
+  vocabulary: endpoint.vocabulary,
+  filter: endpoint.eventTypes,
+  enabled: endpoint.enabled,
+  headers: endpoint.headers,
+  options: endpoint.options,
+  signing_keys: keys.map((key) => ({
+    id: key.id,
+    type: key.kind,
+    public_key: key.publicKey,
+    created_at: isoTime(key.createdAt),
+    expires_at: iso(key.expiresAt),
+  })),
+  created_at: isoTime(endpoint.createdAt),
+  updated_at: isoTime(endpoint.updatedAt),
+});
+
+export const eventJson = (event: EventView) => ({
+  id: event.id,
+  type: event.type,
+  created_at: isoTime(event.createdAt),
+  payload: JSON.parse(event.payload) as unknown,
+});
+
+/** The delivery log as the API shows it: every attempt with its status code, latency and error. */
+export const deliveryJson = (delivery: DeliveryView) => ({
+  id: delivery.id,
+  event_id: delivery.eventId,
+  endpoint_id: delivery.endpointId,
+  type: delivery.type,
+  category: delivery.type,
+  status: delivery.state,
+  attempts: delivery.attempts,
+  max_attempts: delivery.maxAttempts,
+  next_attempt_at: iso(delivery.nextAttemptAt),
+  created_at: isoTime(delivery.createdAt),
+  updated_at: isoTime(delivery.updatedAt),
+  attempt_log: delivery.attemptLog.map((attempt) => ({
+    attempt: attempt.attempt,
+    started_at: isoTime(attempt.startedAt),
+    duration_ms: attempt.durationMs,
+    status_code: attempt.statusCode,
+    error: attempt.error,
+    response_body: attempt.responseBody,
+    body_sha256: attempt.bodySha256,
+  })),
+  ...(delivery.payload === undefined ? {} : { payload: JSON.parse(delivery.payload) as unknown }),
+});

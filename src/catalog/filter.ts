@@ -1,0 +1,44 @@
+import { HeraldError } from "../core/errors.js";
+import type { Vocabulary } from "./vocabulary.js";
+import { suggestTypes, visibleTypes, vocabularyHas } from "./vocabulary.js";
+
+/** Subscribes to every type, including ones added later. */
+export const ALL_TYPES = "*";
+
+/** A filter entry: an exact type, `*`, or a prefix ending in `*` such as `group_channel:*`. */
+const isWildcard = (entry: string) => entry.endsWith(ALL_TYPES);
+
+/** Whether an endpoint's filter takes a type: exact names, `*`, and `prefix*` wildcards. */
+export function filterMatches(filter: readonly string[], type: string): boolean {
+  for (const entry of filter) {
+    if (entry === type || entry === ALL_TYPES) return true;
+    if (isWildcard(entry) && type.startsWith(entry.slice(0, -1))) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks a native filter against a vocabulary: every exact entry must be a known type and every
+ * wildcard must match at least one. An empty filter means every type. Names the bad entry.
+ */
+export function checkFilter(filter: readonly string[], vocabulary: Vocabulary, parameter = "filter"): string[] {
+  if (filter.length === 0 || filter.includes(ALL_TYPES)) return [ALL_TYPES];
+  const known = visibleTypes(vocabulary);
+  filter.forEach((entry, index) => {
+    const at = `${parameter}[${index}]`;
+    if (entry.length > 256) {
+      throw new HeraldError("invalid_value", `"${at}" is longer than 256 characters.`, { parameter: at });
+    }
+    const valid = isWildcard(entry)
+      ? known.some((type) => type.startsWith(entry.slice(0, -1)))
+      : vocabularyHas(vocabulary, entry);
+    if (valid) return;
+    const suggestions = suggestTypes([vocabulary], entry);
+    const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `"${s}"`).join(", ")}?` : "";
+    throw new HeraldError("invalid_value", `"${at}" matches no ${vocabulary.id} event type: "${entry}".${hint}`, {
+      parameter: at,
+      suggestions,
+    });
+  });
+  return [...new Set(filter)];
+}
