@@ -20,6 +20,7 @@ import {
   type NewEndpointBody,
   NextCursor,
   Overlap,
+  optionalBody,
   Page,
   RotatedSecret,
   responses,
@@ -141,9 +142,13 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       const vocabularyId = body.vocabulary ?? DEFAULT_VOCABULARY;
       pick(findVocabulary(vocabularyId), "vocabulary", vocabularyId, VOCABULARIES);
       if (body.ed25519 && !wire.newKeys) {
-        throw new HeraldError("invalid_value", `"${profile}" endpoints are signed with the app's master token.`, {
-          parameter: "ed25519",
-        });
+        throw new HeraldError(
+          "invalid_value",
+          `"ed25519" is not available: "${profile}" endpoints are signed with the app's master token.`,
+          {
+            parameter: "ed25519",
+          },
+        );
       }
       const now = Date.now();
       const blank: Endpoint = {
@@ -253,7 +258,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
         summary: "New signing keys; the current ones keep signing beside them for the overlap (default 24 h)",
         tags: ["endpoints"],
         params: IdParams,
-        body: Type.Optional(Overlap),
+        body: optionalBody(Overlap),
         response: responses({ 200: RotatedSecret }),
       },
     },

@@ -200,6 +200,15 @@ export const DeliveryJson = Type.Object(
   { $id: "Delivery" },
 );
 
+/**
+ * A body that may be left out entirely (a POST with no body): the same properties, without the
+ * `type: object` that an absent body would fail.
+ */
+export function optionalBody<T extends TSchema>(schema: T): TSchema {
+  const { type: _object, ...rest } = schema as unknown as Record<string, unknown>;
+  return rest as unknown as TSchema;
+}
+
 /** A response schema map with the error body on every failure status a route can give. */
 export function responses(ok: Record<number, TSchema>, errors: number[] = [400, 401, 403, 404]) {
   const result: Record<number, TSchema> = { ...ok };

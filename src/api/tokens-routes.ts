@@ -6,7 +6,17 @@ import { ALL_SCOPES, type ApiTokenRecord, type Scope } from "../storage/records.
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { iso, isoTime, pageOf } from "./pagination.js";
-import { IdParams, NewToken, NextCursor, Overlap, Page, RotatedToken, responses, TokenJson } from "./schemas.js";
+import {
+  IdParams,
+  NewToken,
+  NextCursor,
+  Overlap,
+  optionalBody,
+  Page,
+  RotatedToken,
+  responses,
+  TokenJson,
+} from "./schemas.js";
 
 const tokenJson = (record: ApiTokenRecord) => ({
   id: tokenId(record),
@@ -26,7 +36,7 @@ export const tokensRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
       schema: {
         summary: "Create a secondary token with some scopes (default all); the token is in this response only",
         tags: ["tokens"],
-        body: Type.Optional(NewToken),
+        body: optionalBody(NewToken),
         response: responses({
           201: Type.Object({ ...TokenJson.properties, token: Type.String() }),
         }),
@@ -90,7 +100,7 @@ export const tokensRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
         summary:
           "Rotate the app's own master token: the new one signs at once, the old one authenticates for the overlap",
         tags: ["tokens"],
-        body: Type.Optional(Overlap),
+        body: optionalBody(Overlap),
         response: responses({ 200: RotatedToken }),
       },
     },
