@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { encodeSendbirdJson, signSendbird } from "@herald/signing";
+import { encodeSendbirdJson, signSendbird, signStandardWebhook } from "@herald/signing";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { sendbirdChatCatalog } from "../src/profiles/sendbird/index.js";
@@ -84,22 +84,46 @@ class ReceiverProcess {
   }
 }
 
+type Profile = "sendbird" | "standard";
+
+/** One request as a user would sign it by hand, in the profile's wire format. */
+function signedRequest(profile: Profile, i: number, secret: string): { body: string; headers: Record<string, string> } {
+  if (profile === "sendbird") {
+    const body = encodeSendbirdJson({ ...event(i), app_id: "bench" });
+    const signature = signSendbird(body, secret);
+    return {
+      body,
+      headers: { "content-type": "application/json", "x-sendbird-signature": signature, "x-signature": signature },
+    };
+  }
+  const body = JSON.stringify({
+    type: "group_channel:message_send",
+    timestamp: new Date().toISOString(),
+    data: event(i),
+  });
+  const id = `msg_${i}`;
+  const timestamp = Math.floor(Date.now() / 1000);
+  return {
+    body,
+    headers: {
+      "content-type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": signStandardWebhook(id, timestamp, body, secret),
+    },
+  };
+}
+
 /** What a user would write without Herald: POST the same signed bodies in a loop, nothing stored. */
-async function bareUndici(url: string, token: string): Promise<number> {
+async function bareUndici(url: string, profile: Profile, secret: string): Promise<number> {
   const agent = new Agent({ connections: CONCURRENCY, pipelining: 1, keepAliveTimeout: 30_000 });
   let next = 0;
   const started = wallClock();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < EVENTS) {
-        const body = encodeSendbirdJson({ ...event(next++), app_id: "bench" });
-        const signature = signSendbird(body, token);
-        const response = await request(url, {
-          method: "POST",
-          body,
-          dispatcher: agent,
-          headers: { "content-type": "application/json", "x-sendbird-signature": signature, "x-signature": signature },
-        });
+        const { body, headers } = signedRequest(profile, next++, secret);
+        const response = await request(url, { method: "POST", body, dispatcher: agent, headers });
         await response.body.dump();
       }
     }),
@@ -225,15 +249,44 @@ const peakRssMb = (pid: number) => {
 
 interface Deployment {
   label: string;
+  profile: Profile;
   /** The process publishes go to. */
   api: HeraldProcess;
   processes: HeraldProcess[];
   token: string;
+  /** What the bare loop signs with: the master token (Sendbird) or the endpoint's whsec_ secret. */
+  secret: string;
   stop(): Promise<void>;
 }
 
+/** Points the app at the receiver: Sendbird's settings API, or a Standard Webhooks endpoint. */
+async function configure(api: HeraldProcess, token: string, profile: Profile, receiverUrl: string): Promise<string> {
+  const headers = { "content-type": "application/json", "api-token": token };
+  if (profile === "sendbird") {
+    const put = await fetch(`${api.url}/v3/applications/settings/webhook`, {
+      method: "PUT",
+      headers,
+      body: JSON.stringify({ enabled: true, url: receiverUrl, enabled_events: ["*"] }),
+    });
+    if (!put.ok) throw new Error(`configuring the webhook failed: ${put.status}`);
+    return token;
+  }
+  const created = await fetch(`${api.url}/v1/endpoints`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ url: receiverUrl, profile: "standard" }),
+  });
+  if (created.status !== 201) throw new Error(`creating the endpoint failed: ${created.status}`);
+  return ((await created.json()) as { secret: string }).secret;
+}
+
 /** SQLite: one process doing everything. PostgreSQL: one API process and `workers` worker processes. */
-async function deploy(store: "sqlite" | "postgres", workers: number, receiverUrl: string): Promise<Deployment> {
+async function deploy(
+  store: "sqlite" | "postgres",
+  workers: number,
+  profile: Profile,
+  receiverUrl: string,
+): Promise<Deployment> {
   const port = async () => Number(new URL(await refusingUrl()).port);
   let databaseUrl: string;
   let dropDatabase: () => Promise<void>;
@@ -258,22 +311,18 @@ async function deploy(store: "sqlite" | "postgres", workers: number, receiverUrl
   );
   for (const process of processes) await process.start();
   const api = processes[0]!;
-  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "bench", "--json"], env));
-  const put = await fetch(`${api.url}/v3/applications/settings/webhook`, {
-    method: "PUT",
-    headers: { "content-type": "application/json", "api-token": token },
-    body: JSON.stringify({ enabled: true, url: receiverUrl, enabled_events: ["*"] }),
-  });
-  if (!put.ok) throw new Error(`configuring the webhook failed: ${put.status}`);
+  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "bench", "--json"], env, api));
+  const secret = await configure(api, token, profile, receiverUrl);
   await sleep(1100); // every worker's endpoint cache sees the webhook
+  const where =
+    store === "sqlite" ? "SQLite (1 process)" : `PostgreSQL (api + ${workers} worker${workers > 1 ? "s" : ""})`;
   return {
-    label:
-      store === "sqlite"
-        ? "Herald on SQLite (1 process)"
-        : `Herald on PostgreSQL (api + ${workers} worker${workers > 1 ? "s" : ""})`,
+    label: `Herald ${profile === "sendbird" ? "Sendbird" : "Standard Webhooks"} on ${where}`,
+    profile,
     api,
     processes,
     token,
+    secret,
     async stop() {
       await Promise.all(processes.map((p) => p.stop()));
       await dropDatabase();
@@ -295,10 +344,13 @@ async function main() {
   const receiver = new ReceiverProcess();
   await receiver.ready();
   const receiverUrl = `http://127.0.0.1:${receiver.port}/webhook`;
-  const configurations: ["sqlite" | "postgres", number][] =
+  const configurations: ["sqlite" | "postgres", number, Profile][] =
     STORE === "postgres"
-      ? [["sqlite", 1], ...WORKERS.map((n): ["postgres", number] => ["postgres", n])]
-      : [["sqlite", 1]];
+      ? [["sqlite", 1, "sendbird"], ...WORKERS.map((n): ["postgres", number, Profile] => ["postgres", n, "sendbird"])]
+      : [
+          ["sqlite", 1, "sendbird"],
+          ["sqlite", 1, "standard"],
+        ];
   console.log(
     `Herald delivery benchmark: ${EVENTS} Chat events per round, ${ROUNDS} rounds, batches of ${BATCH}, concurrency ${CONCURRENCY}`,
   );
@@ -314,15 +366,15 @@ async function main() {
     rss: number;
   }[] = [];
   try {
-    for (const [store, workers] of configurations) {
-      const deployment = await deploy(store, workers, receiverUrl);
+    for (const [store, workers, profile] of configurations) {
+      const deployment = await deploy(store, workers, profile, receiverUrl);
       try {
         const bareRates: number[] = [];
         const rates: number[] = [];
         const publishRates: number[] = [];
         for (let r = 0; r < ROUNDS; r++) {
           await receiver.reset();
-          bareRates.push(await bareUndici(receiverUrl, deployment.token));
+          bareRates.push(await bareUndici(receiverUrl, deployment.profile, deployment.secret));
           const result = await round(deployment, receiver, r * EVENTS);
           rates.push(result.rate);
           publishRates.push(result.publishRate);
@@ -364,14 +416,14 @@ async function main() {
   );
   for (const r of results) {
     console.log(
-      `  ${r.label.padEnd(40)} ${r.rate.toFixed(0).padStart(6)} deliveries/s  ratio ${r.ratio.toFixed(2)}  ` +
+      `  ${r.label.padEnd(52)} ${r.rate.toFixed(0).padStart(6)} deliveries/s  ratio ${r.ratio.toFixed(2)}  ` +
         `publish ${r.publish.toFixed(0)}/s  p50 ${r.p50.toFixed(1)} ms / p99 ${r.p99.toFixed(1)} ms at ${r.atRate.toFixed(0)}/s  ` +
         `peak RSS ${r.rss.toFixed(0)} MB`,
     );
   }
   if (baseline !== undefined) {
     console.log(
-      `  ${"BullMQ 6.7 + Redis, undici worker".padEnd(40)} ${baseline.toFixed(0).padStart(6)} deliveries/s  ` +
+      `  ${"BullMQ 6.7 + Redis, undici worker".padEnd(52)} ${baseline.toFixed(0).padStart(6)} deliveries/s  ` +
         "(no attempt log; Redis here keeps nothing on disk)",
     );
   }

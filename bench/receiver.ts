@@ -8,6 +8,10 @@ let count = 0;
 let lastAt = 0;
 let latencies: number[] = [];
 
+interface Sent {
+  payload?: { sent_at?: number };
+}
+
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -16,8 +20,9 @@ const server = createServer((req, res) => {
     const now = wallClock();
     count++;
     lastAt = now;
-    const sentAt = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { payload?: { sent_at?: number } }).payload
-      ?.sent_at;
+    // Sendbird bodies are the event itself; Standard Webhooks bodies carry it in `data`.
+    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Sent & { data?: Sent };
+    const sentAt = (body.data ?? body).payload?.sent_at;
     if (typeof sentAt === "number") latencies.push(now - sentAt);
   });
 });

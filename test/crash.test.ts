@@ -25,7 +25,7 @@ it("delivers every acknowledged event after kill -9 mid-delivery; duplicates onl
   after(() => herald.stop());
 
   await herald.start();
-  const created = JSON.parse(await heraldCli(["app", "create", "--name", "crash", "--json"], env)) as {
+  const created = JSON.parse(await heraldCli(["app", "create", "--name", "crash", "--json"], env, herald)) as {
     app_id: string;
     api_token: string;
   };
@@ -81,7 +81,7 @@ it("hands back unstarted work on SIGTERM, so a restart delivers everything witho
   const herald = new HeraldProcess(env, Number(new URL(await refusingUrl()).port));
   after(() => herald.stop());
   await herald.start();
-  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "term", "--json"], env));
+  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "term", "--json"], env, herald));
   await configureChatWebhook(herald.url, token, { url: receiver.url });
   const events = Array.from({ length: 1000 }, (_, i) => ({ category: "user:block", payload: { message_id: i } }));
   assert.equal((await call(herald.url, "POST", "/v1/events/batch", { token, body: { events } })).status, 202);

@@ -22,7 +22,9 @@ it("answers 503 while PostgreSQL is down, reconnects by itself, and delivers eve
   const herald = new HeraldProcess(env, await freePort());
   after(() => herald.stop());
   await herald.start();
-  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "restart", "--json"], env));
+  const { api_token: token } = JSON.parse(
+    await heraldCli(["app", "create", "--name", "restart", "--json"], env, herald),
+  );
   await configureChatWebhook(herald.url, token, { url: receiver.url });
 
   const publish = (from: number, count: number) =>

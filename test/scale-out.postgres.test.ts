@@ -21,7 +21,7 @@ it("wakes a worker in another process with NOTIFY, not at its next poll", async 
   after(() => Promise.all([api.stop(), worker.stop()]));
   await api.start();
   await worker.start();
-  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "notify", "--json"], env));
+  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "notify", "--json"], env, api));
   await configureChatWebhook(api.url, token, { url: receiver.url });
   await sleep(1500); // past the worker's first poll and the endpoint cache
 
@@ -43,7 +43,9 @@ it("shares 20,000 events among three processes: each delivered once, attempts eq
   const processes = await Promise.all([1, 2, 3].map(async () => new HeraldProcess(env, await freePort())));
   after(() => Promise.all(processes.map((p) => p.stop())));
   await Promise.all(processes.map((p) => p.start()));
-  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "three", "--json"], env));
+  const { api_token: token } = JSON.parse(
+    await heraldCli(["app", "create", "--name", "three", "--json"], env, processes[0]),
+  );
   await configureChatWebhook(processes[0]!.url, token, { url: receiver.url });
   await sleep(1100); // every process's endpoint cache sees the webhook
 
@@ -94,7 +96,9 @@ it("migrates once when three processes start together, and survives kill -9 of o
   after(() => Promise.all(processes.map((p) => p.stop())));
   // All three migrate an empty schema at the same moment; the advisory lock lets one do it.
   await Promise.all(processes.map((p) => p.start()));
-  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "kill", "--json"], env));
+  const { api_token: token } = JSON.parse(
+    await heraldCli(["app", "create", "--name", "kill", "--json"], env, processes[0]),
+  );
   await configureChatWebhook(processes[0]!.url, token, { url: receiver.url });
   await sleep(1100);
 

@@ -5,9 +5,15 @@ import { sleep } from "./herald.js";
 
 const BIN = join(import.meta.dirname, "../../bin/herald.js");
 
-/** Runs a `herald` CLI command to completion and returns what it printed. */
-export async function heraldCli(args: string[], env: Record<string, string>): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+/** The admin token every test process runs with, unless its env names another. */
+export const TEST_ADMIN_TOKEN = "test-admin-token-for-herald-processes";
+
+/** Runs a `herald` CLI command to completion against a running Herald and returns what it printed. */
+export async function heraldCli(args: string[], env: Record<string, string>, target?: HeraldProcess): Promise<string> {
+  const client = target ? { HERALD_URL: target.url, HERALD_ADMIN_TOKEN: target.adminToken } : {};
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env, ...client },
+  });
   return stdout;
 }
 
@@ -29,9 +35,19 @@ export class HeraldProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  get adminToken(): string {
+    return this.env.HERALD_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN;
+  }
+
   async start(timeoutMs = 15_000): Promise<void> {
     const child = spawn(process.execPath, [BIN, "serve"], {
-      env: { ...process.env, ...this.env, HERALD_PORT: String(this.port), HERALD_HOST: "127.0.0.1" },
+      env: {
+        ...process.env,
+        HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+        ...this.env,
+        HERALD_PORT: String(this.port),
+        HERALD_HOST: "127.0.0.1",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.on("data", (chunk: Buffer) => (this.output += chunk));
