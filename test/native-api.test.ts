@@ -316,6 +316,35 @@ describe("native API: endpoints, tokens, apps, principals and scopes", () => {
     assert.ok((await as(app.token).get("/v1/endpoints")).body.endpoints.length > 0);
   });
 
+  it("answers errors raised below the routes in the native format, as JSON", async () => {
+    const { request } = await import("node:http");
+    const raw = (path: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; type: string; body: any }>((resolve, reject) => {
+        const req = request(`${h.url}${path}`, { method: "GET", headers }, (res) => {
+          let text = "";
+          res.on("data", (chunk) => (text += chunk));
+          res.on("end", () =>
+            resolve({ status: res.statusCode!, type: String(res.headers["content-type"]), body: JSON.parse(text) }),
+          );
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const badEncoding = await raw("/v1/events/%E0%A4%A", { "api-token": app.token });
+    assert.equal(badEncoding.status, 400);
+    assert.equal(typeof badEncoding.body.error.message, "string");
+    const longUrl = await raw(`/v1/events?type=${"x".repeat(20_000)}`, { "api-token": app.token });
+    assert.equal(longUrl.status, 431);
+    assert.match(longUrl.type, /application\/json/);
+    assert.equal(longUrl.body.error.code, "headers_too_large");
+    const bigHeaders = await raw("/v1/events", { "api-token": app.token, "x-filler": "y".repeat(20_000) });
+    assert.equal(bigHeaders.status, 431);
+    assert.equal(bigHeaders.body.error.code, "headers_too_large");
+    const unknownRoute = await raw("/v1/nothing-here");
+    assert.equal(unknownRoute.status, 404);
+    assert.equal(unknownRoute.body.error.code, "not_found");
+  });
+
   it("pages every list with cursors", async () => {
     const tenant = await h.createApp("paged");
     for (let i = 0; i < 5; i++) {

@@ -6,12 +6,12 @@ import type { ApiContext } from "./context.js";
 import { decodeCursor, isoTime, nextCursor, parseLimit } from "./pagination.js";
 import {
   AppJson,
+  absentBodyIsEmpty,
   CreatedApp,
   IdParams,
   NewApp,
   NextCursor,
   Overlap,
-  optionalBody,
   Page,
   RotatedToken,
   responses,
@@ -75,20 +75,21 @@ export const appsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
     async (request) => appJson(await appOrThrow(request.params.id)),
   );
 
-  app.post<ById & { Body: { overlap_seconds?: number } | undefined }>(
+  app.post<ById & { Body: { overlap_seconds?: number } }>(
     "/apps/:id/rotate-token",
     {
       config: { access: "admin" },
+      preValidation: absentBodyIsEmpty,
       schema: {
         summary: "A new master API token that signs at once; the old one authenticates for the overlap (default 24 h)",
         tags: ["apps"],
         params: IdParams,
-        body: optionalBody(Overlap),
+        body: Overlap,
         response: responses({ 200: RotatedToken }),
       },
     },
     async (request) => {
-      const overlap = request.body?.overlap_seconds;
+      const overlap = request.body.overlap_seconds;
       const rotated = await ctx.apps.rotateMasterToken(
         request.params.id,
         overlap === undefined ? undefined : overlap * 1000,

@@ -29,18 +29,14 @@ declare module "fastify" {
   }
 }
 
-/** How an API reads the credential a request presents (Sendbird: `Api-Token`; Stream next: a JWT). */
+/** How an API reads the credential a request presents (Sendbird and Herald: `Api-Token`). */
 export type CredentialReader = (request: FastifyRequest) => string | undefined;
 
-export interface AuthOptions {
-  apps: Apps;
-  store: Store;
-  /** The admin token; empty: no admin over HTTP. */
-  adminToken: string;
-  readCredential: CredentialReader;
-  /** Whether the admin may act for an app named in the `Herald-App-Id` header. */
-  adminActsForApps?: boolean;
-}
+/**
+ * How an API turns a request into a principal: its vendor's auth scheme (Sendbird's `Api-Token`
+ * now, Stream's JWT next). Undefined: no credentials at all.
+ */
+export type PrincipalResolver = (request: FastifyRequest) => Promise<Principal | undefined>;
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 /** Reads `Api-Token`, as Sendbird's Platform API does. */
@@ -68,16 +64,23 @@ function allows(principal: Principal, access: Exclude<Access, "public">): boolea
   return principal.scopes.includes(access);
 }
 
-/**
- * One authentication step for every route of an API, run when the request arrives, before its
- * body is read: a request without valid credentials is answered 401 and its body never parsed.
- * Each route says what it needs in `config.access`; routes that say nothing need `manage`.
- */
-export function useAuthentication(instance: FastifyInstance, options: AuthOptions): void {
+export interface TokenAuthOptions {
+  apps: Apps;
+  store: Store;
+  /** The admin token; empty: no admin over HTTP. */
+  adminToken: string;
+  readCredential: CredentialReader;
+  /** Whether the admin may act for an app named in the `Herald-App-Id` header. */
+  adminActsForApps?: boolean;
+}
+
+/** Principals from API tokens: the admin token, or an app token looked up by its hash. */
+export function tokenPrincipals(options: TokenAuthOptions): PrincipalResolver {
   const adminDigest = options.adminToken === "" ? undefined : digest(options.adminToken);
   const isAdmin = (credential: string) => adminDigest !== undefined && timingSafeEqual(digest(credential), adminDigest);
-
-  async function principalOf(request: FastifyRequest, credential: string): Promise<Principal> {
+  return async (request) => {
+    const credential = options.readCredential(request);
+    if (credential === undefined) return undefined;
     if (isAdmin(credential)) {
       const actingFor = request.headers["herald-app-id"];
       if (!options.adminActsForApps || typeof actingFor !== "string") return { kind: "admin" };
@@ -87,16 +90,22 @@ export function useAuthentication(instance: FastifyInstance, options: AuthOption
     }
     const { app, token } = await options.apps.authenticate(credential);
     return { kind: "app", app, scopes: token.scopes, master: token.kind === "master" };
-  }
+  };
+}
 
+/**
+ * One authentication step for every route of an API, run when the request arrives, before its
+ * body is read: a request without valid credentials is answered 401 and its body never parsed.
+ * Each route says what it needs in `config.access`; routes that say nothing need `manage`.
+ */
+export function useAuthentication(instance: FastifyInstance, resolve: PrincipalResolver): void {
   instance.addHook("onRequest", async (request) => {
     // Unknown routes are answered 404 by the API's not-found handler, with or without credentials.
     if (request.is404) return;
     const access = request.routeOptions.config.access ?? "manage";
     if (access === "public") return;
-    const credential = options.readCredential(request);
-    if (credential === undefined) throw new HeraldError("unauthorized", 'The "Api-Token" header is missing.');
-    const principal = await principalOf(request, credential);
+    const principal = await resolve(request);
+    if (!principal) throw new HeraldError("unauthorized", 'The "Api-Token" header is missing.');
     if (!allows(principal, access)) {
       const needs =
         access === "admin"

@@ -11,6 +11,7 @@ import type { ApiContext } from "./context.js";
 import { isoTime, pageOf } from "./pagination.js";
 import { requireWebhookUrl } from "./params.js";
 import {
+  absentBodyIsEmpty,
   CreatedEndpoint,
   EndpointJson,
   EndpointPatch,
@@ -20,7 +21,6 @@ import {
   type NewEndpointBody,
   NextCursor,
   Overlap,
-  optionalBody,
   Page,
   RotatedSecret,
   responses,
@@ -250,15 +250,16 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
     },
   );
 
-  app.post<ById & { Body: { overlap_seconds?: number } | undefined }>(
+  app.post<ById & { Body: { overlap_seconds?: number } }>(
     "/endpoints/:id/secret/rotate",
     {
       config: { access: "manage" },
+      preValidation: absentBodyIsEmpty,
       schema: {
         summary: "New signing keys; the current ones keep signing beside them for the overlap (default 24 h)",
         tags: ["endpoints"],
         params: IdParams,
-        body: optionalBody(Overlap),
+        body: Overlap,
         response: responses({ 200: RotatedSecret }),
       },
     },
@@ -275,7 +276,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       const current = await ctx.store.listSigningKeys(endpoint.id, now);
       const keys = wire.newKeys({ ed25519: current.some((key) => key.kind === "ed25519") });
       const overlapMs =
-        request.body?.overlap_seconds === undefined ? ctx.config.secretOverlapMs : request.body.overlap_seconds * 1000;
+        request.body.overlap_seconds === undefined ? ctx.config.secretOverlapMs : request.body.overlap_seconds * 1000;
       const previousExpiresAt = now + overlapMs;
       await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now), previousExpiresAt);
       ctx.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { appsRoutes } from "./apps-routes.js";
-import { apiTokenOrBearer, useAuthentication } from "./auth.js";
+import { apiTokenOrBearer, tokenPrincipals, useAuthentication } from "./auth.js";
 import { catalogRoutes } from "./catalog-routes.js";
 import type { ApiContext } from "./context.js";
 import { deliveriesRoutes } from "./deliveries-routes.js";
@@ -14,12 +14,15 @@ import { tokensRoutes } from "./tokens-routes.js";
  * or the admin token, which acts for the app named in `Herald-App-Id`.
  */
 export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  useAuthentication(app, {
-    ...ctx,
-    adminToken: ctx.config.adminToken,
-    readCredential: apiTokenOrBearer,
-    adminActsForApps: true,
-  });
+  useAuthentication(
+    app,
+    tokenPrincipals({
+      ...ctx,
+      adminToken: ctx.config.adminToken,
+      readCredential: apiTokenOrBearer,
+      adminActsForApps: true,
+    }),
+  );
   for (const routes of [eventsRoutes, deliveriesRoutes, catalogRoutes, endpointsRoutes, tokensRoutes, appsRoutes]) {
     // The options carry this plugin's own prefix; the children sit directly under it.
     await app.register(routes, { ...ctx, prefix: "" });

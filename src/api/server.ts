@@ -1,6 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import swagger from "@fastify/swagger";
-import fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from "fastify";
+import { errorFromFramework } from "../core/errors.js";
 import type { Metrics } from "../core/metrics.js";
 import { MANAGEMENT_APIS } from "../profiles/registry.js";
 import type { ApiContext } from "./context.js";
@@ -35,6 +36,11 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     return503OnClosing: true,
     // Unknown fields and query parameters are errors that name them, never silently dropped or coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    // A malformed URL never reaches a route: answer it in the native format too.
+    frameworkErrors(error, _request, reply) {
+      const { status, body } = formatNativeError(errorFromFramework(error));
+      void (reply as FastifyReply).status(status).type("application/json").send(body);
+    },
     clientErrorHandler(error, socket) {
       if (!socket.writable) return;
       const { status, code, message } = clientErrorResponse((error as { code?: string }).code);

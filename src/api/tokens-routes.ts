@@ -7,11 +7,11 @@ import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { iso, isoTime, pageOf } from "./pagination.js";
 import {
+  absentBodyIsEmpty,
   IdParams,
   NewToken,
   NextCursor,
   Overlap,
-  optionalBody,
   Page,
   RotatedToken,
   responses,
@@ -29,21 +29,22 @@ const tokenJson = (record: ApiTokenRecord) => ({
 
 /** `/v1/tokens`: an app's API tokens, managed with its master token (as Sendbird has it). */
 export const tokensRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  app.post<{ Body: { scopes?: Scope[] } | undefined }>(
+  app.post<{ Body: { scopes?: Scope[] } }>(
     "/tokens",
     {
       config: { access: "master" },
+      preValidation: absentBodyIsEmpty,
       schema: {
         summary: "Create a secondary token with some scopes (default all); the token is in this response only",
         tags: ["tokens"],
-        body: optionalBody(NewToken),
+        body: NewToken,
         response: responses({
           201: Type.Object({ ...TokenJson.properties, token: Type.String() }),
         }),
       },
     },
     async (request, reply) => {
-      const scopes = request.body?.scopes ?? [...ALL_SCOPES];
+      const scopes = request.body.scopes ?? [...ALL_SCOPES];
       const { token, record } = await ctx.apps.createSecondaryToken(appOf(request).id, scopes);
       return reply.status(201).send({ ...tokenJson(record), token });
     },
@@ -92,21 +93,22 @@ export const tokensRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     },
   );
 
-  app.post<{ Body: { overlap_seconds?: number } | undefined }>(
+  app.post<{ Body: { overlap_seconds?: number } }>(
     "/tokens/master/rotate",
     {
       config: { access: "master" },
+      preValidation: absentBodyIsEmpty,
       schema: {
         summary:
           "Rotate the app's own master token: the new one signs at once, the old one authenticates for the overlap",
         tags: ["tokens"],
-        body: optionalBody(Overlap),
+        body: Overlap,
         response: responses({ 200: RotatedToken }),
       },
     },
     async (request) => {
       const tenant = appOf(request);
-      const overlap = request.body?.overlap_seconds;
+      const overlap = request.body.overlap_seconds;
       const rotated = await ctx.apps.rotateMasterToken(tenant.id, overlap === undefined ? undefined : overlap * 1000);
       return {
         app_id: tenant.id,

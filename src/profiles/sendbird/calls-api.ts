@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { apiTokenHeader, appOf, useAuthentication } from "../../api/auth.js";
+import { apiTokenHeader, appOf, tokenPrincipals, useAuthentication } from "../../api/auth.js";
 import type { ApiContext } from "../../api/context.js";
 import { useErrorFormat } from "../../api/error-format.js";
 import { optionalQueryBoolean } from "../../api/params.js";
@@ -20,7 +20,10 @@ interface Route {
  */
 export const sendbirdCallsApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
   useErrorFormat(app, formatCallsError, ctx.logger);
-  useAuthentication(app, { ...ctx, adminToken: ctx.config.adminToken, readCredential: apiTokenHeader });
+  useAuthentication(
+    app,
+    tokenPrincipals({ ...ctx, adminToken: ctx.config.adminToken, readCredential: apiTokenHeader }),
+  );
   const tenantFor = (request: Parameters<typeof appOf>[0] & { params: Route["Params"] }) => {
     const tenant = appOf(request);
     if (tenant.id !== request.params.application_id) {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { apiTokenHeader, appOf, useAuthentication } from "../../api/auth.js";
+import { apiTokenHeader, appOf, tokenPrincipals, useAuthentication } from "../../api/auth.js";
 import type { ApiContext } from "../../api/context.js";
 import { useErrorFormat } from "../../api/error-format.js";
 import { optionalQueryBoolean } from "../../api/params.js";
@@ -16,7 +16,10 @@ interface SettingsQuery {
 /** Sendbird Chat Platform API v3 routes under `/v3/applications`: webhook settings and API tokens. */
 export const sendbirdChatApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
   useErrorFormat(app, formatChatError, ctx.logger);
-  useAuthentication(app, { ...ctx, adminToken: ctx.config.adminToken, readCredential: apiTokenHeader });
+  useAuthentication(
+    app,
+    tokenPrincipals({ ...ctx, adminToken: ctx.config.adminToken, readCredential: apiTokenHeader }),
+  );
 
   app.get<{ Querystring: SettingsQuery }>("/settings/webhook", { config: { access: "read" } }, async (request) => {
     const tenant = appOf(request);
