@@ -1,0 +1,1197 @@
+// The Store contract: every method of src/storage/store.ts, edge cases included, written once over a
+// store factory. scripts/run-tests.js runs this file once per store (HERALD_TEST_STORE), and
+// testDatabase() hands each test a fresh SQLite file or a fresh PostgreSQL schema. Times are explicit
+// (`now` parameters), never slept for.
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { openStore } from "../src/storage/open-store.js";
+import type {
+  ApiTokenRecord,
+  App,
+  AttemptRecord,
+  DeliveryView,
+  Endpoint,
+  NewDelivery,
+  NewEvent,
+  SigningKey,
+} from "../src/storage/records.js";
+import type { Store } from "../src/storage/store.js";
+import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
+
+/** A store on a database of its own, plus what a test needs to look past the interface. */
+interface StoreUnderTest {
+  store: Store;
+  /** A second store on the same database, as another process would open it (not yet migrated). */
+  reopen(): Store;
+  /** Rows of a table matching every column = value, straight from the database. */
+  rowCount(table: string, where?: Record<string, string | string[]>): Promise<number>;
+  close(): Promise<void>;
+}
+type StoreFactory = () => Promise<StoreUnderTest>;
+
+const OPEN_OPTIONS = { sqliteSynchronous: "normal", databasePoolSize: 4 } as const;
+
+/** Counts rows with plain SQL, so a check never depends on the store it is checking. */
+async function countRows(database: TestDatabase, table: string, where: Record<string, string | string[]> = {}) {
+  const conditions: string[] = [];
+  const params: string[] = [];
+  const postgres = TEST_STORE === "postgres";
+  for (const [column, value] of Object.entries(where)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (values.length === 0) return 0;
+    const marks = values.map((v) => {
+      params.push(v);
+      return postgres ? `$${params.length}` : "?";
+    });
+    conditions.push(`${column} IN (${marks.join(", ")})`);
+  }
+  const sql = `SELECT COUNT(*) AS n FROM ${table}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}`;
+  if (postgres) {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      return Number((await client.query(sql, params)).rows[0].n);
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(database.url.slice("sqlite:".length), { readonly: true });
+  try {
+    return (db.prepare(sql).get(...params) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+const openTestStore: StoreFactory = async () => {
+  const database = testDatabase();
+  const opened: Store[] = [];
+  const open = () => {
+    const store = openStore(database.url, OPEN_OPTIONS);
+    opened.push(store);
+    return store;
+  };
+  const store = open();
+  await store.migrate();
+  return {
+    store,
+    reopen: open,
+    rowCount: (table, where) => countRows(database, table, where),
+    async close() {
+      for (const s of opened) await s.close();
+      await database.drop();
+    },
+  };
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Fixtures: plain records with explicit ids and times.
+
+const T = 1_700_000_000_000;
+
+const appRecord = (id: string, createdAt = T): App => ({ id, name: `app ${id}`, signingKey: `sk-${id}`, createdAt });
+
+const tokenRecord = (appId: string, tokenHash: string, overrides: Partial<ApiTokenRecord> = {}): ApiTokenRecord => ({
+  tokenHash,
+  appId,
+  kind: "secondary",
+  preview: `${tokenHash.slice(0, 4)}…`,
+  scopes: ["publish", "read", "manage"],
+  createdAt: T,
+  expiresAt: null,
+  ...overrides,
+});
+
+const masterOf = (appId: string, createdAt = T) => tokenRecord(appId, `master-${appId}`, { kind: "master", createdAt });
+
+const endpointRecord = (appId: string, id: string, overrides: Partial<Endpoint> = {}): Endpoint => ({
+  id,
+  appId,
+  vocabulary: "sendbird",
+  profile: "sendbird",
+  url: `https://example.test/${id}`,
+  description: "",
+  enabled: true,
+  eventTypes: ["*"],
+  headers: {},
+  options: {},
+  createdAt: T,
+  updatedAt: T,
+  ...overrides,
+});
+
+const keyRecord = (appId: string, endpointId: string, id: string, overrides: Partial<SigningKey> = {}): SigningKey => ({
+  id,
+  appId,
+  endpointId,
+  kind: "hmac",
+  secret: `whsec_${id}`,
+  publicKey: null,
+  createdAt: T,
+  expiresAt: null,
+  ...overrides,
+});
+
+const eventRecord = (appId: string, id: string, overrides: Partial<NewEvent> = {}): NewEvent => ({
+  id,
+  appId,
+  type: "group_channel:message_send",
+  payload: JSON.stringify({ id, text: "hello 👋" }),
+  createdAt: T,
+  ...overrides,
+});
+
+const deliveryRecord = (
+  event: NewEvent,
+  endpointId: string,
+  id: string,
+  overrides: Partial<NewDelivery> = {},
+): NewDelivery => ({
+  id,
+  appId: event.appId,
+  eventId: event.id,
+  endpointId,
+  body: `body of ${id} to ${endpointId}`,
+  maxAttempts: 3,
+  createdAt: event.createdAt,
+  ...overrides,
+});
+
+const attemptRecord = (
+  deliveryId: string,
+  attempt: number,
+  state: AttemptRecord["state"],
+  overrides: Partial<AttemptRecord> = {},
+): AttemptRecord => ({
+  deliveryId,
+  attempt,
+  state,
+  startedAt: T + attempt * 1000,
+  durationMs: 12 + attempt,
+  statusCode: state === "succeeded" ? 200 : 500,
+  error: null,
+  responseBody: state === "succeeded" ? null : `oops ${attempt}`,
+  bodySha256: `${"ab".repeat(31)}${String(attempt).padStart(2, "0")}`,
+  nextAttemptAt: state === "pending" ? T + attempt * 1000 + 250 : T + attempt * 1000,
+  ...overrides,
+});
+
+const ids = (rows: { id: string }[]) => rows.map((row) => row.id);
+const sortedIds = (rows: { id: string }[]) => ids(rows).sort();
+
+// ---------------------------------------------------------------------------------------------------
+
+export function storeContract(name: string, factory: StoreFactory): void {
+  describe(`Store contract (${name})`, () => {
+    let t: StoreUnderTest;
+    let store: Store;
+    beforeEach(async () => {
+      t = await factory();
+      store = t.store;
+    });
+    afterEach(async () => {
+      await t.close();
+    });
+
+    /** An app with its master token. */
+    const createApp = async (id: string, createdAt = T) => {
+      const app = appRecord(id, createdAt);
+      await store.createApp(app, masterOf(id, createdAt));
+      return app;
+    };
+
+    /** Publishes one event per id to every endpoint given; returns the deliveries' ids by event. */
+    const publishEvents = async (
+      appId: string,
+      events: { id: string; type?: string; createdAt?: number }[],
+      endpointIds: string[],
+    ) => {
+      const newEvents = events.map((e) =>
+        eventRecord(appId, e.id, { createdAt: e.createdAt ?? T, ...(e.type ? { type: e.type } : {}) }),
+      );
+      const deliveries = newEvents.flatMap((e) => endpointIds.map((ep) => deliveryRecord(e, ep, `${e.id}-${ep}`)));
+      assert.equal(await store.publish({ appId, events: newEvents, deliveries }), true);
+      return deliveries;
+    };
+
+    describe("migrate", () => {
+      it("is a no-op the second time, on the same store and on another one opened on the same database", async () => {
+        await createApp("A");
+        await store.migrate();
+        const other = t.reopen();
+        await other.migrate();
+        await other.migrate();
+        assert.equal(await t.rowCount("schema_migrations"), 2, "each step recorded once");
+        assert.deepEqual(await other.getApp("A"), appRecord("A"), "data kept");
+        await createApp("B");
+        assert.deepEqual(ids(await other.listApps({ limit: 10 })), ["B", "A"]);
+      });
+    });
+
+    describe("apps", () => {
+      it("creates an app with its master token, and gets it back", async () => {
+        await createApp("A", T + 5);
+        assert.deepEqual(await store.getApp("A"), appRecord("A", T + 5));
+        assert.equal(await store.getApp("nope"), undefined);
+        const found = await store.findToken("master-A", T);
+        assert.deepEqual(found, { app: appRecord("A", T + 5), token: masterOf("A", T + 5) });
+        assert.equal(await store.countApiTokens("A", "master"), 1);
+      });
+
+      it("writes nothing when the app id is taken (app and token in one transaction)", async () => {
+        await createApp("A");
+        await assert.rejects(
+          store.createApp(appRecord("A", T + 1), tokenRecord("A", "second-master", { kind: "master" })),
+        );
+        assert.deepEqual(await store.getApp("A"), appRecord("A"));
+        assert.equal(await store.findToken("second-master", T), undefined);
+        assert.equal(await store.countApiTokens("A", "master"), 1);
+      });
+
+      it("lists apps newest first, paged by a (createdAt, id) cursor that is stable when createdAt ties", async () => {
+        assert.deepEqual(await store.listApps({ limit: 10 }), []);
+        await createApp("a1", T);
+        await createApp("b2", T + 10);
+        await createApp("c3", T + 10);
+        await createApp("a3", T + 10);
+        await createApp("z0", T + 20);
+        await createApp("y0", T - 5);
+        const all = ["z0", "c3", "b2", "a3", "a1", "y0"];
+        assert.deepEqual(ids(await store.listApps({ limit: 100 })), all);
+        const seen: string[] = [];
+        let before: { createdAt: number; id: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const rows = await store.listApps({ limit: 2, ...(before ? { before } : {}) });
+          if (rows.length === 0) break;
+          assert.ok(rows.length <= 2);
+          seen.push(...ids(rows));
+          const last = rows.at(-1)!;
+          before = { createdAt: last.createdAt, id: last.id };
+        }
+        assert.deepEqual(seen, all, "pages of 2 cover every app once, in order");
+        assert.deepEqual(ids(await store.listApps({ limit: 10, before: { createdAt: T + 10, id: "b2" } })), [
+          "a3",
+          "a1",
+          "y0",
+        ]);
+        assert.deepEqual(await store.listApps({ limit: 10, before: { createdAt: T - 5, id: "y0" } }), []);
+        assert.deepEqual(await store.listApps({ limit: 3 }), [
+          appRecord("z0", T + 20),
+          appRecord("c3", T + 10),
+          appRecord("b2", T + 10),
+        ]);
+      });
+    });
+
+    describe("deleteApp", () => {
+      /** An app with one of everything: tokens, endpoints, keys, events, deliveries, attempts, an idempotency key. */
+      const populate = async (appId: string) => {
+        await createApp(appId);
+        await store.addApiToken(tokenRecord(appId, `secondary-${appId}`));
+        const endpoints = [`${appId}-ep1`, `${appId}-ep2`];
+        for (const id of endpoints) await store.saveEndpoint(endpointRecord(appId, id));
+        await store.addSigningKeys(endpoints[0]!, [keyRecord(appId, endpoints[0]!, `${appId}-key1`)]);
+        const event = eventRecord(appId, `${appId}-evt1`);
+        const deliveries = endpoints.map((ep) => deliveryRecord(event, ep, `${event.id}-${ep}`));
+        assert.equal(
+          await store.publish({
+            appId,
+            events: [event],
+            deliveries,
+            idempotency: { key: "same-key", response: `response ${appId}`, createdAt: T, expiredBefore: T - 1000 },
+          }),
+          true,
+        );
+        await store.claimDue(endpoints[0]!, 10, T, T + 1000);
+        await store.recordAttempts([attemptRecord(deliveries[0]!.id, 1, "pending")]);
+        return { endpoints, event, deliveryIds: ids(deliveries) };
+      };
+
+      const snapshot = async (appId: string, endpointIds: string[]) => ({
+        app: await store.getApp(appId),
+        tokens: await store.listApiTokens(appId, T),
+        endpoints: await store.listEndpoints(appId),
+        keys: await Promise.all(endpointIds.map((id) => store.listSigningKeys(id, T))),
+        events: await store.listEvents(appId, { limit: 100 }),
+        deliveries: await store.listDeliveries(appId, { limit: 100, withPayload: true }),
+        idempotent: await store.findIdempotentResponse(appId, "same-key", 0),
+      });
+
+      const tableCounts = async (appId: string, deliveryIds: string[]) => ({
+        apps: await t.rowCount("apps", { id: appId }),
+        api_tokens: await t.rowCount("api_tokens", { app_id: appId }),
+        endpoints: await t.rowCount("endpoints", { app_id: appId }),
+        signing_keys: await t.rowCount("signing_keys", { app_id: appId }),
+        events: await t.rowCount("events", { app_id: appId }),
+        deliveries: await t.rowCount("deliveries", { app_id: appId }),
+        attempts: await t.rowCount("attempts", { delivery_id: deliveryIds }),
+        idempotency_keys: await t.rowCount("idempotency_keys", { app_id: appId }),
+      });
+
+      it("removes everything the app owns and nothing of another app", async () => {
+        const a = await populate("A");
+        const b = await populate("B");
+        const bBefore = await snapshot("B", b.endpoints);
+        const bCounts = await tableCounts("B", b.deliveryIds);
+        assert.deepEqual(bCounts, {
+          apps: 1,
+          api_tokens: 2,
+          endpoints: 2,
+          signing_keys: 1,
+          events: 1,
+          deliveries: 2,
+          attempts: 1,
+          idempotency_keys: 1,
+        });
+        assert.deepEqual(await tableCounts("A", a.deliveryIds), bCounts, "A was populated alike");
+
+        assert.equal(await store.deleteApp("A"), true);
+
+        assert.deepEqual(await tableCounts("A", a.deliveryIds), {
+          apps: 0,
+          api_tokens: 0,
+          endpoints: 0,
+          signing_keys: 0,
+          events: 0,
+          deliveries: 0,
+          attempts: 0,
+          idempotency_keys: 0,
+        });
+        assert.equal(await store.getApp("A"), undefined);
+        assert.equal(await store.findToken("master-A", T), undefined);
+        assert.equal(await store.findToken("secondary-A", T), undefined);
+        assert.equal(await store.getEndpoint("A-ep1"), undefined);
+        assert.deepEqual(await store.listSigningKeys("A-ep1", T), []);
+        assert.equal(await store.getEvent("A", a.event.id), undefined);
+        assert.equal(await store.getDelivery("A", a.deliveryIds[0]!), undefined);
+        assert.equal(await store.findIdempotentResponse("A", "same-key", 0), undefined);
+        assert.deepEqual(await store.claimDue("A-ep2", 10, T + 10_000, T + 20_000), []);
+        const pending = (await store.endpointsWithPending()).map((e) => e.endpointId).sort();
+        assert.deepEqual(pending, ["B-ep1", "B-ep2"]);
+
+        assert.deepEqual(await snapshot("B", b.endpoints), bBefore, "B is untouched");
+        assert.deepEqual(await tableCounts("B", b.deliveryIds), bCounts);
+
+        assert.equal(await store.deleteApp("A"), false, "already gone");
+        assert.equal(await store.deleteApp("nope"), false);
+        // The id and the idempotency key are free again.
+        await createApp("A");
+        assert.equal(
+          await store.publish({
+            appId: "A",
+            events: [eventRecord("A", "A-evt2")],
+            deliveries: [],
+            idempotency: { key: "same-key", response: "again", createdAt: T, expiredBefore: T - 1000 },
+          }),
+          true,
+        );
+      });
+    });
+
+    describe("rotateMasterToken", () => {
+      it("makes the new master token the signing key at once; the previous ones expire at the given time", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.addApiToken(tokenRecord("A", "secondary-A", { createdAt: T + 1 }));
+        const m2 = tokenRecord("A", "master-A-2", { kind: "master", createdAt: T + 100 });
+        assert.equal(await store.rotateMasterToken("A", m2, "sk-A-2", T + 1000), true);
+
+        assert.equal((await store.getApp("A"))?.signingKey, "sk-A-2");
+        const old = await store.findToken("master-A", T + 999);
+        assert.equal(old?.token.expiresAt, T + 1000, "the previous master token expires at the given time");
+        assert.equal(old?.app.signingKey, "sk-A-2", "and it belongs to the app, which signs with the new key");
+        assert.equal(await store.findToken("master-A", T + 1000), undefined, "expired at that very millisecond");
+        assert.deepEqual(await store.findToken("master-A-2", T + 10_000_000), {
+          app: { ...appRecord("A"), signingKey: "sk-A-2" },
+          token: m2,
+        });
+        assert.equal((await store.findToken("secondary-A", T + 10_000_000))?.token.expiresAt, null);
+        assert.deepEqual(
+          (await store.listApiTokens("A", T + 999)).map((x) => x.tokenHash),
+          ["master-A", "secondary-A", "master-A-2"],
+        );
+        assert.deepEqual(
+          (await store.listApiTokens("A", T + 1000)).map((x) => x.tokenHash),
+          ["secondary-A", "master-A-2"],
+        );
+
+        // A second rotation expires the current master, and never extends an earlier expiry.
+        const m3 = tokenRecord("A", "master-A-3", { kind: "master", createdAt: T + 200 });
+        assert.equal(await store.rotateMasterToken("A", m3, "sk-A-3", T + 5000), true);
+        assert.equal((await store.findToken("master-A", T + 999))?.token.expiresAt, T + 1000);
+        assert.equal(await store.findToken("master-A", T + 1000), undefined);
+        assert.equal((await store.findToken("master-A-2", T + 4999))?.token.expiresAt, T + 5000);
+        assert.equal(await store.findToken("master-A-2", T + 5000), undefined);
+        assert.equal((await store.getApp("A"))?.signingKey, "sk-A-3");
+
+        // Another app is untouched.
+        assert.deepEqual(await store.getApp("B"), appRecord("B"));
+        assert.deepEqual(await store.findToken("master-B", T + 10_000_000), {
+          app: appRecord("B"),
+          token: masterOf("B"),
+        });
+      });
+
+      it("answers false for an unknown app and writes nothing", async () => {
+        await createApp("A");
+        const next = tokenRecord("nope", "master-nope", { kind: "master" });
+        assert.equal(await store.rotateMasterToken("nope", next, "sk", T + 1000), false);
+        assert.equal(await t.rowCount("api_tokens", { token_hash: "master-nope" }), 0);
+        assert.equal((await store.findToken("master-A", T + 2000))?.token.expiresAt, null);
+      });
+    });
+
+    describe("API tokens", () => {
+      it("adds, finds, lists (unexpired, oldest first), counts and deletes tokens, per app", async () => {
+        await createApp("A");
+        await createApp("B");
+        const readOnly = tokenRecord("A", "t-read", { scopes: ["read"], createdAt: T + 20, preview: "t-re…" });
+        const publishOnly = tokenRecord("A", "t-publish", { scopes: ["publish"], createdAt: T + 10 });
+        const expiring = tokenRecord("A", "t-expiring", { createdAt: T + 30, expiresAt: T + 100 });
+        const ofB = tokenRecord("B", "t-b", { createdAt: T + 5 });
+        for (const token of [readOnly, publishOnly, expiring, ofB]) await store.addApiToken(token);
+
+        assert.deepEqual(await store.findToken("t-read", T), { app: appRecord("A"), token: readOnly });
+        assert.deepEqual(await store.findToken("t-b", T), { app: appRecord("B"), token: ofB });
+        assert.equal(await store.findToken("unknown", T), undefined);
+        assert.deepEqual((await store.findToken("t-expiring", T + 99))?.token, expiring);
+        assert.equal(await store.findToken("t-expiring", T + 100), undefined, "expired at expiresAt");
+
+        assert.deepEqual(await store.listApiTokens("A", T + 99), [masterOf("A"), publishOnly, readOnly, expiring]);
+        assert.deepEqual(await store.listApiTokens("A", T + 100), [masterOf("A"), publishOnly, readOnly]);
+        assert.deepEqual(await store.listApiTokens("B", T), [masterOf("B"), ofB]);
+        assert.deepEqual(await store.listApiTokens("nope", T), []);
+
+        assert.equal(await store.countApiTokens("A", "secondary"), 3);
+        assert.equal(await store.countApiTokens("A", "master"), 1);
+        assert.equal(await store.countApiTokens("B", "secondary"), 1);
+        assert.equal(await store.countApiTokens("nope", "secondary"), 0);
+
+        assert.equal(await store.deleteApiToken("A", "master-A"), false, "a master token is never deleted");
+        assert.ok(await store.findToken("master-A", T));
+        assert.equal(await store.deleteApiToken("A", "t-b"), false, "another app's token is not deleted");
+        assert.ok(await store.findToken("t-b", T));
+        assert.equal(await store.deleteApiToken("B", "t-read"), false);
+        assert.equal(await store.deleteApiToken("A", "unknown"), false);
+        assert.equal(await store.deleteApiToken("A", "t-read"), true);
+        assert.equal(await store.deleteApiToken("A", "t-read"), false, "already gone");
+        assert.equal(await store.findToken("t-read", T), undefined);
+        assert.equal(await store.countApiTokens("A", "secondary"), 2);
+        assert.equal(await store.countApiTokens("B", "secondary"), 1);
+      });
+
+      it("refuses a token hash that exists already", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.addApiToken(tokenRecord("A", "dup"));
+        await assert.rejects(store.addApiToken(tokenRecord("B", "dup")));
+        assert.equal((await store.findToken("dup", T))?.app.id, "A");
+      });
+    });
+
+    describe("endpoints", () => {
+      const full = endpointRecord("A", "ep-full", {
+        vocabulary: "sendbird-calls",
+        profile: "standard",
+        url: "https://hooks.example.test/in?x=1&y=ü",
+        description: "Ünïcødé 🚀 and \"quotes\" and 'apostrophes'",
+        enabled: false,
+        eventTypes: ["group_channel:*", "user:block", "direct_call:dial"],
+        headers: { "X-Tenant": "acme", authorization: "Bearer abc", "x-emoji": "✓" },
+        options: { include_members: true, include_unread_count: false, nested: { list: [1, "two", null] }, n: 1.5 },
+        createdAt: T + 7,
+        updatedAt: T + 8,
+      });
+
+      it("round-trips every field, lists an app's endpoints oldest first, and gets one by id", async () => {
+        await createApp("A");
+        await createApp("B");
+        const later = endpointRecord("A", "ep-later", { createdAt: T + 50, updatedAt: T + 50 });
+        const tieLow = endpointRecord("A", "ep-a", { createdAt: T + 7, updatedAt: T + 7, headers: { "x-a": "1" } });
+        const ofB = endpointRecord("B", "ep-b");
+        for (const endpoint of [later, full, tieLow, ofB]) await store.saveEndpoint(endpoint);
+        assert.deepEqual(await store.getEndpoint("ep-full"), full);
+        assert.deepEqual(await store.getEndpoint("ep-a"), tieLow);
+        assert.equal(await store.getEndpoint("nope"), undefined);
+        assert.deepEqual(await store.listEndpoints("A"), [tieLow, full, later]);
+        assert.deepEqual(await store.listEndpoints("B"), [ofB]);
+        assert.deepEqual(await store.listEndpoints("nope"), []);
+      });
+
+      it("updates an endpoint in place, keeping its app and creation time", async () => {
+        await createApp("A");
+        await store.saveEndpoint(full);
+        const updated: Endpoint = {
+          ...full,
+          url: "https://elsewhere.test/hook",
+          description: "",
+          enabled: true,
+          eventTypes: [],
+          headers: {},
+          options: { include_members: false },
+          updatedAt: T + 500,
+        };
+        await store.saveEndpoint(updated);
+        assert.deepEqual(await store.getEndpoint(full.id), updated);
+        assert.deepEqual(await store.listEndpoints("A"), [updated]);
+        await store.saveEndpoint({ ...updated, createdAt: T + 999 });
+        assert.equal((await store.getEndpoint(full.id))?.createdAt, full.createdAt, "createdAt never changes");
+      });
+
+      it("never moves or changes another app's endpoint through an upsert with the same id", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(full);
+        await store.saveEndpoint({
+          ...full,
+          appId: "B",
+          url: "https://attacker.test/steal",
+          enabled: true,
+          headers: { evil: "1" },
+          eventTypes: ["*"],
+          updatedAt: T + 1000,
+        });
+        assert.deepEqual(await store.getEndpoint(full.id), full);
+        assert.deepEqual(await store.listEndpoints("A"), [full]);
+        assert.deepEqual(await store.listEndpoints("B"), []);
+      });
+    });
+
+    describe("deleteEndpoint", () => {
+      it("deletes an app's endpoint with its keys; its pending deliveries end failed and stay in the log", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("A", "E1"));
+        await store.saveEndpoint(endpointRecord("A", "E2"));
+        await store.saveEndpoint(endpointRecord("B", "EB"));
+        await store.addSigningKeys("E1", [keyRecord("A", "E1", "k1"), keyRecord("A", "E1", "k1b")]);
+        await store.addSigningKeys("E2", [keyRecord("A", "E2", "k2")]);
+        await store.addSigningKeys("EB", [keyRecord("B", "EB", "kb")]);
+        await publishEvents(
+          "A",
+          [{ id: "e1" }, { id: "e2", createdAt: T + 1 }, { id: "e3", createdAt: T + 2 }],
+          ["E1", "E2"],
+        );
+        await publishEvents("B", [{ id: "eb" }], ["EB"]);
+        // e1→E1 succeeds, e2→E1 fails, e3→E1 stays pending (leased).
+        await store.claimDue("E1", 10, T + 10, T + 5000);
+        await store.recordAttempts([attemptRecord("e1-E1", 1, "succeeded"), attemptRecord("e2-E1", 1, "failed")]);
+        const e2OnE2 = await store.getDelivery("A", "e2-E2");
+        const ofB = await store.listDeliveries("B", { limit: 10 });
+
+        assert.equal(await store.deleteEndpoint("B", "E1", T + 600), false, "not B's endpoint");
+        assert.ok(await store.getEndpoint("E1"));
+        assert.equal((await store.listSigningKeys("E1", T)).length, 2);
+        assert.equal((await store.getDelivery("A", "e3-E1"))?.state, "pending");
+
+        assert.equal(await store.deleteEndpoint("A", "E1", T + 600), true);
+        assert.equal(await store.getEndpoint("E1"), undefined);
+        assert.deepEqual(ids(await store.listEndpoints("A")), ["E2"]);
+        assert.deepEqual(await store.listSigningKeys("E1", T), []);
+        assert.equal(await t.rowCount("signing_keys", { endpoint_id: "E1" }), 0);
+        assert.deepEqual(ids(await store.listSigningKeys("E2", T)), ["k2"]);
+        assert.deepEqual(ids(await store.listSigningKeys("EB", T)), ["kb"]);
+
+        const pendingBefore = await store.getDelivery("A", "e3-E1");
+        assert.equal(pendingBefore?.state, "failed");
+        assert.equal(pendingBefore?.updatedAt, T + 600);
+        assert.equal(pendingBefore?.attempts, 0);
+        assert.equal(pendingBefore?.nextAttemptAt, null);
+        assert.equal((await store.getDelivery("A", "e1-E1"))?.state, "succeeded", "finished ones keep their state");
+        const failed = await store.getDelivery("A", "e2-E1");
+        assert.equal(failed?.state, "failed");
+        assert.notEqual(failed?.updatedAt, T + 600, "a finished delivery is not rewritten");
+        assert.deepEqual(await store.getDelivery("A", "e2-E2"), e2OnE2, "another endpoint's deliveries untouched");
+        assert.deepEqual(await store.listDeliveries("B", { limit: 10 }), ofB);
+        assert.deepEqual(
+          ids(await store.listDeliveries("A", { limit: 10, endpointId: "E1" })).sort(),
+          ["e1-E1", "e2-E1", "e3-E1"],
+          "the log keeps them",
+        );
+        assert.deepEqual(await store.claimDue("E1", 10, T + 100_000, T + 200_000), []);
+        assert.deepEqual((await store.endpointsWithPending()).map((e) => e.endpointId).sort(), ["E2", "EB"]);
+
+        assert.equal(await store.deleteEndpoint("A", "E1", T + 700), false, "already gone");
+        assert.equal(await store.deleteEndpoint("A", "nope", T + 700), false);
+      });
+    });
+
+    describe("signing keys", () => {
+      it("adds keys, lists those that sign at `now` newest first, and retires the active ones with retireAt", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await store.saveEndpoint(endpointRecord("A", "F"));
+        assert.deepEqual(await store.listSigningKeys("E", T), []);
+        const k1 = keyRecord("A", "E", "k1", { createdAt: T + 10 });
+        const short = keyRecord("A", "E", "k0", { createdAt: T + 5, expiresAt: T + 500 });
+        const onF = keyRecord("A", "F", "kf", { createdAt: T + 10 });
+        await store.addSigningKeys("E", [k1, short]);
+        await store.addSigningKeys("F", [onF]);
+        assert.deepEqual(await store.listSigningKeys("E", T + 499), [k1, short]);
+        assert.deepEqual(await store.listSigningKeys("E", T + 500), [k1], "expiresAt is exclusive");
+
+        // A rotation: two new keys (an ed25519 pair and an hmac one created at the same time), the old ones retire at T+1000.
+        const ed = keyRecord("A", "E", "k2-ed", {
+          kind: "ed25519",
+          secret: "whsk_secret",
+          publicKey: "whpk_public",
+          createdAt: T + 100,
+        });
+        const hmac = keyRecord("A", "E", "k2-hmac", { createdAt: T + 100 });
+        await store.addSigningKeys("E", [ed, hmac], T + 1000);
+        assert.deepEqual(await store.listSigningKeys("E", T + 499), [hmac, ed, { ...k1, expiresAt: T + 1000 }, short]);
+        assert.deepEqual(await store.listSigningKeys("E", T + 999), [hmac, ed, { ...k1, expiresAt: T + 1000 }]);
+        assert.deepEqual(await store.listSigningKeys("E", T + 1000), [hmac, ed]);
+        assert.deepEqual(await store.listSigningKeys("F", T + 5000), [onF], "another endpoint's keys do not retire");
+
+        // retireAt with no new keys only retires.
+        await store.addSigningKeys("E", [], T + 2000);
+        assert.deepEqual(await store.listSigningKeys("E", T + 1999), [
+          { ...hmac, expiresAt: T + 2000 },
+          { ...ed, expiresAt: T + 2000 },
+        ]);
+        assert.deepEqual(await store.listSigningKeys("E", T + 2000), []);
+        assert.deepEqual(await store.listSigningKeys("nope", T), []);
+      });
+    });
+
+    describe("publish and idempotency", () => {
+      it("writes events and deliveries, which read back as published", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await store.saveEndpoint(endpointRecord("A", "F"));
+        const e1 = eventRecord("A", "e1", { createdAt: T + 1 });
+        const e2 = eventRecord("A", "e2", { type: "user:block", payload: '{"a":"\\u00e9\\/"}', createdAt: T + 2 });
+        const deliveries = [
+          deliveryRecord(e1, "E", "d1", { maxAttempts: 8 }),
+          deliveryRecord(e1, "F", "d2"),
+          deliveryRecord(e2, "E", "d3", { body: "exact bytes \u{1F600} \\/" }),
+        ];
+        assert.equal(await store.publish({ appId: "A", events: [e1, e2], deliveries }), true);
+        assert.deepEqual(await store.getEvent("A", "e1"), e1);
+        assert.deepEqual(await store.getEvent("A", "e2"), e2);
+        const expected = (d: NewDelivery, type: string): DeliveryView => ({
+          id: d.id,
+          appId: "A",
+          eventId: d.eventId,
+          endpointId: d.endpointId,
+          type,
+          state: "pending",
+          attempts: 0,
+          maxAttempts: d.maxAttempts,
+          nextAttemptAt: d.createdAt,
+          createdAt: d.createdAt,
+          updatedAt: d.createdAt,
+          attemptLog: [],
+        });
+        assert.deepEqual(await store.getDelivery("A", "d1"), expected(deliveries[0]!, e1.type));
+        assert.deepEqual(await store.getDelivery("A", "d3"), expected(deliveries[2]!, e2.type));
+        const claimed = await store.claimDue("E", 10, T + 10, T + 100);
+        assert.deepEqual(
+          claimed.sort((x, y) => x.id.localeCompare(y.id)),
+          [
+            { id: "d1", endpointId: "E", body: deliveries[0]!.body, attempts: 0, maxAttempts: 8 },
+            { id: "d3", endpointId: "E", body: deliveries[2]!.body, attempts: 0, maxAttempts: 3 },
+          ],
+          "the body is kept byte for byte",
+        );
+        // An event with no deliveries (no endpoint subscribed) is still kept.
+        assert.equal(await store.publish({ appId: "A", events: [eventRecord("A", "e3")], deliveries: [] }), true);
+        assert.ok(await store.getEvent("A", "e3"));
+      });
+
+      it("writes events, deliveries and the idempotency key in one transaction", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await publishEvents("A", [{ id: "taken" }], ["E"]);
+        const e = eventRecord("A", "fresh");
+        await assert.rejects(
+          store.publish({
+            appId: "A",
+            events: [e, eventRecord("A", "taken")],
+            deliveries: [deliveryRecord(e, "E", "d-fresh")],
+            idempotency: { key: "k", response: "r", createdAt: T, expiredBefore: T - 1 },
+          }),
+          "an event id that exists already fails the whole publish",
+        );
+        assert.equal(await store.getEvent("A", "fresh"), undefined);
+        assert.equal(await t.rowCount("deliveries", { id: "d-fresh" }), 0);
+        assert.equal(await store.findIdempotentResponse("A", "k", 0), undefined);
+        // The same publish without the clash goes through, key and all.
+        assert.equal(
+          await store.publish({
+            appId: "A",
+            events: [e],
+            deliveries: [deliveryRecord(e, "E", "d-fresh")],
+            idempotency: { key: "k", response: "r", createdAt: T, expiredBefore: T - 1 },
+          }),
+          true,
+        );
+        assert.equal(await store.findIdempotentResponse("A", "k", 0), "r");
+        assert.ok(await store.getDelivery("A", "d-fresh"));
+      });
+
+      it("returns false and writes nothing on an unexpired duplicate key; replaces an expired one; keys are per app", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await store.saveEndpoint(endpointRecord("B", "EB"));
+        const batch = (appId: string, n: number, createdAt: number, expiredBefore: number) => {
+          const event = eventRecord(appId, `${appId}-e${n}`, { createdAt });
+          return {
+            appId,
+            events: [event],
+            deliveries: [deliveryRecord(event, appId === "A" ? "E" : "EB", `${appId}-d${n}`)],
+            idempotency: { key: "key-1", response: `response ${appId} ${n}`, createdAt, expiredBefore },
+          };
+        };
+        assert.equal(await store.publish(batch("A", 1, T, T - 86_400_000)), true);
+        const counts = { events: await t.rowCount("events"), deliveries: await t.rowCount("deliveries") };
+
+        // A retry within the key's lifetime, even at its very first millisecond (expiredBefore = createdAt).
+        assert.equal(await store.publish(batch("A", 2, T + 1000, T - 85_400_000)), false);
+        assert.equal(await store.publish(batch("A", 3, T + 2000, T)), false);
+        assert.deepEqual(
+          { events: await t.rowCount("events"), deliveries: await t.rowCount("deliveries") },
+          counts,
+          "nothing written",
+        );
+        assert.equal(await store.getEvent("A", "A-e2"), undefined);
+        assert.equal(await store.findIdempotentResponse("A", "key-1", 0), "response A 1", "the first response stays");
+
+        // The same key in another app is another key.
+        assert.equal(await store.publish(batch("B", 1, T + 500, T - 86_400_000)), true);
+        assert.equal(await store.findIdempotentResponse("B", "key-1", 0), "response B 1");
+
+        // Once expired (created before expiredBefore), the key is replaced and the publish goes through.
+        // expiredBefore is past B's key too: only A's own key may go.
+        assert.equal(await store.publish(batch("A", 4, T + 90_000_000, T + 501)), true);
+        assert.ok(await store.getEvent("A", "A-e4"));
+        assert.ok(await store.getDelivery("A", "A-d4"));
+        assert.equal(await store.findIdempotentResponse("A", "key-1", 0), "response A 4");
+        assert.equal(await store.findIdempotentResponse("B", "key-1", 0), "response B 1", "B's key untouched");
+        assert.equal(await t.rowCount("idempotency_keys"), 2);
+      });
+
+      it("finds a stored response only for that app and key, and only if it is not older than `since`", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.publish({
+          appId: "A",
+          events: [eventRecord("A", "e1")],
+          deliveries: [],
+          idempotency: { key: "k", response: '{"ids":["e1"]}', createdAt: T + 100, expiredBefore: 0 },
+        });
+        assert.equal(await store.findIdempotentResponse("A", "k", T + 100), '{"ids":["e1"]}');
+        assert.equal(await store.findIdempotentResponse("A", "k", 0), '{"ids":["e1"]}');
+        assert.equal(await store.findIdempotentResponse("A", "k", T + 101), undefined);
+        assert.equal(await store.findIdempotentResponse("A", "K", 0), undefined, "keys are case-sensitive");
+        assert.equal(await store.findIdempotentResponse("A", "other", 0), undefined);
+        assert.equal(await store.findIdempotentResponse("B", "k", 0), undefined);
+      });
+
+      it("expires idempotency keys older than `before`, over all apps", async () => {
+        await createApp("A");
+        await createApp("B");
+        const keyed = (appId: string, key: string, createdAt: number) =>
+          store.publish({
+            appId,
+            events: [eventRecord(appId, `${appId}-${key}-${createdAt - T}`, { createdAt })],
+            deliveries: [],
+            idempotency: { key, response: key, createdAt, expiredBefore: 0 },
+          });
+        await keyed("A", "old", T);
+        await keyed("B", "old", T + 5);
+        await keyed("A", "edge", T + 10);
+        await keyed("B", "new", T + 20);
+        assert.equal(await store.expireIdempotencyKeys(T + 10), 2);
+        assert.equal(await store.findIdempotentResponse("A", "old", 0), undefined);
+        assert.equal(await store.findIdempotentResponse("B", "old", 0), undefined);
+        assert.equal(await store.findIdempotentResponse("A", "edge", 0), "edge", "not older than `before`: kept");
+        assert.equal(await store.findIdempotentResponse("B", "new", 0), "new");
+        assert.equal(await store.expireIdempotencyKeys(T + 10), 0);
+        assert.ok(await store.getEvent("A", "A-old-0"), "the events stay");
+        // An expired key is free again.
+        assert.equal(await keyed("A", "old", T + 30), true);
+      });
+    });
+
+    describe("claiming and leases", () => {
+      /** Endpoint E: due at T, T+10, T+20, and T+1000; endpoint F: due at T. */
+      const setUp = async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await store.saveEndpoint(endpointRecord("A", "F"));
+        await publishEvents(
+          "A",
+          [
+            { id: "e1", createdAt: T + 10 },
+            { id: "e0", createdAt: T },
+            { id: "e2", createdAt: T + 20 },
+            { id: "e3", createdAt: T + 1000 },
+          ],
+          ["E"],
+        );
+        await publishEvents("A", [{ id: "f0", createdAt: T }], ["F"]);
+      };
+
+      it("claims only that endpoint's deliveries due at `now`, earliest first, up to the limit", async () => {
+        await setUp();
+        assert.deepEqual(await store.claimDue("E", 10, T - 1, T + 5000), [], "nothing due yet");
+        const first = await store.claimDue("E", 2, T + 100, T + 5000);
+        assert.deepEqual(sortedIds(first), ["e0-E", "e1-E"], "the limit takes the earliest due");
+        const second = await store.claimDue("E", 10, T + 100, T + 5000);
+        assert.deepEqual(sortedIds(second), ["e2-E"], "then the rest that is due, never a leased one");
+        assert.deepEqual(await store.claimDue("E", 10, T + 100, T + 5000), []);
+        assert.deepEqual(sortedIds(await store.claimDue("F", 10, T + 100, T + 5000)), ["f0-F"]);
+        assert.deepEqual(await store.claimDue("nope", 10, T + 100, T + 5000), []);
+      });
+
+      it("leases by moving the due time: a second claim gets nothing until the lease passes", async () => {
+        await setUp();
+        const claimed = await store.claimDue("E", 10, T + 100, T + 5000);
+        assert.deepEqual(sortedIds(claimed), ["e0-E", "e1-E", "e2-E"]);
+        assert.equal((await store.getDelivery("A", "e0-E"))?.nextAttemptAt, T + 5000);
+        assert.equal((await store.getDelivery("A", "e0-E"))?.state, "pending");
+        assert.deepEqual(sortedIds(await store.claimDue("E", 10, T + 1000, T + 6000)), ["e3-E"]);
+        assert.deepEqual(await store.claimDue("E", 10, T + 4999, T + 9000), []);
+        const again = await store.claimDue("E", 10, T + 5000, T + 9000);
+        assert.deepEqual(sortedIds(again), ["e0-E", "e1-E", "e2-E"], "the same ids once the lease ran out");
+        assert.ok(again.every((d) => d.attempts === 0 && d.maxAttempts === 3));
+      });
+
+      it("never claims a finished delivery, and reports attempts already made", async () => {
+        await setUp();
+        await store.claimDue("E", 10, T + 100, T + 5000);
+        await store.recordAttempts([
+          attemptRecord("e0-E", 1, "succeeded"),
+          attemptRecord("e1-E", 1, "failed"),
+          attemptRecord("e2-E", 1, "pending", { nextAttemptAt: T + 200 }),
+        ]);
+        const claimed = await store.claimDue("E", 10, T + 100_000, T + 200_000);
+        assert.deepEqual(
+          claimed.sort((x, y) => x.id.localeCompare(y.id)).map((d) => [d.id, d.attempts]),
+          [
+            ["e2-E", 1],
+            ["e3-E", 0],
+          ],
+        );
+      });
+
+      it("releases leases of unattempted deliveries, so they are due at `now`", async () => {
+        await setUp();
+        await store.claimDue("E", 10, T + 100, T + 5000);
+        await store.claimDue("F", 10, T + 100, T + 5000);
+        await store.recordAttempts([attemptRecord("e2-E", 1, "succeeded")]);
+        await store.releaseLeases(["e0-E", "e2-E", "f0-F", "nope"], T + 300);
+        await store.releaseLeases([], T + 300);
+        assert.equal((await store.getDelivery("A", "e0-E"))?.nextAttemptAt, T + 300);
+        assert.equal((await store.getDelivery("A", "e1-E"))?.nextAttemptAt, T + 5000, "not released: still leased");
+        const finished = await store.getDelivery("A", "e2-E");
+        assert.equal(finished?.state, "succeeded", "a finished delivery stays finished");
+        assert.deepEqual(sortedIds(await store.claimDue("E", 10, T + 300, T + 6000)), ["e0-E"]);
+        assert.deepEqual(sortedIds(await store.claimDue("F", 10, T + 300, T + 6000)), ["f0-F"]);
+      });
+
+      it("reports the earliest pending due time per endpoint, over all apps", async () => {
+        assert.deepEqual(await store.endpointsWithPending(), []);
+        await setUp();
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("B", "G"));
+        await publishEvents("B", [{ id: "g0", createdAt: T + 7 }], ["G"]);
+        await store.saveEndpoint(endpointRecord("A", "H"));
+        await publishEvents("A", [{ id: "h0", createdAt: T + 3 }], ["H"]);
+        const byEndpoint = async () =>
+          (await store.endpointsWithPending()).sort((x, y) => x.endpointId.localeCompare(y.endpointId));
+        assert.deepEqual(await byEndpoint(), [
+          { endpointId: "E", dueAt: T },
+          { endpointId: "F", dueAt: T },
+          { endpointId: "G", dueAt: T + 7 },
+          { endpointId: "H", dueAt: T + 3 },
+        ]);
+        // Leased deliveries count at their lease's end; finished ones not at all.
+        await store.claimDue("E", 1, T, T + 5000);
+        await store.claimDue("H", 1, T + 3, T + 4000);
+        await store.recordAttempts([attemptRecord("h0-H", 1, "succeeded")]);
+        await store.claimDue("F", 1, T, T + 9000);
+        assert.deepEqual(await byEndpoint(), [
+          { endpointId: "E", dueAt: T + 10 },
+          { endpointId: "F", dueAt: T + 9000 },
+          { endpointId: "G", dueAt: T + 7 },
+        ]);
+      });
+    });
+
+    describe("recordAttempts", () => {
+      const setUp = async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await publishEvents("A", [{ id: "e1" }, { id: "e2" }, { id: "e3" }], ["E"]);
+        await store.claimDue("E", 10, T, T + 5000);
+      };
+      const logOf = (a: AttemptRecord) => ({
+        attempt: a.attempt,
+        startedAt: a.startedAt,
+        durationMs: a.durationMs,
+        statusCode: a.statusCode,
+        error: a.error,
+        responseBody: a.responseBody,
+        bodySha256: a.bodySha256,
+      });
+
+      it("moves a delivery through its states and keeps every attempt with its body digest and response", async () => {
+        await setUp();
+        const wallClock = Date.now();
+        const first = attemptRecord("e1-E", 1, "pending", {
+          statusCode: 503,
+          responseBody: '{"error":"unavailable ☹"}',
+          nextAttemptAt: T + 2000,
+        });
+        const timeout = attemptRecord("e2-E", 1, "pending", {
+          statusCode: null,
+          error: "timeout after 5000 ms",
+          responseBody: null,
+          bodySha256: null,
+          nextAttemptAt: T + 2500,
+        });
+        await store.recordAttempts([first, timeout]);
+        const afterFirst = await store.getDelivery("A", "e1-E");
+        assert.equal(afterFirst?.state, "pending");
+        assert.equal(afterFirst?.attempts, 1);
+        assert.equal(afterFirst?.nextAttemptAt, T + 2000);
+        assert.ok(afterFirst!.updatedAt >= wallClock - 1000, "updatedAt is the recording time");
+        assert.deepEqual(afterFirst?.attemptLog, [logOf(first)]);
+        assert.deepEqual((await store.getDelivery("A", "e2-E"))?.attemptLog, [logOf(timeout)]);
+
+        const second = attemptRecord("e1-E", 2, "pending", { nextAttemptAt: T + 3000 });
+        const third = attemptRecord("e1-E", 3, "succeeded", { statusCode: 204, responseBody: null });
+        await store.recordAttempts([second]);
+        await store.recordAttempts([third]);
+        const done = await store.getDelivery("A", "e1-E");
+        assert.equal(done?.state, "succeeded");
+        assert.equal(done?.attempts, 3);
+        assert.equal(done?.nextAttemptAt, null, "only a pending delivery has a next attempt");
+        assert.deepEqual(done?.attemptLog, [logOf(first), logOf(second), logOf(third)]);
+
+        const lastTry = attemptRecord("e2-E", 2, "failed", { statusCode: 400, responseBody: "bad request" });
+        await store.recordAttempts([lastTry]);
+        const dead = await store.getDelivery("A", "e2-E");
+        assert.equal(dead?.state, "failed");
+        assert.equal(dead?.attempts, 2);
+        assert.equal(dead?.nextAttemptAt, null);
+        assert.deepEqual(dead?.attemptLog, [logOf(timeout), logOf(lastTry)]);
+      });
+
+      it("ignores a duplicate or late attempt record, and one for an unknown delivery", async () => {
+        await setUp();
+        const first = attemptRecord("e1-E", 1, "pending", { nextAttemptAt: T + 2000 });
+        await store.recordAttempts([first]);
+        // The same attempt again (a worker whose lease ran out), now claiming success: ignored.
+        await store.recordAttempts([attemptRecord("e1-E", 1, "succeeded", { durationMs: 999 })]);
+        // An attempt number that skips ahead: ignored.
+        await store.recordAttempts([attemptRecord("e1-E", 3, "succeeded")]);
+        await store.recordAttempts([attemptRecord("nope", 1, "succeeded")]);
+        await store.recordAttempts([]);
+        const view = await store.getDelivery("A", "e1-E");
+        assert.equal(view?.state, "pending");
+        assert.equal(view?.attempts, 1);
+        assert.equal(view?.nextAttemptAt, T + 2000);
+        assert.deepEqual(view?.attemptLog, [logOf(first)]);
+
+        const finalAttempt = attemptRecord("e1-E", 2, "succeeded");
+        // In one batch: the real second attempt, a late first one, and another delivery's.
+        await store.recordAttempts([
+          finalAttempt,
+          attemptRecord("e1-E", 1, "failed"),
+          attemptRecord("e3-E", 1, "failed", { statusCode: 410 }),
+        ]);
+        const done = await store.getDelivery("A", "e1-E");
+        assert.equal(done?.state, "succeeded");
+        assert.deepEqual(done?.attemptLog, [logOf(first), logOf(finalAttempt)]);
+        // A late copy of the last attempt cannot move a finished delivery back.
+        await store.recordAttempts([attemptRecord("e1-E", 2, "pending", { nextAttemptAt: T + 9000 })]);
+        assert.deepEqual(await store.getDelivery("A", "e1-E"), done);
+        assert.equal((await store.getDelivery("A", "e3-E"))?.state, "failed");
+        assert.equal(await t.rowCount("attempts"), 3);
+      });
+    });
+
+    describe("the delivery log", () => {
+      /**
+       * App A: events x1 (T), y1 (T+10), x2 (T+10), to endpoints E and F; app B: one event to G.
+       * x1→E succeeds, x1→F fails, the rest pending.
+       */
+      const setUp = async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await store.saveEndpoint(endpointRecord("A", "F"));
+        await store.saveEndpoint(endpointRecord("B", "G"));
+        await publishEvents(
+          "A",
+          [
+            { id: "x1", type: "user:block", createdAt: T },
+            { id: "y1", type: "user:unblock", createdAt: T + 10 },
+            { id: "x2", type: "user:block", createdAt: T + 10 },
+          ],
+          ["E", "F"],
+        );
+        await publishEvents("B", [{ id: "b1", type: "user:block", createdAt: T + 20 }], ["G"]);
+        await store.claimDue("E", 1, T, T + 5000);
+        await store.claimDue("F", 1, T, T + 5000);
+        await store.recordAttempts([attemptRecord("x1-E", 1, "succeeded"), attemptRecord("x1-F", 1, "failed")]);
+      };
+      // Newest first; ties on createdAt broken by id, descending.
+      const allOfA = ["y1-F", "y1-E", "x2-F", "x2-E", "x1-F", "x1-E"];
+
+      it("lists an app's deliveries newest first, with each filter and a stable cursor", async () => {
+        await setUp();
+        const list = async (query: Partial<Parameters<Store["listDeliveries"]>[1]>) =>
+          ids(await store.listDeliveries("A", { limit: 100, ...query }));
+        assert.deepEqual(await list({}), allOfA);
+        assert.deepEqual(await list({ state: "pending" }), ["y1-F", "y1-E", "x2-F", "x2-E"]);
+        assert.deepEqual(await list({ state: "succeeded" }), ["x1-E"]);
+        assert.deepEqual(await list({ state: "failed" }), ["x1-F"]);
+        assert.deepEqual(await list({ eventId: "x2" }), ["x2-F", "x2-E"]);
+        assert.deepEqual(await list({ endpointId: "E" }), ["y1-E", "x2-E", "x1-E"]);
+        assert.deepEqual(await list({ endpointId: "F", state: "failed" }), ["x1-F"]);
+        assert.deepEqual(await list({ eventId: "x1", endpointId: "E", state: "succeeded" }), ["x1-E"]);
+        assert.deepEqual(await list({ eventId: "x1", state: "pending" }), []);
+        assert.deepEqual(await list({ eventId: "b1" }), [], "another app's event");
+        assert.deepEqual(await list({ endpointId: "G" }), [], "another app's endpoint");
+        assert.deepEqual(await list({ limit: 2 }), ["y1-F", "y1-E"]);
+        assert.deepEqual(ids(await store.listDeliveries("B", { limit: 100 })), ["b1-G"]);
+        assert.deepEqual(await store.listDeliveries("nope", { limit: 100 }), []);
+
+        const seen: string[] = [];
+        let before: { createdAt: number; id: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const rows = await store.listDeliveries("A", {
+            limit: page < 4 ? 1 + (page % 2) : 5,
+            ...(before ? { before } : {}),
+          });
+          if (rows.length === 0) break;
+          seen.push(...ids(rows));
+          const last = rows.at(-1)!;
+          before = { createdAt: last.createdAt, id: last.id };
+        }
+        assert.deepEqual(seen, allOfA, "pages cover every delivery once, in order, across equal createdAt");
+        assert.deepEqual(await list({ before: { createdAt: T + 10, id: "x2-F" } }), ["x2-E", "x1-F", "x1-E"]);
+        assert.deepEqual(await list({ before: { createdAt: T + 10, id: "x2-F" }, endpointId: "F" }), ["x1-F"]);
+        assert.deepEqual(await list({ before: { createdAt: T, id: "x1-E" } }), []);
+      });
+
+      it("includes the event payload only when asked, and every attempt", async () => {
+        await setUp();
+        const [withPayload] = await store.listDeliveries("A", {
+          limit: 1,
+          eventId: "x1",
+          endpointId: "F",
+          withPayload: true,
+        });
+        const [without] = await store.listDeliveries("A", { limit: 1, eventId: "x1", endpointId: "F" });
+        const event = await store.getEvent("A", "x1");
+        assert.equal(withPayload?.payload, event?.payload);
+        assert.ok(without && !("payload" in without), "no payload key without withPayload");
+        const { payload: _, ...rest } = withPayload!;
+        assert.deepEqual(rest, without);
+        assert.equal(without.type, "user:block");
+        assert.equal(without.attemptLog.length, 1);
+        assert.equal(without.attemptLog[0]?.responseBody, "oops 1");
+        assert.deepEqual(await store.getDelivery("A", "x1-F"), without, "getDelivery shows the same");
+        const many = await store.listDeliveries("A", { limit: 100, withPayload: true });
+        for (const d of many) assert.equal(d.payload, (await store.getEvent("A", d.eventId))?.payload);
+      });
+
+      it("gets one delivery of the app, never another app's", async () => {
+        await setUp();
+        assert.equal((await store.getDelivery("A", "x1-E"))?.state, "succeeded");
+        assert.equal(await store.getDelivery("A", "b1-G"), undefined);
+        assert.equal(await store.getDelivery("B", "x1-E"), undefined);
+        assert.equal(await store.getDelivery("A", "nope"), undefined);
+        assert.equal((await store.getDelivery("B", "b1-G"))?.appId, "B");
+      });
+
+      it("lists an app's events newest first, by type, with a stable cursor; never another app's", async () => {
+        await setUp();
+        const list = async (query: Partial<Parameters<Store["listEvents"]>[1]>) =>
+          ids(await store.listEvents("A", { limit: 100, ...query }));
+        assert.deepEqual(await list({}), ["y1", "x2", "x1"]);
+        assert.deepEqual(await list({ type: "user:block" }), ["x2", "x1"]);
+        assert.deepEqual(await list({ type: "user:unblock" }), ["y1"]);
+        assert.deepEqual(await list({ type: "nope" }), []);
+        assert.deepEqual(await list({ limit: 1 }), ["y1"]);
+        assert.deepEqual(await list({ before: { createdAt: T + 10, id: "y1" } }), ["x2", "x1"]);
+        assert.deepEqual(await list({ before: { createdAt: T + 10, id: "x2" } }), ["x1"]);
+        assert.deepEqual(await list({ before: { createdAt: T + 10, id: "y1" }, type: "user:unblock" }), []);
+        assert.deepEqual(await list({ before: { createdAt: T, id: "x1" } }), []);
+        const pages: string[] = [];
+        let before: { createdAt: number; id: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const rows = await store.listEvents("A", { limit: 1, ...(before ? { before } : {}) });
+          if (rows.length === 0) break;
+          pages.push(...ids(rows));
+          before = { createdAt: rows[0]!.createdAt, id: rows[0]!.id };
+        }
+        assert.deepEqual(pages, ["y1", "x2", "x1"]);
+        assert.deepEqual(ids(await store.listEvents("B", { limit: 100 })), ["b1"]);
+
+        assert.deepEqual(await store.getEvent("A", "x1"), eventRecord("A", "x1", { type: "user:block", createdAt: T }));
+        assert.equal(await store.getEvent("A", "b1"), undefined);
+        assert.equal(await store.getEvent("B", "x1"), undefined);
+        assert.equal(await store.getEvent("A", "nope"), undefined);
+      });
+    });
+
+    describe("retryDelivery", () => {
+      it("makes only a finished delivery due now with a fresh attempt budget", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await publishEvents("A", [{ id: "dead" }, { id: "ok" }, { id: "busy" }], ["E"]);
+        await store.claimDue("E", 10, T, T + 50_000);
+        const attempts = [1, 2, 3].map((n) => attemptRecord("dead-E", n, n < 3 ? "pending" : "failed"));
+        for (const attempt of attempts) await store.recordAttempts([attempt]);
+        await store.recordAttempts([attemptRecord("ok-E", 1, "succeeded")]);
+        const dead = await store.getDelivery("A", "dead-E");
+        assert.equal(dead?.state, "failed");
+        assert.equal(dead?.attempts, 3);
+
+        assert.equal(await store.retryDelivery("B", "dead-E", 3, T + 9000), undefined, "another app's");
+        assert.deepEqual(await store.getDelivery("A", "dead-E"), dead, "and unchanged");
+        assert.equal(await store.retryDelivery("A", "nope", 3, T + 9000), undefined);
+
+        const retried = await store.retryDelivery("A", "dead-E", 3, T + 9000);
+        assert.deepEqual(retried, {
+          ...dead!,
+          state: "pending",
+          maxAttempts: 6,
+          nextAttemptAt: T + 9000,
+          updatedAt: T + 9000,
+        });
+        assert.equal(retried?.attemptLog.length, 3, "the log keeps the earlier attempts");
+        assert.deepEqual(await store.claimDue("E", 10, T + 8999, T + 20_000), []);
+        const claimed = await store.claimDue("E", 10, T + 9000, T + 20_000);
+        assert.deepEqual(
+          claimed.map((d) => [d.id, d.attempts, d.maxAttempts]),
+          [["dead-E", 3, 6]],
+        );
+        await store.recordAttempts([attemptRecord("dead-E", 4, "succeeded")]);
+        assert.equal((await store.getDelivery("A", "dead-E"))?.state, "succeeded");
+
+        const sent = await store.retryDelivery("A", "ok-E", 3, T + 9500);
+        assert.equal(sent?.state, "pending", "a delivered one can be sent again too");
+        assert.equal(sent?.maxAttempts, 4);
+        assert.equal(sent?.nextAttemptAt, T + 9500);
+
+        const busy = await store.getDelivery("A", "busy-E");
+        assert.equal(busy?.nextAttemptAt, T + 50_000, "leased");
+        assert.deepEqual(await store.retryDelivery("A", "busy-E", 3, T + 100), busy, "a pending one is left alone");
+      });
+    });
+  });
+}
+
+storeContract(TEST_STORE, openTestStore);
