@@ -445,8 +445,8 @@ export class SqliteStore implements Store {
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
     const conditions = ["d.app_id = @appId"];
     if (query.state) conditions.push("d.state = @state");
-    if (query.eventId) conditions.push("d.event_id = @eventId");
-    if (query.endpointId) conditions.push("d.endpoint_id = @endpointId");
+    if (query.eventId !== undefined) conditions.push("d.event_id = @eventId");
+    if (query.endpointId !== undefined) conditions.push("d.endpoint_id = @endpointId");
     if (query.before) conditions.push("(d.created_at < @beforeAt OR (d.created_at = @beforeAt AND d.id < @beforeId))");
     const payload = query.withPayload ? ", e.payload" : "";
     const rows = this.#db
