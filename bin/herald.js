@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Herald runs its TypeScript sources directly: tsx compiles each module once, when it loads.
-import { register } from "tsx/esm/api";
+// Runs the compiled CLI: dist/ is built by `npm run build`, which `npm install`, `npm start` and `npm test` run.
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/cli/main.ts");
+const main = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  console.error("herald: dist/ is missing; run `npm run build` (or `npm install`) first");
+  process.exit(1);
+}
+await import(main.href);

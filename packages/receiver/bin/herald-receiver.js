@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The kit ships TypeScript sources; tsx compiles each module once, when it loads.
-import { register } from "tsx/esm/api";
+// Runs the compiled CLI (dist/, built by the package's `npm run build`; published packages include it).
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/cli/main.ts");
+const main = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  console.error("herald-receiver: dist/ is missing; run `npm run build` first");
+  process.exit(1);
+}
+await import(main.href);
