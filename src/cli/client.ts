@@ -1,5 +1,5 @@
-import { Agent, request } from "undici";
-import { readAdminToken } from "./admin-token.js";
+import type { Agent } from "undici";
+import { adminTokenFile, readAdminToken } from "./admin-token.js";
 import { CliError } from "./errors.js";
 
 /** How long the CLI waits for Herald's answer. */
@@ -7,26 +7,36 @@ const TIMEOUT_MS = 30_000;
 
 /** Herald's base URL: `--url`, else HERALD_URL, else this machine on HERALD_PORT (default 8080). */
 export function heraldUrl(given: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const raw = given || env.HERALD_URL || `http://127.0.0.1:${env.HERALD_PORT || "8080"}`;
+  if (!given && !env.HERALD_URL) {
+    const port = env.HERALD_PORT || "8080";
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new CliError(`HERALD_PORT is not a port: "${port}"`);
+    return `http://127.0.0.1:${port}`;
+  }
+  const [source, raw] = given ? ["--url", given] : ["HERALD_URL", env.HERALD_URL!];
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new CliError(`${given ? "--url" : "HERALD_URL"} is not a URL: "${raw}"`);
+    throw new CliError(`${source} is not a URL: "${raw}"`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new CliError(`${given ? "--url" : "HERALD_URL"} must be an http(s) URL, not "${raw}"`);
+    throw new CliError(`${source} must be an http(s) URL, not "${raw}"`);
   }
   return raw.replace(/\/+$/, "");
 }
 
-/** The headers that say who is calling. */
-export type Credential = Record<string, string>;
+/** Who is calling: the headers that say so, and where the token came from (for error messages). */
+export interface Credential {
+  headers: Record<string, string>;
+  origin: string;
+}
 
 /** The deployment admin: HERALD_ADMIN_TOKEN, or the token file `herald serve` wrote. */
-export const adminCredential = (env: NodeJS.ProcessEnv = process.env): Credential => ({
-  authorization: `Bearer ${readAdminToken(env)}`,
-});
+export function adminCredential(env: NodeJS.ProcessEnv = process.env): Credential {
+  const token = readAdminToken(env);
+  const origin = env.HERALD_ADMIN_TOKEN ? "HERALD_ADMIN_TOKEN" : adminTokenFile(env);
+  return { headers: { authorization: `Bearer ${token}` }, origin: `the admin token from ${origin}` };
+}
 
 export interface AppCredentialOptions {
   token?: string;
@@ -38,11 +48,14 @@ export interface AppCredentialOptions {
  * by `--app`/HERALD_APP_ID. A flag wins over the environment.
  */
 export function appCredential(options: AppCredentialOptions, env: NodeJS.ProcessEnv = process.env): Credential {
-  const viaToken = (token: string) => ({ "api-token": token });
-  const viaAdmin = (appId: string) => ({ ...adminCredential(env), "herald-app-id": appId });
-  if (options.token) return viaToken(options.token);
+  const viaToken = (token: string, origin: string) => ({ headers: { "api-token": token }, origin });
+  const viaAdmin = (appId: string) => {
+    const admin = adminCredential(env);
+    return { headers: { ...admin.headers, "herald-app-id": appId }, origin: admin.origin };
+  };
+  if (options.token) return viaToken(options.token, "the token from --token");
   if (options.app) return viaAdmin(options.app);
-  if (env.HERALD_API_TOKEN) return viaToken(env.HERALD_API_TOKEN);
+  if (env.HERALD_API_TOKEN) return viaToken(env.HERALD_API_TOKEN, "the token from HERALD_API_TOKEN");
   if (env.HERALD_APP_ID) return viaAdmin(env.HERALD_APP_ID);
   throw new CliError(
     "no app credential: pass --token <app token> (or set HERALD_API_TOKEN), or --app <app id> (or HERALD_APP_ID) to act with the admin token",
@@ -69,7 +82,7 @@ function unreachable(base: string, error: unknown): CliError {
 
 /** A client of Herald's native API (`/v1`). */
 export class HeraldClient {
-  readonly #agent = new Agent({ connect: { timeout: 10_000 } });
+  #agent: Agent | undefined;
 
   constructor(readonly baseUrl: string) {}
 
@@ -78,11 +91,14 @@ export class HeraldClient {
    * CliError carrying the API's own message.
    */
   async call(method: string, path: string, credential: Credential, body?: unknown): Promise<any> {
-    const headers: Record<string, string> = { ...credential, accept: "application/json" };
+    const headers: Record<string, string> = { ...credential.headers, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     let status: number;
     let text: string;
     try {
+      // Loaded here, so commands that never call Herald (config, --version, usage errors) start faster.
+      const { Agent, request } = await import("undici");
+      this.#agent ??= new Agent({ connect: { timeout: 10_000 } });
       const response = await request(`${this.baseUrl}${path}`, {
         method: method as "GET",
         headers,
@@ -108,13 +124,19 @@ export class HeraldClient {
     }
     if (status >= 400) {
       const error = (parsed as { error?: { message?: unknown } } | undefined)?.error;
-      const message = typeof error?.message === "string" ? error.message : `Herald answered ${status}`;
+      const message = typeof error?.message === "string" ? error.message : `Herald answered ${status}.`;
+      // A refused credential: say which one, so the wrong variable or file is easy to spot.
+      if (status === 401) throw new CliError(`${message} (${credential.origin}, refused by ${this.baseUrl})`);
+      // A route missing from a Herald that runs (a worker-only process, another version): say where we asked.
+      if (status === 404 && message.startsWith("No route")) {
+        throw new CliError(`${message} (${this.baseUrl} serves no such API: is it a --role worker process?)`);
+      }
       throw new CliError(message);
     }
     return parsed;
   }
 
-  close(): Promise<void> {
-    return this.#agent.close();
+  async close(): Promise<void> {
+    await this.#agent?.close();
   }
 }
