@@ -26,10 +26,10 @@ it("delivers every acknowledged event after kill -9 mid-delivery; duplicates onl
 
   await herald.start();
   const created = JSON.parse(await heraldCli(["app", "create", "--name", "crash", "--json"], env, herald)) as {
-    app_id: string;
+    id: string;
     api_token: string;
   };
-  assert.match(created.app_id, /^[0-9A-F-]{36}$/);
+  assert.match(created.id, /^[0-9A-F-]{36}$/);
   assert.match(created.api_token, /^[0-9a-f]{40}$/);
   await configureChatWebhook(herald.url, created.api_token, { url: receiver.url });
 

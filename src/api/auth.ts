@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Apps } from "../apps/apps.js";
+import { hashToken } from "../apps/apps.js";
 import { HeraldError } from "../core/errors.js";
 import { ALL_SCOPES, type App, type Scope } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -36,7 +36,10 @@ export type CredentialReader = (request: FastifyRequest) => string | undefined;
  * How an API turns a request into a principal: its vendor's auth scheme (Sendbird's `Api-Token`
  * now, Stream's JWT next). Undefined: no credentials at all.
  */
-export type PrincipalResolver = (request: FastifyRequest) => Promise<Principal | undefined>;
+export type PrincipalResolver = (
+  request: FastifyRequest,
+  access: Exclude<Access, "public">,
+) => Promise<Principal | undefined>;
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 /** Reads `Api-Token`, as Sendbird's Platform API does. */
@@ -65,7 +68,6 @@ function allows(principal: Principal, access: Exclude<Access, "public">): boolea
 }
 
 export interface TokenAuthOptions {
-  apps: Apps;
   store: Store;
   /** The admin token; empty: no admin over HTTP. */
   adminToken: string;
@@ -78,19 +80,29 @@ export interface TokenAuthOptions {
 export function tokenPrincipals(options: TokenAuthOptions): PrincipalResolver {
   const adminDigest = options.adminToken === "" ? undefined : digest(options.adminToken);
   const isAdmin = (credential: string) => adminDigest !== undefined && timingSafeEqual(digest(credential), adminDigest);
-  return async (request) => {
+  return async (request, access) => {
     const credential = options.readCredential(request);
     if (credential === undefined) return undefined;
     if (isAdmin(credential)) {
-      const actingFor = request.headers["herald-app-id"];
-      if (!options.adminActsForApps || typeof actingFor !== "string") return { kind: "admin" };
-      const app = await options.store.getApp(actingFor);
-      if (!app) throw new HeraldError("not_found", `No app "${actingFor}".`);
-      return { kind: "app", app, scopes: ALL_SCOPES, master: true };
+      if (access === "admin" || !options.adminActsForApps) return { kind: "admin" };
+      return { kind: "app", ...(await actingFor(request)), scopes: ALL_SCOPES, master: true };
     }
-    const { app, token } = await options.apps.authenticate(credential);
-    return { kind: "app", app, scopes: token.scopes, master: token.kind === "master" };
+    const found = await options.store.findToken(hashToken(credential), Date.now());
+    if (!found) throw new HeraldError("unauthorized", "The API token is invalid.");
+    return { kind: "app", app: found.app, scopes: found.token.scopes, master: found.token.kind === "master" };
   };
+
+  /** The app the admin acts for on an app's route: the one `Herald-App-Id` names. */
+  async function actingFor(request: FastifyRequest) {
+    const id = request.headers["herald-app-id"];
+    if (typeof id !== "string" || id === "") {
+      throw new HeraldError("forbidden", "The admin token acts for an app only with a Herald-App-Id header naming it.");
+    }
+    if (id.length > 128) throw new HeraldError("not_found", "No such app.");
+    const app = await options.store.getApp(id);
+    if (!app) throw new HeraldError("not_found", `No app "${id}".`);
+    return { app };
+  }
 }
 
 /**
@@ -104,7 +116,7 @@ export function useAuthentication(instance: FastifyInstance, resolve: PrincipalR
     if (request.is404) return;
     const access = request.routeOptions.config.access ?? "manage";
     if (access === "public") return;
-    const principal = await resolve(request);
+    const principal = await resolve(request, access);
     if (!principal) throw new HeraldError("unauthorized", 'The "Api-Token" header is missing.');
     if (!allows(principal, access)) {
       const needs =

@@ -10,7 +10,7 @@ import { optionalQueryBoolean } from "./params.js";
 import { DeliveryJson, IdParams, NextCursor, Page, responses } from "./schemas.js";
 import { deliveryJson } from "./views.js";
 
-const Status = Type.Union([Type.Literal("pending"), Type.Literal("succeeded"), Type.Literal("failed")]);
+const Status = Type.Enum(["pending", "succeeded", "failed"]);
 const ListQuery = Type.Object(
   {
     status: Type.Optional(Status),

@@ -65,7 +65,7 @@ export const RotatedToken = Type.Object({
 });
 
 // Tokens
-export const ScopeName = Type.Union([Type.Literal("publish"), Type.Literal("read"), Type.Literal("manage")]);
+export const ScopeName = Type.Enum(["publish", "read", "manage"]);
 export const TokenJson = Type.Object(
   {
     id: Type.String(),

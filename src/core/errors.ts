@@ -66,6 +66,12 @@ function errorFromSchema(failure: SchemaFailure | undefined, context: string | u
       const what = context === "querystring" ? "query parameter" : "field";
       return new HeraldError("invalid_value", `Unknown ${what} "${parameter}".`, { parameter });
     }
+    case "enum": {
+      const allowed = (failure.params.allowedValues as unknown[]).join(", ");
+      return new HeraldError("invalid_value", `"${base || context}" must be one of ${allowed}.`, {
+        parameter: base || context,
+      });
+    }
     case "required": {
       const parameter = child(failure.params.missingProperty);
       return new HeraldError("missing_parameter", `"${parameter}" is required.`, { parameter });
