@@ -133,6 +133,7 @@ describe("idempotent publishing", () => {
   it("makes a repeated publish with the same Idempotency-Key a no-op", async () => {
     const h = await startHerald();
     const receiver = await Receiver.start();
+    const otherReceiver = await Receiver.start();
     try {
       const app = await h.createApp();
       await configureChatWebhook(h.url, app.token, { url: receiver.url });
@@ -150,18 +151,46 @@ describe("idempotent publishing", () => {
       assert.equal(first.body.replayed, false);
       assert.equal(second.body.replayed, true);
       assert.equal((await h.counts()).events, 2);
+
+      // Keys are per app: another app's publish with the same key is a new event of its own.
       const other = await h.createApp("other");
+      await configureChatWebhook(h.url, other.token, { url: otherReceiver.url });
       const foreign = await call(h.url, "POST", "/v1/events", {
         token: other.token,
         headers: { "idempotency-key": "order-42" },
-        body: { category: "user:block" },
+        body: { category: "group_channel:join" },
       });
-      assert.notDeepEqual([foreign.body.id], first.body.ids, "keys are per app");
+      assert.equal(foreign.status, 202, JSON.stringify(foreign.body));
+      assert.equal(foreign.body.replayed, false, "another app's key is not a replay");
+      assert.match(foreign.body.id, /^evt_/);
+      assert.ok(!first.body.ids.includes(foreign.body.id), "another app got the first app's event id");
+      assert.equal((await h.counts()).events, 3, "the other app's event is stored");
+      await otherReceiver.waitFor(1);
+      const delivered = otherReceiver.json(0);
+      assert.equal(delivered.category, "group_channel:join");
+      assert.equal(delivered.app_id, other.appId);
+      const { body: log } = await call(h.url, "GET", "/v1/deliveries", { token: other.token });
+      assert.deepEqual(
+        log.deliveries.map((d: { event_id: string }) => d.event_id),
+        [foreign.body.id],
+        "the other app's delivery log holds its own event",
+      );
+      assert.equal(log.deliveries[0].id, otherReceiver.requests[0]!.headers["x-webhook-id"]);
+
+      // ...and the first app's key still answers with the first app's ids.
+      const third = await publish();
+      assert.deepEqual([third.status, third.body.replayed, third.body.ids], [202, true, first.body.ids]);
+      assert.deepEqual(await h.counts(), { events: 3, deliveries: 3, endpoints: 2 });
       await receiver.waitFor(2);
-      assert.equal(receiver.requests.length, 2);
+      assert.deepEqual(receiver.requests.map((r) => JSON.parse(r.raw.toString()).category).sort(), [
+        "user:block",
+        "user:unblock",
+      ]);
+      assert.equal(otherReceiver.requests.length, 1);
     } finally {
       await h.close();
       await receiver.close();
+      await otherReceiver.close();
     }
   });
 });

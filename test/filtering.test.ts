@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, configureChatWebhook, sleep, startWithReceiver, type TestHerald } from "./helpers/herald.js";
+import { call, configureChatWebhook, eventually, startWithReceiver, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 const CATEGORIES = ["group_channel:create", "group_channel:join", "user:block", "open_channel:enter", "message:report"];
@@ -13,6 +13,16 @@ describe("subscription filtering", () => {
   before(async () => ({ h, receiver, app } = await startWithReceiver()));
   after(() => Promise.all([h.close(), receiver.close()]));
 
+  /**
+   * Resolves once none of the app's deliveries is pending. Deliveries are committed with their
+   * events before the 202, so from then on Herald has nothing more to send for that app.
+   */
+  const drained = (token: string) =>
+    eventually(async () => {
+      const { body } = await call(h.url, "GET", "/v1/deliveries?status=pending&limit=1", { token });
+      return body.deliveries.length === 0 ? true : undefined;
+    });
+
   /** Publishes one event of every test category and returns the categories the receiver got. */
   async function deliveredCategories(settings: Record<string, unknown>, expected: number): Promise<string[]> {
     await configureChatWebhook(h.url, app.token, { url: receiver.url, ...settings });
@@ -23,7 +33,7 @@ describe("subscription filtering", () => {
     });
     assert.equal(status, 202);
     await receiver.waitFor(start + expected);
-    await sleep(300); // anything unwanted would have arrived by now
+    await drained(app.token); // every delivery of the batch has ended: nothing unwanted can still arrive
     return receiver.requests
       .slice(start)
       .map((r) => JSON.parse(r.raw.toString()).category as string)
@@ -57,7 +67,7 @@ describe("subscription filtering", () => {
       const start = receiver.requests.length;
       await call(h.url, "POST", "/v1/events", { token: other.token, body: { category: "user:block" } });
       await otherReceiver.waitFor(1);
-      await sleep(200);
+      await Promise.all([drained(other.token), drained(app.token)]);
       assert.equal(receiver.requests.length, start);
       assert.equal(otherReceiver.json(0).app_id, other.appId);
     } finally {

@@ -5,6 +5,7 @@ import {
   call,
   configureChatWebhook,
   eventually,
+  sleep,
   startHerald,
   type TestHerald,
   testDatabase,
@@ -44,29 +45,37 @@ describe("a slow endpoint slows only itself", () => {
 });
 
 describe("the process-wide cap on attempts in flight", () => {
-  it("starts every lane's queued deliveries as slots free up, each exactly once", async () => {
-    const h = await startHerald({ maxInFlight: 2, endpointConcurrency: 2 });
-    const slow = await Receiver.start(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 200));
+  it("never has more attempts in flight than HERALD_MAX_IN_FLIGHT over all endpoints, and starts each delivery once", async () => {
+    // Two endpoints that may each take 2 at once, under a process-wide cap of 3: without the cap, 4 run at once.
+    const cap = 3;
+    const h = await startHerald({ maxInFlight: cap, endpointConcurrency: 2 });
+    let inFlight = 0;
+    let peak = 0;
+    /** Counts the requests the receivers hold (arrived, not yet answered): each is an attempt Herald has in flight. */
+    const held = async () => {
+      peak = Math.max(peak, ++inFlight);
+      await sleep(100); // a slow endpoint, so attempts overlap
+      inFlight--;
       return 200;
-    });
-    const fast = await Receiver.start();
+    };
+    const receivers = await Promise.all([Receiver.start(held), Receiver.start(held)]);
     try {
-      const slowApp = await h.createApp("slow");
-      const fastApp = await h.createApp("fast");
-      await configureChatWebhook(h.url, slowApp.token, { url: slow.url });
-      await configureChatWebhook(h.url, fastApp.token, { url: fast.url });
-      const events = Array.from({ length: 8 }, () => ({ category: "user:block" }));
-      await h.herald.publishBatch(slowApp.appId, events);
-      await h.herald.publishBatch(fastApp.appId, events);
-      await Promise.all([slow.waitFor(8, 6000), fast.waitFor(8, 6000)]);
-      for (const receiver of [slow, fast]) {
+      const events = Array.from({ length: 12 }, () => ({ category: "user:block" }));
+      for (const [n, receiver] of receivers.entries()) {
+        const app = await h.createApp(`app-${n}`);
+        await configureChatWebhook(h.url, app.token, { url: receiver.url });
+        await h.herald.publishBatch(app.appId, events);
+      }
+      await Promise.all(receivers.map((receiver) => receiver.waitFor(12, 10_000)));
+      assert.equal(peak, cap, `at most ${cap} requests in flight at once, and the cap was reached (peak ${peak})`);
+      for (const receiver of receivers) {
         const ids = receiver.requests.map((r) => r.headers["x-webhook-id"]);
-        assert.equal(new Set(ids).size, 8, "each delivery arrived exactly once");
+        assert.equal(ids.length, 12);
+        assert.equal(new Set(ids).size, 12, "each delivery arrived exactly once");
       }
     } finally {
       await h.close();
-      await Promise.all([slow.close(), fast.close()]);
+      await Promise.all(receivers.map((receiver) => receiver.close()));
     }
   });
 });

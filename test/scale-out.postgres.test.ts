@@ -1,11 +1,21 @@
 import assert from "node:assert/strict";
 import { after, it } from "node:test";
 import pg from "pg";
-import { call, configureChatWebhook, eventually, sleep, testDatabase } from "./helpers/herald.js";
+import { MIGRATIONS } from "../src/storage/migrations.js";
+import { call, configureChatWebhook, eventually, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
 import { Receiver, refusingUrl, startArrivalsReceiver } from "./helpers/receiver.js";
 
 const freePort = async () => Number(new URL(await refusingUrl()).port);
+
+/** Waits until every process answers with the app's webhook pointing at `url`, read through its endpoint cache. */
+const allSeeWebhook = (processes: HeraldProcess[], token: string, url: string) =>
+  eventually(async () => {
+    const seen = await Promise.all(
+      processes.map(async (p) => (await call(p.url, "GET", "/v3/applications/settings/webhook", { token })).body),
+    );
+    return seen.every((body) => body.webhook?.enabled === true && body.webhook.url === url) ? true : undefined;
+  });
 
 it("wakes a worker in another process with NOTIFY, not at its next poll", async () => {
   const database = testDatabase();
@@ -22,8 +32,9 @@ it("wakes a worker in another process with NOTIFY, not at its next poll", async 
   await api.start();
   await worker.start();
   const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "notify", "--json"], env, api));
+  // No wait needed here: the worker answered /healthz only after it started LISTENing (and ran its
+  // start-up poll, before this app existed), so only a NOTIFY can wake it within the 60 s poll.
   await configureChatWebhook(api.url, token, { url: receiver.url });
-  await sleep(1500); // past the worker's first poll and the endpoint cache
 
   for (let i = 0; i < 3; i++) {
     const started = Date.now();
@@ -47,7 +58,7 @@ it("shares 20,000 events among three processes: each delivered once, attempts eq
     await heraldCli(["app", "create", "--name", "three", "--json"], env, processes[0]),
   );
   await configureChatWebhook(processes[0]!.url, token, { url: receiver.url });
-  await sleep(1100); // every process's endpoint cache sees the webhook
+  await allSeeWebhook(processes, token, receiver.url);
 
   const total = 20_000;
   const batch = 500;
@@ -100,7 +111,7 @@ it("migrates once when three processes start together, and survives kill -9 of o
     await heraldCli(["app", "create", "--name", "kill", "--json"], env, processes[0]),
   );
   await configureChatWebhook(processes[0]!.url, token, { url: receiver.url });
-  await sleep(1100);
+  await allSeeWebhook(processes, token, receiver.url);
 
   const total = 6000;
   for (let b = 0; b < total / 500; b++) {
@@ -127,8 +138,12 @@ it("migrates once when three processes start together, and survives kill -9 of o
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   try {
-    const migrations = Number((await client.query("SELECT COUNT(*) AS n FROM schema_migrations")).rows[0].n);
-    assert.equal(migrations, 1);
+    const applied = (await client.query("SELECT version FROM schema_migrations ORDER BY version")).rows;
+    assert.deepEqual(
+      applied.map((row) => row.version),
+      MIGRATIONS.map((migration) => migration.version),
+      "each migration applied once",
+    );
   } finally {
     await client.end();
   }

@@ -13,6 +13,8 @@ const REDACTED_PATHS = [
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: "herald" }, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } });
+/** Herald's logger: JSON lines to stdout, or to `destination` (tests capture it there), secrets redacted. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options = { level, base: { service: "herald" }, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -2,21 +2,31 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 
 const SCRIPT = join(import.meta.dirname, "../fixtures/sendbird_verify.py");
+/** The fixture's exit code when the snippet ran and its assert found the signature wrong. */
+const MISMATCH = 3;
 const scratch = mkdtempSync(join(tmpdir(), "seed-snippet-"));
 let files = 0;
 
 /**
- * Runs the seed's Python verification snippet on exactly these bytes; true when it accepts the
- * signature. Asynchronous on purpose: a synchronous child would freeze an in-process Herald.
+ * Runs the seed's Python verification snippet on exactly these bytes: true when it accepts the
+ * signature, false when it ran and said the signature does not match. Anything else (python
+ * missing, a crash, a syntax error, an unreadable body file) throws: a snippet that did not run
+ * has refused nothing. Asynchronous on purpose: a synchronous child would freeze an in-process Herald.
  */
 export async function seedSnippetAccepts(token: string, body: Buffer, signature: string): Promise<boolean> {
   const file = join(scratch, `body-${files++}`);
   writeFileSync(file, body);
-  return promisify(execFile)("python3", [SCRIPT, token, file, signature]).then(
-    () => true,
-    () => false,
-  );
+  // -E: no PYTHON* variables from the environment (PYTHONOPTIMIZE would strip the snippet's assert).
+  const args = ["-E", SCRIPT, token, file, signature];
+  return new Promise((resolve, reject) => {
+    execFile("python3", args, (error, stdout, stderr) => {
+      const said = stdout.trim();
+      if (!error && said === "verified") return resolve(true);
+      if (error?.code === MISMATCH && said === "signature mismatch") return resolve(false);
+      const how = error ? `failed (${error.code ?? error.signal ?? error.message})` : `exited 0 saying "${said}"`;
+      reject(new Error(`the seed's snippet did not run to a verdict: python3 ${how}\n${stderr}`));
+    });
+  });
 }

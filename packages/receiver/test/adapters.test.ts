@@ -112,11 +112,26 @@ for (const [name, mount] of Object.entries(adapters)) {
     });
 
     it("refuses a tampered body with the reason, and stores nothing", async () => {
+      const stored = async () => {
+        const { pending, done, dead } = await receiver.counts();
+        return pending + done + dead;
+      };
+      const before = await stored();
       const request = signedRequest(JSON.stringify({ type: "message.new", n: 1 }));
       const response = await post({ ...request, body: request.body.replace("1", "2") });
       assert.equal(response.status, 401);
       assert.equal(response.body.reason, "bad-signature");
-      assert.equal((await receiver.counts()).pending + (await receiver.counts()).done, handled.length);
+      // The answer comes after the inbox write, had there been one: the count is final now.
+      assert.equal(await stored(), before, "the refused event is not in the inbox");
+      const genuine = await post(request);
+      assert.deepEqual([genuine.status, genuine.body.duplicate], [200, undefined], "its id was not taken either");
+      assert.equal(await stored(), before + 1);
+      await eventually(() => handled.find((e) => e.key === request.headers["webhook-id"]));
+      assert.deepEqual(
+        handled.filter((e) => e.key === request.headers["webhook-id"]).map((e) => e.payload),
+        [{ type: "message.new", n: 1 }],
+        "only the genuine body was handled",
+      );
     });
 
     it("refuses a body over the limit with 413", async () => {

@@ -10,7 +10,7 @@ import { SMTPServer } from "smtp-server";
 import webpush from "web-push";
 import { configureChatWebhook, startHerald, type TestHerald } from "../../../test/helpers/herald.js";
 import { createOfflineNotifier, type NotificationChannel } from "../src/notifier/index.js";
-import { eventually, ListeningProcess, serve, sleep, type TestInbox, testInbox } from "./helpers.js";
+import { eventually, ListeningProcess, serve, type TestInbox, testInbox } from "./helpers.js";
 
 const ece = createRequire(import.meta.url)("http_ece") as {
   decrypt(body: Buffer, params: { version: string; privateKey: unknown; authSecret: Buffer }): Buffer;
@@ -164,6 +164,7 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
     );
     const url = await service.start();
     const output = () => service!.output;
+    const processed = () => (output().match(/"outcomes"/g) ?? []).length;
     await configureChatWebhook(h.url, app.token, { url, include_members: true });
 
     const members = [
@@ -183,9 +184,9 @@ describe("offline notifier, end to end: Herald → herald-receiver notifier → 
         channel: { channel_url: "sendbird_group_channel_eng", name: "Engineers", custom_type: "" },
         members,
       });
-      await sleep(100);
+      // One at a time, in order: the next is published once the notifier has logged this one's outcomes.
+      await eventually(() => (processed() >= index + 1 ? true : undefined), 20_000);
     }
-    await eventually(() => ((output().match(/"outcomes"/g) ?? []).length >= 3 ? true : undefined), 20_000);
 
     // Email: two (the rate limit is 2 a minute), both to Alice only, sent with the SMTP login.
     assert.equal(smtp.mails.length, 2, output());
