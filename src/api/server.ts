@@ -34,6 +34,8 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.bodyLimit,
     return503OnClosing: true,
+    // Path ids are bounded by the schemas (128); a longer one must reach them and get a 400, not a 500.
+    maxParamLength: 512,
     // Unknown fields and query parameters are errors that name them, never silently dropped or coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     // A malformed URL never reaches a route: answer it in the native format too.
