@@ -34,8 +34,9 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.bodyLimit,
     return503OnClosing: true,
-    // Path ids are bounded by the schemas (128); a longer one must reach them and get a 400, not a 500.
-    maxParamLength: 512,
+    // Path ids are bounded by the schemas (128); a longer one must reach them and get a 400, not a
+    // the router's opaque error. The URL as a whole is bounded by Node's 16 KiB header limit.
+    routerOptions: { maxParamLength: 16 * 1024 },
     // Unknown fields and query parameters are errors that name them, never silently dropped or coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     // A malformed URL never reaches a route: answer it in the native format too.
