@@ -16,6 +16,7 @@ import {
   RotatedToken,
   responses,
 } from "./schemas.js";
+import { overlapMs, rotatedTokenJson } from "./views.js";
 
 const appJson = (app: App) => ({ id: app.id, name: app.name, created_at: isoTime(app.createdAt) });
 
@@ -89,16 +90,8 @@ export const appsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
       },
     },
     async (request) => {
-      const overlap = request.body.overlap_seconds;
-      const rotated = await ctx.apps.rotateMasterToken(
-        request.params.id,
-        overlap === undefined ? undefined : overlap * 1000,
-      );
-      return {
-        app_id: request.params.id,
-        api_token: rotated.apiToken,
-        previous_token_expires_at: isoTime(rotated.previousExpiresAt),
-      };
+      const rotated = await ctx.apps.rotateMasterToken(request.params.id, overlapMs(request.body));
+      return rotatedTokenJson(request.params.id, rotated);
     },
   );
 

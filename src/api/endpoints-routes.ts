@@ -25,7 +25,7 @@ import {
   RotatedSecret,
   responses,
 } from "./schemas.js";
-import { endpointJson } from "./views.js";
+import { endpointJson, overlapMs } from "./views.js";
 
 const DEFAULT_PROFILE = "standard";
 const DEFAULT_VOCABULARY = "sendbird";
@@ -275,9 +275,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       const now = Date.now();
       const current = await ctx.store.listSigningKeys(endpoint.id, now);
       const keys = wire.newKeys({ ed25519: current.some((key) => key.kind === "ed25519") });
-      const overlapMs =
-        request.body.overlap_seconds === undefined ? ctx.config.secretOverlapMs : request.body.overlap_seconds * 1000;
-      const previousExpiresAt = now + overlapMs;
+      const previousExpiresAt = now + (overlapMs(request.body) ?? ctx.config.secretOverlapMs);
       await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now), previousExpiresAt);
       ctx.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
       return { ...shownSecret(keys), previous_expires_at: isoTime(previousExpiresAt) };

@@ -17,6 +17,7 @@ import {
   responses,
   TokenJson,
 } from "./schemas.js";
+import { overlapMs, rotatedTokenJson } from "./views.js";
 
 const tokenJson = (record: ApiTokenRecord) => ({
   id: tokenId(record),
@@ -108,13 +109,7 @@ export const tokensRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     },
     async (request) => {
       const tenant = appOf(request);
-      const overlap = request.body.overlap_seconds;
-      const rotated = await ctx.apps.rotateMasterToken(tenant.id, overlap === undefined ? undefined : overlap * 1000);
-      return {
-        app_id: tenant.id,
-        api_token: rotated.apiToken,
-        previous_token_expires_at: isoTime(rotated.previousExpiresAt),
-      };
+      return rotatedTokenJson(tenant.id, await ctx.apps.rotateMasterToken(tenant.id, overlapMs(request.body)));
     },
   );
 };

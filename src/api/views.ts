@@ -55,3 +55,14 @@ export const deliveryJson = (delivery: DeliveryView) => ({
   })),
   ...(delivery.payload === undefined ? {} : { payload: JSON.parse(delivery.payload) as unknown }),
 });
+
+/** What a master-token rotation answers, through the admin's route or the app's own. */
+export const rotatedTokenJson = (appId: string, rotated: { apiToken: string; previousExpiresAt: number }) => ({
+  app_id: appId,
+  api_token: rotated.apiToken,
+  previous_token_expires_at: isoTime(rotated.previousExpiresAt),
+});
+
+/** `overlap_seconds` from a body, in milliseconds (undefined: the configured default). */
+export const overlapMs = (body: { overlap_seconds?: number }): number | undefined =>
+  body.overlap_seconds === undefined ? undefined : body.overlap_seconds * 1000;

@@ -1,5 +1,8 @@
 export type Dialect = "sqlite" | "postgres";
 
+/** The tables holding an app's rows (by `app_id`), children first; `attempts` hang off deliveries. */
+export const APP_OWNED_TABLES = ["deliveries", "events", "signing_keys", "endpoints", "idempotency_keys", "api_tokens"];
+
 /**
  * Versioned schema steps, applied in order; a step never changes once released. One text serves
  * both stores where the types agree (PostgreSQL's BIGINT and BOOLEAN are INTEGER and NUMERIC

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { MIGRATIONS, migrationSql } from "../migrations.js";
+import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
   ApiTokenRecord,
   App,
@@ -164,7 +164,7 @@ export class PostgresStore implements Store {
       await client.query("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = $1)", [
         appId,
       ]);
-      for (const table of ["deliveries", "events", "signing_keys", "endpoints", "idempotency_keys", "api_tokens"]) {
+      for (const table of APP_OWNED_TABLES) {
         await client.query(`DELETE FROM ${table} WHERE app_id = $1`, [appId]);
       }
       const { rowCount } = await client.query("DELETE FROM apps WHERE id = $1", [appId]);

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { MIGRATIONS, migrationSql } from "../migrations.js";
+import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
   ApiTokenRecord,
   App,
@@ -239,7 +239,7 @@ export class SqliteStore implements Store {
     return this.#durably(() => {
       const db = this.#db;
       db.prepare("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ?)").run(appId);
-      for (const table of ["deliveries", "events", "signing_keys", "endpoints", "idempotency_keys", "api_tokens"]) {
+      for (const table of APP_OWNED_TABLES) {
         db.prepare(`DELETE FROM ${table} WHERE app_id = ?`).run(appId);
       }
       return db.prepare("DELETE FROM apps WHERE id = ?").run(appId).changes > 0;
