@@ -20,14 +20,19 @@ for (const root of roots) if (existsSync(root)) walk(root);
 const only = process.argv.slice(2);
 const selected = only.length > 0 ? files.filter((file) => only.some((part) => file.includes(part))) : files;
 
-/** Schemas left behind by an earlier run that was killed. */
+/** Schemas left behind by an earlier run that was killed: older than two hours (the creation second is in
+ * the name), so that a run beside this one keeps its own. */
 async function dropStaleSchemas() {
   const client = new pg.Client({
     connectionString: process.env.HERALD_TEST_POSTGRES_URL ?? "postgres://root@127.0.0.1:5432/test",
   });
   await client.connect();
   const { rows } = await client.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'herald_t_%'");
-  for (const { nspname } of rows) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+  const staleBefore = Date.now() / 1000 - 2 * 3600;
+  for (const { nspname } of rows) {
+    const created = Number(/^herald_t_(\d+)_/.exec(nspname)?.[1] ?? 0);
+    if (created < staleBefore) await client.query(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+  }
   await client.end();
 }
 

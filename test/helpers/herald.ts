@@ -25,7 +25,8 @@ const COUNTED = ["events", "deliveries", "endpoints"] as const;
 
 export function testDatabase(): TestDatabase {
   if (TEST_STORE === "postgres") {
-    const schema = `herald_t_${randomBytes(6).toString("hex")}`;
+    // The creation second in the name lets a later run drop only what is stale, not a concurrent run's schemas.
+    const schema = `herald_t_${Math.floor(Date.now() / 1000)}_${randomBytes(6).toString("hex")}`;
     const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
     const withClient = async <T>(work: (client: pg.Client) => Promise<T>) => {
       const client = new pg.Client({ connectionString: url });

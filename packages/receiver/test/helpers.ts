@@ -22,7 +22,8 @@ export interface TestInbox {
 /** An inbox of its own for one test: a temp SQLite file, or a fresh schema (named so the runner sweeps leftovers). */
 export function testInbox(): TestInbox {
   if (TEST_STORE === "postgres") {
-    const schema = `herald_t_${randomBytes(6).toString("hex")}`;
+    // The creation second in the name lets a later run drop only what is stale, not a concurrent run's schemas.
+    const schema = `herald_t_${Math.floor(Date.now() / 1000)}_${randomBytes(6).toString("hex")}`;
     return {
       option: { postgres: POSTGRES_URL, schema },
       spec: `${POSTGRES_URL}?schema=${schema}`,
