@@ -54,10 +54,12 @@ describe("retry policy", () => {
     assert.equal(standard.maxAttempts, 8);
     const hours = standard.retryDelaysMs.reduce((sum, ms) => sum + ms, 0) / 3_600_000;
     assert.ok(hours > 27 && hours < 28, String(hours));
-    assert.equal(standardWireFormat.classify(410), "failed");
-    assert.equal(standardWireFormat.classify(302), "retry");
-    assert.equal(standardWireFormat.classify(204), "succeeded");
-    assert.equal(sendbirdChatWire.classify(410), "retry");
+    const status = (statusCode: number) => ({ statusCode, failure: null });
+    assert.equal(standardWireFormat.classify(status(410), 1), "failed");
+    assert.equal(standardWireFormat.classify(status(302), 1), "retry");
+    assert.equal(standardWireFormat.classify(status(204), 1), "succeeded");
+    assert.equal(standardWireFormat.classify({ statusCode: null, failure: "timeout" }, 1), "retry");
+    assert.equal(sendbirdChatWire.classify(status(410), 1), "retry");
   });
 });
 

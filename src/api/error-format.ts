@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import { errorFromFramework, HeraldError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 
@@ -12,7 +12,7 @@ const isStorageUnavailable = (error: { code?: string; message?: string }) =>
   /^Connection terminated/.test(error.message ?? "");
 
 /** How one API writes an error: its status code and its body. */
-export type ErrorFormatter = (error: HeraldError) => { status: number; body: unknown };
+export type ErrorFormatter = (error: HeraldError, request?: FastifyRequest) => { status: number; body: unknown };
 
 /**
  * Makes every error under a plugin, including Fastify's own (bad JSON, body too large) and unknown
@@ -33,12 +33,13 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
       logger.error({ err: raw, method: request.method, route: request.routeOptions.url }, "request failed");
       error = new HeraldError("internal", "Internal error.");
     }
-    const { status, body } = format(error);
+    const { status, body } = format(error, request);
     return reply.status(status).type("application/json").send(body);
   });
   instance.setNotFoundHandler((request, reply) => {
     const { status, body } = format(
       new HeraldError("not_found", `No route ${request.method} ${request.url.split("?")[0]}.`),
+      request,
     );
     return reply.status(status).type("application/json").send(body);
   });

@@ -6,10 +6,11 @@ import type { ApiContext } from "./context.js";
 import { deliveriesRoutes } from "./deliveries-routes.js";
 import { endpointsRoutes } from "./endpoints-routes.js";
 import { eventsRoutes } from "./events-routes.js";
+import { keysRoutes } from "./keys-routes.js";
 import { tokensRoutes } from "./tokens-routes.js";
 
 /**
- * Herald's own API under `/v1`: apps (admin), endpoints, tokens, events, deliveries, catalog. One
+ * Herald's own API under `/v1`: apps (admin), endpoints, tokens, API keys, events, deliveries, catalog. One
  * authentication step for all of it: an app's token in `Api-Token` (or `Authorization: Bearer`),
  * or the admin token, which acts for the app named in `Herald-App-Id`.
  */
@@ -23,7 +24,15 @@ export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
       adminActsForApps: true,
     }),
   );
-  for (const routes of [eventsRoutes, deliveriesRoutes, catalogRoutes, endpointsRoutes, tokensRoutes, appsRoutes]) {
+  for (const routes of [
+    eventsRoutes,
+    deliveriesRoutes,
+    catalogRoutes,
+    endpointsRoutes,
+    tokensRoutes,
+    keysRoutes,
+    appsRoutes,
+  ]) {
     // The options carry this plugin's own prefix; the children sit directly under it.
     await app.register(routes, { ...ctx, prefix: "" });
   }

@@ -96,8 +96,9 @@ const Options = Type.Object(
   {
     include_members: Type.Optional(Type.Boolean()),
     include_unread_count: Type.Optional(Type.Boolean()),
+    compress: Type.Optional(Type.Boolean({ description: "Stream: gzip bodies, signed over the uncompressed JSON" })),
   },
-  { additionalProperties: false, description: "wire-format options (Sendbird: member payloads)" },
+  { additionalProperties: false, description: "wire-format options (Sendbird: member payloads; Stream: gzip)" },
 );
 const EndpointFields = {
   url: Url,

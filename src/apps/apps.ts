@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import { HeraldError } from "../core/errors.js";
-import { newApiToken, newAppId } from "../core/ids.js";
-import { ALL_SCOPES, type ApiTokenRecord, type App, type Scope, type TokenKind } from "../storage/records.js";
+import { newApiToken, newAppId, newStreamApiKey, newStreamApiSecret } from "../core/ids.js";
+import {
+  ALL_SCOPES,
+  type ApiKey,
+  type ApiTokenRecord,
+  type App,
+  type Scope,
+  type TokenKind,
+} from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 
 export const hashToken = (token: string): string => createHash("sha256").update(token).digest("hex");
@@ -25,7 +32,7 @@ const tokenRecord = (
 });
 
 export interface AppsOptions {
-  /** Secondary tokens one app may have. */
+  /** Secondary tokens one app may have; also its cap on API keys. */
   maxApiTokens: number;
   /** How long a rotated master token keeps authenticating. */
   tokenOverlapMs: number;
@@ -82,6 +89,32 @@ export class Apps {
     const record = tokenRecord(token, appId, "secondary", scopes, Date.now());
     await this.store.addApiToken(record);
     return { token, record };
+  }
+
+  /**
+   * A new Stream-style API key and secret, shown once. The newest key signs from now on; older ones
+   * keep authenticating (and their receivers keep verifying old deliveries) until revoked.
+   */
+  async createApiKey(appId: string): Promise<ApiKey> {
+    const keys = await this.store.listApiKeys(appId);
+    if (keys.length >= this.options.maxApiTokens) {
+      throw new HeraldError(
+        "limit_exceeded",
+        `An app may have at most ${this.options.maxApiTokens} API keys; revoke one first.`,
+      );
+    }
+    // Strictly after the newest, so "newest signs" holds even for two keys made in one millisecond.
+    const createdAt = Math.max(Date.now(), (keys[0]?.createdAt ?? 0) + 1);
+    const key: ApiKey = { apiKey: newStreamApiKey(), appId, secret: newStreamApiSecret(), createdAt };
+    await this.store.addApiKey(key);
+    this.onChange(appId);
+    return key;
+  }
+
+  async revokeApiKey(appId: string, apiKey: string): Promise<boolean> {
+    const revoked = await this.store.deleteApiKey(appId, apiKey);
+    if (revoked) this.onChange(appId);
+    return revoked;
   }
 
   async revokeSecondaryToken(appId: string, token: string): Promise<boolean> {

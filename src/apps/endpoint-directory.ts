@@ -1,4 +1,4 @@
-import type { App, Endpoint, SigningKey } from "../storage/records.js";
+import type { ApiKey, App, Endpoint, SigningKey } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 
 interface Cached<T> {
@@ -17,6 +17,7 @@ export class EndpointDirectory {
   readonly #byId = new Map<string, Cached<Endpoint>>();
   readonly #apps = new Map<string, Cached<App>>();
   readonly #keys = new Map<string, Cached<SigningKey[]>>();
+  readonly #apiKeys = new Map<string, Cached<ApiKey[]>>();
 
   constructor(
     private readonly store: Store,
@@ -68,6 +69,15 @@ export class EndpointDirectory {
     return keys;
   }
 
+  /** An app's API keys, newest first (the first signs). */
+  async apiKeys(appId: string): Promise<ApiKey[]> {
+    const cached = this.#apiKeys.get(appId);
+    if (this.#fresh(cached)) return cached.value;
+    const keys = await this.store.listApiKeys(appId);
+    this.#apiKeys.set(appId, { value: keys, loadedAt: Date.now() });
+    return keys;
+  }
+
   async save(endpoint: Endpoint): Promise<void> {
     await this.store.saveEndpoint(endpoint);
     this.forgetEndpoint(endpoint.appId, endpoint.id);
@@ -82,5 +92,6 @@ export class EndpointDirectory {
   forgetApp(appId: string): void {
     this.#apps.delete(appId);
     this.#byApp.delete(appId);
+    this.#apiKeys.delete(appId);
   }
 }

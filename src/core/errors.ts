@@ -26,6 +26,8 @@ export interface ErrorDetails {
   expected?: ExpectedType;
   /** For unknown categories: the closest known names. */
   suggestions?: string[];
+  /** A vendor's own error code where one kind maps to several (Stream: 2, 40 or 43 for a 401). */
+  vendorCode?: number;
 }
 
 export class HeraldError extends Error {

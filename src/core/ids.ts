@@ -25,3 +25,19 @@ export const newDeliveryId = (): string => uuidv7();
 export const newEndpointId = (): string => `ep_${uuidv7().replaceAll("-", "").slice(0, 24)}`;
 /** `key_` and 24 hex digits. */
 export const newSigningKeyId = (): string => `key_${uuidv7().replaceAll("-", "").slice(0, 24)}`;
+
+const LOWER_ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyz0123456789";
+/** `length` characters from [a-z0-9], without modulo bias (36 does not divide 256). */
+function lowerAlphanumeric(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    for (const byte of randomBytes(length)) {
+      if (byte < 252 && out.length < length) out += LOWER_ALPHANUMERIC[byte % 36];
+    }
+  }
+  return out;
+}
+/** A Stream-style API key: 12 lowercase letters and digits. */
+export const newStreamApiKey = (): string => lowerAlphanumeric(12);
+/** A Stream-style API secret: 64 lowercase letters and digits. */
+export const newStreamApiSecret = (): string => lowerAlphanumeric(64);

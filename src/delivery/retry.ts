@@ -24,8 +24,12 @@ export function nextState(
   now: number,
   scale = 1,
   random?: () => number,
+  /** When the policy's window closes (see `DeliveryPolicy.windowMs`): no retry starts at or after it. */
+  windowEndsAt = Number.POSITIVE_INFINITY,
 ): { state: DeliveryState; nextAttemptAt: number } {
   if (outcome === "succeeded") return { state: "succeeded", nextAttemptAt: now };
   if (outcome === "failed" || attempt >= maxAttempts) return { state: "failed", nextAttemptAt: now };
-  return { state: "pending", nextAttemptAt: now + retryDelayMs(policy, attempt, random, scale) };
+  const nextAttemptAt = now + retryDelayMs(policy, attempt, random, scale);
+  if (nextAttemptAt >= windowEndsAt) return { state: "failed", nextAttemptAt: now };
+  return { state: "pending", nextAttemptAt };
 }

@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
-import type { SigningKeys, WireFormat } from "../profiles/profile.js";
+import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile.js";
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
-import type { HttpSender } from "./http-sender.js";
+import type { HttpSender, SendResult } from "./http-sender.js";
 import { nextState } from "./retry.js";
 
 export interface WorkerOptions {
@@ -41,12 +41,26 @@ interface Target {
   wire: WireFormat;
   keys: SigningKeys;
 }
+/** How a wire format sees a send: a status, or why there was none. */
+const attemptResult = (sent: SendResult): AttemptResult => ({
+  statusCode: sent.statusCode,
+  failure: sent.statusCode !== null ? null : sent.error?.startsWith("timeout") ? "timeout" : "network",
+});
+
 /**
  * Outcomes are written in batches: every few milliseconds, or sooner once many are waiting. Small
  * commits rewrite whole index pages for a handful of rows; this keeps a commit to hundreds of rows.
  * Leases outlast the wait by far, so a delayed write never lets another worker resend.
  */
 const FLUSH_INTERVAL_MS = 25;
+
+/** An attempt that found its profile's window already closed (after a restart, say): not sent. */
+const WINDOW_CLOSED: SendResult = {
+  statusCode: null,
+  durationMs: 0,
+  error: "not sent: the profile's delivery window had closed",
+  responseBody: null,
+};
 const FLUSH_BATCH = 256;
 
 /**
@@ -260,16 +274,23 @@ export class DeliveryWorker {
     this.metrics.inFlight.inc();
     const attempt = delivery.attempts + 1;
     const startedAt = Date.now();
-    const request = wire.request(delivery.body, { webhookId: delivery.id, attempt, now: startedAt }, keys);
+    // A profile with a window (Stream: 15 s from the first attempt) cuts the deadline to what is left of it.
+    const windowEndsAt =
+      wire.policy.windowMs === undefined
+        ? Number.POSITIVE_INFINITY
+        : (delivery.firstAttemptAt ?? startedAt) + wire.policy.windowMs;
+    const timeoutMs = Math.min(wire.policy.timeoutMs, windowEndsAt - startedAt);
+    const request = wire.request(delivery.body, { webhookId: delivery.id, attempt, now: startedAt }, keys, endpoint);
     // The endpoint's extra headers first: the wire format's own (signatures, ids) always win.
     const headers = { ...endpoint.headers, ...request.headers };
     const bodySha256 = createHash("sha256").update(request.body).digest("hex");
-    const result = await this.sender.post(endpoint.url, request.body, headers, wire.policy.timeoutMs);
+    const result =
+      timeoutMs > 0 ? await this.sender.post(endpoint.url, request.body, headers, timeoutMs) : WINDOW_CLOSED;
     lane.inFlight--;
     this.#sending--;
     this.#claimed--;
     this.metrics.inFlight.dec();
-    const outcome = result.statusCode === null ? "retry" : wire.classify(result.statusCode);
+    const outcome = timeoutMs > 0 ? wire.classify(attemptResult(result), attempt) : "failed";
     const next = nextState(
       wire.policy,
       outcome,
@@ -277,6 +298,8 @@ export class DeliveryWorker {
       delivery.maxAttempts,
       Date.now(),
       this.options.retryDelayScale,
+      undefined,
+      windowEndsAt,
     );
     this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
@@ -292,15 +315,24 @@ export class DeliveryWorker {
     if (this.#wantsMore(lane)) this.#schedulePump();
   }
 
-  /** Who a lane sends to and with which keys, resolved per claim so a rotation signs at once. */
+  /**
+   * Who a lane sends to and with which keys, resolved per claim so a rotation signs at once. A
+   * disabled endpoint has none: its deliveries stay pending, held until it is enabled again.
+   */
   async #target(endpointId: string): Promise<Target | undefined> {
     const endpoint = await this.endpoints.get(endpointId);
     const wire = endpoint && findWireFormat(endpoint.profile);
-    if (!endpoint || !wire) return undefined;
+    if (!endpoint?.enabled || endpoint.url === "" || !wire) return undefined;
     const app = await this.endpoints.app(endpoint.appId);
     if (!app) return undefined;
-    const endpointKeys = wire.newKeys ? await this.endpoints.signingKeys(endpointId) : [];
-    return { endpoint, wire, keys: { appToken: app.signingKey, endpointKeys } };
+    const endpointKeys = wire.signsWith === "endpoint-keys" ? await this.endpoints.signingKeys(endpointId) : [];
+    const apiKeys = wire.signsWith === "api-keys" ? await this.endpoints.apiKeys(app.id) : [];
+    if (wire.signsWith === "api-keys" && apiKeys.length === 0) {
+      // Nothing to sign with (every API key revoked): hold the deliveries until a key exists.
+      this.logger.debug({ endpointId, appId: app.id }, "deliveries held: the app has no API key to sign with");
+      return undefined;
+    }
+    return { endpoint, wire, keys: { appToken: app.signingKey, endpointKeys, apiKeys } };
   }
 
   #armWakeTimer(): void {

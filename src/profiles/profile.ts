@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ApiContext } from "../api/context.js";
 import type { Vocabulary } from "../catalog/index.js";
-import type { App, Endpoint, SigningKey, SigningKeyKind, WireFormatId } from "../storage/records.js";
+import type { ApiKey, App, Endpoint, SigningKey, SigningKeyKind, WireFormatId } from "../storage/records.js";
 
 /** How a wire format's deliveries are attempted. */
 export interface DeliveryPolicy {
@@ -11,10 +11,25 @@ export interface DeliveryPolicy {
   maxAttempts: number;
   /** Wait before attempt 2, 3, …; the last value repeats. ±20% jitter is added. */
   retryDelaysMs: readonly number[];
+  /**
+   * Every attempt of a delivery ends within this long of the first (Stream: 15 s): the last attempt's
+   * deadline is cut to fit, and no retry starts past it. Absent: no bound.
+   */
+  windowMs?: number;
 }
 
-/** What a response status means for a delivery. */
+/** What an attempt's result means for its delivery. */
 export type Outcome = "succeeded" | "retry" | "failed";
+
+export const isSuccess = (statusCode: number): boolean => statusCode >= 200 && statusCode < 300;
+
+/** What one attempt came to, before a wire format judges it. */
+export interface AttemptResult {
+  /** The response status; null when no response arrived. */
+  statusCode: number | null;
+  /** Why no response arrived: the deadline passed, or the connection failed (refused, reset, DNS, …). */
+  failure: "timeout" | "network" | null;
+}
 
 /** The event a body is rendered for. */
 export interface RenderedEvent {
@@ -38,7 +53,12 @@ export interface SigningKeys {
   appToken: string;
   /** The endpoint's own keys that sign now, newest first (several during a rotation). */
   endpointKeys: readonly SigningKey[];
+  /** The app's API keys, newest first (Stream: the newest signs); empty unless the format asks for them. */
+  apiKeys: readonly ApiKey[];
 }
+
+/** Which keys a wire format signs with, so the engine loads only those. */
+export type KeySource = "app-token" | "endpoint-keys" | "api-keys";
 
 /** One attempt's request: the bytes to send and the headers for exactly those bytes. */
 export interface WireRequest {
@@ -61,14 +81,23 @@ export interface WireFormat {
   readonly id: WireFormatId;
   readonly description: string;
   readonly policy: DeliveryPolicy;
+  /** The vocabulary its endpoints speak unless told otherwise (Stream's format: Stream's events). */
+  readonly defaultVocabulary?: string;
+  /**
+   * A synchronous hook's format (Stream's before-message-send): called in the sender's path by the
+   * hooks module, never from the queue; its endpoints are set through the vendor's API only.
+   */
+  readonly synchronous?: boolean;
   /** Which event types it can carry (Sendbird Chat's format only Chat's); absent: every type. */
   carries?(type: string): boolean;
   /** The stored body, rendered once at publish: payload shaping plus the wire's JSON encoding. */
   render(event: RenderedEvent, endpoint: Endpoint, app: App): string;
+  /** The keys its requests are signed with. */
+  readonly signsWith: KeySource;
   /** One attempt's bytes and headers (signatures, ids, timestamps) for a stored body. */
-  request(body: string, identity: AttemptIdentity, keys: SigningKeys): WireRequest;
-  /** What a response status means. A network error or timeout is always a retry. */
-  classify(statusCode: number): Outcome;
+  request(body: string, identity: AttemptIdentity, keys: SigningKeys, endpoint: Endpoint): WireRequest;
+  /** What attempt number `attempt` coming to `result` means; `retry` past the delivery's attempts is a failure. */
+  classify(result: AttemptResult, attempt: number): Outcome;
   /** Header names an endpoint's extra headers may not set. */
   readonly reservedHeaders: readonly string[];
   /** Makes an endpoint's signing keys, when the format signs with keys of the endpoint's own. */

@@ -1,7 +1,16 @@
 export type Dialect = "sqlite" | "postgres";
 
 /** The tables holding an app's rows (by `app_id`), children first; `attempts` hang off deliveries. */
-export const APP_OWNED_TABLES = ["deliveries", "events", "signing_keys", "endpoints", "idempotency_keys", "api_tokens"];
+export const APP_OWNED_TABLES = [
+  "deliveries",
+  "events",
+  "signing_keys",
+  "endpoints",
+  "idempotency_keys",
+  "api_tokens",
+  "api_keys",
+  "app_settings",
+];
 
 /**
  * Versioned schema steps, applied in order; a step never changes once released. One text serves
@@ -42,6 +51,27 @@ const profilesModel = (json: string, emptyObject: string, allScopes: string) => 
     expires_at BIGINT
   );
   CREATE INDEX signing_keys_by_endpoint ON signing_keys(endpoint_id);
+`;
+
+/** Step 3: Stream's API keys, per-app settings of a vendor's API, and the start of a delivery's window. */
+const appKeysAndSettings = (json: string) => `
+  CREATE TABLE api_keys (
+    api_key TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    -- Kept in plain form: it is an HMAC key (Stream's X-Signature and JWTs), like the master token.
+    secret TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  CREATE INDEX api_keys_by_app ON api_keys(app_id, created_at);
+  CREATE TABLE app_settings (
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    namespace TEXT NOT NULL,
+    settings ${json} NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (app_id, namespace)
+  );
+  -- A profile that bounds all attempts of a delivery in time (Stream: 15 s) counts from the first.
+  ALTER TABLE deliveries ADD COLUMN first_attempt_at BIGINT;
 `;
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -128,5 +158,10 @@ export const MIGRATIONS: readonly Migration[] = [
       sqlite: profilesModel("TEXT", "'{}'", `'["publish","read","manage"]'`),
       postgres: profilesModel("JSONB", "'{}'::jsonb", `'["publish","read","manage"]'::jsonb`),
     },
+  },
+  {
+    version: 3,
+    name: "app-keys-and-settings",
+    sql: { sqlite: appKeysAndSettings("TEXT"), postgres: appKeysAndSettings("JSONB") },
   },
 ];

@@ -32,6 +32,18 @@ export interface ApiTokenRecord {
   expiresAt: number | null;
 }
 
+/**
+ * A Stream-style API key: the key names the app in requests (`?api_key=`, `X-Api-Key`), its secret
+ * signs webhooks and the JWTs that authenticate Stream's API. The newest key of an app signs.
+ */
+export interface ApiKey {
+  apiKey: string;
+  appId: string;
+  /** Never logged, never returned after creation. */
+  secret: string;
+  createdAt: number;
+}
+
 export interface Endpoint {
   id: string;
   appId: string;
@@ -116,6 +128,8 @@ export interface ClaimedDelivery {
   /** Attempts already recorded; this one is number `attempts + 1`. */
   attempts: number;
   maxAttempts: number;
+  /** When its first attempt started (null before it): a profile's time window counts from it. */
+  firstAttemptAt: number | null;
 }
 
 export type DeliveryState = "pending" | "succeeded" | "failed";
@@ -139,6 +153,16 @@ export interface AttemptRecord extends AttemptView {
   /** The delivery's state after this attempt, and when it is due again if still pending. */
   state: DeliveryState;
   nextAttemptAt: number;
+}
+
+/**
+ * A synchronous hook call (before-message-send, a custom command), logged after it was answered as
+ * an event with one finished delivery and its one attempt.
+ */
+export interface SyncCallRecord {
+  event: NewEvent;
+  delivery: NewDelivery & { state: Exclude<DeliveryState, "pending"> };
+  attempt: AttemptView;
 }
 
 export interface DeliveryView {

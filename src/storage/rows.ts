@@ -1,4 +1,5 @@
 import type {
+  ApiKey,
   ApiTokenRecord,
   App,
   AttemptView,
@@ -17,6 +18,12 @@ export interface AppRow {
   id: string;
   name: string;
   signing_key: string;
+  created_at: number;
+}
+export interface ApiKeyRow {
+  api_key: string;
+  app_id: string;
+  secret: string;
   created_at: number;
 }
 export interface TokenRow {
@@ -97,6 +104,13 @@ export const toApp = (row: AppRow): App => ({
   id: row.id,
   name: row.name,
   signingKey: row.signing_key,
+  createdAt: row.created_at,
+});
+
+export const toApiKey = (row: ApiKeyRow): ApiKey => ({
+  apiKey: row.api_key,
+  appId: row.app_id,
+  secret: row.secret,
   createdAt: row.created_at,
 });
 

@@ -1,4 +1,5 @@
 import type {
+  ApiKey,
   ApiTokenRecord,
   App,
   AppQuery,
@@ -12,6 +13,7 @@ import type {
   EventView,
   PublishBatch,
   SigningKey,
+  SyncCallRecord,
   TokenKind,
 } from "./records.js";
 
@@ -53,6 +55,17 @@ export interface Store {
   /** Revokes a secondary token; a master token is only ever replaced by rotation. */
   deleteApiToken(appId: string, tokenHash: string): Promise<boolean>;
 
+  addApiKey(key: ApiKey): Promise<void>;
+  /** An app's API keys, newest first: the first signs. */
+  listApiKeys(appId: string): Promise<ApiKey[]>;
+  /** The key with this name, and its app. */
+  findApiKey(apiKey: string): Promise<{ app: App; key: ApiKey } | undefined>;
+  deleteApiKey(appId: string, apiKey: string): Promise<boolean>;
+
+  /** Settings a vendor's API keeps per app beyond its endpoints (Stream: payload compression). */
+  getAppSettings(appId: string, namespace: string): Promise<Record<string, unknown> | undefined>;
+  saveAppSettings(appId: string, namespace: string, settings: Record<string, unknown>, now: number): Promise<void>;
+
   listEndpoints(appId: string): Promise<Endpoint[]>;
   getEndpoint(endpointId: string): Promise<Endpoint | undefined>;
   /** Inserts or updates an endpoint (never moving it to another app). */
@@ -90,6 +103,8 @@ export interface Store {
   endpointsWithPending(): Promise<EndpointDue[]>;
   /** Writes attempt outcomes and the delivery states they lead to, in one transaction. */
   recordAttempts(attempts: AttemptRecord[]): Promise<void>;
+  /** Logs answered synchronous hook calls: each an event, a finished delivery and its attempt. */
+  logSyncCalls(calls: SyncCallRecord[]): Promise<void>;
 
   /** An app's events, newest first. */
   listEvents(appId: string, query: EventQuery): Promise<EventView[]>;

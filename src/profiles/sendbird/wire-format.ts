@@ -6,7 +6,7 @@ import {
 } from "@herald/signing";
 import type { Catalog } from "../../catalog/index.js";
 import type { App, Endpoint } from "../../storage/records.js";
-import type { DeliveryPolicy, WireFormat } from "../profile.js";
+import { type DeliveryPolicy, isSuccess, type WireFormat } from "../profile.js";
 
 export interface SendbirdVariant {
   id: string;
@@ -75,7 +75,8 @@ export function sendbirdWireFormat(variant: SendbirdVariant): WireFormat {
       };
       return { body, headers };
     },
+    signsWith: "app-token",
     // Any other status is retried, 4xx included, as Sendbird does.
-    classify: (statusCode) => (statusCode >= 200 && statusCode < 300 ? "succeeded" : "retry"),
+    classify: ({ statusCode }) => (statusCode !== null && isSuccess(statusCode) ? "succeeded" : "retry"),
   };
 }

@@ -5,7 +5,7 @@ import {
   STANDARD_WEBHOOK_TIMESTAMP_HEADER,
   signStandardWebhook,
 } from "@herald/signing";
-import type { NewEndpointKey, WireFormat } from "../profile.js";
+import { isSuccess, type NewEndpointKey, type WireFormat } from "../profile.js";
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -70,8 +70,9 @@ export const standardWireFormat: WireFormat = {
       },
     };
   },
+  signsWith: "endpoint-keys",
   // The spec: 2xx succeeds, 410 Gone means the receiver wants no more, anything else (3xx too) is retried.
-  classify: (statusCode) =>
-    statusCode >= 200 && statusCode < 300 ? "succeeded" : statusCode === 410 ? "failed" : "retry",
+  classify: ({ statusCode }) =>
+    statusCode === null || !isSuccess(statusCode) ? (statusCode === 410 ? "failed" : "retry") : "succeeded",
   newKeys: ({ ed25519 }) => (ed25519 ? [newHmacKey(), newEd25519Key()] : [newHmacKey()]),
 };

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
+  ApiKey,
   ApiTokenRecord,
   App,
   AppQuery,
@@ -15,11 +16,13 @@ import type {
   EventView,
   PublishBatch,
   SigningKey,
+  SyncCallRecord,
   TokenKind,
 } from "../records.js";
 import {
   DELIVERY_COLUMNS,
   type DeliveryRow,
+  toApiKey,
   toApp,
   toAttempt,
   toDeliveryView,
@@ -245,6 +248,58 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0;
   }
 
+  async addApiKey(key: ApiKey): Promise<void> {
+    await this.#pool.query("INSERT INTO api_keys (api_key, app_id, secret, created_at) VALUES ($1, $2, $3, $4)", [
+      key.apiKey,
+      key.appId,
+      key.secret,
+      key.createdAt,
+    ]);
+  }
+
+  async listApiKeys(appId: string): Promise<ApiKey[]> {
+    const { rows } = await this.#pool.query(
+      "SELECT * FROM api_keys WHERE app_id = $1 ORDER BY created_at DESC, api_key DESC",
+      [appId],
+    );
+    return rows.map(toApiKey);
+  }
+
+  async findApiKey(apiKey: string): Promise<{ app: App; key: ApiKey } | undefined> {
+    const { rows } = await this.#pool.query(
+      `SELECT a.id, a.name, a.signing_key, a.created_at, to_jsonb(k) AS key
+       FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.api_key = $1`,
+      [apiKey],
+    );
+    return (
+      rows[0] && { app: toApp(rows[0]), key: toApiKey({ ...rows[0].key, created_at: Number(rows[0].key.created_at) }) }
+    );
+  }
+
+  async deleteApiKey(appId: string, apiKey: string): Promise<boolean> {
+    const { rowCount } = await this.#pool.query("DELETE FROM api_keys WHERE app_id = $1 AND api_key = $2", [
+      appId,
+      apiKey,
+    ]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async getAppSettings(appId: string, namespace: string): Promise<Record<string, unknown> | undefined> {
+    const { rows } = await this.#pool.query("SELECT settings FROM app_settings WHERE app_id = $1 AND namespace = $2", [
+      appId,
+      namespace,
+    ]);
+    return rows[0]?.settings;
+  }
+
+  async saveAppSettings(appId: string, namespace: string, settings: Record<string, unknown>, now: number) {
+    await this.#pool.query(
+      `INSERT INTO app_settings (app_id, namespace, settings, updated_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (app_id, namespace) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+      [appId, namespace, JSON.stringify(settings), now],
+    );
+  }
+
   async listEndpoints(appId: string): Promise<Endpoint[]> {
     const { rows } = await this.#pool.query("SELECT * FROM endpoints WHERE app_id = $1 ORDER BY created_at, id", [
       appId,
@@ -404,7 +459,8 @@ export class PostgresStore implements Store {
          WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at <= $2
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
        UPDATE deliveries d SET next_attempt_at = $4 FROM due WHERE d.id = due.id
-       RETURNING d.id, d.endpoint_id AS "endpointId", d.body, d.attempts, d.max_attempts AS "maxAttempts"`,
+       RETURNING d.id, d.endpoint_id AS "endpointId", d.body, d.attempts, d.max_attempts AS "maxAttempts",
+         d.first_attempt_at AS "firstAttemptAt"`,
       [endpointId, now, limit, leaseUntil],
     );
     return rows as ClaimedDelivery[];
@@ -437,36 +493,89 @@ export class PostgresStore implements Store {
     await this.#transaction(async (client) => {
       // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
       const { rows } = await client.query(
-        `UPDATE deliveries d SET state = o.state, attempts = o.attempt, next_attempt_at = o.next_attempt_at, updated_at = $6
-         FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[]) AS o(id, state, attempt, next_attempt_at, ord)
+        `UPDATE deliveries d SET state = o.state, attempts = o.attempt, next_attempt_at = o.next_attempt_at,
+           updated_at = $7, first_attempt_at = COALESCE(d.first_attempt_at, o.started_at)
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::int[])
+           AS o(id, state, attempt, next_attempt_at, started_at, ord)
          WHERE d.id = o.id AND d.attempts = o.attempt - 1
          RETURNING o.ord`,
         [
-          ...columns(attempts, "deliveryId", "state", "attempt", "nextAttemptAt"),
+          ...columns(attempts, "deliveryId", "state", "attempt", "nextAttemptAt", "startedAt"),
           attempts.map((_, index) => index),
           Date.now(),
         ],
       );
       const recorded = rows.map((row) => attempts[row.ord as number]!);
-      if (recorded.length === 0) return;
+      await this.#insertAttempts(client, recorded);
+    });
+  }
+
+  async logSyncCalls(calls: SyncCallRecord[]): Promise<void> {
+    if (calls.length === 0) return;
+    await this.#transaction(async (client) => {
       await client.query(
-        `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
-           body_sha256)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[])
-         ON CONFLICT DO NOTHING`,
+        `INSERT INTO events (id, app_id, type, payload, created_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`,
         columns(
-          recorded,
-          "deliveryId",
-          "attempt",
-          "startedAt",
-          "durationMs",
-          "statusCode",
-          "error",
-          "responseBody",
-          "bodySha256",
+          calls.map((call) => call.event),
+          "id",
+          "appId",
+          "type",
+          "payload",
+          "createdAt",
         ),
       );
+      const deliveries = calls.map(({ delivery, attempt }) => ({
+        ...delivery,
+        startedAt: attempt.startedAt,
+        finishedAt: attempt.startedAt + attempt.durationMs,
+      }));
+      await client.query(
+        `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+           next_attempt_at, created_at, updated_at, first_attempt_at)
+         SELECT id, app_id, event_id, endpoint_id, body, state, 1, 1, finished_at, created_at, finished_at, started_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+           $8::bigint[], $9::bigint[])
+           AS d(id, app_id, event_id, endpoint_id, body, state, created_at, started_at, finished_at)`,
+        columns(
+          deliveries,
+          "id",
+          "appId",
+          "eventId",
+          "endpointId",
+          "body",
+          "state",
+          "createdAt",
+          "startedAt",
+          "finishedAt",
+        ),
+      );
+      await this.#insertAttempts(
+        client,
+        calls.map(({ delivery, attempt }) => ({ ...attempt, deliveryId: delivery.id })),
+      );
     });
+  }
+
+  async #insertAttempts(client: pg.PoolClient, recorded: (AttemptView & { deliveryId: string })[]): Promise<void> {
+    if (recorded.length === 0) return;
+    await client.query(
+      `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
+         body_sha256)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[])
+       ON CONFLICT DO NOTHING`,
+      columns(
+        recorded,
+        "deliveryId",
+        "attempt",
+        "startedAt",
+        "durationMs",
+        "statusCode",
+        "error",
+        "responseBody",
+        "bodySha256",
+      ),
+    );
   }
 
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
@@ -512,7 +621,8 @@ export class PostgresStore implements Store {
     now: number,
   ): Promise<DeliveryView | undefined> {
     const { rows } = await this.#pool.query(
-      `UPDATE deliveries SET state = 'pending', max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2
+      `UPDATE deliveries SET state = 'pending', max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2,
+         first_attempt_at = NULL
        WHERE app_id = $3 AND id = $4 AND state != 'pending' RETURNING endpoint_id`,
       [extraAttempts, now, appId, deliveryId],
     );

@@ -3,10 +3,12 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
+  ApiKey,
   ApiTokenRecord,
   App,
   AppQuery,
   AttemptRecord,
+  AttemptView,
   ClaimedDelivery,
   DeliveryQuery,
   DeliveryView,
@@ -16,9 +18,11 @@ import type {
   EventView,
   PublishBatch,
   SigningKey,
+  SyncCallRecord,
   TokenKind,
 } from "../records.js";
 import {
+  type ApiKeyRow,
   type AppRow,
   type AttemptRow,
   DELIVERY_COLUMNS,
@@ -27,6 +31,7 @@ import {
   type EventRow,
   type SigningKeyRow,
   type TokenRow,
+  toApiKey,
   toApp,
   toAttempt,
   toDeliveryView,
@@ -71,6 +76,18 @@ function prepareStatements(db: Database.Database) {
       "SELECT COUNT(*) AS n FROM api_tokens WHERE app_id = ? AND kind = ?",
     ),
     deleteToken: db.prepare("DELETE FROM api_tokens WHERE app_id = ? AND token_hash = ? AND kind = 'secondary'"),
+    insertApiKey: db.prepare("INSERT INTO api_keys (api_key, app_id, secret, created_at) VALUES (?, ?, ?, ?)"),
+    listApiKeys: db.prepare<[string], ApiKeyRow>(
+      "SELECT * FROM api_keys WHERE app_id = ? ORDER BY created_at DESC, api_key DESC",
+    ),
+    findApiKey: db.prepare<[string], ApiKeyRow>("SELECT * FROM api_keys WHERE api_key = ?"),
+    deleteApiKey: db.prepare("DELETE FROM api_keys WHERE app_id = ? AND api_key = ?"),
+    getAppSettings: db.prepare<[string, string], { settings: string }>(
+      "SELECT settings FROM app_settings WHERE app_id = ? AND namespace = ?",
+    ),
+    saveAppSettings: db.prepare(`
+      INSERT INTO app_settings (app_id, namespace, settings, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (app_id, namespace) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`),
     listEndpoints: db.prepare<[string], EndpointRow>(
       "SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at, id",
     ),
@@ -120,7 +137,8 @@ function prepareStatements(db: Database.Database) {
       WHERE id IN (SELECT id FROM deliveries
                    WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
                    ORDER BY next_attempt_at LIMIT ?)
-      RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts`),
+      RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts,
+        first_attempt_at AS firstAttemptAt`),
     release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
     // A loose index scan: one index probe per endpoint, however many deliveries are pending.
     endpointsWithPending: db.prepare<[], EndpointDue>(`
@@ -140,14 +158,20 @@ function prepareStatements(db: Database.Database) {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
     updateDelivery: db.prepare(`
-      UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?
+      UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?,
+        first_attempt_at = COALESCE(first_attempt_at, ?)
       WHERE id = ? AND attempts = ?`),
+    insertFinishedDelivery: db.prepare(`
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+        next_attempt_at, created_at, updated_at, first_attempt_at)
+      VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)`),
     getDelivery: db.prepare<[string, string], DeliveryRow>(
       `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.app_id = ? AND d.id = ?`,
     ),
     attemptsOf: db.prepare<[string], AttemptRow>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt"),
     retry: db.prepare(`
-      UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?
+      UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
+        first_attempt_at = NULL
       WHERE app_id = ? AND id = ? AND state != 'pending'`),
   };
 }
@@ -296,6 +320,33 @@ export class SqliteStore implements Store {
     return this.#statements.deleteToken.run(appId, tokenHash).changes > 0;
   }
 
+  async addApiKey(key: ApiKey): Promise<void> {
+    this.#durably(() => this.#statements.insertApiKey.run(key.apiKey, key.appId, key.secret, key.createdAt));
+  }
+
+  async listApiKeys(appId: string): Promise<ApiKey[]> {
+    return this.#statements.listApiKeys.all(appId).map(toApiKey);
+  }
+
+  async findApiKey(apiKey: string): Promise<{ app: App; key: ApiKey } | undefined> {
+    const row = this.#statements.findApiKey.get(apiKey);
+    const app = row && (await this.getApp(row.app_id));
+    return row && app && { app, key: toApiKey(row) };
+  }
+
+  async deleteApiKey(appId: string, apiKey: string): Promise<boolean> {
+    return this.#durably(() => this.#statements.deleteApiKey.run(appId, apiKey).changes > 0);
+  }
+
+  async getAppSettings(appId: string, namespace: string): Promise<Record<string, unknown> | undefined> {
+    const row = this.#statements.getAppSettings.get(appId, namespace);
+    return row && (JSON.parse(row.settings) as Record<string, unknown>);
+  }
+
+  async saveAppSettings(appId: string, namespace: string, settings: Record<string, unknown>, now: number) {
+    this.#durably(() => this.#statements.saveAppSettings.run(appId, namespace, JSON.stringify(settings), now));
+  }
+
   async listEndpoints(appId: string): Promise<Endpoint[]> {
     return this.#statements.listEndpoints.all(appId).map(toEndpoint);
   }
@@ -422,22 +473,56 @@ export class SqliteStore implements Store {
   }
 
   async recordAttempts(attempts: AttemptRecord[]): Promise<void> {
-    const { insertAttempt, updateDelivery } = this.#statements;
+    const { updateDelivery } = this.#statements;
     const now = Date.now();
     this.#db.transaction(() => {
       for (const a of attempts) {
-        const updated = updateDelivery.run(a.state, a.attempt, a.nextAttemptAt, now, a.deliveryId, a.attempt - 1);
-        if (updated.changes === 0) continue;
-        insertAttempt.run(
-          a.deliveryId,
+        const updated = updateDelivery.run(
+          a.state,
           a.attempt,
+          a.nextAttemptAt,
+          now,
           a.startedAt,
-          a.durationMs,
-          a.statusCode,
-          a.error,
-          a.responseBody,
-          a.bodySha256,
+          a.deliveryId,
+          a.attempt - 1,
         );
+        if (updated.changes > 0) this.#insertAttempt(a.deliveryId, a);
+      }
+    })();
+  }
+
+  #insertAttempt(deliveryId: string, a: AttemptView): void {
+    this.#statements.insertAttempt.run(
+      deliveryId,
+      a.attempt,
+      a.startedAt,
+      a.durationMs,
+      a.statusCode,
+      a.error,
+      a.responseBody,
+      a.bodySha256,
+    );
+  }
+
+  async logSyncCalls(calls: SyncCallRecord[]): Promise<void> {
+    const { insertEvent, insertFinishedDelivery } = this.#statements;
+    this.#db.transaction(() => {
+      for (const { event: e, delivery: d, attempt } of calls) {
+        insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
+        const finishedAt = attempt.startedAt + attempt.durationMs;
+        insertFinishedDelivery.run(
+          d.id,
+          d.appId,
+          d.eventId,
+          d.endpointId,
+          d.body,
+          d.state,
+          finishedAt,
+          d.createdAt,
+          finishedAt,
+          attempt.startedAt,
+        );
+        this.#insertAttempt(d.id, attempt);
       }
     })();
   }
