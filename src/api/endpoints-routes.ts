@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { checkFilter } from "../catalog/index.js";
 import { HeraldError } from "../core/errors.js";
 import { newEndpointId, newSigningKeyId } from "../core/ids.js";
-import type { NewEndpointKey, WireFormat } from "../profiles/profile.js";
+import type { KeySource, NewEndpointKey, WireFormat } from "../profiles/profile.js";
 import { findVocabulary, findWireFormat, VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
 import type { Endpoint, SigningKey } from "../storage/records.js";
 import { appOf } from "./auth.js";
@@ -28,6 +28,18 @@ import {
 import { endpointJson, overlapMs } from "./views.js";
 
 const DEFAULT_PROFILE = "standard";
+/** What a profile's endpoints can be created with: every format the queue delivers. */
+const QUEUED_FORMATS = WIRE_FORMATS.filter((format) => !format.synchronous);
+const SIGNED_WITH: Record<KeySource, string> = {
+  "app-token": "the app's master API token",
+  "api-keys": "the app's newest API key",
+  "endpoint-keys": "the endpoint's own keys",
+};
+const ROTATE: Record<KeySource, string> = {
+  "app-token": "rotate that instead (POST /v1/tokens/master/rotate)",
+  "api-keys": "create a new key instead (POST /v1/keys), then revoke the old one",
+  "endpoint-keys": "",
+};
 const DEFAULT_VOCABULARY = "sendbird";
 /** Headers a client may never set, whatever the wire format: the transport owns them. */
 const TRANSPORT_HEADERS = [
@@ -138,13 +150,27 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       const tenant = appOf(request);
       const { body } = request;
       const profile = body.profile ?? DEFAULT_PROFILE;
-      const wire = pick(findWireFormat(profile), "profile", profile, WIRE_FORMATS);
-      const vocabularyId = body.vocabulary ?? DEFAULT_VOCABULARY;
+      const wire = pick(findWireFormat(profile), "profile", profile, QUEUED_FORMATS);
+      if (wire.synchronous) {
+        throw new HeraldError(
+          "invalid_value",
+          `"${profile}" is a synchronous hook, set through Stream's PATCH /app (one per app), not created here.`,
+          { parameter: "profile" },
+        );
+      }
+      if (wire.signsWith === "api-keys" && (await ctx.store.listApiKeys(tenant.id)).length === 0) {
+        throw new HeraldError(
+          "invalid_value",
+          `"${profile}" endpoints are signed with the app's API key: create one first (POST /v1/keys).`,
+          { parameter: "profile" },
+        );
+      }
+      const vocabularyId = body.vocabulary ?? wire.defaultVocabulary ?? DEFAULT_VOCABULARY;
       pick(findVocabulary(vocabularyId), "vocabulary", vocabularyId, VOCABULARIES);
       if (body.ed25519 && !wire.newKeys) {
         throw new HeraldError(
           "invalid_value",
-          `"ed25519" is not available: "${profile}" endpoints are signed with the app's master token.`,
+          `"ed25519" is not available: "${profile}" endpoints are signed with ${SIGNED_WITH[wire.signsWith]}.`,
           {
             parameter: "ed25519",
           },
@@ -269,7 +295,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       if (!wire.newKeys) {
         throw new HeraldError(
           "conflict",
-          `"${endpoint.profile}" endpoints are signed with the app's master API token: rotate that instead (POST /v1/tokens/master/rotate).`,
+          `"${endpoint.profile}" endpoints are signed with ${SIGNED_WITH[wire.signsWith]}: ${ROTATE[wire.signsWith]}.`,
         );
       }
       const now = Date.now();

@@ -112,9 +112,17 @@ export const NewEndpoint = Type.Object(
   {
     url: Url,
     profile: Type.Optional(
-      Type.String({ maxLength: 64, description: "the wire format: standard (default), sendbird, sendbird-calls" }),
+      Type.String({
+        maxLength: 64,
+        description: "the wire format: standard (default), sendbird, sendbird-calls, stream",
+      }),
     ),
-    vocabulary: Type.Optional(Type.String({ maxLength: 64, description: "the event language (default sendbird)" })),
+    vocabulary: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description: "the event language: sendbird or stream (default: the wire format's own; sendbird for standard)",
+      }),
+    ),
     description: Type.Optional(EndpointFields.description),
     filter: Type.Optional(Filter),
     enabled: Type.Optional(Type.Boolean()),

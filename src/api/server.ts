@@ -3,7 +3,7 @@ import swagger from "@fastify/swagger";
 import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from "fastify";
 import { errorFromFramework } from "../core/errors.js";
 import type { Metrics } from "../core/metrics.js";
-import { MANAGEMENT_APIS } from "../profiles/registry.js";
+import { MANAGEMENT_APIS, routedPath } from "../profiles/registry.js";
 import type { ApiContext } from "./context.js";
 import { useErrorFormat } from "./error-format.js";
 import { nativeApi } from "./native-api.js";
@@ -37,6 +37,8 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     // Path ids are bounded by the schemas (128); a longer one must reach them and get a 400, not a
     // the router's opaque error. The URL as a whole is bounded by Node's 16 KiB header limit.
     routerOptions: { maxParamLength: 16 * 1024 },
+    // Stream's clients call `{base}/app` under whatever base URL they were given.
+    rewriteUrl: (request) => routedPath(request.url ?? "/"),
     // Unknown fields and query parameters are errors that name them, never silently dropped or coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     // A malformed URL never reaches a route: answer it in the native format too.

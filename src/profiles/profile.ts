@@ -108,6 +108,11 @@ export interface WireFormat {
 export interface ManagementApi {
   readonly prefix: string;
   readonly plugin: FastifyPluginAsync<ApiContext>;
+  /**
+   * For a vendor whose clients call it under any base URL (Stream: `{base}/app`): the path a
+   * request's path is routed as, or undefined to leave it alone.
+   */
+  readonly route?: (path: string) => string | undefined;
 }
 
 /**

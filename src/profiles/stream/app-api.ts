@@ -1,0 +1,67 @@
+import type { FastifyPluginAsync } from "fastify";
+import { appOf, useAuthentication } from "../../api/auth.js";
+import type { ApiContext } from "../../api/context.js";
+import { useErrorFormat } from "../../api/error-format.js";
+import { streamPrincipals } from "./auth.js";
+import { formatStreamError, streamDuration } from "./errors.js";
+import { applyAppUpdate, appSettingsView, STREAM_SETTINGS, streamState } from "./settings.js";
+import { hookEvents } from "./vocabulary.js";
+
+/** Paths Stream's clients call, whatever base URL (and path prefix) they were given. */
+const STREAM_PATHS = ["/app", "/hook/events"];
+/** Where Stream's routes are mounted; requests reach them through `streamPath`. */
+export const STREAM_PREFIX = "/stream";
+
+/**
+ * Stream's routes live at the end of any base URL (`http://herald/app`, `http://herald/prefix/app`,
+ * `/api/v2/app`): such a path is routed to them, unless it belongs to Herald's or Sendbird's APIs.
+ */
+export function streamPath(path: string): string | undefined {
+  if (/^\/v[13]\//.test(path)) return undefined;
+  const suffix = STREAM_PATHS.find((candidate) => path.endsWith(candidate));
+  return suffix === undefined ? undefined : STREAM_PREFIX + suffix;
+}
+
+/**
+ * Stream Chat's server-side settings API as the `stream-chat` client drives it: `GET /app`,
+ * `PATCH /app` and `GET /hook/events`, with Stream's JWT authentication and error bodies.
+ * Every hook it sets is an endpoint of the app, so it shows in `/v1/endpoints` and the log.
+ */
+export const streamAppApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  app.addHook("onRequest", async (request) => {
+    request.streamStartedAt = performance.now();
+  });
+  useErrorFormat(app, formatStreamError, ctx.logger);
+  useAuthentication(app, streamPrincipals(ctx.store));
+
+  const stateOf = async (appId: string) =>
+    streamState(await ctx.store.listEndpoints(appId), await ctx.store.getAppSettings(appId, STREAM_SETTINGS));
+
+  app.get("/app", { config: { access: "read", streamOperation: "GetApp" } }, async (request) => {
+    const tenant = appOf(request);
+    const settings = appSettingsView(await stateOf(tenant.id));
+    return { app: { name: tenant.name, ...settings }, duration: streamDuration(request) };
+  });
+
+  app.patch("/app", { config: { access: "manage", streamOperation: "UpdateApp" } }, async (request) => {
+    const tenant = appOf(request);
+    const now = Date.now();
+    const changes = applyAppUpdate(request.body, await stateOf(tenant.id), tenant.id, now);
+    if (changes.compression !== undefined) {
+      const settings = (await ctx.store.getAppSettings(tenant.id, STREAM_SETTINGS)) ?? {};
+      const next = { ...settings, enable_hook_payload_compression: changes.compression };
+      await ctx.store.saveAppSettings(tenant.id, STREAM_SETTINGS, next, now);
+    }
+    for (const endpoint of changes.save) await ctx.endpoints.save(endpoint);
+    for (const endpoint of changes.remove) {
+      await ctx.store.deleteEndpoint(tenant.id, endpoint.id, now);
+      ctx.endpoints.forgetEndpoint(tenant.id, endpoint.id);
+    }
+    return { duration: streamDuration(request) };
+  });
+
+  app.get("/hook/events", { config: { access: "read", streamOperation: "GetHookEvents" } }, async (request) => ({
+    events: hookEvents(),
+    duration: streamDuration(request),
+  }));
+};
