@@ -8,7 +8,14 @@ import { createLogger, type Logger } from "./core/logger.js";
 import { Metrics } from "./core/metrics.js";
 import { HttpSender } from "./delivery/http-sender.js";
 import { DeliveryWorker } from "./delivery/worker.js";
+import { SyncHookCaller } from "./hooks/sync-caller.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
+import {
+  type BeforeSendResult,
+  beforeMessageSend,
+  type CommandResult,
+  runCommand,
+} from "./profiles/stream/sync-hooks.js";
 import { openStore } from "./storage/open-store.js";
 import type { Store } from "./storage/store.js";
 
@@ -30,6 +37,13 @@ export interface Herald {
   publish(appId: string, event: Record<string, unknown>, options?: PublishOptions): Promise<string>;
   /** Publishes events atomically: all are committed, or none. */
   publishBatch(appId: string, events: Record<string, unknown>[], options?: PublishOptions): Promise<string[]>;
+  /**
+   * Stream's before-message-send for an app: its hook decides (accept, modify, reject), or fails
+   * open. Call it in the send path, before storing the message.
+   */
+  beforeMessageSend(appId: string, input: Record<string, unknown>): Promise<BeforeSendResult>;
+  /** Runs a Stream custom command through the app's handler; throws Stream's errors 44 and 45 as HeraldError. */
+  runCommand(appId: string, input: Record<string, unknown>): Promise<CommandResult>;
   /** Starts the HTTP server; resolves with its base URL. */
   listen(): Promise<string>;
   /** Stops taking requests, lets attempts in flight finish (up to the grace period), and closes the store. */
@@ -54,8 +68,12 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     metrics.eventsPublished.inc(eventCount);
     if (endpointIds.size > 0) wake(endpointIds);
   });
+  const syncHooks = new SyncHookCaller(store, endpoints, sender, logger, metrics, {
+    failureThreshold: config.hookBreakerFailures,
+    coolDownMs: config.hookBreakerCoolDownMs,
+  });
   const server = await buildServer(
-    { config, logger, store, apps, endpoints, publisher, onRetry: (id) => wake([id]) },
+    { config, logger, store, apps, endpoints, publisher, syncHooks, onRetry: (id) => wake([id]) },
     metrics,
     config.role !== "worker",
   );
@@ -81,6 +99,13 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     return app;
   };
 
+  // The send path calls before-message-send for every message: read the app through the cache.
+  const cachedApp = async (appId: string) => {
+    const app = await endpoints.app(appId);
+    if (!app) throw new HeraldError("not_found", `No app "${appId}".`);
+    return app;
+  };
+
   let closed = false;
   return {
     config,
@@ -94,6 +119,12 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     async publishBatch(appId, events, publishOptions) {
       return (await publisher.publish(await appFor(appId), events, { ...publishOptions, batch: true })).eventIds;
     },
+    async beforeMessageSend(appId, input) {
+      return beforeMessageSend(syncHooks, endpoints, await cachedApp(appId), input);
+    },
+    async runCommand(appId, input) {
+      return runCommand(syncHooks, endpoints, await cachedApp(appId), input);
+    },
     async listen() {
       const url = await server.listen({ host: config.host, port: config.port });
       logger.info({ url, role: config.role, database: config.databaseUrl.split(":")[0] }, "herald listening");
@@ -106,6 +137,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       await stopListening?.();
       await server.close();
       await worker.close(config.shutdownGraceMs);
+      await syncHooks.flush();
       await sender.close();
       await store.close();
     },

@@ -2,6 +2,7 @@ import type { Apps } from "../apps/apps.js";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import type { HeraldConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
+import type { SyncHookCaller } from "../hooks/sync-caller.js";
 import type { Publisher } from "../ingest/publisher.js";
 import type { Store } from "../storage/store.js";
 
@@ -13,6 +14,8 @@ export interface ApiContext {
   apps: Apps;
   endpoints: EndpointDirectory;
   publisher: Publisher;
+  /** Calls synchronous hooks (Stream's before-message-send, custom commands). */
+  syncHooks: SyncHookCaller;
   /** A delivery was made due again by hand: wake the worker for its endpoint. */
   onRetry(endpointId: string): void;
 }

@@ -35,10 +35,14 @@ export interface HeraldConfig {
   tokenOverlapMs: number;
   /** How long a rotated endpoint secret keeps signing beside the new one. */
   secretOverlapMs: number;
-  /** Secondary API tokens one app may have. */
+  /** Secondary API tokens one app may have; also its cap on Stream API keys. */
   maxApiTokens: number;
   /** Multiplies every retry delay (1 in production; tests compress the Standard Webhooks schedule). */
   retryDelayScale: number;
+  /** Failed calls in a row after which a before-message-send hook is skipped (failing open). */
+  hookBreakerFailures: number;
+  /** How long a tripped hook is skipped before one call probes it again. */
+  hookBreakerCoolDownMs: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -90,6 +94,8 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   secretOverlapMs: 24 * 60 * 60 * 1000,
   maxApiTokens: 100,
   retryDelayScale: 1,
+  hookBreakerFailures: 5,
+  hookBreakerCoolDownMs: 30_000,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -118,6 +124,8 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "secretOverlapMs", env: "HERALD_SECRET_OVERLAP_MS", parse: integer(0) },
   { key: "maxApiTokens", env: "HERALD_MAX_API_TOKENS", parse: integer(1) },
   { key: "retryDelayScale", env: "HERALD_RETRY_DELAY_SCALE", parse: positiveNumber },
+  { key: "hookBreakerFailures", env: "HERALD_HOOK_BREAKER_FAILURES", parse: integer(1) },
+  { key: "hookBreakerCoolDownMs", env: "HERALD_HOOK_BREAKER_COOLDOWN_MS", parse: integer(0) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */

@@ -26,4 +26,22 @@ export class Metrics {
     help: "Attempts waiting on a receiver right now.",
     registers: [this.registry],
   });
+  readonly hookCalls = new Counter({
+    name: "herald_sync_hook_calls_total",
+    help: "Synchronous hook calls (before-message-send, custom commands) by hook and outcome.",
+    labelNames: ["hook", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly hookSeconds = new Histogram({
+    name: "herald_sync_hook_duration_seconds",
+    help: "Time a synchronous hook call took, Herald's work included.",
+    labelNames: ["hook"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly breakersOpen = new Gauge({
+    name: "herald_sync_hook_breakers_open",
+    help: "Synchronous hooks skipped right now because their circuit breaker is open.",
+    registers: [this.registry],
+  });
 }

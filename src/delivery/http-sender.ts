@@ -12,15 +12,15 @@ export interface SendResult {
 
 const RESPONSE_BODY_CAP = 1024;
 
-async function readCapped(body: AsyncIterable<Buffer>): Promise<string> {
+async function readCapped(body: AsyncIterable<Buffer>, cap = RESPONSE_BODY_CAP): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     chunks.push(chunk);
     size += chunk.length;
-    if (size >= RESPONSE_BODY_CAP) break;
+    if (size >= cap) break;
   }
-  return Buffer.concat(chunks).subarray(0, RESPONSE_BODY_CAP).toString("utf8");
+  return Buffer.concat(chunks).subarray(0, cap).toString("utf8");
 }
 
 function describeFailure(error: unknown, timeoutMs: number): string {
@@ -61,6 +61,8 @@ export class HttpSender {
     body: string | Buffer,
     headers: Record<string, string>,
     timeoutMs: number,
+    /** Read a 2xx answer's body too, up to this many bytes (a synchronous hook's answer is its result). */
+    successBodyBytes = 0,
   ): Promise<SendResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -76,8 +78,9 @@ export class HttpSender {
       });
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       let responseBody: string | null = null;
-      if (ok) await response.body.dump();
-      else responseBody = await readCapped(response.body);
+      if (!ok) responseBody = await readCapped(response.body);
+      else if (successBodyBytes > 0) responseBody = await readCapped(response.body, successBodyBytes);
+      else await response.body.dump();
       return { statusCode: response.statusCode, durationMs: elapsed(), error: null, responseBody };
     } catch (error) {
       return { statusCode: null, durationMs: elapsed(), error: describeFailure(error, timeoutMs), responseBody: null };

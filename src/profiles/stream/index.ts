@@ -1,5 +1,6 @@
 import type { Profile } from "../profile.js";
 import { STREAM_PREFIX, streamAppApi, streamPath } from "./app-api.js";
+import { streamHooksApi } from "./hooks-api.js";
 import { streamVocabulary } from "./vocabulary.js";
 import { streamBeforeSendFormat, streamCommandsFormat, streamWireFormat } from "./wire-format.js";
 
@@ -10,5 +11,8 @@ export { streamBeforeSendFormat, streamCommandsFormat, streamWireFormat } from "
 export const stream: Profile = {
   vocabularies: [streamVocabulary],
   wireFormats: [streamWireFormat, streamBeforeSendFormat, streamCommandsFormat],
-  apis: [{ prefix: STREAM_PREFIX, plugin: streamAppApi, route: streamPath }],
+  apis: [
+    { prefix: STREAM_PREFIX, plugin: streamAppApi, route: streamPath },
+    { prefix: "/v1/hooks", plugin: streamHooksApi },
+  ],
 };

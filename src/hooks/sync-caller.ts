@@ -1,0 +1,200 @@
+import { createHash } from "node:crypto";
+import type { EndpointDirectory } from "../apps/endpoint-directory.js";
+import { newDeliveryId, newEventId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type { Metrics } from "../core/metrics.js";
+import type { HttpSender, SendResult } from "../delivery/http-sender.js";
+import { wireFormatById } from "../profiles/registry.js";
+import type { App, Endpoint, SyncCallRecord } from "../storage/records.js";
+import type { Store } from "../storage/store.js";
+import { type BreakerOptions, Breakers } from "./breaker.js";
+
+/** A synchronous hook's answer is its result: read this much of it. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+/** What the delivery log keeps of an answer. */
+const LOGGED_ANSWER_BYTES = 1024;
+const FLUSH_INTERVAL_MS = 25;
+
+export interface SyncCall {
+  app: App;
+  endpoint: Endpoint;
+  /** The URL called: the endpoint's, with any per-call substitution (Stream's `{type}`) made. */
+  url: string;
+  /** The type the call is logged under, e.g. `before_message_send`. */
+  type: string;
+  payload: Record<string, unknown>;
+  /** One attempt's budget, and the envelope around all of Herald's work for the call. */
+  timeoutMs: number;
+  envelopeMs: number;
+  /** Skip the hook while its breaker is open (before-message-send fails open); commands always call. */
+  useBreaker: boolean;
+}
+
+/** What a call came to, before the vendor's semantics judge it. */
+export interface SyncAnswer {
+  /** Why there is no usable answer: the breaker skipped the call, no key to sign with, timeout, … */
+  failure: "circuit_open" | "no_api_key" | "timeout" | "network" | "status" | "invalid_response" | null;
+  statusCode: number | null;
+  /** The parsed JSON answer of a 2xx. */
+  body: unknown;
+  durationMs: number;
+  /** A short account for logs and results, e.g. "status 503" or "timeout after 1500 ms". */
+  detail: string;
+}
+
+/**
+ * Calls synchronous hooks (Stream's before-message-send and custom commands) once each, signed by
+ * the endpoint's wire format, with a deadline and a circuit breaker per endpoint. Every call lands
+ * in the delivery log as an event with one finished delivery, written in batches after the answer.
+ */
+export class SyncHookCaller {
+  readonly #breakers: Breakers;
+  #pending: SyncCallRecord[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly endpoints: EndpointDirectory,
+    private readonly sender: HttpSender,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    breaker: BreakerOptions,
+  ) {
+    this.#breakers = new Breakers(breaker, (endpointId, change) => {
+      this.metrics.breakersOpen.set(this.#breakers.openCount());
+      const message =
+        change === "opened"
+          ? "synchronous hook failing: skipped (failing open) until a probe succeeds"
+          : "synchronous hook answering again: breaker closed";
+      this.logger.warn({ endpointId, breaker: change }, message);
+    });
+  }
+
+  async call(call: SyncCall): Promise<SyncAnswer> {
+    const started = performance.now();
+    const answer = await this.#attempt(call);
+    const hook = call.endpoint.profile;
+    this.metrics.hookCalls.inc({ hook, outcome: answer.failure ?? "answered" });
+    this.metrics.hookSeconds.observe({ hook }, (performance.now() - started) / 1000);
+    return answer;
+  }
+
+  async #attempt(call: SyncCall): Promise<SyncAnswer> {
+    const { endpoint, app } = call;
+    const skipped = (failure: "circuit_open" | "no_api_key", detail: string): SyncAnswer => ({
+      failure,
+      statusCode: null,
+      body: undefined,
+      durationMs: 0,
+      detail,
+    });
+    if (call.useBreaker && !this.#breakers.allows(endpoint.id)) return skipped("circuit_open", "circuit breaker open");
+    const apiKeys = await this.endpoints.apiKeys(app.id);
+    if (apiKeys.length === 0) return skipped("no_api_key", "the app has no API key to sign with");
+    const wire = wireFormatById(endpoint.profile);
+    const now = Date.now();
+    const event = { id: newEventId(), type: call.type, createdAt: now, payload: call.payload };
+    const body = wire.render(event, endpoint, app);
+    const webhookId = newDeliveryId();
+    const request = wire.request(
+      body,
+      { webhookId, attempt: 1, now },
+      { appToken: "", endpointKeys: [], apiKeys },
+      endpoint,
+    );
+    const headers = { ...endpoint.headers, ...request.headers };
+    const sent = await this.#send(call, request.body, headers);
+    const answer = judge(sent);
+    if (call.useBreaker) {
+      if (answer.failure === null) this.#breakers.succeeded(endpoint.id);
+      else this.#breakers.failed(endpoint.id);
+    }
+    this.#log({
+      event: { id: event.id, appId: app.id, type: call.type, payload: JSON.stringify(call.payload), createdAt: now },
+      delivery: {
+        id: webhookId,
+        appId: app.id,
+        eventId: event.id,
+        endpointId: endpoint.id,
+        body,
+        maxAttempts: 1,
+        createdAt: now,
+        state: answer.failure === null ? "succeeded" : "failed",
+      },
+      attempt: {
+        attempt: 1,
+        startedAt: now,
+        durationMs: sent.durationMs,
+        statusCode: sent.statusCode,
+        error: answer.failure === null ? null : answer.detail,
+        responseBody: sent.responseBody?.slice(0, LOGGED_ANSWER_BYTES) ?? null,
+        bodySha256: createHash("sha256").update(request.body).digest("hex"),
+      },
+    });
+    return answer;
+  }
+
+  /** One POST within the attempt's deadline, and within the envelope whatever the attempt does. */
+  async #send(call: SyncCall, body: string | Buffer, headers: Record<string, string>): Promise<SendResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const envelope = new Promise<SendResult>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            statusCode: null,
+            durationMs: call.envelopeMs,
+            error: `timeout after ${call.envelopeMs} ms`,
+            responseBody: null,
+          }),
+        call.envelopeMs,
+      );
+    });
+    try {
+      return await Promise.race([
+        this.sender.post(call.url, body, headers, call.timeoutMs, MAX_ANSWER_BYTES),
+        envelope,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #log(record: SyncCallRecord): void {
+    this.#pending.push(record);
+    this.#flushTimer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  /** Writes the logged calls; a failed write is reported and dropped (the calls were answered already). */
+  flush(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#flushing = this.#flushing.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await this.store.logSyncCalls(batch);
+      } catch (error) {
+        this.logger.error({ err: error, calls: batch.length }, "logging synchronous hook calls failed");
+      }
+    });
+    return this.#flushing;
+  }
+}
+
+function judge(sent: SendResult): SyncAnswer {
+  const base = { statusCode: sent.statusCode, durationMs: sent.durationMs, body: undefined };
+  if (sent.statusCode === null) {
+    const failure = sent.error?.startsWith("timeout") ? "timeout" : "network";
+    return { ...base, failure, detail: sent.error ?? failure };
+  }
+  if (sent.statusCode < 200 || sent.statusCode >= 300) {
+    return { ...base, failure: "status", detail: `status ${sent.statusCode}` };
+  }
+  try {
+    return { ...base, failure: null, body: JSON.parse(sent.responseBody || "{}"), detail: `status ${sent.statusCode}` };
+  } catch {
+    return { ...base, failure: "invalid_response", detail: "the answer is not JSON" };
+  }
+}
