@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { StreamChat } from "stream-chat";
 import { call, sleep, startHerald, type TestHerald, testDatabase } from "./helpers/herald.js";
 import { refusingUrl } from "./helpers/receiver.js";
 
@@ -105,6 +106,30 @@ describe("herald CLI", { concurrency: 2 }, () => {
       assertOneLineError(missing, /^error: No app "no-such-app"\.$/);
       assert.equal(text.code, 0);
       assert.match(text.stdout, /api_token: +[0-9a-f]{40}\n.*shown only this once/);
+    });
+
+    it("creates, lists and revokes an app's Stream API keys; the printed pair authenticates stream-chat", async () => {
+      const app = json(await herald(["app", "create", "--name", "keys", "--json"]));
+      const first = json(await herald(["app", "keys", "create", app.id, "--json"]));
+      assert.deepEqual(Object.keys(first).sort(), ["api_key", "api_secret", "created_at"]);
+      assert.match(first.api_key, /^[a-z0-9]{12}$/);
+      assert.match(first.api_secret, /^[a-z0-9]{64}$/);
+      const client = new StreamChat(first.api_key, first.api_secret, { baseURL: h.url });
+      assert.equal(((await client.getAppSettings()) as { app: { name: string } }).app.name, "keys");
+      const second = json(await herald(["app", "keys", "create", app.id, "--json"]));
+      const listed = json(await herald(["app", "keys", "list", app.id, "--json"]));
+      assert.deepEqual(
+        listed.keys.map((key: { api_key: string; signing: boolean }) => [key.api_key, key.signing]),
+        [
+          [second.api_key, true],
+          [first.api_key, false],
+        ],
+      );
+      const human = await herald(["app", "keys", "list", app.id]);
+      assert.ok(!human.stdout.includes(first.api_secret) && !human.stdout.includes(second.api_secret));
+      assert.equal(json(await herald(["app", "keys", "revoke", app.id, first.api_key, "--json"])).revoked, true);
+      await assert.rejects(client.getAppSettings(), /api_key not valid/);
+      assertOneLineError(await herald(["app", "keys", "revoke", app.id, first.api_key]), /^error: No API key/);
     });
 
     it("manages endpoints with an app token, and with the admin token plus --app", async () => {

@@ -273,6 +273,62 @@ clientCommand(apps, "delete", "Delete an app and everything it has: tokens, endp
     }),
   );
 
+const keys = apps
+  .command("keys")
+  .description("Manage an app's Stream API keys (api_key and api_secret), with the admin token");
+
+interface ApiKeyJson {
+  api_key: string;
+  created_at: string;
+  signing: boolean;
+}
+
+clientCommand(
+  keys,
+  "create",
+  "Create an API key and secret; the newest key signs Stream webhooks (secret shown once)",
+  "admin",
+)
+  .argument("<app_id>", "the app's id")
+  .action((appId: string, _options: unknown, command: Command) =>
+    asClient(command, "admin", async ({ json, client, credential }) => {
+      const created = (await client.call("POST", `/v1/apps/${id(appId)}/keys`, credential)) as ApiKeyJson & {
+        api_secret: string;
+      };
+      show(
+        json,
+        { api_key: created.api_key, api_secret: created.api_secret, created_at: created.created_at },
+        () =>
+          `api_key:     ${created.api_key}\napi_secret:  ${created.api_secret}\n` +
+          `  (the secret, ${SHOWN_ONCE}; from now on it signs the app's Stream webhooks)`,
+      );
+    }),
+  );
+
+clientCommand(keys, "list", "List an app's API keys, newest (signing) first; secrets are never shown again", "admin")
+  .argument("<app_id>", "the app's id")
+  .action((appId: string, _options: unknown, command: Command) =>
+    asClient(command, "admin", async ({ json, client, credential }) => {
+      const listed = (await client.call("GET", `/v1/apps/${id(appId)}/keys`, credential)) as { keys: ApiKeyJson[] };
+      show(json, listed, () =>
+        rows(
+          listed.keys.map((key) => `${key.api_key}  ${key.created_at}${key.signing ? "  (signs)" : ""}`),
+          "no API keys",
+        ),
+      );
+    }),
+  );
+
+clientCommand(keys, "revoke", "Revoke an API key: it stops authenticating at once", "admin")
+  .argument("<app_id>", "the app's id")
+  .argument("<api_key>", "the key to revoke")
+  .action((appId: string, apiKey: string, _options: unknown, command: Command) =>
+    asClient(command, "admin", async ({ json, client, credential }) => {
+      await client.call("DELETE", `/v1/apps/${id(appId)}/keys/${id(apiKey)}`, credential);
+      show(json, { api_key: apiKey, revoked: true }, () => `revoked API key ${apiKey}`);
+    }),
+  );
+
 // ── endpoints: an app's webhook targets ─────────────────────────────────────────────────────────
 
 interface EndpointJson {
