@@ -9,10 +9,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { encodeSendbirdJson, signSendbird, signStandardWebhook } from "@herald/signing";
+import { gzipSync } from "node:zlib";
+import { encodeSendbirdJson, signSendbird, signStandardWebhook, signStream } from "@herald/signing";
 import pg from "pg";
 import { Agent, request } from "undici";
+import { createHerald } from "../src/herald.js";
 import { sendbirdChatCatalog } from "../src/profiles/sendbird/index.js";
+import { streamChatCatalog } from "../src/profiles/stream/index.js";
 import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
 import { refusingUrl } from "../test/helpers/receiver.js";
 
@@ -84,10 +87,39 @@ class ReceiverProcess {
   }
 }
 
-type Profile = "sendbird" | "standard";
+type Profile = "sendbird" | "standard" | "stream" | "stream-gzip";
+
+// Without its member list, about the size of the Sendbird sample (2.0 vs 1.6 KB), so 500 fit a batch.
+const { members: _, ...streamSample } = streamChatCatalog.get("message.new")!.sample;
+/** A Stream event carrying the same `payload.sent_at` stamp the receiver measures latency from. */
+const streamEvent = (i: number) => ({ ...streamSample, payload: { message_id: i, sent_at: wallClock() } });
+const isStream = (profile: Profile) => profile === "stream" || profile === "stream-gzip";
+const eventFor = (profile: Profile) => (isStream(profile) ? streamEvent : event);
+const LABELS: Record<Profile, string> = {
+  sendbird: "Sendbird",
+  standard: "Standard Webhooks",
+  stream: "Stream",
+  "stream-gzip": "Stream gzip",
+};
 
 /** One request as a user would sign it by hand, in the profile's wire format. */
-function signedRequest(profile: Profile, i: number, secret: string): { body: string; headers: Record<string, string> } {
+function signedRequest(
+  profile: Profile,
+  i: number,
+  secret: string,
+): { body: string | Buffer; headers: Record<string, string> } {
+  if (isStream(profile)) {
+    const body = JSON.stringify({ ...streamEvent(i), created_at: new Date().toISOString() });
+    const headers = {
+      "content-type": "application/json",
+      "x-webhook-id": `msg_${i}`,
+      "x-webhook-attempt": "1",
+      "x-api-key": "bench",
+      "x-signature": signStream(body, secret),
+    };
+    if (profile === "stream") return { body, headers };
+    return { body: gzipSync(body), headers: { ...headers, "content-encoding": "gzip" } };
+  }
   if (profile === "sendbird") {
     const body = encodeSendbirdJson({ ...event(i), app_id: "bench" });
     const signature = signSendbird(body, secret);
@@ -188,7 +220,13 @@ async function bullmqBaseline(url: string, token: string): Promise<number> {
   return rate;
 }
 
-async function publishAll(herald: HeraldProcess, token: string, total: number, offset: number): Promise<void> {
+async function publishAll(
+  herald: HeraldProcess,
+  token: string,
+  total: number,
+  offset: number,
+  newEvent: (i: number) => object,
+): Promise<void> {
   const agent = new Agent({ connections: 4 });
   const batches = Array.from({ length: Math.ceil(total / BATCH) }, (_, b) => b);
   let next = 0;
@@ -197,7 +235,7 @@ async function publishAll(herald: HeraldProcess, token: string, total: number, o
       while (next < batches.length) {
         const b = batches[next++]!;
         const events = Array.from({ length: Math.min(BATCH, total - b * BATCH) }, (_, i) =>
-          event(offset + b * BATCH + i),
+          newEvent(offset + b * BATCH + i),
         );
         const response = await request(`${herald.url}/v1/events/batch`, {
           method: "POST",
@@ -215,7 +253,13 @@ async function publishAll(herald: HeraldProcess, token: string, total: number, o
 }
 
 /** Publishes at a steady rate in small batches for a few seconds; returns publish-to-receipt latencies. */
-async function steadyLatency(herald: HeraldProcess, token: string, receiver: ReceiverProcess, rate: number) {
+async function steadyLatency(
+  herald: HeraldProcess,
+  token: string,
+  receiver: ReceiverProcess,
+  rate: number,
+  newEvent: (i: number) => object,
+) {
   await receiver.reset();
   const tickMs = 10;
   const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
@@ -224,7 +268,7 @@ async function steadyLatency(herald: HeraldProcess, token: string, receiver: Rec
   const started = performance.now();
   const inFlight: Promise<void>[] = [];
   for (let t = 0; t < ticks; t++) {
-    const events = Array.from({ length: perTick }, (_, i) => event(t * perTick + i));
+    const events = Array.from({ length: perTick }, (_, i) => newEvent(t * perTick + i));
     inFlight.push(
       request(`${herald.url}/v1/events/batch`, {
         method: "POST",
@@ -271,13 +315,18 @@ async function configure(api: HeraldProcess, token: string, profile: Profile, re
     if (!put.ok) throw new Error(`configuring the webhook failed: ${put.status}`);
     return token;
   }
-  const created = await fetch(`${api.url}/v1/endpoints`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ url: receiverUrl, profile: "standard" }),
-  });
+  // Stream endpoints sign with the app's API key: make one, and sign the bare loop with its secret.
+  const key = isStream(profile)
+    ? ((await (await fetch(`${api.url}/v1/keys`, { method: "POST", headers: { "api-token": token } })).json()) as {
+        api_secret: string;
+      })
+    : undefined;
+  const endpoint = isStream(profile)
+    ? { url: receiverUrl, profile: "stream", options: { compress: profile === "stream-gzip" } }
+    : { url: receiverUrl, profile: "standard" };
+  const created = await fetch(`${api.url}/v1/endpoints`, { method: "POST", headers, body: JSON.stringify(endpoint) });
   if (created.status !== 201) throw new Error(`creating the endpoint failed: ${created.status}`);
-  return ((await created.json()) as { secret: string }).secret;
+  return key?.api_secret ?? ((await created.json()) as { secret: string }).secret;
 }
 
 /** SQLite: one process doing everything. PostgreSQL: one API process and `workers` worker processes. */
@@ -317,7 +366,7 @@ async function deploy(
   const where =
     store === "sqlite" ? "SQLite (1 process)" : `PostgreSQL (api + ${workers} worker${workers > 1 ? "s" : ""})`;
   return {
-    label: `Herald ${profile === "sendbird" ? "Sendbird" : "Standard Webhooks"} on ${where}`,
+    label: `Herald ${LABELS[profile]} on ${where}`,
     profile,
     api,
     processes,
@@ -334,10 +383,71 @@ async function deploy(
 async function round(deployment: Deployment, receiver: ReceiverProcess, offset: number) {
   await receiver.reset();
   const started = wallClock();
-  await publishAll(deployment.api, deployment.token, EVENTS, offset);
+  await publishAll(deployment.api, deployment.token, EVENTS, offset, eventFor(deployment.profile));
   const publishedAt = wallClock();
   const stats = await receiver.waitForCount(EVENTS, 300_000);
   return { rate: EVENTS / ((stats.lastAt - started) / 1000), publishRate: EVENTS / ((publishedAt - started) / 1000) };
+}
+
+const BEFORE_SEND_CALLS = 3000;
+
+/**
+ * Before-message-send round trips: Herald's in-process `beforeMessageSend` (sign, POST, parse,
+ * decide; the log is written after) against a bare undici POST of a signed body to the same hook
+ * server, interleaved call by call. Prints p50/p99 of both and what Herald adds at each.
+ */
+async function beforeSendRound(hookUrl: string) {
+  const dir = mkdtempSync(join(tmpdir(), "herald-bench-hooks-"));
+  const herald = await createHerald({
+    env: {},
+    databaseUrl: `sqlite:${join(dir, "herald.db")}`,
+    host: "127.0.0.1",
+    port: 0,
+    logLevel: "warn",
+  });
+  const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
+  try {
+    const url = await herald.listen();
+    const { app } = await herald.apps.create("hooks");
+    const key = await herald.apps.createApiKey(app.id);
+    const { StreamChat } = await import("stream-chat");
+    await new StreamChat(key.apiKey, key.secret, { baseURL: url }).updateAppSettings({
+      before_message_send_hook_url: hookUrl,
+    } as never);
+    const input = {
+      message: { id: "", text: "hello, here's my number", type: "regular", attachments: [] },
+      user: { id: "alice", role: "user" },
+      channel: { cid: "messaging:general", type: "messaging", id: "general" },
+      request_info: { type: "client", ip: "10.0.0.7" },
+    };
+    const bare: number[] = [];
+    const viaHerald: number[] = [];
+    for (let i = 0; i < BEFORE_SEND_CALLS + 300; i++) {
+      let started = performance.now();
+      const body = JSON.stringify(input);
+      const response = await request(hookUrl, {
+        method: "POST",
+        body,
+        dispatcher: agent,
+        headers: { "content-type": "application/json", "x-signature": signStream(body, key.secret) },
+      });
+      JSON.parse((await response.body.text()) || "{}");
+      const bareMs = performance.now() - started;
+      started = performance.now();
+      const result = await herald.beforeMessageSend(app.id, input);
+      if (result.outcome !== "accepted") throw new Error(`before-send: ${JSON.stringify(result)}`);
+      // The first 300 pairs warm both paths up (JIT, connections) and are not counted.
+      if (i >= 300) {
+        viaHerald.push(performance.now() - started);
+        bare.push(bareMs);
+      }
+    }
+    return { bare, viaHerald };
+  } finally {
+    await agent.close();
+    await herald.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main() {
@@ -350,6 +460,8 @@ async function main() {
       : [
           ["sqlite", 1, "sendbird"],
           ["sqlite", 1, "standard"],
+          ["sqlite", 1, "stream"],
+          ["sqlite", 1, "stream-gzip"],
         ];
   console.log(
     `Herald delivery benchmark: ${EVENTS} Chat events per round, ${ROUNDS} rounds, batches of ${BATCH}, concurrency ${CONCURRENCY}`,
@@ -384,7 +496,13 @@ async function main() {
           );
         }
         const peak = median(rates);
-        const steady = await steadyLatency(deployment.api, deployment.token, receiver, peak / 2);
+        const steady = await steadyLatency(
+          deployment.api,
+          deployment.token,
+          receiver,
+          peak / 2,
+          eventFor(deployment.profile),
+        );
         results.push({
           label: deployment.label,
           rate: peak,
@@ -408,6 +526,14 @@ async function main() {
       }
       baseline = median(rates);
     }
+    const hooks = await beforeSendRound(receiverUrl);
+    const at = (xs: number[], p: number) => percentile(xs, p).toFixed(3);
+    console.log(
+      `\nbefore-message-send, ${BEFORE_SEND_CALLS} calls: bare undici p50 ${at(hooks.bare, 50)} ms / p99 ${at(hooks.bare, 99)} ms, ` +
+        `Herald p50 ${at(hooks.viaHerald, 50)} ms / p99 ${at(hooks.viaHerald, 99)} ms; Herald adds ` +
+        `${(percentile(hooks.viaHerald, 50) - percentile(hooks.bare, 50)).toFixed(3)} ms at p50, ` +
+        `${(percentile(hooks.viaHerald, 99) - percentile(hooks.bare, 99)).toFixed(3)} ms at p99 (aim: < 1 ms at p99)`,
+    );
   } finally {
     receiver.exit();
   }

@@ -2,6 +2,7 @@
 // measures publish-to-receipt latency from the `sent_at` the publisher stamped into each payload.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gunzipSync } from "node:zlib";
 
 const wallClock = () => performance.timeOrigin + performance.now();
 let count = 0;
@@ -21,7 +22,11 @@ const server = createServer((req, res) => {
     count++;
     lastAt = now;
     // Sendbird bodies are the event itself; Standard Webhooks bodies carry it in `data`.
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Sent & { data?: Sent };
+    const raw = Buffer.concat(chunks);
+    // A before-message-send call has no body worth reading here; Stream's gzip bodies are unpacked.
+    if (raw.length === 0) return;
+    const text = (req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8");
+    const body = JSON.parse(text) as Sent & { data?: Sent };
     const sentAt = (body.data ?? body).payload?.sent_at;
     if (typeof sentAt === "number") latencies.push(now - sentAt);
   });
