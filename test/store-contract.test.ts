@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { MIGRATIONS } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open-store.js";
 import type {
   ApiTokenRecord,
@@ -223,7 +224,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const other = t.reopen();
         await other.migrate();
         await other.migrate();
-        assert.equal(await t.rowCount("schema_migrations"), 2, "each step recorded once");
+        assert.equal(await t.rowCount("schema_migrations"), MIGRATIONS.length, "each step recorded once");
         assert.deepEqual(await other.getApp("A"), appRecord("A"), "data kept");
         await createApp("B");
         assert.deepEqual(ids(await other.listApps({ limit: 10 })), ["B", "A"]);
@@ -692,8 +693,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(
           claimed.sort((x, y) => x.id.localeCompare(y.id)),
           [
-            { id: "d1", endpointId: "E", body: deliveries[0]!.body, attempts: 0, maxAttempts: 8 },
-            { id: "d3", endpointId: "E", body: deliveries[2]!.body, attempts: 0, maxAttempts: 3 },
+            { id: "d1", endpointId: "E", body: deliveries[0]!.body, attempts: 0, maxAttempts: 8, firstAttemptAt: null },
+            { id: "d3", endpointId: "E", body: deliveries[2]!.body, attempts: 0, maxAttempts: 3, firstAttemptAt: null },
           ],
           "the body is kept byte for byte",
         );
@@ -921,6 +922,96 @@ export function storeContract(name: string, factory: StoreFactory): void {
           { endpointId: "F", dueAt: T + 9000 },
           { endpointId: "G", dueAt: T + 7 },
         ]);
+      });
+    });
+
+    describe("API keys and app settings", () => {
+      const key = (appId: string, apiKey: string, createdAt: number) => ({
+        apiKey,
+        appId,
+        secret: `secret-of-${apiKey}`,
+        createdAt,
+      });
+
+      it("lists an app's keys newest first, finds one with its app, and deletes only the app's own", async () => {
+        const a = await createApp("A");
+        await createApp("B");
+        await store.addApiKey(key("A", "old", T));
+        await store.addApiKey(key("A", "new", T + 5));
+        await store.addApiKey(key("B", "other", T + 1));
+        assert.deepEqual(await store.listApiKeys("A"), [key("A", "new", T + 5), key("A", "old", T)]);
+        assert.deepEqual(await store.findApiKey("old"), { app: a, key: key("A", "old", T) });
+        assert.equal(await store.findApiKey("missing"), undefined);
+        assert.equal(await store.deleteApiKey("B", "old"), false, "another app's key is not deleted");
+        assert.equal(await store.deleteApiKey("A", "old"), true);
+        assert.equal(await store.findApiKey("old"), undefined);
+        await assert.rejects(store.addApiKey(key("B", "new", T)), "a key names one app only");
+      });
+
+      it("keeps settings per app and namespace, overwriting as a whole", async () => {
+        await createApp("A");
+        await createApp("B");
+        assert.equal(await store.getAppSettings("A", "stream"), undefined);
+        await store.saveAppSettings("A", "stream", { enable_hook_payload_compression: true, n: 9007199254740991 }, T);
+        await store.saveAppSettings("A", "other", { x: "y" }, T);
+        await store.saveAppSettings("A", "stream", { enable_hook_payload_compression: false }, T + 1);
+        assert.deepEqual(await store.getAppSettings("A", "stream"), { enable_hook_payload_compression: false });
+        assert.deepEqual(await store.getAppSettings("A", "other"), { x: "y" });
+        assert.equal(await store.getAppSettings("B", "stream"), undefined);
+      });
+
+      it("deletes keys and settings with their app", async () => {
+        await createApp("A");
+        await store.addApiKey(key("A", "k", T));
+        await store.saveAppSettings("A", "stream", { a: 1 }, T);
+        assert.equal(await store.deleteApp("A"), true);
+        assert.equal(await store.findApiKey("k"), undefined);
+        assert.equal(await store.getAppSettings("A", "stream"), undefined);
+      });
+    });
+
+    describe("the first attempt's time and synchronous calls", () => {
+      it("claims show when the first attempt started; later attempts keep it; a resend clears it", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await publishEvents("A", [{ id: "e1" }], ["E"]);
+        assert.equal((await store.claimDue("E", 1, T, T + 10))[0]?.firstAttemptAt, null);
+        await store.recordAttempts([attemptRecord("e1-E", 1, "pending", { startedAt: T + 7, nextAttemptAt: T })]);
+        assert.equal((await store.claimDue("E", 1, T, T + 10))[0]?.firstAttemptAt, T + 7);
+        await store.recordAttempts([attemptRecord("e1-E", 2, "pending", { startedAt: T + 50, nextAttemptAt: T })]);
+        assert.equal((await store.claimDue("E", 1, T, T + 10))[0]?.firstAttemptAt, T + 7, "the first, not the latest");
+        await store.recordAttempts([attemptRecord("e1-E", 3, "failed", { startedAt: T + 90 })]);
+        await store.retryDelivery("A", "e1-E", 3, T + 100);
+        assert.equal(
+          (await store.claimDue("E", 1, T + 100, T + 200))[0]?.firstAttemptAt,
+          null,
+          "a resend gets a new window",
+        );
+      });
+
+      it("logs synchronous calls as an event with one finished delivery and its attempt, never claimed", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "H"));
+        const event = eventRecord("A", "call-1", { type: "before_message_send" });
+        const attempt = {
+          attempt: 1,
+          startedAt: T + 3,
+          durationMs: 4,
+          statusCode: null,
+          error: "timeout after 1500 ms",
+          responseBody: null,
+          bodySha256: "ff".repeat(32),
+        };
+        await store.logSyncCalls([
+          { event, delivery: { ...deliveryRecord(event, "H", "call-1-H"), maxAttempts: 1, state: "failed" }, attempt },
+        ]);
+        const logged = await store.getDelivery("A", "call-1-H");
+        assert.deepEqual(
+          [logged?.state, logged?.type, logged?.attempts, logged?.maxAttempts, logged?.attemptLog],
+          ["failed", "before_message_send", 1, 1, [attempt]],
+        );
+        assert.deepEqual(await store.claimDue("H", 10, T + 10_000, T + 20_000), []);
+        assert.equal((await store.getEvent("A", "call-1"))?.type, "before_message_send");
       });
     });
 

@@ -65,6 +65,10 @@ export interface StreamState {
 export const hookIdOf = (endpoint: Endpoint): string =>
   typeof endpoint.options.hook_id === "string" ? endpoint.options.hook_id : endpoint.id;
 
+/** Where a hook stands in the app's list: as last sent through PATCH /app; others (made natively) after. */
+const positionOf = (endpoint: Endpoint): number =>
+  typeof endpoint.options.position === "number" ? endpoint.options.position : Number.MAX_SAFE_INTEGER;
+
 export function streamState(
   endpoints: readonly Endpoint[],
   settings: Record<string, unknown> | undefined,
@@ -72,9 +76,9 @@ export function streamState(
   const appId = endpoints[0]?.appId ?? "";
   return {
     legacy: endpoints.find((endpoint) => endpoint.id === legacyHookId(appId)),
-    hooks: endpoints.filter(
-      (endpoint) => endpoint.profile === streamWireFormat.id && endpoint.id !== legacyHookId(appId),
-    ),
+    hooks: endpoints
+      .filter((endpoint) => endpoint.profile === streamWireFormat.id && endpoint.id !== legacyHookId(appId))
+      .sort((a, b) => positionOf(a) - positionOf(b)),
     beforeSend: endpoints.find((endpoint) => endpoint.id === beforeSendHookId(appId)),
     commands: endpoints.find((endpoint) => endpoint.id === commandsHookId(appId)),
     compression: settings?.enable_hook_payload_compression === true,
@@ -225,14 +229,16 @@ function applyEventHooks(raw: unknown, state: StreamState, appId: string, compre
   const seen = new Set<string>();
   const inputs = raw.map((hook, index) => parseHook(hook, index, seen));
   const existing = new Map(state.hooks.map((hook) => [hookIdOf(hook), hook]));
-  const save = inputs.map((input) => {
+  const save = inputs.map((input, position) => {
     const current = input.id === undefined ? undefined : existing.get(input.id);
     const hookId = input.id ?? randomUUID();
     const base = current ?? {
       ...newStreamEndpoint(newEndpointId(), appId, streamWireFormat.id, "Stream event hook", now),
       options: { hook_id: hookId, compress },
     };
-    return { ...base, url: input.url, enabled: input.enabled, eventTypes: input.eventTypes, updatedAt: now };
+    // The list keeps the order the client sent it in.
+    const options = { ...base.options, position };
+    return { ...base, url: input.url, enabled: input.enabled, eventTypes: input.eventTypes, options, updatedAt: now };
   });
   const kept = new Set(save.map((endpoint) => endpoint.id));
   return { save, remove: state.hooks.filter((hook) => !kept.has(hook.id)) };
