@@ -77,6 +77,22 @@ describe("Stream push webhooks, checked by stream-chat's own verifyWebhook", () 
     );
   });
 
+  it("signs with the newest API key at once after a rotation; the old secret no longer verifies new deliveries", async () => {
+    const got = await receiver();
+    await hookTo(got.url);
+    const rotated = await call(h.url, "POST", "/v1/keys", { token: app.token });
+    assert.equal(rotated.status, 201);
+    const newClient = new StreamChat(rotated.body.api_key, rotated.body.api_secret, { baseURL: h.url });
+    await publish(messageNew("after rotation"));
+    await got.waitFor(1);
+    const [request] = got.requests;
+    const signature = String(request!.headers["x-signature"]);
+    assert.equal(request!.headers["x-api-key"], rotated.body.api_key);
+    assert.equal(newClient.verifyWebhook(request!.raw, signature), true);
+    assert.equal(client.verifyWebhook(request!.raw, signature), false);
+    client = newClient;
+  });
+
   it("gzips with enable_hook_payload_compression, signing the uncompressed JSON", async () => {
     const got = await receiver();
     await hookTo(got.url, { enable_hook_payload_compression: true });
