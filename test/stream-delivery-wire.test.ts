@@ -80,12 +80,16 @@ describe("Stream push webhooks, checked by stream-chat's own verifyWebhook", () 
   it("signs with the newest API key at once after a rotation; the old secret no longer verifies new deliveries", async () => {
     const got = await receiver();
     await hookTo(got.url);
+    // A delivery just before the rotation: the worker has the old key in hand (and cached).
+    await publish(messageNew("before rotation"));
+    await got.waitFor(1);
+    assert.equal(client.verifyWebhook(got.requests[0]!.raw, String(got.requests[0]!.headers["x-signature"])), true);
     const rotated = await call(h.url, "POST", "/v1/keys", { token: app.token });
     assert.equal(rotated.status, 201);
     const newClient = new StreamChat(rotated.body.api_key, rotated.body.api_secret, { baseURL: h.url });
     await publish(messageNew("after rotation"));
-    await got.waitFor(1);
-    const [request] = got.requests;
+    await got.waitFor(2);
+    const request = got.requests[1];
     const signature = String(request!.headers["x-signature"]);
     assert.equal(request!.headers["x-api-key"], rotated.body.api_key);
     assert.equal(newClient.verifyWebhook(request!.raw, signature), true);
