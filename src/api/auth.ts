@@ -4,6 +4,7 @@ import { hashToken } from "../apps/apps.js";
 import { HeraldError } from "../core/errors.js";
 import { ALL_SCOPES, type App, type Scope } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
+import type { ApiContext } from "./context.js";
 
 /** Who made a request: the deployment admin, or an app through one of its tokens. */
 export type Principal =
@@ -129,4 +130,17 @@ export function useAuthentication(instance: FastifyInstance, resolve: PrincipalR
     }
     request.principal = principal;
   });
+}
+
+/** Herald's own credentials: an app's token in `Api-Token` or `Authorization: Bearer`, or the admin's. */
+export function useNativeAuthentication(app: FastifyInstance, ctx: ApiContext): void {
+  useAuthentication(
+    app,
+    tokenPrincipals({
+      ...ctx,
+      adminToken: ctx.config.adminToken,
+      readCredential: apiTokenOrBearer,
+      adminActsForApps: true,
+    }),
+  );
 }

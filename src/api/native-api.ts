@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { appsRoutes } from "./apps-routes.js";
-import { apiTokenOrBearer, tokenPrincipals, useAuthentication } from "./auth.js";
+import { useNativeAuthentication } from "./auth.js";
 import { catalogRoutes } from "./catalog-routes.js";
 import type { ApiContext } from "./context.js";
 import { deliveriesRoutes } from "./deliveries-routes.js";
@@ -15,15 +15,7 @@ import { tokensRoutes } from "./tokens-routes.js";
  * or the admin token, which acts for the app named in `Herald-App-Id`.
  */
 export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  useAuthentication(
-    app,
-    tokenPrincipals({
-      ...ctx,
-      adminToken: ctx.config.adminToken,
-      readCredential: apiTokenOrBearer,
-      adminActsForApps: true,
-    }),
-  );
+  useNativeAuthentication(app, ctx);
   for (const routes of [
     eventsRoutes,
     deliveriesRoutes,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
-import { apiTokenOrBearer, appOf, tokenPrincipals, useAuthentication } from "../../api/auth.js";
+import { appOf, useNativeAuthentication } from "../../api/auth.js";
 import type { ApiContext } from "../../api/context.js";
 import { useErrorFormat } from "../../api/error-format.js";
 import { formatNativeError } from "../../api/native-errors.js";
@@ -36,15 +36,7 @@ const CommandAnswer = Type.Object({
  * command's own failures (44 no handler URL, 45 the handler failed), which come in Stream's format.
  */
 export const streamHooksApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  useAuthentication(
-    app,
-    tokenPrincipals({
-      ...ctx,
-      adminToken: ctx.config.adminToken,
-      readCredential: apiTokenOrBearer,
-      adminActsForApps: true,
-    }),
-  );
+  useNativeAuthentication(app, ctx);
   useErrorFormat(
     app,
     (error, request) =>
