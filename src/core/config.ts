@@ -39,6 +39,10 @@ export interface HeraldConfig {
   maxApiTokens: number;
   /** Multiplies every retry delay (1 in production; tests compress the Standard Webhooks schedule). */
   retryDelayScale: number;
+  /** CIDRs, addresses and host names the SSRF guard lets webhooks reach (it refuses internal networks). */
+  allowNetworks: string[];
+  /** How much of each attempt's response body the delivery log keeps, in bytes. */
+  responseCaptureBytes: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -60,6 +64,12 @@ const positiveNumber = (raw: string, env: string): number => {
   if (!Number.isFinite(value) || value < 0) throw new Error(`${env} must be a number >= 0, got "${raw}"`);
   return value;
 };
+/** A comma-separated list; blanks are dropped. */
+const list = (raw: string): string[] =>
+  raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
 const oneOf =
   <T extends string>(...allowed: T[]) =>
   (raw: string, env: string): T => {
@@ -90,6 +100,8 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   secretOverlapMs: 24 * 60 * 60 * 1000,
   maxApiTokens: 100,
   retryDelayScale: 1,
+  allowNetworks: [],
+  responseCaptureBytes: 16 * 1024,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -118,6 +130,8 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "secretOverlapMs", env: "HERALD_SECRET_OVERLAP_MS", parse: integer(0) },
   { key: "maxApiTokens", env: "HERALD_MAX_API_TOKENS", parse: integer(1) },
   { key: "retryDelayScale", env: "HERALD_RETRY_DELAY_SCALE", parse: positiveNumber },
+  { key: "allowNetworks", env: "HERALD_ALLOW_NETWORKS", parse: list },
+  { key: "responseCaptureBytes", env: "HERALD_RESPONSE_CAPTURE_BYTES", parse: integer(0) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */
