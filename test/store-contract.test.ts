@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { MIGRATIONS } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open-store.js";
 import type {
   ApiTokenRecord,
@@ -172,7 +173,11 @@ const attemptRecord = (
   durationMs: 12 + attempt,
   statusCode: state === "succeeded" ? 200 : 500,
   error: null,
+  errorClass: state === "succeeded" ? null : "status",
+  requestHeaders: { "content-type": "application/json", "x-webhook-attempt": String(attempt) },
+  responseHeaders: { "content-type": "text/plain" },
   responseBody: state === "succeeded" ? null : `oops ${attempt}`,
+  truncated: false,
   bodySha256: `${"ab".repeat(31)}${String(attempt).padStart(2, "0")}`,
   nextAttemptAt: state === "pending" ? T + attempt * 1000 + 250 : T + attempt * 1000,
   ...overrides,
@@ -223,7 +228,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const other = t.reopen();
         await other.migrate();
         await other.migrate();
-        assert.equal(await t.rowCount("schema_migrations"), 2, "each step recorded once");
+        assert.equal(await t.rowCount("schema_migrations"), MIGRATIONS.length, "each step recorded once");
         assert.deepEqual(await other.getApp("A"), appRecord("A"), "data kept");
         await createApp("B");
         assert.deepEqual(ids(await other.listApps({ limit: 10 })), ["B", "A"]);
@@ -937,7 +942,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
         durationMs: a.durationMs,
         statusCode: a.statusCode,
         error: a.error,
+        errorClass: a.errorClass,
+        requestHeaders: a.requestHeaders,
+        responseHeaders: a.responseHeaders,
         responseBody: a.responseBody,
+        truncated: a.truncated,
         bodySha256: a.bodySha256,
       });
 
@@ -946,12 +955,16 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const wallClock = Date.now();
         const first = attemptRecord("e1-E", 1, "pending", {
           statusCode: 503,
+          responseHeaders: { "retry-after": "120", "x-note": "später ☹", "set-cookie": "a=1, b=2" },
           responseBody: '{"error":"unavailable ☹"}',
+          truncated: true,
           nextAttemptAt: T + 2000,
         });
         const timeout = attemptRecord("e2-E", 1, "pending", {
           statusCode: null,
           error: "timeout after 5000 ms",
+          errorClass: "timeout",
+          responseHeaders: null,
           responseBody: null,
           bodySha256: null,
           nextAttemptAt: T + 2500,

@@ -2,6 +2,7 @@ import type { Apps } from "../apps/apps.js";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import type { HeraldConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
+import type { OutboundTransport } from "../delivery/transport/index.js";
 import type { Publisher } from "../ingest/publisher.js";
 import type { Store } from "../storage/store.js";
 
@@ -13,6 +14,8 @@ export interface ApiContext {
   apps: Apps;
   endpoints: EndpointDirectory;
   publisher: Publisher;
+  /** Every outbound request goes through it; it also judges webhook URLs when they are configured. */
+  transport: OutboundTransport;
   /** A delivery was made due again by hand: wake the worker for its endpoint. */
   onRetry(endpointId: string): void;
 }

@@ -6,8 +6,8 @@ import type { SigningKeys, WireFormat } from "../profiles/profile.js";
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
-import type { HttpSender } from "./http-sender.js";
 import { nextState } from "./retry.js";
+import { type OutboundTransport, redactHeaders } from "./transport/index.js";
 
 export interface WorkerOptions {
   endpointConcurrency: number;
@@ -81,7 +81,7 @@ export class DeliveryWorker {
   constructor(
     private readonly store: Store,
     private readonly endpoints: EndpointDirectory,
-    private readonly sender: HttpSender,
+    private readonly sender: OutboundTransport,
     private readonly options: WorkerOptions,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
@@ -264,7 +264,7 @@ export class DeliveryWorker {
     // The endpoint's extra headers first: the wire format's own (signatures, ids) always win.
     const headers = { ...endpoint.headers, ...request.headers };
     const bodySha256 = createHash("sha256").update(request.body).digest("hex");
-    const result = await this.sender.post(endpoint.url, request.body, headers, wire.policy.timeoutMs);
+    const result = await this.sender.post(endpoint.url, request.body, headers, { timeoutMs: wire.policy.timeoutMs });
     lane.inFlight--;
     this.#sending--;
     this.#claimed--;
@@ -280,7 +280,8 @@ export class DeliveryWorker {
     );
     this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
-    this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, bodySha256, ...next });
+    const requestHeaders = redactHeaders(headers);
+    this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, requestHeaders, bodySha256, ...next });
     if (next.state === "pending") {
       lane.retryAt = Math.min(lane.retryAt, next.nextAttemptAt);
       lane.dueAt = Math.min(lane.dueAt, next.nextAttemptAt);

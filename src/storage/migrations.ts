@@ -44,6 +44,14 @@ const profilesModel = (json: string, emptyObject: string, allScopes: string) => 
   CREATE INDEX signing_keys_by_endpoint ON signing_keys(endpoint_id);
 `;
 
+/** Step 3: every attempt keeps what it sent and what came back. */
+const attemptCapture = (json: string) => `
+  ALTER TABLE attempts ADD COLUMN error_class TEXT;
+  ALTER TABLE attempts ADD COLUMN request_headers ${json};
+  ALTER TABLE attempts ADD COLUMN response_headers ${json};
+  ALTER TABLE attempts ADD COLUMN response_truncated BOOLEAN NOT NULL DEFAULT FALSE;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -128,5 +136,10 @@ export const MIGRATIONS: readonly Migration[] = [
       sqlite: profilesModel("TEXT", "'{}'", `'["publish","read","manage"]'`),
       postgres: profilesModel("JSONB", "'{}'::jsonb", `'["publish","read","manage"]'::jsonb`),
     },
+  },
+  {
+    version: 3,
+    name: "attempt-capture",
+    sql: { sqlite: attemptCapture("TEXT"), postgres: attemptCapture("JSONB") },
   },
 ];
