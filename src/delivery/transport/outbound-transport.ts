@@ -1,7 +1,8 @@
+import type { Readable } from "node:stream";
 import { Agent, request } from "undici";
 import { AddressPolicy } from "./address-policy.js";
 import { guardedConnector, type Resolver, SSRF_BLOCKED } from "./guarded-connector.js";
-import { checkWebhookUrl } from "./webhook-url.js";
+import { checkWebhookUrl, type WebhookUrlCheck } from "./webhook-url.js";
 
 /**
  * Why an attempt did not end in a 2xx, in a few words that are safe as metric labels:
@@ -65,6 +66,8 @@ export interface OutboundTransportOptions {
 }
 
 export const DEFAULT_RESPONSE_CAPTURE_BYTES = 16 * 1024;
+/** How many checked URLs the transport remembers before it starts over. */
+const CHECKED_URLS_KEPT = 4096;
 
 const SECRET_HEADER = /signature|authorization|token|secret|password|passwd|cookie|api[-_]?key|auth/i;
 export const REDACTED = "[redacted]";
@@ -114,36 +117,45 @@ export function describeFailure(error: unknown, timeoutMs: number): { errorClass
   return { errorClass: "reset", error: detail };
 }
 
+interface Captured {
+  text: string;
+  truncated: boolean;
+  /** Why the body stopped before its end (the deadline, a broken connection); undefined if it ended. */
+  stopped: unknown;
+}
+
 /** The body up to `cap` bytes; stops reading past it, or at the deadline, and says which. */
-async function captureBody(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  cap: number,
-): Promise<{ text: string; truncated: boolean; stopped: unknown }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  let stopped: unknown;
-  try {
-    for await (const chunk of body) {
-      if (size + chunk.length > cap) {
-        chunks.push(chunk.subarray(0, cap - size));
-        size = cap;
-        truncated = true;
-        break; // ends the stream: the rest is never read, and that connection is not reused
+function captureBody(body: Readable, cap: number): Promise<Captured> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (truncated: boolean, stopped?: unknown) => {
+      if (done) return;
+      done = true;
+      body.off("data", onData);
+      // PostgreSQL text cannot hold NUL: a binary answer is kept readable rather than unstorable.
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      resolve({ text: bytes.toString("utf8").replaceAll("\u0000", "\uFFFD"), truncated, stopped });
+    };
+    const onData = (chunk: Buffer) => {
+      if (size + chunk.length <= cap) {
+        chunks.push(chunk);
+        size += chunk.length;
+        return;
       }
-      chunks.push(chunk);
-      size += chunk.length;
-    }
-  } catch (error) {
-    truncated = true;
-    stopped = error;
-    body.destroy();
-  }
-  // PostgreSQL text cannot hold NUL: a binary answer is kept readable rather than unstorable.
-  const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
-    .toString("utf8")
-    .replaceAll("\u0000", "\uFFFD");
-  return { text, truncated, stopped };
+      chunks.push(chunk.subarray(0, cap - size));
+      finish(true);
+      // The rest is never read, and that connection is not reused.
+      body.destroy();
+    };
+    body
+      .on("data", onData)
+      .once("end", () => finish(false))
+      .once("error", (error) => finish(true, error))
+      // "close" follows "end" too: only a close before the end needs its (costly) Error.
+      .once("close", () => done || finish(true, new Error("the response ended early")));
+  });
 }
 
 function headerRecord(headers: Record<string, string | string[] | undefined>): Record<string, string> {
@@ -171,6 +183,7 @@ export class OutboundTransport {
   readonly #captureBytes: number;
   readonly #onResult: ((errorClass: ErrorClass | null) => void) | undefined;
   readonly #onRefused: ((stage: "config" | "connect") => void) | undefined;
+  readonly #checkedUrls = new Map<string, WebhookUrlCheck>();
 
   /**
    * No cap on connections per origin: the worker already bounds attempts per endpoint and per
@@ -212,7 +225,7 @@ export class OutboundTransport {
     const cap = options.maxResponseBytes ?? this.#captureBytes;
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const checked = checkWebhookUrl(url);
+    const checked = this.#checkUrl(url);
     if (!checked.ok) {
       this.#onRefused?.("connect");
       return this.#failed(elapsed(), "ssrf_blocked", `refused: the URL ${checked.problem}`);
@@ -257,6 +270,17 @@ export class OutboundTransport {
       errorClass,
       error,
     };
+  }
+
+  /** The URL rules, remembered per URL: a worker sends to the same few URLs over and over. */
+  #checkUrl(url: string): WebhookUrlCheck {
+    let checked = this.#checkedUrls.get(url);
+    if (checked === undefined) {
+      if (this.#checkedUrls.size >= CHECKED_URLS_KEPT) this.#checkedUrls.clear();
+      checked = checkWebhookUrl(url);
+      this.#checkedUrls.set(url, checked);
+    }
+    return checked;
   }
 
   #failed(durationMs: number, errorClass: ErrorClass, error: string): TransportResult {
