@@ -187,7 +187,9 @@ const AttemptJson = Type.Object({
   request_headers: Type.Union([HeaderMap, Type.Null()], {
     description: "the headers sent, signatures and credentials redacted",
   }),
-  response_headers: Type.Union([HeaderMap, Type.Null()], { description: "null when no response arrived" }),
+  response_headers: Type.Union([HeaderMap, Type.Null()], {
+    description: "empty when no response arrived; null for attempts logged before headers were kept",
+  }),
   response_body: Type.Union([Type.String(), Type.Null()], {
     description: "the start of the response body, up to HERALD_RESPONSE_CAPTURE_BYTES",
   }),

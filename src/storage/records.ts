@@ -133,7 +133,7 @@ export interface AttemptView {
   errorClass: ErrorClass | null;
   /** The headers it sent, signatures and credentials redacted; null for attempts logged before they were kept. */
   requestHeaders: Record<string, string> | null;
-  /** The response's headers (a redirect's Location among them); null without a response. */
+  /** The response's headers (a redirect's Location among them): empty without a response, null for attempts logged before they were kept. */
   responseHeaders: Record<string, string> | null;
   /** The start of the response body, up to the capture cap (before the capture: non-2xx answers only). */
   responseBody: string | null;
