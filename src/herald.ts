@@ -6,7 +6,7 @@ import { type HeraldConfig, loadConfig } from "./core/config.js";
 import { HeraldError } from "./core/errors.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { Metrics } from "./core/metrics.js";
-import { HttpSender } from "./delivery/http-sender.js";
+import { OutboundTransport, type Resolver } from "./delivery/transport/index.js";
 import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
@@ -25,6 +25,8 @@ export interface HeraldOptions extends Partial<HeraldConfig> {
   /** Where settings are read from (default `process.env`); explicit options win over it. */
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** Resolves webhook host names instead of the system resolver: tests map names to chosen addresses. */
+  resolver?: Resolver;
 }
 
 /** A running Herald: publish in-process, serve the APIs, deliver. */
@@ -51,29 +53,36 @@ export interface Herald {
 }
 
 export async function createHerald(options: HeraldOptions = {}): Promise<Herald> {
-  const { env, logger: givenLogger, ...overrides } = options;
+  const { env, logger: givenLogger, resolver, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
   const logger = givenLogger ?? createLogger(config.logLevel);
+  const metrics = new Metrics();
+  // Before the store opens: a bad HERALD_ALLOW_NETWORKS stops the start with nothing to close.
+  const transport = new OutboundTransport({
+    allowNetworks: config.allowNetworks,
+    responseCaptureBytes: config.responseCaptureBytes,
+    resolver,
+    onResult: (errorClass) => metrics.outboundRequests.inc({ error_class: errorClass ?? "none" }),
+    onRefused: (stage) => metrics.ssrfRefusals.inc({ stage }),
+  });
   const store = openStore(config.databaseUrl, config);
   await store.migrate();
-  const metrics = new Metrics();
   const endpoints = new EndpointDirectory(store);
   // A rotated master token must sign at once: drop the cached app the worker signs with.
   const apps = new Apps(store, config, (appId) => endpoints.forgetApp(appId));
   const runsWorker = config.role !== "api";
-  const sender = new HttpSender();
-  const worker = new DeliveryWorker(store, endpoints, sender, config, logger, metrics);
+  const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics);
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
   const publisher = new Publisher(store, endpoints, config.idempotencyTtlMs, (eventCount, endpointIds) => {
     metrics.eventsPublished.inc(eventCount);
     if (endpointIds.size > 0) wake(endpointIds);
   });
-  const syncHooks = new SyncHookCaller(store, endpoints, sender, logger, metrics, {
+  const syncHooks = new SyncHookCaller(store, endpoints, transport, logger, metrics, {
     failureThreshold: config.hookBreakerFailures,
     coolDownMs: config.hookBreakerCoolDownMs,
   });
   const server = await buildServer(
-    { config, logger, store, apps, endpoints, publisher, syncHooks, onRetry: (id) => wake([id]) },
+    { config, logger, store, apps, endpoints, publisher, transport, syncHooks, onRetry: (id) => wake([id]) },
     metrics,
     config.role !== "worker",
   );
@@ -138,7 +147,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       await server.close();
       await worker.close(config.shutdownGraceMs);
       await syncHooks.flush();
-      await sender.close();
+      await transport.close();
       await store.close();
     },
   };

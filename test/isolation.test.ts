@@ -5,6 +5,7 @@ import {
   call,
   configureChatWebhook,
   eventually,
+  LOOPBACK_ALLOWED,
   sleep,
   startHerald,
   type TestHerald,
@@ -123,7 +124,12 @@ describe("in-process API", () => {
     const receiver = await Receiver.start();
     const database = testDatabase();
     after(() => database.drop());
-    const herald = await createHerald({ env: {}, databaseUrl: database.url, logLevel: "silent" });
+    const herald = await createHerald({
+      env: {},
+      databaseUrl: database.url,
+      logLevel: "silent",
+      allowNetworks: LOOPBACK_ALLOWED,
+    });
     try {
       const { app, apiToken } = await herald.apps.create("in-process");
       const put = await herald.server.inject({

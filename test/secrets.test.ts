@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import { after, it } from "node:test";
 import { createLogger } from "../src/core/logger.js";
 import { createHerald } from "../src/index.js";
-import { call, configureChatWebhook, testDatabase } from "./helpers/herald.js";
+import { call, configureChatWebhook, LOOPBACK_ALLOWED, testDatabase } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 /** Where a secret may sit in a log record, and where Herald's logger must censor it. */
@@ -50,7 +50,14 @@ it("signs with the master token whatever token published, and never logs a token
   after(() => database.drop());
   // Herald's own logger (the one createHerald builds when given none), writing where the test can read.
   const logger = createLogger("trace", sink);
-  const herald = await createHerald({ env: {}, databaseUrl: database.url, host: "127.0.0.1", port: 0, logger });
+  const herald = await createHerald({
+    env: {},
+    databaseUrl: database.url,
+    host: "127.0.0.1",
+    port: 0,
+    logger,
+    allowNetworks: LOOPBACK_ALLOWED,
+  });
   const receiver = await Receiver.start();
   try {
     const url = await herald.listen();

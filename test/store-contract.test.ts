@@ -173,7 +173,11 @@ const attemptRecord = (
   durationMs: 12 + attempt,
   statusCode: state === "succeeded" ? 200 : 500,
   error: null,
+  errorClass: state === "succeeded" ? null : "status",
+  requestHeaders: { "content-type": "application/json", "x-webhook-attempt": String(attempt) },
+  responseHeaders: { "content-type": "text/plain" },
   responseBody: state === "succeeded" ? null : `oops ${attempt}`,
+  truncated: false,
   bodySha256: `${"ab".repeat(31)}${String(attempt).padStart(2, "0")}`,
   nextAttemptAt: state === "pending" ? T + attempt * 1000 + 250 : T + attempt * 1000,
   ...overrides,
@@ -1001,6 +1005,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
           error: "timeout after 1500 ms",
           responseBody: null,
           bodySha256: "ff".repeat(32),
+          errorClass: "timeout" as const,
+          requestHeaders: { "x-signature": "[redacted]" },
+          responseHeaders: {},
+          truncated: false,
         };
         await store.logSyncCalls([
           { event, delivery: { ...deliveryRecord(event, "H", "call-1-H"), maxAttempts: 1, state: "failed" }, attempt },
@@ -1028,7 +1036,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
         durationMs: a.durationMs,
         statusCode: a.statusCode,
         error: a.error,
+        errorClass: a.errorClass,
+        requestHeaders: a.requestHeaders,
+        responseHeaders: a.responseHeaders,
         responseBody: a.responseBody,
+        truncated: a.truncated,
         bodySha256: a.bodySha256,
       });
 
@@ -1037,12 +1049,16 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const wallClock = Date.now();
         const first = attemptRecord("e1-E", 1, "pending", {
           statusCode: 503,
+          responseHeaders: { "retry-after": "120", "x-note": "später ☹", "set-cookie": "a=1, b=2" },
           responseBody: '{"error":"unavailable ☹"}',
+          truncated: true,
           nextAttemptAt: T + 2000,
         });
         const timeout = attemptRecord("e2-E", 1, "pending", {
           statusCode: null,
           error: "timeout after 5000 ms",
+          errorClass: "timeout",
+          responseHeaders: null,
           responseBody: null,
           bodySha256: null,
           nextAttemptAt: T + 2500,

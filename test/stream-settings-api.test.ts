@@ -151,7 +151,11 @@ describe("Stream's /app settings API, driven by the real stream-chat server clie
       [{ event_hooks: [{ hook_type: "pending_message", webhook_url: "http://127.0.0.1:9/p" }] }, /"webhook"/],
       [{ event_hooks: [{ webhook_url: "http://127.0.0.1:9/x", event_types: ["message.nwe"] }] }, /message\.new/],
       [{ webhook_url: "ftp://example.com/hook" }, /http or https/],
-      [{ webhook_url: "not a url" }, /not a valid URL/],
+      [{ webhook_url: "not a url" }, /whitespace or control characters/],
+      [{ webhook_url: "http://169.254.169.254/latest/meta-data" }, /internal networks/],
+      [{ event_hooks: [{ webhook_url: "http://[::ffff:10.0.0.1]/hook" }] }, /internal networks/],
+      [{ before_message_send_hook_url: "http://user:pw@example.com/hook" }, /user/],
+      [{ custom_action_handler_url: `http://example.com/${"x".repeat(2100)}/{type}` }, /2 KiB|2048/],
       [{ sqs_url: "https://sqs.example.com" }, /does not support the app setting "sqs_url"/],
       [{ event_hooks: "all" }, /must be an array/],
       [

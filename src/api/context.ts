@@ -2,6 +2,7 @@ import type { Apps } from "../apps/apps.js";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import type { HeraldConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
+import type { OutboundTransport } from "../delivery/transport/index.js";
 import type { SyncHookCaller } from "../hooks/sync-caller.js";
 import type { Publisher } from "../ingest/publisher.js";
 import type { Store } from "../storage/store.js";
@@ -16,6 +17,8 @@ export interface ApiContext {
   publisher: Publisher;
   /** Calls synchronous hooks (Stream's before-message-send, custom commands). */
   syncHooks: SyncHookCaller;
+  /** Every outbound request goes through it; it also judges webhook URLs when they are configured. */
+  transport: OutboundTransport;
   /** A delivery was made due again by hand: wake the worker for its endpoint. */
   onRetry(endpointId: string): void;
 }

@@ -9,7 +9,7 @@ import type { Endpoint, SigningKey } from "../storage/records.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { isoTime, pageOf } from "./pagination.js";
-import { requireWebhookUrl } from "./params.js";
+import { requireWebhookUrl, type WebhookUrlGuard } from "./params.js";
 import {
   absentBodyIsEmpty,
   CreatedEndpoint,
@@ -105,11 +105,11 @@ function shownSecret(keys: readonly NewEndpointKey[]): { secret: string | null; 
 }
 
 /** Applies a native create or patch body on top of an endpoint (or defaults). */
-function applyFields(base: Endpoint, body: EndpointPatchBody, wire: WireFormat): Endpoint {
+function applyFields(base: Endpoint, body: EndpointPatchBody, wire: WireFormat, guard: WebhookUrlGuard): Endpoint {
   const vocabulary = findVocabulary(base.vocabulary)!;
   return {
     ...base,
-    url: body.url === undefined ? base.url : requireWebhookUrl(body.url, "url"),
+    url: body.url === undefined ? base.url : requireWebhookUrl(body.url, "url", guard),
     description: body.description ?? base.description,
     eventTypes: body.filter === undefined ? base.eventTypes : checkFilter(body.filter, vocabulary),
     enabled: body.enabled ?? base.enabled,
@@ -191,7 +191,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
         createdAt: now,
         updatedAt: now,
       };
-      const endpoint = applyFields(blank, body, wire);
+      const endpoint = applyFields(blank, body, wire, ctx.transport);
       const keys = wire.newKeys?.({ ed25519: body.ed25519 === true }) ?? [];
       await ctx.endpoints.save(endpoint);
       if (keys.length > 0) await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now));
@@ -245,7 +245,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
     },
     async (request) => {
       const current = await endpointOf(appOf(request).id, request.params.id);
-      const next = applyFields(current, request.body, findWireFormat(current.profile)!);
+      const next = applyFields(current, request.body, findWireFormat(current.profile)!, ctx.transport);
       if (next.enabled && next.url === "") {
         throw new HeraldError("missing_parameter", '"url" is required to enable an endpoint.', { parameter: "url" });
       }

@@ -50,18 +50,18 @@ export function optionalQueryBoolean(value: unknown, parameter: string): boolean
   throw new HeraldError("invalid_type", `"${parameter}" must be true or false.`, { parameter, expected: "boolean" });
 }
 
-/** A webhook target: an absolute http(s) URL. */
-export function requireWebhookUrl(value: string, parameter: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new HeraldError("invalid_value", `"${parameter}" is not a valid URL: "${value}".`, { parameter });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new HeraldError("invalid_value", `"${parameter}" must be an http or https URL, not "${value}".`, {
-      parameter,
-    });
-  }
+/** What judges a webhook URL when it is configured: the outbound transport (`refusalAtConfig`). */
+export interface WebhookUrlGuard {
+  refusalAtConfig(value: string): string | null;
+}
+
+/**
+ * A webhook target, as every route that takes one checks it: an absolute http(s) URL of at most
+ * 2 KiB, without whitespace, control characters or user-info, whose host is not an IP literal the
+ * SSRF guard refuses. Names are judged again on every connection, on what they resolve to.
+ */
+export function requireWebhookUrl(value: string, parameter: string, guard: WebhookUrlGuard): string {
+  const problem = guard.refusalAtConfig(value);
+  if (problem !== null) throw new HeraldError("invalid_value", `"${parameter}" ${problem}.`, { parameter });
   return value;
 }

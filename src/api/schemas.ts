@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from "typebox";
+import { ERROR_CLASSES } from "../delivery/transport/index.js";
 
 /**
  * The native API's shapes, written once: Fastify validates requests with them and the OpenAPI
@@ -181,13 +182,27 @@ export const EventJson = Type.Object(
   { id: Type.String(), type: Type.String(), created_at: Timestamp, payload: Json },
   { $id: "Event" },
 );
+const HeaderMap = Type.Record(Type.String(), Type.String());
 const AttemptJson = Type.Object({
   attempt: Type.Integer(),
   started_at: Timestamp,
-  duration_ms: Type.Integer(),
+  duration_ms: Type.Integer({ description: "from sending to the end of the response capture, or the failure" }),
   status_code: Type.Union([Type.Integer(), Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]),
-  response_body: Type.Union([Type.String(), Type.Null()]),
+  error_class: Type.Union([Type.Enum([...ERROR_CLASSES]), Type.Null()], {
+    description:
+      "why it was not a 2xx: timeout, refused, reset, dns, tls, ssrf_blocked (the SSRF guard refused the address; nothing was sent), redirect (not followed), status (any other non-2xx); null for a 2xx",
+  }),
+  request_headers: Type.Union([HeaderMap, Type.Null()], {
+    description: "the headers sent, signatures and credentials redacted",
+  }),
+  response_headers: Type.Union([HeaderMap, Type.Null()], {
+    description: "empty when no response arrived; null for attempts logged before headers were kept",
+  }),
+  response_body: Type.Union([Type.String(), Type.Null()], {
+    description: "the start of the response body, up to HERALD_RESPONSE_CAPTURE_BYTES",
+  }),
+  response_truncated: Type.Boolean({ description: "the body went on past the cap, or stopped before its end" }),
   body_sha256: Type.Union([Type.String(), Type.Null()], { description: "SHA-256 of the bytes this attempt sent" }),
 });
 export const DeliveryJson = Type.Object(

@@ -31,7 +31,7 @@ export const eventJson = (event: EventView) => ({
   payload: JSON.parse(event.payload) as unknown,
 });
 
-/** The delivery log as the API shows it: every attempt with its status code, latency and error. */
+/** The delivery log as the API shows it: every attempt with what it sent and what came back. */
 export const deliveryJson = (delivery: DeliveryView) => ({
   id: delivery.id,
   event_id: delivery.eventId,
@@ -50,7 +50,11 @@ export const deliveryJson = (delivery: DeliveryView) => ({
     duration_ms: attempt.durationMs,
     status_code: attempt.statusCode,
     error: attempt.error,
+    error_class: attempt.errorClass,
+    request_headers: attempt.requestHeaders,
+    response_headers: attempt.responseHeaders,
     response_body: attempt.responseBody,
+    response_truncated: attempt.truncated,
     body_sha256: attempt.bodySha256,
   })),
   ...(delivery.payload === undefined ? {} : { payload: JSON.parse(delivery.payload) as unknown }),

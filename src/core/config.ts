@@ -43,6 +43,10 @@ export interface HeraldConfig {
   hookBreakerFailures: number;
   /** How long a tripped hook is skipped before one call probes it again. */
   hookBreakerCoolDownMs: number;
+  /** CIDRs, addresses and host names the SSRF guard lets webhooks reach (it refuses internal networks). */
+  allowNetworks: string[];
+  /** How much of each attempt's response body the delivery log keeps, in bytes. */
+  responseCaptureBytes: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -64,6 +68,12 @@ const positiveNumber = (raw: string, env: string): number => {
   if (!Number.isFinite(value) || value < 0) throw new Error(`${env} must be a number >= 0, got "${raw}"`);
   return value;
 };
+/** A comma-separated list; blanks are dropped. */
+const list = (raw: string): string[] =>
+  raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
 const oneOf =
   <T extends string>(...allowed: T[]) =>
   (raw: string, env: string): T => {
@@ -96,6 +106,8 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   retryDelayScale: 1,
   hookBreakerFailures: 5,
   hookBreakerCoolDownMs: 30_000,
+  allowNetworks: [],
+  responseCaptureBytes: 16 * 1024,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -126,6 +138,8 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "retryDelayScale", env: "HERALD_RETRY_DELAY_SCALE", parse: positiveNumber },
   { key: "hookBreakerFailures", env: "HERALD_HOOK_BREAKER_FAILURES", parse: integer(1) },
   { key: "hookBreakerCoolDownMs", env: "HERALD_HOOK_BREAKER_COOLDOWN_MS", parse: integer(0) },
+  { key: "allowNetworks", env: "HERALD_ALLOW_NETWORKS", parse: list },
+  { key: "responseCaptureBytes", env: "HERALD_RESPONSE_CAPTURE_BYTES", parse: integer(0) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */

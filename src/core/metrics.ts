@@ -21,6 +21,18 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly outboundRequests = new Counter({
+    name: "herald_outbound_requests_total",
+    help: "Outbound webhook requests (deliveries and hooks) by error class: none (a 2xx), timeout, refused, reset, dns, tls, ssrf_blocked, redirect, status.",
+    labelNames: ["error_class"] as const,
+    registers: [this.registry],
+  });
+  readonly ssrfRefusals = new Counter({
+    name: "herald_ssrf_refusals_total",
+    help: "Webhook URLs and connections the SSRF guard refused: at configuration (config) or when sending (connect).",
+    labelNames: ["stage"] as const,
+    registers: [this.registry],
+  });
   readonly inFlight = new Gauge({
     name: "herald_delivery_attempts_in_flight",
     help: "Attempts waiting on a receiver right now.",

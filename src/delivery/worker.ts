@@ -6,8 +6,8 @@ import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
-import type { HttpSender, SendResult } from "./http-sender.js";
 import { nextState } from "./retry.js";
+import { type OutboundTransport, redactHeaders, type TransportResult } from "./transport/index.js";
 
 export interface WorkerOptions {
   endpointConcurrency: number;
@@ -42,9 +42,9 @@ interface Target {
   keys: SigningKeys;
 }
 /** How a wire format sees a send: a status, or why there was none. */
-const attemptResult = (sent: SendResult): AttemptResult => ({
+const attemptResult = (sent: TransportResult): AttemptResult => ({
   statusCode: sent.statusCode,
-  failure: sent.statusCode !== null ? null : sent.error?.startsWith("timeout") ? "timeout" : "network",
+  failure: sent.statusCode !== null ? null : sent.errorClass === "timeout" ? "timeout" : "network",
 });
 
 /**
@@ -55,11 +55,14 @@ const attemptResult = (sent: SendResult): AttemptResult => ({
 const FLUSH_INTERVAL_MS = 25;
 
 /** An attempt that found its profile's window already closed (after a restart, say): not sent. */
-const WINDOW_CLOSED: SendResult = {
+const WINDOW_CLOSED: TransportResult = {
   statusCode: null,
-  durationMs: 0,
-  error: "not sent: the profile's delivery window had closed",
+  responseHeaders: {},
   responseBody: null,
+  truncated: false,
+  durationMs: 0,
+  errorClass: "timeout",
+  error: "not sent: the profile's delivery window had closed",
 };
 const FLUSH_BATCH = 256;
 
@@ -95,7 +98,7 @@ export class DeliveryWorker {
   constructor(
     private readonly store: Store,
     private readonly endpoints: EndpointDirectory,
-    private readonly sender: HttpSender,
+    private readonly sender: OutboundTransport,
     private readonly options: WorkerOptions,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
@@ -285,7 +288,7 @@ export class DeliveryWorker {
     const headers = { ...endpoint.headers, ...request.headers };
     const bodySha256 = createHash("sha256").update(request.body).digest("hex");
     const result =
-      timeoutMs > 0 ? await this.sender.post(endpoint.url, request.body, headers, timeoutMs) : WINDOW_CLOSED;
+      timeoutMs > 0 ? await this.sender.post(endpoint.url, request.body, headers, { timeoutMs }) : WINDOW_CLOSED;
     lane.inFlight--;
     this.#sending--;
     this.#claimed--;
@@ -303,7 +306,8 @@ export class DeliveryWorker {
     );
     this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
-    this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, bodySha256, ...next });
+    const requestHeaders = redactHeaders(headers);
+    this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, requestHeaders, bodySha256, ...next });
     if (next.state === "pending") {
       lane.retryAt = Math.min(lane.retryAt, next.nextAttemptAt);
       lane.dueAt = Math.min(lane.dueAt, next.nextAttemptAt);

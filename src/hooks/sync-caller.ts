@@ -3,7 +3,7 @@ import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import { newDeliveryId, newEventId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
-import type { HttpSender, SendResult } from "../delivery/http-sender.js";
+import { type OutboundTransport, redactHeaders, type TransportResult } from "../delivery/transport/index.js";
 import { wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, SyncCallRecord } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -56,7 +56,7 @@ export class SyncHookCaller {
   constructor(
     private readonly store: Store,
     private readonly endpoints: EndpointDirectory,
-    private readonly sender: HttpSender,
+    private readonly transport: OutboundTransport,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     breaker: BreakerOptions,
@@ -129,6 +129,10 @@ export class SyncHookCaller {
         statusCode: sent.statusCode,
         error: answer.failure === null ? null : answer.detail,
         responseBody: sent.responseBody?.slice(0, LOGGED_ANSWER_BYTES) ?? null,
+        truncated: sent.truncated || (sent.responseBody?.length ?? 0) > LOGGED_ANSWER_BYTES,
+        errorClass: sent.errorClass,
+        requestHeaders: redactHeaders(headers),
+        responseHeaders: sent.responseHeaders,
         bodySha256: createHash("sha256").update(request.body).digest("hex"),
       },
     });
@@ -136,25 +140,23 @@ export class SyncHookCaller {
   }
 
   /** One POST within the attempt's deadline, and within the envelope whatever the attempt does. */
-  async #send(call: SyncCall, body: string | Buffer, headers: Record<string, string>): Promise<SendResult> {
+  async #send(call: SyncCall, body: string | Buffer, headers: Record<string, string>): Promise<TransportResult> {
     let timer: NodeJS.Timeout | undefined;
-    const envelope = new Promise<SendResult>((resolve) => {
-      timer = setTimeout(
-        () =>
-          resolve({
-            statusCode: null,
-            durationMs: call.envelopeMs,
-            error: `timeout after ${call.envelopeMs} ms`,
-            responseBody: null,
-          }),
-        call.envelopeMs,
-      );
+    const envelope = new Promise<TransportResult>((resolve) => {
+      const timedOut: TransportResult = {
+        statusCode: null,
+        responseHeaders: {},
+        responseBody: null,
+        truncated: false,
+        durationMs: call.envelopeMs,
+        errorClass: "timeout",
+        error: `timeout after ${call.envelopeMs} ms`,
+      };
+      timer = setTimeout(() => resolve(timedOut), call.envelopeMs);
     });
+    const options = { timeoutMs: call.timeoutMs, maxResponseBytes: MAX_ANSWER_BYTES };
     try {
-      return await Promise.race([
-        this.sender.post(call.url, body, headers, call.timeoutMs, MAX_ANSWER_BYTES),
-        envelope,
-      ]);
+      return await Promise.race([this.transport.post(call.url, body, headers, options), envelope]);
     } finally {
       clearTimeout(timer);
     }
@@ -183,15 +185,17 @@ export class SyncHookCaller {
   }
 }
 
-function judge(sent: SendResult): SyncAnswer {
+function judge(sent: TransportResult): SyncAnswer {
   const base = { statusCode: sent.statusCode, durationMs: sent.durationMs, body: undefined };
   if (sent.statusCode === null) {
-    const failure = sent.error?.startsWith("timeout") ? "timeout" : "network";
+    const failure = sent.errorClass === "timeout" ? "timeout" : "network";
     return { ...base, failure, detail: sent.error ?? failure };
   }
   if (sent.statusCode < 200 || sent.statusCode >= 300) {
     return { ...base, failure: "status", detail: `status ${sent.statusCode}` };
   }
+  // An answer cut off (past the cap, or stalled past the deadline) is not the hook's whole answer.
+  if (sent.truncated) return { ...base, failure: "invalid_response", detail: "the answer was cut off" };
   try {
     return { ...base, failure: null, body: JSON.parse(sent.responseBody || "{}"), detail: `status ${sent.statusCode}` };
   } catch {

@@ -74,6 +74,14 @@ const appKeysAndSettings = (json: string) => `
   ALTER TABLE deliveries ADD COLUMN first_attempt_at BIGINT;
 `;
 
+/** Step 4: every attempt keeps what it sent and what came back. */
+const attemptCapture = (json: string) => `
+  ALTER TABLE attempts ADD COLUMN error_class TEXT;
+  ALTER TABLE attempts ADD COLUMN request_headers ${json};
+  ALTER TABLE attempts ADD COLUMN response_headers ${json};
+  ALTER TABLE attempts ADD COLUMN response_truncated BOOLEAN NOT NULL DEFAULT FALSE;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -163,5 +171,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: "app-keys-and-settings",
     sql: { sqlite: appKeysAndSettings("TEXT"), postgres: appKeysAndSettings("JSONB") },
+  },
+  {
+    version: 4,
+    name: "attempt-capture",
+    sql: { sqlite: attemptCapture("TEXT"), postgres: attemptCapture("JSONB") },
   },
 ];

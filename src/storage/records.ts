@@ -1,5 +1,7 @@
 /** The rows Herald keeps, in the shapes the engine works with (times are epoch milliseconds). */
 
+import type { ErrorClass } from "../delivery/transport/index.js";
+
 /** A wire format's id (`sendbird`, `sendbird-calls`, `standard`, …); each lives in `src/profiles/<vendor>/`. */
 export type WireFormatId = string;
 /** A vocabulary's id (`sendbird`, …): which language an endpoint's event types are in. */
@@ -141,8 +143,16 @@ export interface AttemptView {
   durationMs: number;
   statusCode: number | null;
   error: string | null;
-  /** The start of the response body, for non-2xx answers. */
+  /** Why it was not a 2xx (timeout, refused, ssrf_blocked, redirect, status, …); null for a 2xx or an attempt logged before it was kept. */
+  errorClass: ErrorClass | null;
+  /** The headers it sent, signatures and credentials redacted; null for attempts logged before they were kept. */
+  requestHeaders: Record<string, string> | null;
+  /** The response's headers (a redirect's Location among them): empty without a response, null for attempts logged before they were kept. */
+  responseHeaders: Record<string, string> | null;
+  /** The start of the response body, up to the capture cap (before the capture: non-2xx answers only). */
   responseBody: string | null;
+  /** The response body went on past the cap, or stopped before its end. */
+  truncated: boolean;
   /** SHA-256 (hex) of the body bytes this attempt sent: what its signature covered. */
   bodySha256: string | null;
 }

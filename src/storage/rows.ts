@@ -1,3 +1,4 @@
+import type { ErrorClass } from "../delivery/transport/index.js";
 import type {
   ApiKey,
   ApiTokenRecord,
@@ -91,6 +92,12 @@ export interface AttemptRow {
   error: string | null;
   response_body: string | null;
   body_sha256: string | null;
+  error_class: string | null;
+  /** JSON text on SQLite, parsed JSONB on PostgreSQL. */
+  request_headers: string | Record<string, string> | null;
+  response_headers: string | Record<string, string> | null;
+  /** SQLite has no boolean type and returns 0 or 1. */
+  response_truncated: boolean | number;
 }
 
 /** The delivery columns a listing selects, joined with the event for its type. */
@@ -164,7 +171,11 @@ export const toAttempt = (row: AttemptRow): AttemptView => ({
   durationMs: row.duration_ms,
   statusCode: row.status_code,
   error: row.error,
+  errorClass: row.error_class as ErrorClass | null,
+  requestHeaders: row.request_headers === null ? null : json(row.request_headers),
+  responseHeaders: row.response_headers === null ? null : json(row.response_headers),
   responseBody: row.response_body,
+  truncated: row.response_truncated === true || row.response_truncated === 1,
   bodySha256: row.body_sha256,
 });
 

@@ -99,6 +99,9 @@ export interface TestHerald {
   close(): Promise<void>;
 }
 
+/** What tests open in the SSRF guard (`HERALD_ALLOW_NETWORKS`): loopback, where their receivers listen. */
+export const LOOPBACK_ALLOWED = ["127.0.0.0/8", "::1"];
+
 /** A real Herald on a fresh database of the store under test, listening on a free loopback port. */
 export async function startHerald(options: HeraldOptions = {}): Promise<TestHerald> {
   const database = testDatabase();
@@ -112,6 +115,8 @@ export async function startHerald(options: HeraldOptions = {}): Promise<TestHera
     logLevel: "silent",
     sqliteSynchronous: "normal",
     pollIntervalMs: 200,
+    // Test receivers listen on loopback, which the SSRF guard refuses unless told otherwise.
+    allowNetworks: LOOPBACK_ALLOWED,
     ...options,
   });
   const url = await herald.listen();

@@ -44,6 +44,8 @@ export class HeraldProcess {
       env: {
         ...process.env,
         HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+        // Test and bench receivers listen on loopback, which the SSRF guard refuses unless told otherwise.
+        HERALD_ALLOW_NETWORKS: "127.0.0.0/8,::1",
         ...this.env,
         HERALD_PORT: String(this.port),
         HERALD_HOST: "127.0.0.1",

@@ -40,10 +40,11 @@ export class Receiver {
     });
   }
 
-  static async start(behaviour?: Behaviour, path = "/webhook"): Promise<Receiver> {
+  /** Listens on a free port of `host` (another loopback address than 127.0.0.1, if need be). */
+  static async start(behaviour?: Behaviour, path = "/webhook", host = "127.0.0.1"): Promise<Receiver> {
     const receiver = new Receiver(behaviour);
-    await new Promise<void>((resolve) => receiver.#server.listen(0, "127.0.0.1", resolve));
-    receiver.url = `http://127.0.0.1:${(receiver.#server.address() as AddressInfo).port}${path}`;
+    await new Promise<void>((resolve) => receiver.#server.listen(0, host, resolve));
+    receiver.url = `http://${host}:${(receiver.#server.address() as AddressInfo).port}${path}`;
     return receiver;
   }
 

@@ -45,7 +45,7 @@ export const sendbirdCallsApi: FastifyPluginAsync<ApiContext> = async (app, ctx)
   app.put<Route>("/:application_id/settings/webhook", { config: { access: "manage" } }, async (request) => {
     const tenant = tenantFor(request);
     const current = await ctx.store.getEndpoint(sendbirdEndpointId(CALLS, tenant.id));
-    const next = applySettingsUpdate(current, request.body, CALLS, tenant.id, Date.now());
+    const next = applySettingsUpdate(current, request.body, CALLS, tenant.id, Date.now(), ctx.transport);
     await ctx.endpoints.save(next);
     return settingsView(next, CALLS, false);
   });

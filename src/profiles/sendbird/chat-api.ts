@@ -34,7 +34,7 @@ export const sendbirdChatApi: FastifyPluginAsync<ApiContext> = async (app, ctx) 
   app.put("/settings/webhook", { config: { access: "manage" } }, async (request) => {
     const tenant = appOf(request);
     const current = await ctx.store.getEndpoint(sendbirdEndpointId(CHAT, tenant.id));
-    const next = applySettingsUpdate(current, request.body, CHAT, tenant.id, Date.now());
+    const next = applySettingsUpdate(current, request.body, CHAT, tenant.id, Date.now(), ctx.transport);
     await ctx.endpoints.save(next);
     return settingsView(next, CHAT, false);
   });

@@ -4,6 +4,7 @@ import {
   optionalStringArray,
   requireObject,
   requireWebhookUrl,
+  type WebhookUrlGuard,
 } from "../../api/params.js";
 import type { Catalog } from "../../catalog/index.js";
 import { HeraldError } from "../../core/errors.js";
@@ -78,6 +79,7 @@ export function applySettingsUpdate(
   shape: SettingsShape,
   appId: string,
   now: number,
+  guard: WebhookUrlGuard,
 ): Endpoint {
   const body = requireObject(rawBody, "body");
   const enabled = optionalBoolean(body.enabled, "enabled");
@@ -95,7 +97,7 @@ export function applySettingsUpdate(
     appId,
     vocabulary: sendbirdVocabulary.id,
     profile: shape.wireFormat,
-    url: url === undefined ? (current?.url ?? "") : requireWebhookUrl(url, "url"),
+    url: url === undefined ? (current?.url ?? "") : requireWebhookUrl(url, "url", guard),
     description: current?.description ?? `Sendbird ${shape.product === "sendbird-chat" ? "Chat" : "Calls"} webhook`,
     enabled: enabled ?? current?.enabled ?? false,
     eventTypes: events === undefined ? (current?.eventTypes ?? []) : checkCategories(events, shape.catalog),

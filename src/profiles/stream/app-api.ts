@@ -46,7 +46,7 @@ export const streamAppApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
   app.patch("/app", { config: { access: "manage", streamOperation: "UpdateApp" } }, async (request) => {
     const tenant = appOf(request);
     const now = Date.now();
-    const changes = applyAppUpdate(request.body, await stateOf(tenant.id), tenant.id, now);
+    const changes = applyAppUpdate(request.body, await stateOf(tenant.id), tenant.id, now, ctx.transport);
     if (changes.compression !== undefined) {
       const settings = (await ctx.store.getAppSettings(tenant.id, STREAM_SETTINGS)) ?? {};
       const next = { ...settings, enable_hook_payload_compression: changes.compression };

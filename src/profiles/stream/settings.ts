@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { isPlainObject, optionalBoolean, optionalString, requireWebhookUrl } from "../../api/params.js";
+import {
+  isPlainObject,
+  optionalBoolean,
+  optionalString,
+  requireWebhookUrl,
+  type WebhookUrlGuard,
+} from "../../api/params.js";
 import { ALL_TYPES, checkFilter } from "../../catalog/index.js";
 import { HeraldError } from "../../core/errors.js";
 import { newEndpointId } from "../../core/ids.js";
@@ -119,9 +125,9 @@ export interface StreamChanges {
   compression: boolean | undefined;
 }
 
-const optionalUrl = (value: unknown, parameter: string): string | undefined => {
+const optionalUrl = (value: unknown, parameter: string, guard: WebhookUrlGuard): string | undefined => {
   const url = optionalString(value, parameter);
-  return url === undefined || url === "" ? url : requireWebhookUrl(url, parameter);
+  return url === undefined || url === "" ? url : requireWebhookUrl(url, parameter, guard);
 };
 
 function optionalEventTypes(value: unknown, parameter: string): string[] | undefined {
@@ -177,7 +183,7 @@ interface HookInput {
   url: string;
 }
 
-function parseHook(raw: unknown, index: number, seen: Set<string>): HookInput {
+function parseHook(raw: unknown, index: number, seen: Set<string>, guard: WebhookUrlGuard): HookInput {
   const at = `event_hooks[${index}]`;
   if (!isPlainObject(raw)) {
     throw new HeraldError("invalid_type", `"${at}" must be an object.`, { parameter: at, expected: "object" });
@@ -203,7 +209,7 @@ function parseHook(raw: unknown, index: number, seen: Set<string>): HookInput {
     if (seen.has(id)) throw invalid(`${at}.id`, `${at}.id "${id}" appears twice`);
     seen.add(id);
   }
-  const url = optionalUrl(raw.webhook_url, `${at}.webhook_url`);
+  const url = optionalUrl(raw.webhook_url, `${at}.webhook_url`, guard);
   if (!url)
     throw new HeraldError("missing_parameter", `${at}.webhook_url is required`, { parameter: `${at}.webhook_url` });
   return {
@@ -218,7 +224,14 @@ function parseHook(raw: unknown, index: number, seen: Set<string>): HookInput {
  * `event_hooks` as Stream applies it: a hook whose `id` exists is updated, one without an id (or
  * with an unknown one) is created, and every hook the list leaves out is deleted.
  */
-function applyEventHooks(raw: unknown, state: StreamState, appId: string, compress: boolean, now: number) {
+function applyEventHooks(
+  raw: unknown,
+  state: StreamState,
+  appId: string,
+  compress: boolean,
+  now: number,
+  guard: WebhookUrlGuard,
+) {
   if (!Array.isArray(raw)) {
     throw new HeraldError("invalid_type", '"event_hooks" must be an array.', {
       parameter: "event_hooks",
@@ -227,7 +240,7 @@ function applyEventHooks(raw: unknown, state: StreamState, appId: string, compre
   }
   if (raw.length > MAX_HOOKS) throw invalid("event_hooks", `an app may have at most ${MAX_HOOKS} event hooks`);
   const seen = new Set<string>();
-  const inputs = raw.map((hook, index) => parseHook(hook, index, seen));
+  const inputs = raw.map((hook, index) => parseHook(hook, index, seen, guard));
   const existing = new Map(state.hooks.map((hook) => [hookIdOf(hook), hook]));
   const save = inputs.map((input, position) => {
     const current = input.id === undefined ? undefined : existing.get(input.id);
@@ -245,7 +258,13 @@ function applyEventHooks(raw: unknown, state: StreamState, appId: string, compre
 }
 
 /** Validates a whole PATCH /app body, then says what to write; nothing is written when any field is wrong. */
-export function applyAppUpdate(rawBody: unknown, state: StreamState, appId: string, now: number): StreamChanges {
+export function applyAppUpdate(
+  rawBody: unknown,
+  state: StreamState,
+  appId: string,
+  now: number,
+  guard: WebhookUrlGuard,
+): StreamChanges {
   if (!isPlainObject(rawBody)) {
     throw new HeraldError("invalid_type", "the request body must be a JSON object", { expected: "object" });
   }
@@ -264,7 +283,7 @@ export function applyAppUpdate(rawBody: unknown, state: StreamState, appId: stri
   const save: Endpoint[] = [];
   let remove: Endpoint[] = [];
 
-  const webhookUrl = optionalUrl(body.webhook_url, "webhook_url");
+  const webhookUrl = optionalUrl(body.webhook_url, "webhook_url", guard);
   const webhookEvents = optionalEventTypes(body.webhook_events, "webhook_events");
   if (webhookUrl !== undefined || webhookEvents !== undefined) {
     const current = state.legacy ?? {
@@ -275,12 +294,12 @@ export function applyAppUpdate(rawBody: unknown, state: StreamState, appId: stri
     save.push({ ...withUrl(current, url, now), eventTypes: webhookEvents ?? current.eventTypes });
   }
   if (body.event_hooks !== undefined && body.event_hooks !== null) {
-    const hooks = applyEventHooks(body.event_hooks, state, appId, compress, now);
+    const hooks = applyEventHooks(body.event_hooks, state, appId, compress, now, guard);
     save.push(...hooks.save);
     remove = hooks.remove;
   }
 
-  const beforeSendUrl = optionalUrl(body.before_message_send_hook_url, "before_message_send_hook_url");
+  const beforeSendUrl = optionalUrl(body.before_message_send_hook_url, "before_message_send_hook_url", guard);
   const beforeSendTimeout = timeoutMs(body.before_message_send_hook_attempt_timeout_ms);
   if (beforeSendUrl !== undefined || beforeSendTimeout !== undefined) {
     const current =
@@ -298,7 +317,9 @@ export function applyAppUpdate(rawBody: unknown, state: StreamState, appId: stri
   const commandsUrl = optionalString(body.custom_action_handler_url, "custom_action_handler_url");
   if (commandsUrl !== undefined) {
     // `{type}` is replaced by the command's name per call; the URL must be valid with it filled in.
-    if (commandsUrl !== "") requireWebhookUrl(commandsUrl.replaceAll("{type}", "command"), "custom_action_handler_url");
+    if (commandsUrl !== "") {
+      requireWebhookUrl(commandsUrl.replaceAll("{type}", "command"), "custom_action_handler_url", guard);
+    }
     const current =
       state.commands ??
       newStreamEndpoint(commandsHookId(appId), appId, streamCommandsFormat.id, "Stream custom command handler", now);

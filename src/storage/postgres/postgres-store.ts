@@ -561,20 +561,27 @@ export class PostgresStore implements Store {
     if (recorded.length === 0) return;
     await client.query(
       `INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
-         body_sha256)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[])
+         body_sha256, error_class, request_headers, response_headers, response_truncated)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::jsonb[], $11::jsonb[], $12::boolean[])
        ON CONFLICT DO NOTHING`,
-      columns(
-        recorded,
-        "deliveryId",
-        "attempt",
-        "startedAt",
-        "durationMs",
-        "statusCode",
-        "error",
-        "responseBody",
-        "bodySha256",
-      ),
+      [
+        ...columns(
+          recorded,
+          "deliveryId",
+          "attempt",
+          "startedAt",
+          "durationMs",
+          "statusCode",
+          "error",
+          "responseBody",
+          "bodySha256",
+          "errorClass",
+        ),
+        recorded.map((a) => a.requestHeaders && JSON.stringify(a.requestHeaders)),
+        recorded.map((a) => a.responseHeaders && JSON.stringify(a.responseHeaders)),
+        recorded.map((a) => a.truncated),
+      ],
     );
   }
 

@@ -154,8 +154,8 @@ function prepareStatements(db: Database.Database) {
       FROM pending WHERE endpoint_id IS NOT NULL`),
     insertAttempt: db.prepare(`
       INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
-        response_body, body_sha256)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+        response_body, body_sha256, error_class, request_headers, response_headers, response_truncated)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
     updateDelivery: db.prepare(`
       UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?,
@@ -501,6 +501,10 @@ export class SqliteStore implements Store {
       a.error,
       a.responseBody,
       a.bodySha256,
+      a.errorClass,
+      a.requestHeaders && JSON.stringify(a.requestHeaders),
+      a.responseHeaders && JSON.stringify(a.responseHeaders),
+      a.truncated ? 1 : 0,
     );
   }
 
