@@ -147,7 +147,7 @@ program
       ...(options.port !== undefined ? { port: options.port } : {}),
     };
     const config = loadConfig(process.env, overrides);
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, undefined, config.logFormat);
     // A worker serves no API: it needs no admin token, and writes no file.
     let admin: ResolvedAdminToken | undefined;
     if (config.role !== "worker") {
@@ -540,7 +540,7 @@ clientCommand(tokens, "rotate-master", "Rotate the app's master token; the old o
 
 /** Variables only the CLI's client commands read. */
 const CLIENT_VARIABLES = ["HERALD_URL", "HERALD_API_TOKEN", "HERALD_APP_ID"];
-const SECRET_VARIABLES = new Set(["HERALD_ADMIN_TOKEN", "HERALD_API_TOKEN"]);
+const SECRET_VARIABLES = new Set(["HERALD_ADMIN_TOKEN", "HERALD_API_TOKEN", "HERALD_METRICS_TOKEN"]);
 
 program
   .command("config")

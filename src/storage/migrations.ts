@@ -44,6 +44,31 @@ const profilesModel = (json: string, emptyObject: string, allScopes: string) => 
   CREATE INDEX signing_keys_by_endpoint ON signing_keys(endpoint_id);
 `;
 
+/**
+ * Idempotency keys scoped per route (besides the app), each with a fingerprint of its first request,
+ * so the same key with a different body is refused rather than replayed. The primary key changes,
+ * so the table is rebuilt; keys from before were shared by both publish routes and keep answering
+ * on both, with no fingerprint (they replay whatever the body, as before).
+ */
+const IDEMPOTENCY_SCOPE = `
+  CREATE TABLE idempotency_keys_scoped (
+    app_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_sha256 TEXT,
+    response TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (app_id, scope, key)
+  );
+  INSERT INTO idempotency_keys_scoped (app_id, scope, key, request_sha256, response, created_at)
+    SELECT app_id, 'POST /v1/events', key, NULL, response, created_at FROM idempotency_keys;
+  INSERT INTO idempotency_keys_scoped (app_id, scope, key, request_sha256, response, created_at)
+    SELECT app_id, 'POST /v1/events/batch', key, NULL, response, created_at FROM idempotency_keys;
+  DROP TABLE idempotency_keys;
+  ALTER TABLE idempotency_keys_scoped RENAME TO idempotency_keys;
+  CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -129,4 +154,5 @@ export const MIGRATIONS: readonly Migration[] = [
       postgres: profilesModel("JSONB", "'{}'::jsonb", `'["publish","read","manage"]'::jsonb`),
     },
   },
+  { version: 3, name: "idempotency-scope", sql: IDEMPOTENCY_SCOPE },
 ];

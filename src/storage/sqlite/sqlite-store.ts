@@ -14,6 +14,7 @@ import type {
   EndpointDue,
   EventQuery,
   EventView,
+  IdempotentResponse,
   PublishBatch,
   SigningKey,
   TokenKind,
@@ -106,11 +107,14 @@ function prepareStatements(db: Database.Database) {
         next_attempt_at, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
     insertIdempotency: db.prepare(
-      "INSERT INTO idempotency_keys (app_id, key, response, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      `INSERT INTO idempotency_keys (app_id, scope, key, request_sha256, response, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
-    dropExpiredKey: db.prepare("DELETE FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at < ?"),
-    findIdempotency: db.prepare<[string, string, number], { response: string }>(
-      "SELECT response FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at >= ?",
+    dropExpiredKey: db.prepare(
+      "DELETE FROM idempotency_keys WHERE app_id = ? AND scope = ? AND key = ? AND created_at < ?",
+    ),
+    findIdempotency: db.prepare<[string, string, string, number], { response: string; request_sha256: string | null }>(
+      "SELECT response, request_sha256 FROM idempotency_keys WHERE app_id = ? AND scope = ? AND key = ? AND created_at >= ?",
     ),
     expireIdempotency: db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?"),
     // Leasing moves next_attempt_at past the lease: a live worker records the outcome first; if
@@ -216,6 +220,11 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  async ping(): Promise<void> {
+    // Reads the schema from the file, so a file that went away or turned unreadable fails here.
+    this.#db.prepare("SELECT COUNT(*) FROM schema_migrations").get();
   }
 
   async createApp(app: App, masterToken: ApiTokenRecord): Promise<void> {
@@ -377,8 +386,16 @@ export class SqliteStore implements Store {
     return this.#durably(() => {
       const key = batch.idempotency;
       if (key) {
-        dropExpiredKey.run(batch.appId, key.key, key.expiredBefore);
-        if (insertIdempotency.run(batch.appId, key.key, key.response, key.createdAt).changes === 0) return false;
+        dropExpiredKey.run(batch.appId, key.scope, key.key, key.expiredBefore);
+        const inserted = insertIdempotency.run(
+          batch.appId,
+          key.scope,
+          key.key,
+          key.requestSha256,
+          key.response,
+          key.createdAt,
+        );
+        if (inserted.changes === 0) return false;
       }
       for (const e of batch.events) insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
       for (const d of batch.deliveries) {
@@ -398,8 +415,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  async findIdempotentResponse(appId: string, key: string, since: number): Promise<string | undefined> {
-    return this.#statements.findIdempotency.get(appId, key, since)?.response;
+  async findIdempotentResponse(
+    appId: string,
+    scope: string,
+    key: string,
+    since: number,
+  ): Promise<IdempotentResponse | undefined> {
+    const row = this.#statements.findIdempotency.get(appId, scope, key, since);
+    return row && { response: row.response, requestSha256: row.request_sha256 };
   }
 
   async expireIdempotencyKeys(before: number): Promise<number> {
