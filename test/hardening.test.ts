@@ -1,11 +1,25 @@
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import pg from "pg";
 import { Webhook } from "standardwebhooks";
 import { createLogger } from "../src/core/logger.js";
-import { call, configureChatWebhook, eventually, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
+import { createHerald } from "../src/index.js";
+import {
+  call,
+  configureChatWebhook,
+  eventually,
+  sleep,
+  startHerald,
+  TEST_STORE,
+  type TestHerald,
+} from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 /** A logger writing JSON lines where the test reads them, at every level. */
@@ -476,3 +490,84 @@ describe("observability: one log line per request, /healthz, /readyz, /metrics",
     }
   });
 });
+
+describe("what the database holds, and who may read it", () => {
+  it("creates the SQLite data folder 0700 and the database file (and its WAL) 0600", async () => {
+    const root = mkdtempSync(join(tmpdir(), "herald-modes-"));
+    const dir = join(root, "nested", "data");
+    const herald = await createHerald({ env: {}, databaseUrl: `sqlite:${join(dir, "herald.db")}`, logLevel: "silent" });
+    try {
+      await herald.apps.create("modes");
+      const mode = (path: string) => statSync(path).mode & 0o777;
+      assert.equal(mode(dir).toString(8), "700");
+      assert.equal(mode(join(root, "nested")).toString(8), "700");
+      assert.equal(mode(join(dir, "herald.db")).toString(8), "600");
+      for (const name of readdirSync(dir)) assert.equal(mode(join(dir, name)).toString(8), "600", name);
+      assert.ok(readdirSync(dir).includes("herald.db-wal"), "the WAL file was checked too");
+    } finally {
+      await herald.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps the master token in plain form (it signs webhooks) and every other token only as a hash", async () => {
+    const h = await startHerald();
+    try {
+      const app = await h.createApp();
+      const sendbirdSecondary = (await call(h.url, "POST", "/v3/applications/api_tokens", { token: app.token })).body
+        .token as string;
+      const nativeSecondary = (
+        await call(h.url, "POST", "/v1/tokens", { token: app.token, body: { scopes: ["publish"] } })
+      ).body.token as string;
+      const rotated = (await call(h.url, "POST", "/v1/tokens/master/rotate", { token: app.token })).body
+        .api_token as string;
+      const cells = await everyCell(h.database.url);
+      const holding = (secret: string) => cells.filter((cell) => cell.value.includes(secret)).map((cell) => cell.at);
+      assert.deepEqual(holding(rotated), ["apps.signing_key"], "the master token: only as the signing key");
+      assert.deepEqual(holding(app.token), [], "a rotated-out master token is kept hashed only");
+      assert.deepEqual(holding(sendbirdSecondary), [], "secondary tokens are kept hashed only");
+      assert.deepEqual(holding(nativeSecondary), []);
+      assert.deepEqual(holding(h.adminToken), [], "the admin token is not in the database");
+      assert.ok(holding(createHash("sha256").update(nativeSecondary).digest("hex")).includes("api_tokens.token_hash"));
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** Every cell of every table of Herald's database, as text, with where it is. */
+async function everyCell(url: string): Promise<{ at: string; value: string }[]> {
+  const cells: { at: string; value: string }[] = [];
+  if (TEST_STORE === "sqlite") {
+    const db = new Database(url.slice("sqlite:".length), { readonly: true });
+    try {
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+      for (const { name } of tables) {
+        for (const row of db.prepare(`SELECT * FROM "${name}"`).all() as Record<string, unknown>[]) {
+          for (const [column, value] of Object.entries(row))
+            cells.push({ at: `${name}.${column}`, value: String(value) });
+        }
+      }
+    } finally {
+      db.close();
+    }
+    return cells;
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows: tables } = await client.query(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+    );
+    for (const { table_name: name } of tables) {
+      for (const row of (await client.query(`SELECT * FROM "${name}"`)).rows as Record<string, unknown>[]) {
+        for (const [column, value] of Object.entries(row)) {
+          cells.push({ at: `${name}.${column}`, value: typeof value === "string" ? value : JSON.stringify(value) });
+        }
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  return cells;
+}

@@ -164,13 +164,33 @@ program
       logger,
       ...(admin ? { adminToken: admin.token, ...(admin.file ? { adminTokenFile: admin.file } : {}) } : {}),
     });
-    await herald.listen();
-    const stop = async () => {
-      await herald.close();
+    let stopping = false;
+    const stop = async (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ reason }, "shutting down");
+      try {
+        await herald.close();
+      } catch (error) {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      }
       process.exit(0);
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    // A second signal while stopping takes the default action: the process ends at once.
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+    // Under npm (`npx herald serve`, or a script without `exec`), npm hands SIGTERM to the `sh -c`
+    // between it and Herald, and sh dies without passing it on: Herald is left running, adopted by
+    // another process. Being adopted is the signal, then.
+    if (process.env.npm_lifecycle_event !== undefined) {
+      const parent = process.ppid;
+      const watch = setInterval(() => {
+        if (process.ppid !== parent) void stop("the npm process that started Herald has exited");
+      }, 200);
+      watch.unref();
+    }
+    await herald.listen();
   });
 
 program

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
@@ -168,7 +168,12 @@ export class SqliteStore implements Store {
   readonly #publishSynchronous: "FULL" | "NORMAL";
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ":memory:") {
+      // Owner-only, as SQLite's WAL and shared-memory files then are too: the file holds every app's
+      // master token, which signs its webhooks. Existing files and folders keep their modes.
+      mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(options.path, "a", 0o600));
+    }
     this.#db = new Database(options.path);
     this.#db.pragma("journal_mode = WAL");
     // Leases and attempt outcomes commit without fsync: WAL keeps them through a process crash, and
