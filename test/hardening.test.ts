@@ -20,7 +20,8 @@ import {
   TEST_STORE,
   type TestHerald,
 } from "./helpers/herald.js";
-import { Receiver } from "./helpers/receiver.js";
+import { HeraldProcess } from "./helpers/process.js";
+import { Receiver, refusingUrl } from "./helpers/receiver.js";
 
 /** A logger writing JSON lines where the test reads them, at every level. */
 function capturedLogger() {
@@ -571,3 +572,41 @@ async function everyCell(url: string): Promise<{ at: string; value: string }[]> 
   }
   return cells;
 }
+
+describe("log format", () => {
+  it("writes lines for people with HERALD_LOG_FORMAT=pretty, and JSON lines when stdout is no terminal", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "herald-pretty-"));
+    try {
+      for (const format of ["pretty", "auto"]) {
+        const herald = new HeraldProcess(
+          { HERALD_DATABASE_URL: `sqlite:${join(dir, `${format}.db`)}`, HERALD_LOG_FORMAT: format },
+          Number(new URL(await refusingUrl()).port),
+        );
+        await herald.start();
+        await fetch(`${herald.url}/v1/events`);
+        await herald.stop();
+        const lines = herald.output.split("\n").filter(Boolean);
+        if (format === "pretty") {
+          assert.ok(
+            lines.some((line) => /^\d\d:\d\d:\d\d\.\d{3} INFO {2}herald listening url=http/.test(line)),
+            herald.output,
+          );
+          assert.ok(
+            lines.some((line) => / INFO {2}request method=GET route=\/v1\/events status=401 ms=/.test(line)),
+            herald.output,
+          );
+          assert.ok(
+            lines.some((line) => / INFO {2}herald stopped/.test(line)),
+            herald.output,
+          );
+          assert.ok(!lines.some((line) => line.startsWith("{")), "no JSON");
+        } else {
+          for (const line of lines) assert.equal(typeof JSON.parse(line).msg, "string", line);
+          assert.ok(lines.some((line) => JSON.parse(line).msg === "herald stopped"));
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
