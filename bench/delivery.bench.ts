@@ -1,4 +1,4 @@
-// npm run bench [-- --events 50000 --rounds 3] [-- --store postgres --workers 1,2,4]
+// npm run bench [-- --events 50000 --rounds 3] [-- --store postgres --workers 1,2,4] [-- --log-level info]
 // Herald on SQLite (its own process, default settings) delivering to a local receiver (its own
 // process), against a bare undici loop posting the same signed bodies to the same receiver with no
 // storage, measured in the same run. Prints deliveries/s, the ratio Herald / bare, publish-to-receipt
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     "latency-seconds": { type: "string", default: "5" },
     store: { type: "string", default: "sqlite" },
     workers: { type: "string", default: "1,2,4" },
+    // warn: errors only; info: also Herald's one line per request (to stdout, read by the bench).
+    "log-level": { type: "string", default: "warn" },
   },
 });
 const STORE = values.store === "postgres" ? "postgres" : "sqlite";
@@ -353,7 +355,7 @@ async function deploy(
       await client.end();
     };
   }
-  const env = { HERALD_DATABASE_URL: databaseUrl, HERALD_LOG_LEVEL: "warn" };
+  const env = { HERALD_DATABASE_URL: databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
   const roles = store === "sqlite" ? ["all"] : ["api", ...Array.from({ length: workers }, () => "worker")];
   const processes = await Promise.all(
     roles.map(async (role) => new HeraldProcess({ ...env, HERALD_ROLE: role }, await port())),

@@ -55,7 +55,7 @@ export interface Herald {
 export async function createHerald(options: HeraldOptions = {}): Promise<Herald> {
   const { env, logger: givenLogger, resolver, ...overrides } = options;
   const config = loadConfig(env ?? process.env, overrides);
-  const logger = givenLogger ?? createLogger(config.logLevel);
+  const logger = givenLogger ?? createLogger(config.logLevel, undefined, config.logFormat);
   const metrics = new Metrics();
   // Before the store opens: a bad HERALD_ALLOW_NETWORKS stops the start with nothing to close.
   const transport = new OutboundTransport({
@@ -142,13 +142,18 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     async close() {
       if (closed) return;
       closed = true;
+      logger.info({ graceMs: config.shutdownGraceMs }, "herald stopping");
       clearInterval(sweeper);
       await stopListening?.();
-      await server.close();
-      await worker.close(config.shutdownGraceMs);
+      // New connections are refused at once; requests under way and attempts in flight get the
+      // grace period, after which connections still open (a client still sending) are cut.
+      const cut = setTimeout(() => server.server.closeAllConnections(), config.shutdownGraceMs);
+      await Promise.all([server.close(), worker.close(config.shutdownGraceMs)]);
+      clearTimeout(cut);
       await syncHooks.flush();
       await transport.close();
       await store.close();
+      logger.info("herald stopped");
     },
   };
 }

@@ -200,6 +200,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await t.close();
     });
 
+    /** The stored response of an idempotency key in scope "S" (the scope most tests use). */
+    const responseOf = async (appId: string, key: string, since: number, scope = "S") =>
+      (await store.findIdempotentResponse(appId, scope, key, since))?.response;
+
     /** An app with its master token. */
     const createApp = async (id: string, createdAt = T) => {
       const app = appRecord(id, createdAt);
@@ -305,7 +309,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
             appId,
             events: [event],
             deliveries,
-            idempotency: { key: "same-key", response: `response ${appId}`, createdAt: T, expiredBefore: T - 1000 },
+            idempotency: {
+              scope: "S",
+              requestSha256: "h",
+              key: "same-key",
+              response: `response ${appId}`,
+              createdAt: T,
+              expiredBefore: T - 1000,
+            },
           }),
           true,
         );
@@ -321,7 +332,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         keys: await Promise.all(endpointIds.map((id) => store.listSigningKeys(id, T))),
         events: await store.listEvents(appId, { limit: 100 }),
         deliveries: await store.listDeliveries(appId, { limit: 100, withPayload: true }),
-        idempotent: await store.findIdempotentResponse(appId, "same-key", 0),
+        idempotent: await responseOf(appId, "same-key", 0),
       });
 
       const tableCounts = async (appId: string, deliveryIds: string[]) => ({
@@ -371,7 +382,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.listSigningKeys("A-ep1", T), []);
         assert.equal(await store.getEvent("A", a.event.id), undefined);
         assert.equal(await store.getDelivery("A", a.deliveryIds[0]!), undefined);
-        assert.equal(await store.findIdempotentResponse("A", "same-key", 0), undefined);
+        assert.equal(await responseOf("A", "same-key", 0), undefined);
         assert.deepEqual(await store.claimDue("A-ep2", 10, T + 10_000, T + 20_000), []);
         const pending = (await store.endpointsWithPending()).map((e) => e.endpointId).sort();
         assert.deepEqual(pending, ["B-ep1", "B-ep2"]);
@@ -388,7 +399,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
             appId: "A",
             events: [eventRecord("A", "A-evt2")],
             deliveries: [],
-            idempotency: { key: "same-key", response: "again", createdAt: T, expiredBefore: T - 1000 },
+            idempotency: {
+              scope: "S",
+              requestSha256: "h",
+              key: "same-key",
+              response: "again",
+              createdAt: T,
+              expiredBefore: T - 1000,
+            },
           }),
           true,
         );
@@ -717,24 +735,38 @@ export function storeContract(name: string, factory: StoreFactory): void {
             appId: "A",
             events: [e, eventRecord("A", "taken")],
             deliveries: [deliveryRecord(e, "E", "d-fresh")],
-            idempotency: { key: "k", response: "r", createdAt: T, expiredBefore: T - 1 },
+            idempotency: {
+              scope: "S",
+              requestSha256: "h",
+              key: "k",
+              response: "r",
+              createdAt: T,
+              expiredBefore: T - 1,
+            },
           }),
           "an event id that exists already fails the whole publish",
         );
         assert.equal(await store.getEvent("A", "fresh"), undefined);
         assert.equal(await t.rowCount("deliveries", { id: "d-fresh" }), 0);
-        assert.equal(await store.findIdempotentResponse("A", "k", 0), undefined);
+        assert.equal(await responseOf("A", "k", 0), undefined);
         // The same publish without the clash goes through, key and all.
         assert.equal(
           await store.publish({
             appId: "A",
             events: [e],
             deliveries: [deliveryRecord(e, "E", "d-fresh")],
-            idempotency: { key: "k", response: "r", createdAt: T, expiredBefore: T - 1 },
+            idempotency: {
+              scope: "S",
+              requestSha256: "h",
+              key: "k",
+              response: "r",
+              createdAt: T,
+              expiredBefore: T - 1,
+            },
           }),
           true,
         );
-        assert.equal(await store.findIdempotentResponse("A", "k", 0), "r");
+        assert.equal(await responseOf("A", "k", 0), "r");
         assert.ok(await store.getDelivery("A", "d-fresh"));
       });
 
@@ -749,7 +781,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
             appId,
             events: [event],
             deliveries: [deliveryRecord(event, appId === "A" ? "E" : "EB", `${appId}-d${n}`)],
-            idempotency: { key: "key-1", response: `response ${appId} ${n}`, createdAt, expiredBefore },
+            idempotency: {
+              scope: "S",
+              requestSha256: "h",
+              key: "key-1",
+              response: `response ${appId} ${n}`,
+              createdAt,
+              expiredBefore,
+            },
           };
         };
         assert.equal(await store.publish(batch("A", 1, T, T - 86_400_000)), true);
@@ -764,19 +803,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
           "nothing written",
         );
         assert.equal(await store.getEvent("A", "A-e2"), undefined);
-        assert.equal(await store.findIdempotentResponse("A", "key-1", 0), "response A 1", "the first response stays");
+        assert.equal(await responseOf("A", "key-1", 0), "response A 1", "the first response stays");
 
         // The same key in another app is another key.
         assert.equal(await store.publish(batch("B", 1, T + 500, T - 86_400_000)), true);
-        assert.equal(await store.findIdempotentResponse("B", "key-1", 0), "response B 1");
+        assert.equal(await responseOf("B", "key-1", 0), "response B 1");
 
         // Once expired (created before expiredBefore), the key is replaced and the publish goes through.
         // expiredBefore is past B's key too: only A's own key may go.
         assert.equal(await store.publish(batch("A", 4, T + 90_000_000, T + 501)), true);
         assert.ok(await store.getEvent("A", "A-e4"));
         assert.ok(await store.getDelivery("A", "A-d4"));
-        assert.equal(await store.findIdempotentResponse("A", "key-1", 0), "response A 4");
-        assert.equal(await store.findIdempotentResponse("B", "key-1", 0), "response B 1", "B's key untouched");
+        assert.equal(await responseOf("A", "key-1", 0), "response A 4");
+        assert.equal(await responseOf("B", "key-1", 0), "response B 1", "B's key untouched");
         assert.equal(await t.rowCount("idempotency_keys"), 2);
       });
 
@@ -787,14 +826,45 @@ export function storeContract(name: string, factory: StoreFactory): void {
           appId: "A",
           events: [eventRecord("A", "e1")],
           deliveries: [],
-          idempotency: { key: "k", response: '{"ids":["e1"]}', createdAt: T + 100, expiredBefore: 0 },
+          idempotency: {
+            scope: "S",
+            requestSha256: "h",
+            key: "k",
+            response: '{"ids":["e1"]}',
+            createdAt: T + 100,
+            expiredBefore: 0,
+          },
         });
-        assert.equal(await store.findIdempotentResponse("A", "k", T + 100), '{"ids":["e1"]}');
-        assert.equal(await store.findIdempotentResponse("A", "k", 0), '{"ids":["e1"]}');
-        assert.equal(await store.findIdempotentResponse("A", "k", T + 101), undefined);
-        assert.equal(await store.findIdempotentResponse("A", "K", 0), undefined, "keys are case-sensitive");
-        assert.equal(await store.findIdempotentResponse("A", "other", 0), undefined);
-        assert.equal(await store.findIdempotentResponse("B", "k", 0), undefined);
+        assert.equal(await responseOf("A", "k", T + 100), '{"ids":["e1"]}');
+        assert.equal(await responseOf("A", "k", 0), '{"ids":["e1"]}');
+        assert.equal(await responseOf("A", "k", T + 101), undefined);
+        assert.equal(await responseOf("A", "K", 0), undefined, "keys are case-sensitive");
+        assert.equal(await responseOf("A", "other", 0), undefined);
+        assert.equal(await responseOf("B", "k", 0), undefined);
+      });
+
+      it("scopes keys per route besides the app, and keeps the first request's fingerprint", async () => {
+        await createApp("A");
+        const keyed = (scope: string, id: string, requestSha256: string) =>
+          store.publish({
+            appId: "A",
+            events: [eventRecord("A", id)],
+            deliveries: [],
+            idempotency: { scope, key: "k", requestSha256, response: id, createdAt: T, expiredBefore: 0 },
+          });
+        assert.equal(await keyed("POST /v1/events", "e1", "sha-1"), true);
+        assert.equal(await keyed("POST /v1/events/batch", "e2", "sha-2"), true, "another scope is another key");
+        assert.equal(await keyed("POST /v1/events", "e3", "sha-3"), false, "the same scope and key: nothing written");
+        assert.equal(await store.getEvent("A", "e3"), undefined);
+        assert.deepEqual(await store.findIdempotentResponse("A", "POST /v1/events", "k", 0), {
+          response: "e1",
+          requestSha256: "sha-1",
+        });
+        assert.deepEqual(await store.findIdempotentResponse("A", "POST /v1/events/batch", "k", 0), {
+          response: "e2",
+          requestSha256: "sha-2",
+        });
+        assert.equal(await store.findIdempotentResponse("A", "other", "k", 0), undefined);
       });
 
       it("expires idempotency keys older than `before`, over all apps", async () => {
@@ -805,17 +875,17 @@ export function storeContract(name: string, factory: StoreFactory): void {
             appId,
             events: [eventRecord(appId, `${appId}-${key}-${createdAt - T}`, { createdAt })],
             deliveries: [],
-            idempotency: { key, response: key, createdAt, expiredBefore: 0 },
+            idempotency: { scope: "S", requestSha256: "h", key, response: key, createdAt, expiredBefore: 0 },
           });
         await keyed("A", "old", T);
         await keyed("B", "old", T + 5);
         await keyed("A", "edge", T + 10);
         await keyed("B", "new", T + 20);
         assert.equal(await store.expireIdempotencyKeys(T + 10), 2);
-        assert.equal(await store.findIdempotentResponse("A", "old", 0), undefined);
-        assert.equal(await store.findIdempotentResponse("B", "old", 0), undefined);
-        assert.equal(await store.findIdempotentResponse("A", "edge", 0), "edge", "not older than `before`: kept");
-        assert.equal(await store.findIdempotentResponse("B", "new", 0), "new");
+        assert.equal(await responseOf("A", "old", 0), undefined);
+        assert.equal(await responseOf("B", "old", 0), undefined);
+        assert.equal(await responseOf("A", "edge", 0), "edge", "not older than `before`: kept");
+        assert.equal(await responseOf("B", "new", 0), "new");
         assert.equal(await store.expireIdempotencyKeys(T + 10), 0);
         assert.ok(await store.getEvent("A", "A-old-0"), "the events stay");
         // An expired key is free again.

@@ -8,7 +8,7 @@ import type { ApiContext } from "./context.js";
 import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
 import { optionalQueryBoolean } from "./params.js";
 import { DeliveryJson, IdParams, NextCursor, Page, responses } from "./schemas.js";
-import { deliveryJson } from "./views.js";
+import { deliveryJson, sendWithPayloads } from "./views.js";
 
 const Status = Type.Enum(["pending", "succeeded", "failed"]);
 const ListQuery = Type.Object(
@@ -44,7 +44,7 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
         response: responses({ 200: Type.Object({ deliveries: Type.Array(DeliveryJson), next_cursor: NextCursor }) }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { query } = request;
       const limit = parseLimit(query.limit);
       const deliveries = await ctx.store.listDeliveries(appOf(request).id, {
@@ -55,7 +55,10 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
         before: decodeCursor(query.cursor),
         limit,
       });
-      return { deliveries: deliveries.map(deliveryJson), next_cursor: nextCursor(deliveries, limit) };
+      return sendWithPayloads(reply, {
+        deliveries: deliveries.map(deliveryJson),
+        next_cursor: nextCursor(deliveries, limit),
+      });
     },
   );
 

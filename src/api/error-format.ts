@@ -11,6 +11,14 @@ const isStorageUnavailable = (error: { code?: string; message?: string }) =>
   (typeof error.code === "string" && UNAVAILABLE_CODES.test(error.code)) ||
   /^Connection terminated/.test(error.message ?? "");
 
+/**
+ * The client went away (closed the connection, or was cut off by the request timeout) before its
+ * request was complete: nothing to answer, and nothing wrong on Herald's side. Reading the body then
+ * fails with ECONNRESET, which must not pass for a database's.
+ */
+const clientAborted = (request: FastifyRequest): boolean =>
+  request.raw.readableAborted || request.raw.socket?.destroyed === true;
+
 /** How one API writes an error: its status code and its body. */
 export type ErrorFormatter = (error: HeraldError, request?: FastifyRequest) => { status: number; body: unknown };
 
@@ -21,7 +29,11 @@ export type ErrorFormatter = (error: HeraldError, request?: FastifyRequest) => {
 export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter, logger: Logger): void {
   instance.setErrorHandler((raw: FastifyError, request, reply) => {
     let error: HeraldError;
-    if (raw instanceof HeraldError) {
+    if (clientAborted(request) && !(raw instanceof HeraldError)) {
+      logger.info({ method: request.method, route: request.routeOptions.url }, "client aborted the request");
+      // The socket is gone; answering only completes Fastify's bookkeeping.
+      error = new HeraldError("malformed_json", "The request was aborted before it was complete.");
+    } else if (raw instanceof HeraldError) {
       error = raw;
     } else if (typeof raw.code === "string" && raw.code.startsWith("FST_")) {
       error = errorFromFramework(raw);

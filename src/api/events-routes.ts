@@ -6,10 +6,15 @@ import type { ApiContext } from "./context.js";
 import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
 import { requireObject } from "./params.js";
 import { DeliveryJson, EventJson, IdParams, NextCursor, Page, responses } from "./schemas.js";
-import { deliveryJson, eventJson } from "./views.js";
+import { deliveryJson, eventJson, sendWithPayloads } from "./views.js";
 
 const IdempotencyHeader = Type.Object({
-  "idempotency-key": Type.Optional(Type.String({ description: "1 to 255 characters; a retry within 24 h is a no-op" })),
+  "idempotency-key": Type.Optional(
+    Type.String({
+      description:
+        "1 to 255 characters, per app and route: a retry within 24 h is a no-op; the same key with another body is a 422",
+    }),
+  ),
 });
 const Published = Type.Object({ id: Type.String(), replayed: Type.Boolean() });
 const PublishedBatch = Type.Object({ ids: Type.Array(Type.String()), replayed: Type.Boolean() });
@@ -36,7 +41,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     summary,
     tags: ["events"],
     headers: IdempotencyHeader,
-    response: responses(ok, [400, 401, 403, 409, 413, 415]),
+    response: responses(ok, [400, 401, 403, 409, 413, 415, 422]),
   });
 
   app.post(
@@ -105,14 +110,14 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
         response: responses({ 200: Type.Object({ events: Type.Array(EventJson), next_cursor: NextCursor }) }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const limit = parseLimit(request.query.limit);
       const events = await ctx.store.listEvents(appOf(request).id, {
         type: request.query.type,
         before: decodeCursor(request.query.cursor),
         limit,
       });
-      return { events: events.map(eventJson), next_cursor: nextCursor(events, limit) };
+      return sendWithPayloads(reply, { events: events.map(eventJson), next_cursor: nextCursor(events, limit) });
     },
   );
 
@@ -127,12 +132,12 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
         response: responses({ 200: Type.Object({ ...EventJson.properties, deliveries: Type.Array(DeliveryJson) }) }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const tenant = appOf(request);
       const event = await ctx.store.getEvent(tenant.id, request.params.id);
       if (!event) throw new HeraldError("not_found", `No event "${request.params.id}".`);
       const deliveries = await ctx.store.listDeliveries(tenant.id, { eventId: event.id, limit: 500 });
-      return { ...eventJson(event), deliveries: deliveries.map(deliveryJson) };
+      return sendWithPayloads(reply, { ...eventJson(event), deliveries: deliveries.map(deliveryJson) });
     },
   );
 };

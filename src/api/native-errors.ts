@@ -10,6 +10,7 @@ const STATUS: Record<ErrorKind, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  idempotency_mismatch: 422,
   limit_exceeded: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -1,7 +1,18 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import swagger from "@fastify/swagger";
-import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from "fastify";
-import { errorFromFramework } from "../core/errors.js";
+import fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import type { HeraldConfig } from "../core/config.js";
+import { errorFromFramework, HeraldError } from "../core/errors.js";
+import { parseJson } from "../core/json.js";
+import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import { MANAGEMENT_APIS, routedPath } from "../profiles/registry.js";
 import type { ApiContext } from "./context.js";
@@ -22,17 +33,77 @@ function clientErrorResponse(code: string | undefined): { status: number; code: 
   }
 }
 
+/** How long `/readyz` waits for the store before answering 503. */
+const READY_TIMEOUT_MS = 2000;
+/** Probes answered 2xx are logged at debug, so a load balancer polling every second fills no log. */
+const PROBES = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/** Node's timeouts for slow clients: the headers, then the whole request (a trickled body is cut off). */
+function clientTimeouts(config: HeraldConfig) {
+  const requestTimeout = config.requestTimeoutMs;
+  const headersTimeout =
+    requestTimeout > 0 ? Math.min(config.headersTimeoutMs, requestTimeout) : config.headersTimeoutMs;
+  // Node checks the timeouts on an interval (30 s by default): check often enough to keep them.
+  const shortest = requestTimeout > 0 ? Math.min(requestTimeout, headersTimeout) : headersTimeout;
+  const connectionsCheckingInterval = Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
+  return { requestTimeout, headersTimeout, connectionsCheckingInterval };
+}
+
+/** One line per request: method, route pattern (never the URL, which can hold a token), status, latency, app. */
+function logRequest(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
+  const route = request.routeOptions.url;
+  const status = reply.statusCode;
+  const principal = request.principal;
+  const fields = {
+    method: request.method,
+    route: route ?? null,
+    status,
+    ms: Math.round(reply.elapsedTime * 10) / 10,
+    app: principal?.kind === "app" ? principal.app.id : principal?.kind,
+  };
+  if (status >= 500) logger.warn(fields, "request");
+  else if (status < 400 && route !== undefined && PROBES.has(route)) logger.debug(fields, "request");
+  else logger.info(fields, "request");
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/** With `HERALD_METRICS_TOKEN` set, `/metrics` answers only `Authorization: Bearer <that token>`. */
+function metricsGuard(token: string) {
+  const expected = token === "" ? undefined : digest(token);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!expected) return;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    if (bearer !== undefined && timingSafeEqual(digest(bearer), expected)) return;
+    reply.header("www-authenticate", 'Bearer realm="metrics"');
+    throw new HeraldError("unauthorized", "GET /metrics needs Authorization: Bearer <HERALD_METRICS_TOKEN>.");
+  };
+}
+
+/** Settles with the promise, or rejects after `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * The HTTP server: Herald's own API under `/v1`, each profile's vendor-shaped API under its own
  * prefix with its own error format, plus `/healthz`, `/metrics` and `/openapi.json`. With
  * `apiRoutes` off (a worker-only process) it serves only the first two.
  */
 export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: boolean): Promise<FastifyInstance> {
+  const timeouts = clientTimeouts(ctx.config);
   const app = fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
-    // Per-request lines would cost more than the work on the hot path; errors are still logged.
+    // Fastify's own two lines per request carry the URL, which can hold a token: Herald logs one
+    // line of its own instead (logRequest), with the route pattern.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.bodyLimit,
+    requestTimeout: timeouts.requestTimeout,
+    http: timeouts,
     return503OnClosing: true,
     // Path ids are bounded by the schemas (128); a longer one must reach them and get a 400, not a
     // the router's opaque error. The URL as a whole is bounded by Node's 16 KiB header limit.
@@ -47,7 +118,12 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
       void (reply as FastifyReply).status(status).type("application/json").send(body);
     },
     clientErrorHandler(error, socket) {
-      if (!socket.writable) return;
+      // Answer only where nothing of a response has gone out yet; otherwise just close.
+      const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (!socket.writable || inFlight?.headersSent) {
+        socket.destroy();
+        return;
+      }
       const { status, code, message } = clientErrorResponse((error as { code?: string }).code);
       const body = JSON.stringify(nativeErrorBody(code, message));
       socket.end(
@@ -56,8 +132,25 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
       );
     },
   });
+  app.server.maxConnections = ctx.config.maxConnections;
   // Every API here takes JSON only; anything else is a 415, not a string handed to validation.
   app.removeContentTypeParser("text/plain");
+  // Herald's JSON: UTF-8 only, bounded nesting, numbers kept exactly as written (core/json.ts).
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
+    let value: unknown;
+    try {
+      value = parseJson(body as Buffer);
+    } catch (error) {
+      done(error as Error, undefined);
+      return;
+    }
+    done(null, value);
+  });
+  app.addHook("onResponse", (request, reply, done) => {
+    logRequest(ctx.logger, request, reply);
+    done();
+  });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
@@ -86,8 +179,19 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     hideUntagged: true,
   });
   useErrorFormat(app, formatNativeError, ctx.logger);
+  // Alive: the process answers. Ready: and its store does too (a load balancer's signal).
   app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/metrics", async (_request, reply) =>
+  app.get("/readyz", async (_request, reply) => {
+    try {
+      await within(ctx.store.ping(), READY_TIMEOUT_MS);
+      return { status: "ok" };
+    } catch (error) {
+      ctx.logger.warn({ err: error }, "not ready: the store does not answer");
+      const { status, body } = formatNativeError(new HeraldError("unavailable", "The store does not answer."));
+      return reply.status(status).send(body);
+    }
+  });
+  app.get("/metrics", { onRequest: metricsGuard(ctx.config.metricsToken) }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
   if (apiRoutes) {

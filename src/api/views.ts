@@ -1,3 +1,5 @@
+import type { FastifyReply } from "fastify";
+import { parseStoredJson, stringifyJson } from "../core/json.js";
 import type { DeliveryView, Endpoint, EventView, SigningKey } from "../storage/records.js";
 import { iso, isoTime } from "./pagination.js";
 
@@ -28,7 +30,7 @@ export const eventJson = (event: EventView) => ({
   id: event.id,
   type: event.type,
   created_at: isoTime(event.createdAt),
-  payload: JSON.parse(event.payload) as unknown,
+  payload: parseStoredJson(event.payload),
 });
 
 /** The delivery log as the API shows it: every attempt with what it sent and what came back. */
@@ -57,7 +59,7 @@ export const deliveryJson = (delivery: DeliveryView) => ({
     response_truncated: attempt.truncated,
     body_sha256: attempt.bodySha256,
   })),
-  ...(delivery.payload === undefined ? {} : { payload: JSON.parse(delivery.payload) as unknown }),
+  ...(delivery.payload === undefined ? {} : { payload: parseStoredJson(delivery.payload) }),
 });
 
 /** What a master-token rotation answers, through the admin's route or the app's own. */
@@ -70,3 +72,10 @@ export const rotatedTokenJson = (appId: string, rotated: { apiToken: string; pre
 /** `overlap_seconds` from a body, in milliseconds (undefined: the configured default). */
 export const overlapMs = (body: { overlap_seconds?: number }): number | undefined =>
   body.overlap_seconds === undefined ? undefined : body.overlap_seconds * 1000;
+
+/**
+ * Sends a view that holds event payloads with their numbers as published: the response schema's
+ * serialiser would round them, so Herald's own writes the JSON.
+ */
+export const sendWithPayloads = (reply: FastifyReply, view: unknown) =>
+  reply.type("application/json; charset=utf-8").serializer(stringifyJson).send(view);

@@ -1,5 +1,11 @@
 import type { CatalogEntry } from "./entry.js";
 
+/**
+ * The longest event type any API takes. Longer ones are refused before any comparison, so no
+ * request buys an expensive "did you mean" (edit distance grows with the input's length).
+ */
+export const MAX_TYPE_LENGTH = 256;
+
 /** A set of webhook categories with lookup and "did you mean" suggestions. */
 export class Catalog {
   readonly #byCategory: ReadonlyMap<string, CatalogEntry>;
@@ -22,7 +28,7 @@ export class Catalog {
   /** The known categories closest to a misspelt one, best first. */
   suggest(category: string, limit = 3): string[] {
     // Past this, no known name is close, and comparing would cost time proportional to the input.
-    if (category.length > 256) return [];
+    if (category.length > MAX_TYPE_LENGTH) return [];
     const maxDistance = Math.max(3, Math.floor(category.length / 3));
     return this.visibleCategories
       .map((known) => ({ known, distance: editDistance(category, known) }))

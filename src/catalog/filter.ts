@@ -1,4 +1,5 @@
 import { HeraldError } from "../core/errors.js";
+import { MAX_TYPE_LENGTH } from "./catalog.js";
 import type { Vocabulary } from "./vocabulary.js";
 import { suggestTypes, visibleTypes, vocabularyHas } from "./vocabulary.js";
 
@@ -26,8 +27,10 @@ export function checkFilter(filter: readonly string[], vocabulary: Vocabulary, p
   const known = visibleTypes(vocabulary);
   filter.forEach((entry, index) => {
     const at = `${parameter}[${index}]`;
-    if (entry.length > 256) {
-      throw new HeraldError("invalid_value", `"${at}" is longer than 256 characters.`, { parameter: at });
+    if (entry.length > MAX_TYPE_LENGTH) {
+      throw new HeraldError("invalid_value", `"${at}" is longer than ${MAX_TYPE_LENGTH} characters.`, {
+        parameter: at,
+      });
     }
     const valid = isWildcard(entry)
       ? known.some((type) => type.startsWith(entry.slice(0, -1)))

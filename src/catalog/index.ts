@@ -1,4 +1,4 @@
-export { Catalog, editDistance } from "./catalog.js";
+export { Catalog, editDistance, MAX_TYPE_LENGTH } from "./catalog.js";
 export type { CatalogEntry } from "./entry.js";
 export { ALL_TYPES, checkFilter, filterMatches } from "./filter.js";
 export { suggestTypes, type Vocabulary, visibleTypes, vocabularyHas } from "./vocabulary.js";

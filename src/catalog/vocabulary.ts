@@ -1,5 +1,5 @@
 import type { Catalog } from "./catalog.js";
-import { editDistance } from "./catalog.js";
+import { editDistance, MAX_TYPE_LENGTH } from "./catalog.js";
 
 /**
  * A vendor's event language: where a published event names its type (Sendbird: `category`;
@@ -22,6 +22,7 @@ export const visibleTypes = (vocabulary: Vocabulary): string[] =>
 
 /** The known types closest to an unknown one, over several vocabularies, best first. */
 export function suggestTypes(vocabularies: readonly Vocabulary[], type: string, limit = 3): string[] {
+  if (type.length > MAX_TYPE_LENGTH) return [];
   const candidates = vocabularies.flatMap((vocabulary) =>
     vocabulary.catalogs.flatMap((catalog) => catalog.suggest(type, limit)),
   );

@@ -147,7 +147,7 @@ program
       ...(options.port !== undefined ? { port: options.port } : {}),
     };
     const config = loadConfig(process.env, overrides);
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, undefined, config.logFormat);
     // A worker serves no API: it needs no admin token, and writes no file.
     let admin: ResolvedAdminToken | undefined;
     if (config.role !== "worker") {
@@ -164,13 +164,33 @@ program
       logger,
       ...(admin ? { adminToken: admin.token, ...(admin.file ? { adminTokenFile: admin.file } : {}) } : {}),
     });
-    await herald.listen();
-    const stop = async () => {
-      await herald.close();
+    let stopping = false;
+    const stop = async (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ reason }, "shutting down");
+      try {
+        await herald.close();
+      } catch (error) {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      }
       process.exit(0);
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
+    // A second signal while stopping takes the default action: the process ends at once.
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+    // Under npm (`npx herald serve`, or a script without `exec`), npm hands SIGTERM to the `sh -c`
+    // between it and Herald, and sh dies without passing it on: Herald is left running, adopted by
+    // another process. Being adopted is the signal, then.
+    if (process.env.npm_lifecycle_event !== undefined) {
+      const parent = process.ppid;
+      const watch = setInterval(() => {
+        if (process.ppid !== parent) void stop("the npm process that started Herald has exited");
+      }, 200);
+      watch.unref();
+    }
+    await herald.listen();
   });
 
 program
@@ -596,7 +616,7 @@ clientCommand(tokens, "rotate-master", "Rotate the app's master token; the old o
 
 /** Variables only the CLI's client commands read. */
 const CLIENT_VARIABLES = ["HERALD_URL", "HERALD_API_TOKEN", "HERALD_APP_ID"];
-const SECRET_VARIABLES = new Set(["HERALD_ADMIN_TOKEN", "HERALD_API_TOKEN"]);
+const SECRET_VARIABLES = new Set(["HERALD_ADMIN_TOKEN", "HERALD_API_TOKEN", "HERALD_METRICS_TOKEN"]);
 
 program
   .command("config")

@@ -9,8 +9,18 @@ export interface HeraldConfig {
   /** Which parts run in this process. */
   role: "all" | "api" | "worker";
   logLevel: string;
+  /** `json` lines, `pretty` lines for people, or `auto`: pretty when stdout is a terminal. */
+  logFormat: "auto" | "json" | "pretty";
   /** Largest request body the APIs accept, in bytes. */
   bodyLimit: number;
+  /** How long a client has to send a whole request, headers and body (0: no limit). */
+  requestTimeoutMs: number;
+  /** How long a client has to send a request's headers (at most `requestTimeoutMs`). */
+  headersTimeoutMs: number;
+  /** Open client connections at once; more are closed as they arrive. */
+  maxConnections: number;
+  /** A Bearer token `GET /metrics` requires; empty: metrics are open. */
+  metricsToken: string;
   /** Events in one `POST /v1/events/batch`. */
   maxBatchEvents: number;
   /** Attempts in flight at once to one endpoint. */
@@ -89,7 +99,12 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   port: 8080,
   role: "all",
   logLevel: "info",
+  logFormat: "auto",
   bodyLimit: 1024 * 1024,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  maxConnections: 4096,
+  metricsToken: "",
   maxBatchEvents: 1000,
   endpointConcurrency: 32,
   maxInFlight: 1024,
@@ -121,7 +136,12 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
     env: "HERALD_LOG_LEVEL",
     parse: oneOf("fatal", "error", "warn", "info", "debug", "trace", "silent"),
   },
+  { key: "logFormat", env: "HERALD_LOG_FORMAT", parse: oneOf("auto", "json", "pretty") },
   { key: "bodyLimit", env: "HERALD_BODY_LIMIT", parse: integer(1024) },
+  { key: "requestTimeoutMs", env: "HERALD_REQUEST_TIMEOUT_MS", parse: integer(0) },
+  { key: "headersTimeoutMs", env: "HERALD_HEADERS_TIMEOUT_MS", parse: integer(100) },
+  { key: "maxConnections", env: "HERALD_MAX_CONNECTIONS", parse: integer(1) },
+  { key: "metricsToken", env: "HERALD_METRICS_TOKEN", parse: text },
   { key: "maxBatchEvents", env: "HERALD_MAX_BATCH_EVENTS", parse: integer(1) },
   { key: "endpointConcurrency", env: "HERALD_ENDPOINT_CONCURRENCY", parse: integer(1) },
   { key: "maxInFlight", env: "HERALD_MAX_IN_FLIGHT", parse: integer(1) },

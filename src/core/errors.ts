@@ -11,6 +11,7 @@ export type ErrorKind =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "idempotency_mismatch"
   | "limit_exceeded"
   | "payload_too_large"
   | "unsupported_media_type"

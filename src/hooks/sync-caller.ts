@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import { newDeliveryId, newEventId } from "../core/ids.js";
+import { parseStoredJson, stringifyJson } from "../core/json.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "../delivery/transport/index.js";
@@ -111,7 +112,7 @@ export class SyncHookCaller {
       else this.#breakers.failed(endpoint.id);
     }
     this.#log({
-      event: { id: event.id, appId: app.id, type: call.type, payload: JSON.stringify(call.payload), createdAt: now },
+      event: { id: event.id, appId: app.id, type: call.type, payload: stringifyJson(call.payload), createdAt: now },
       delivery: {
         id: webhookId,
         appId: app.id,
@@ -197,7 +198,9 @@ function judge(sent: TransportResult): SyncAnswer {
   // An answer cut off (past the cap, or stalled past the deadline) is not the hook's whole answer.
   if (sent.truncated) return { ...base, failure: "invalid_response", detail: "the answer was cut off" };
   try {
-    return { ...base, failure: null, body: JSON.parse(sent.responseBody || "{}"), detail: `status ${sent.statusCode}` };
+    // Parsed as Herald parses what it stores, so large numbers in the hook's answer keep their digits.
+    const body = parseStoredJson(sent.responseBody || "{}");
+    return { ...base, failure: null, body, detail: `status ${sent.statusCode}` };
   } catch {
     return { ...base, failure: "invalid_response", detail: "the answer is not JSON" };
   }

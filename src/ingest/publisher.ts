@@ -1,10 +1,12 @@
+import { createHash } from "node:crypto";
 import { isPlainObject } from "../api/params.js";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
-import { filterMatches, suggestTypes, type Vocabulary, vocabularyHas } from "../catalog/index.js";
+import { filterMatches, MAX_TYPE_LENGTH, suggestTypes, type Vocabulary, vocabularyHas } from "../catalog/index.js";
 import { HeraldError } from "../core/errors.js";
 import { newDeliveryId, newEventId } from "../core/ids.js";
+import { stringifyJson } from "../core/json.js";
 import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
-import type { App, Endpoint, NewDelivery, NewEvent } from "../storage/records.js";
+import type { App, Endpoint, IdempotencyRecord, NewDelivery, NewEvent } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 
 export interface PublishOptions {
@@ -22,9 +24,6 @@ export interface PublishResult {
 
 /** Called after each commit: how many events, and which endpoints got deliveries (so a worker starts at once). */
 export type OnPublished = (eventCount: number, endpointIds: ReadonlySet<string>) => void;
-
-/** Longer type names are refused before any comparison, so no request buys an expensive suggestion. */
-const MAX_TYPE_LENGTH = 256;
 
 const subscribes = (endpoint: Endpoint, vocabulary: Vocabulary, type: string): boolean =>
   endpoint.enabled &&
@@ -82,8 +81,20 @@ export class Publisher {
   async publish(app: App, events: readonly unknown[], options: PublishOptions = {}): Promise<PublishResult> {
     const key = options.idempotencyKey;
     const now = Date.now();
+    // Each event is serialised once: stored as is, and (with a key) fingerprinted.
+    const payloads = events.map((event) => stringifyJson(event) ?? "null");
+    let idempotency: Omit<IdempotencyRecord, "response"> | undefined;
     if (key !== undefined) {
-      const earlier = await this.#replay(app.id, key, now);
+      idempotency = {
+        // The same function serves the in-process API, which publishes as these routes do.
+        scope: options.batch ? "POST /v1/events/batch" : "POST /v1/events",
+        key,
+        // Serialised JSON holds no raw newline, so the joined text names one list of events.
+        requestSha256: createHash("sha256").update(payloads.join("\n")).digest("hex"),
+        createdAt: now,
+        expiredBefore: now - this.idempotencyTtlMs,
+      };
+      const earlier = await this.#replay(app.id, idempotency, now);
       if (earlier) return earlier;
     }
     const typed = events.map((event, index) =>
@@ -100,7 +111,7 @@ export class Publisher {
         id: newEventId(),
         appId: app.id,
         type,
-        payload: JSON.stringify(payload),
+        payload: payloads[index]!,
         createdAt: now,
       };
       newEvents.push(stored);
@@ -120,19 +131,15 @@ export class Publisher {
       }
     });
     const eventIds = newEvents.map((event) => event.id);
-    const idempotency =
-      key === undefined
-        ? undefined
-        : {
-            key,
-            response: JSON.stringify(eventIds),
-            createdAt: now,
-            expiredBefore: now - this.idempotencyTtlMs,
-          };
-    const published = await this.store.publish({ appId: app.id, events: newEvents, deliveries, idempotency });
+    const published = await this.store.publish({
+      appId: app.id,
+      events: newEvents,
+      deliveries,
+      idempotency: idempotency && { ...idempotency, response: JSON.stringify(eventIds) },
+    });
     if (!published) {
       // Another request with the same key committed first: answer as it did.
-      const earlier = await this.#replay(app.id, key!, now);
+      const earlier = await this.#replay(app.id, idempotency!, now);
       if (earlier) return earlier;
       throw new HeraldError("conflict", "A request with this Idempotency-Key is in progress; try again.");
     }
@@ -140,8 +147,27 @@ export class Publisher {
     return { eventIds, replayed: false };
   }
 
-  async #replay(appId: string, key: string, now: number): Promise<PublishResult | undefined> {
-    const response = await this.store.findIdempotentResponse(appId, key, now - this.idempotencyTtlMs);
-    return response === undefined ? undefined : { eventIds: JSON.parse(response) as string[], replayed: true };
+  /** The earlier request's answer under this key; a 422 when that request had another body. */
+  async #replay(
+    appId: string,
+    request: Omit<IdempotencyRecord, "response">,
+    now: number,
+  ): Promise<PublishResult | undefined> {
+    const earlier = await this.store.findIdempotentResponse(
+      appId,
+      request.scope,
+      request.key,
+      now - this.idempotencyTtlMs,
+    );
+    if (earlier === undefined) return undefined;
+    if (earlier.requestSha256 !== null && earlier.requestSha256 !== request.requestSha256) {
+      throw new HeraldError(
+        "idempotency_mismatch",
+        `This Idempotency-Key was used with a different request body on ${request.scope}; ` +
+          "a key names one request: use a new key for a new one.",
+        { parameter: "Idempotency-Key" },
+      );
+    }
+    return { eventIds: JSON.parse(earlier.response) as string[], replayed: true };
   }
 }

@@ -82,6 +82,31 @@ const attemptCapture = (json: string) => `
   ALTER TABLE attempts ADD COLUMN response_truncated BOOLEAN NOT NULL DEFAULT FALSE;
 `;
 
+/**
+ * Step 5: idempotency keys scoped per route (besides the app), each with a fingerprint of its first request,
+ * so the same key with a different body is refused rather than replayed. The primary key changes,
+ * so the table is rebuilt; keys from before were shared by both publish routes and keep answering
+ * on both, with no fingerprint (they replay whatever the body, as before).
+ */
+const IDEMPOTENCY_SCOPE = `
+  CREATE TABLE idempotency_keys_scoped (
+    app_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_sha256 TEXT,
+    response TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (app_id, scope, key)
+  );
+  INSERT INTO idempotency_keys_scoped (app_id, scope, key, request_sha256, response, created_at)
+    SELECT app_id, 'POST /v1/events', key, NULL, response, created_at FROM idempotency_keys;
+  INSERT INTO idempotency_keys_scoped (app_id, scope, key, request_sha256, response, created_at)
+    SELECT app_id, 'POST /v1/events/batch', key, NULL, response, created_at FROM idempotency_keys;
+  DROP TABLE idempotency_keys;
+  ALTER TABLE idempotency_keys_scoped RENAME TO idempotency_keys;
+  CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -177,4 +202,5 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "attempt-capture",
     sql: { sqlite: attemptCapture("TEXT"), postgres: attemptCapture("JSONB") },
   },
+  { version: 5, name: "idempotency-scope", sql: IDEMPOTENCY_SCOPE },
 ];

@@ -106,12 +106,23 @@ export interface NewDelivery {
 }
 
 export interface IdempotencyRecord {
+  /** What the key is scoped to besides its app: the route, e.g. `POST /v1/events`. */
+  scope: string;
   key: string;
+  /** SHA-256 (hex) of the request the key was first used with: a different request under it is refused. */
+  requestSha256: string;
   /** The response the first request got, replayed to every retry of it. */
   response: string;
   createdAt: number;
   /** A stored key older than this has expired and is replaced. */
   expiredBefore: number;
+}
+
+/** What an idempotency key remembers of its first request. */
+export interface IdempotentResponse {
+  response: string;
+  /** Null for keys stored before requests were fingerprinted: they replay whatever the body. */
+  requestSha256: string | null;
 }
 
 /** Everything one publish writes, in one transaction. */

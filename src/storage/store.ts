@@ -11,6 +11,7 @@ import type {
   EndpointDue,
   EventQuery,
   EventView,
+  IdempotentResponse,
   PublishBatch,
   SigningKey,
   SyncCallRecord,
@@ -29,6 +30,8 @@ export interface Store {
   /** Brings the schema to the current version; safe when several processes start at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when the database answers a trivial query; rejects when it cannot be reached. */
+  ping(): Promise<void>;
 
   createApp(app: App, masterToken: ApiTokenRecord): Promise<void>;
   getApp(appId: string): Promise<App | undefined>;
@@ -89,8 +92,13 @@ export interface Store {
    * writing nothing, when an unexpired record with the same idempotency key already exists.
    */
   publish(batch: PublishBatch): Promise<boolean>;
-  /** The stored response of an earlier request with this key, if it is newer than `since`. */
-  findIdempotentResponse(appId: string, key: string, since: number): Promise<string | undefined>;
+  /** The stored response of an earlier request with this key in this scope, if it is newer than `since`. */
+  findIdempotentResponse(
+    appId: string,
+    scope: string,
+    key: string,
+    since: number,
+  ): Promise<IdempotentResponse | undefined>;
 
   /**
    * Leases up to `limit` deliveries of one endpoint that are due at `now`, until `leaseUntil`:

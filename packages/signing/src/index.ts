@@ -1,6 +1,7 @@
 export { hmacSha256, safeEqual } from "./hmac.js";
 export {
   encodeSendbirdJson,
+  escapeSendbirdJson,
   SENDBIRD_LEGACY_SIGNATURE_HEADER,
   SENDBIRD_SIGNATURE_HEADER,
   signSendbird,

@@ -18,8 +18,16 @@ function escapeForSendbird(char: string): string {
  * so the body is pure ASCII and its bytes are the same in any encoding a receiver assumes.
  */
 export function encodeSendbirdJson(payload: unknown): string {
+  return escapeSendbirdJson(JSON.stringify(payload));
+}
+
+/**
+ * Sendbird's escapes applied to JSON text already serialised (by a serialiser that keeps numbers
+ * exactly as written, for example): the same bytes `encodeSendbirdJson` makes from the value.
+ */
+export function escapeSendbirdJson(json: string): string {
   // `/` never appears outside a string in JSON, so escaping it everywhere only touches strings.
-  return JSON.stringify(payload).replace(SENDBIRD_ESCAPED, escapeForSendbird);
+  return json.replace(SENDBIRD_ESCAPED, escapeForSendbird);
 }
 
 /** Lowercase hex HMAC-SHA256 of the exact body bytes, keyed with the app's master API token. */

@@ -33,6 +33,7 @@ const chatCode = (error: HeraldError): { status: number; code: number } => {
     case "conflict":
       return { status: 409, code: 400202 };
     case "limit_exceeded":
+    case "idempotency_mismatch":
       return { status: 400, code: 400111 };
     case "unavailable":
       return { status: 503, code: 500901 };
@@ -66,6 +67,7 @@ const callsCode = (error: HeraldError): { status: number; code: number; type: st
     case "conflict":
       return { status: 409, code: 400201, type: "UNIQUE_CONSTRAINT" };
     case "limit_exceeded":
+    case "idempotency_mismatch":
       return { status: 400, code: 400100, type: "INVALID_PARAMS" };
     case "unavailable":
     case "internal":

@@ -6,7 +6,7 @@ import {
   requireWebhookUrl,
   type WebhookUrlGuard,
 } from "../../api/params.js";
-import type { Catalog } from "../../catalog/index.js";
+import { type Catalog, MAX_TYPE_LENGTH } from "../../catalog/index.js";
 import { HeraldError } from "../../core/errors.js";
 import type { Endpoint } from "../../storage/records.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdVocabulary } from "./vocabulary.js";
@@ -56,6 +56,13 @@ export function settingsView(endpoint: Endpoint | undefined, shape: SettingsShap
 
 function checkCategories(categories: string[], catalog: Catalog): string[] {
   categories.forEach((category, index) => {
+    if (category.length > MAX_TYPE_LENGTH) {
+      throw new HeraldError(
+        "invalid_value",
+        `"enabled_events[${index}]" is longer than ${MAX_TYPE_LENGTH} characters: no category is.`,
+        { parameter: `enabled_events[${index}]` },
+      );
+    }
     if (category === ALL_EVENTS || catalog.has(category)) return;
     const suggestions = catalog.suggest(category);
     const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `"${s}"`).join(", ")}?` : "";

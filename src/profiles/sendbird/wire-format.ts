@@ -1,10 +1,11 @@
 import {
-  encodeSendbirdJson,
+  escapeSendbirdJson,
   SENDBIRD_LEGACY_SIGNATURE_HEADER,
   SENDBIRD_SIGNATURE_HEADER,
   signSendbird,
 } from "@herald/signing";
 import type { Catalog } from "../../catalog/index.js";
+import { stringifyJson } from "../../core/json.js";
 import type { App, Endpoint } from "../../storage/records.js";
 import { type DeliveryPolicy, isSuccess, type WireFormat } from "../profile.js";
 
@@ -57,8 +58,9 @@ export function sendbirdWireFormat(variant: SendbirdVariant): WireFormat {
     policy,
     reservedHeaders: RESERVED_HEADERS,
     carries: (type) => variant.catalog.has(type),
+    // Sendbird's encoding over Herald's serialiser, which writes published numbers as they were written.
     render: (event, endpoint, app) =>
-      encodeSendbirdJson(shapePayload(event.payload, endpoint, app, variant.appIdField)),
+      escapeSendbirdJson(stringifyJson(shapePayload(event.payload, endpoint, app, variant.appIdField))),
     request(body, identity, keys) {
       // Always the master token: secondary tokens never sign, as Sendbird documents.
       const signature = signSendbird(body, keys.appToken);

@@ -5,6 +5,7 @@ import {
   STANDARD_WEBHOOK_TIMESTAMP_HEADER,
   signStandardWebhook,
 } from "@herald/signing";
+import { stringifyJson } from "../../core/json.js";
 import { isSuccess, type NewEndpointKey, type WireFormat } from "../profile.js";
 
 const SECOND = 1000;
@@ -52,8 +53,9 @@ export const standardWireFormat: WireFormat = {
     STANDARD_WEBHOOK_TIMESTAMP_HEADER,
     STANDARD_WEBHOOK_SIGNATURE_HEADER,
   ],
+  // Herald's serialiser: published numbers are written as they were written.
   render: (event) =>
-    JSON.stringify({ type: event.type, timestamp: new Date(event.createdAt).toISOString(), data: event.payload }),
+    stringifyJson({ type: event.type, timestamp: new Date(event.createdAt).toISOString(), data: event.payload }),
   request(body, identity, keys) {
     const timestamp = Math.floor(identity.now / 1000);
     const signatures = keys.endpointKeys.map((key) =>

@@ -24,6 +24,7 @@ const STREAM_CODES: Record<ErrorKind, { code: number; status: number }> = {
   forbidden: { code: 17, status: 403 },
   not_found: { code: 16, status: 404 },
   conflict: { code: 4, status: 400 },
+  idempotency_mismatch: { code: 4, status: 422 },
   limit_exceeded: { code: 4, status: 400 },
   payload_too_large: { code: 22, status: 413 },
   unsupported_media_type: { code: 4, status: 415 },

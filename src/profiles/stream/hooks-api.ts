@@ -5,6 +5,7 @@ import type { ApiContext } from "../../api/context.js";
 import { useErrorFormat } from "../../api/error-format.js";
 import { formatNativeError } from "../../api/native-errors.js";
 import { responses } from "../../api/schemas.js";
+import { sendWithPayloads } from "../../api/views.js";
 import { HeraldError } from "../../core/errors.js";
 import { formatStreamError } from "./errors.js";
 import { beforeMessageSend, runCommand } from "./sync-hooks.js";
@@ -57,7 +58,8 @@ export const streamHooksApi: FastifyPluginAsync<ApiContext> = async (app, ctx) =
         response: responses({ 200: BeforeSendAnswer }),
       },
     },
-    async (request) => beforeMessageSend(ctx.syncHooks, ctx.endpoints, appOf(request), request.body),
+    async (request, reply) =>
+      sendWithPayloads(reply, await beforeMessageSend(ctx.syncHooks, ctx.endpoints, appOf(request), request.body)),
   );
 
   app.post(
@@ -72,9 +74,9 @@ export const streamHooksApi: FastifyPluginAsync<ApiContext> = async (app, ctx) =
         response: { 200: CommandAnswer },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       if (!request.body) throw new HeraldError("malformed_json", "A JSON body is required.");
-      return runCommand(ctx.syncHooks, ctx.endpoints, appOf(request), request.body);
+      return sendWithPayloads(reply, await runCommand(ctx.syncHooks, ctx.endpoints, appOf(request), request.body));
     },
   );
 };

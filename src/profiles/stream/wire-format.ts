@@ -6,6 +6,7 @@ import {
   STREAM_WEBHOOK_ID_HEADER,
   signStream,
 } from "@herald/signing";
+import { stringifyJson } from "../../core/json.js";
 import type { Endpoint } from "../../storage/records.js";
 import {
   type AttemptIdentity,
@@ -38,7 +39,7 @@ function renderStreamEvent(event: RenderedEvent): string {
   if (Array.isArray(payload.members) && payload.members.length > MAX_MEMBERS) {
     payload.members = payload.members.slice(0, MAX_MEMBERS);
   }
-  return JSON.stringify(payload);
+  return stringifyJson(payload);
 }
 
 /**
@@ -112,7 +113,7 @@ function synchronousHook(id: string, description: string, timeoutMs: number): Wi
     reservedHeaders: RESERVED_HEADERS,
     signsWith: "api-keys",
     carries: () => false,
-    render: (event) => JSON.stringify(event.payload),
+    render: (event) => stringifyJson(event.payload),
     request: (body, identity, keys, endpoint) =>
       streamRequest(body, identity, keys, endpoint.options.compress === true),
     classify: ({ statusCode }) => (statusCode !== null && isSuccess(statusCode) ? "succeeded" : "failed"),

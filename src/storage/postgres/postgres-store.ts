@@ -14,6 +14,7 @@ import type {
   EndpointDue,
   EventQuery,
   EventView,
+  IdempotentResponse,
   PublishBatch,
   SigningKey,
   SyncCallRecord,
@@ -134,6 +135,10 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.#pool.end();
+  }
+
+  async ping(): Promise<void> {
+    await this.#pool.query("SELECT 1");
   }
 
   async createApp(app: App, masterToken: ApiTokenRecord): Promise<void> {
@@ -404,14 +409,14 @@ export class PostgresStore implements Store {
     return this.#transaction(async (client) => {
       const key = batch.idempotency;
       if (key) {
-        await client.query("DELETE FROM idempotency_keys WHERE app_id = $1 AND key = $2 AND created_at < $3", [
-          batch.appId,
-          key.key,
-          key.expiredBefore,
-        ]);
+        await client.query(
+          "DELETE FROM idempotency_keys WHERE app_id = $1 AND scope = $2 AND key = $3 AND created_at < $4",
+          [batch.appId, key.scope, key.key, key.expiredBefore],
+        );
         const inserted = await client.query(
-          "INSERT INTO idempotency_keys (app_id, key, response, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-          [batch.appId, key.key, key.response, key.createdAt],
+          `INSERT INTO idempotency_keys (app_id, scope, key, request_sha256, response, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+          [batch.appId, key.scope, key.key, key.requestSha256, key.response, key.createdAt],
         );
         if (inserted.rowCount === 0) return false;
       }
@@ -438,12 +443,18 @@ export class PostgresStore implements Store {
     });
   }
 
-  async findIdempotentResponse(appId: string, key: string, since: number): Promise<string | undefined> {
+  async findIdempotentResponse(
+    appId: string,
+    scope: string,
+    key: string,
+    since: number,
+  ): Promise<IdempotentResponse | undefined> {
     const { rows } = await this.#pool.query(
-      "SELECT response FROM idempotency_keys WHERE app_id = $1 AND key = $2 AND created_at >= $3",
-      [appId, key, since],
+      `SELECT response, request_sha256 FROM idempotency_keys
+       WHERE app_id = $1 AND scope = $2 AND key = $3 AND created_at >= $4`,
+      [appId, scope, key, since],
     );
-    return rows[0]?.response;
+    return rows[0] && { response: rows[0].response, requestSha256: rows[0].request_sha256 };
   }
 
   async expireIdempotencyKeys(before: number): Promise<number> {

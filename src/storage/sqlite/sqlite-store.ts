@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
@@ -16,6 +16,7 @@ import type {
   EndpointDue,
   EventQuery,
   EventView,
+  IdempotentResponse,
   PublishBatch,
   SigningKey,
   SyncCallRecord,
@@ -123,11 +124,14 @@ function prepareStatements(db: Database.Database) {
         next_attempt_at, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
     insertIdempotency: db.prepare(
-      "INSERT INTO idempotency_keys (app_id, key, response, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      `INSERT INTO idempotency_keys (app_id, scope, key, request_sha256, response, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
-    dropExpiredKey: db.prepare("DELETE FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at < ?"),
-    findIdempotency: db.prepare<[string, string, number], { response: string }>(
-      "SELECT response FROM idempotency_keys WHERE app_id = ? AND key = ? AND created_at >= ?",
+    dropExpiredKey: db.prepare(
+      "DELETE FROM idempotency_keys WHERE app_id = ? AND scope = ? AND key = ? AND created_at < ?",
+    ),
+    findIdempotency: db.prepare<[string, string, string, number], { response: string; request_sha256: string | null }>(
+      "SELECT response, request_sha256 FROM idempotency_keys WHERE app_id = ? AND scope = ? AND key = ? AND created_at >= ?",
     ),
     expireIdempotency: db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?"),
     // Leasing moves next_attempt_at past the lease: a live worker records the outcome first; if
@@ -188,7 +192,12 @@ export class SqliteStore implements Store {
   readonly #publishSynchronous: "FULL" | "NORMAL";
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ":memory:") {
+      // Owner-only, as SQLite's WAL and shared-memory files then are too: the file holds every app's
+      // master token, which signs its webhooks. Existing files and folders keep their modes.
+      mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(options.path, "a", 0o600));
+    }
     this.#db = new Database(options.path);
     this.#db.pragma("journal_mode = WAL");
     // Leases and attempt outcomes commit without fsync: WAL keeps them through a process crash, and
@@ -240,6 +249,11 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  async ping(): Promise<void> {
+    // Reads the schema from the file, so a file that went away or turned unreadable fails here.
+    this.#db.prepare("SELECT COUNT(*) FROM schema_migrations").get();
   }
 
   async createApp(app: App, masterToken: ApiTokenRecord): Promise<void> {
@@ -428,8 +442,16 @@ export class SqliteStore implements Store {
     return this.#durably(() => {
       const key = batch.idempotency;
       if (key) {
-        dropExpiredKey.run(batch.appId, key.key, key.expiredBefore);
-        if (insertIdempotency.run(batch.appId, key.key, key.response, key.createdAt).changes === 0) return false;
+        dropExpiredKey.run(batch.appId, key.scope, key.key, key.expiredBefore);
+        const inserted = insertIdempotency.run(
+          batch.appId,
+          key.scope,
+          key.key,
+          key.requestSha256,
+          key.response,
+          key.createdAt,
+        );
+        if (inserted.changes === 0) return false;
       }
       for (const e of batch.events) insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
       for (const d of batch.deliveries) {
@@ -449,8 +471,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  async findIdempotentResponse(appId: string, key: string, since: number): Promise<string | undefined> {
-    return this.#statements.findIdempotency.get(appId, key, since)?.response;
+  async findIdempotentResponse(
+    appId: string,
+    scope: string,
+    key: string,
+    since: number,
+  ): Promise<IdempotentResponse | undefined> {
+    const row = this.#statements.findIdempotency.get(appId, scope, key, since);
+    return row && { response: row.response, requestSha256: row.request_sha256 };
   }
 
   async expireIdempotencyKeys(before: number): Promise<number> {

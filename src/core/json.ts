@@ -1,0 +1,124 @@
+import { isUtf8 } from "node:buffer";
+import { LosslessNumber, parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
+import secureJson from "secure-json-parse";
+import { HeraldError } from "./errors.js";
+
+/**
+ * JSON in and out of Herald without losing a digit. A published number is delivered exactly as it
+ * was written: `9007199254740993`, `0.1000000000000000055511151231257827` and `1e400` are not
+ * rounded, truncated or turned into `null` on their way to a receiver.
+ *
+ * Most bodies have no such number, and take the native path (`JSON.parse`, `JSON.stringify`). A
+ * body that does is parsed by `lossless-json`, which keeps those numbers as {@link ExactNumber}s
+ * (their source text); {@link stringifyJson} writes them back as that text.
+ */
+
+/** How deep arrays and objects may nest in a request body; deeper is a 400, before any parsing. */
+export const MAX_JSON_DEPTH = 128;
+
+/** Fastify's own defaults: a `__proto__` key, or `constructor.prototype`, is refused. */
+const PROTO_POISONING = { protoAction: "error", constructorAction: "error" } as const;
+
+/** Whether a JavaScript number prints back as exactly this JSON number text. */
+const isExactAsNumber = (text: string): boolean => String(Number(text)) === text;
+
+let exactNumberSerialised = false;
+
+/** A number a JavaScript number cannot hold as written, kept as its JSON text. */
+export class ExactNumber extends LosslessNumber {
+  /** For `JSON.stringify`, which cannot write it: {@link stringifyJson} notices this and writes the text. */
+  toJSON(): number {
+    exactNumberSerialised = true;
+    return Number(this.value);
+  }
+}
+
+/**
+ * What the native parser would get wrong: nesting past {@link MAX_JSON_DEPTH} (refused here), and
+ * whether any number outside a string would not print back as written. One pass; strings are
+ * skipped with `indexOf`. Invalid JSON is left for the parser to report.
+ */
+function inspect(text: string): { exactNumbers: boolean } {
+  let depth = 0;
+  let exactNumbers = false;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // The closing quote is the first one not escaped by an odd run of backslashes.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end === -1) return { exactNumbers };
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        i = end;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new HeraldError("malformed_json", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+      }
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      let plain = true;
+      for (let next = text.charCodeAt(i + 1); ; next = text.charCodeAt(i + 1)) {
+        if (next >= 0x30 && next <= 0x39) i++;
+        else if (next === 0x2e /* . */ || next === 0x65 /* e */ || next === 0x45 /* E */ || next === 0x2b /* + */) {
+          plain = false;
+          i++;
+        } else if (next === 0x2d /* - */) i++;
+        else break;
+      }
+      // A short integer always prints back as written; anything else is checked ("-0" included).
+      const digits = i - start + 1;
+      if (!plain || digits > 15 || (c === 0x2d && text.charCodeAt(start + 1) === 0x30)) {
+        if (!exactNumbers && !isExactAsNumber(text.slice(start, i + 1))) exactNumbers = true;
+      }
+    }
+  }
+  return { exactNumbers };
+}
+
+const exactOrNumber = (text: string): number | ExactNumber =>
+  isExactAsNumber(text) ? Number(text) : new ExactNumber(text);
+
+/**
+ * Parses a request body: UTF-8 only, nested at most {@link MAX_JSON_DEPTH} deep, no prototype
+ * poisoning, and every number kept as written. Throws `malformed_json` errors that say why.
+ */
+export function parseJson(body: Buffer | string): unknown {
+  if (typeof body !== "string") {
+    if (!isUtf8(body)) throw new HeraldError("malformed_json", "The request body is not valid UTF-8.");
+    body = body.toString("utf8");
+  }
+  if (body.length === 0) {
+    throw new HeraldError("malformed_json", "The request body is empty; a JSON object was expected.");
+  }
+  const { exactNumbers } = inspect(body);
+  try {
+    if (!exactNumbers) return secureJson.parse(body, undefined, PROTO_POISONING);
+    const value = parseLossless(body, undefined, {
+      parseNumber: exactOrNumber,
+      // As JSON.parse does: the last of a repeated key wins.
+      onDuplicateKey: ({ newValue }) => newValue,
+    });
+    return secureJson.scan(value as object, PROTO_POISONING);
+  } catch (error) {
+    throw new HeraldError("malformed_json", `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** `JSON.stringify`, except that {@link ExactNumber}s are written as their own text. */
+export function stringifyJson(value: unknown): string {
+  exactNumberSerialised = false;
+  const text = JSON.stringify(value);
+  if (!exactNumberSerialised) return text;
+  return stringifyLossless(value) as string;
+}
+
+/** Parses JSON Herald stored itself (payloads), keeping exact numbers for {@link stringifyJson}. */
+export function parseStoredJson(text: string): unknown {
+  return inspect(text).exactNumbers ? parseLossless(text, undefined, exactOrNumber) : JSON.parse(text);
+}
