@@ -181,6 +181,48 @@ describe("Stream's synchronous hooks: before-message-send and custom commands", 
     assert.match(await (await fetch(`${h.url}/metrics`)).text(), /herald_sync_hook_breakers_open 0/);
   });
 
+  it("never leaves the breaker stuck: a call that cannot be written is no probe, and a new URL starts afresh", async () => {
+    hook.answer = () => ({ status: 500 });
+    for (let i = 0; i < 3; i++) await send(`down ${i}`);
+    assert.match((await send("skipped")).outcome === "failed_open" ? "open" : "", /open/);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    // Nested past what JSON.stringify can write: in-process callers can hand anything over.
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 20_000; i++) deep = { deep };
+    const unwritable = await h.herald.beforeMessageSend(app.appId, { ...input("deep"), message: { text: "x", deep } });
+    assert.equal(unwritable.outcome, "failed_open");
+    assert.match((unwritable as { reason: string }).reason, /could not be written/);
+    hook.answer = () => ({ body: {} });
+    assert.equal((await send("probe after cool-down")).outcome, "accepted", "the probe was still there to take");
+    hook.answer = () => ({ status: 500 });
+    for (let i = 0; i < 3; i++) await send(`down again ${i}`);
+    const start = hook.requests.length;
+    await client.updateAppSettings({ before_message_send_hook_url: `${hook.url}/before-v2` } as never);
+    hook.answer = () => ({ body: {} });
+    assert.equal((await send("new url")).outcome, "accepted", "a new URL is not held by the old one's breaker");
+    assert.equal(hook.requests.at(-1)!.url, "/before-v2");
+    assert.equal(hook.requests.length, start + 1);
+    // Back on the old URL, its breaker is still open from the failures above: it probes after the cool-down.
+    await client.updateAppSettings({ before_message_send_hook_url: `${hook.url}/before` } as never);
+    assert.match(((await send("old url")) as { reason?: string }).reason ?? "", /circuit breaker open/);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    assert.equal((await send("old url, probed")).outcome, "accepted");
+  });
+
+  it("fails open on an answer that is JSON but not an object", async () => {
+    for (const raw of ["[1,2]", "null", '"ok"', "42"]) {
+      hook.answer = () => ({ raw });
+      const result = await send("odd answer");
+      assert.equal(result.outcome, "failed_open", raw);
+      assert.match((result as { reason: string }).reason, /not a JSON object/);
+      // A good answer between them, so the breaker stays closed.
+      hook.answer = () => ({ body: {} });
+      assert.equal((await send("reset")).outcome, "accepted");
+    }
+    hook.answer = () => ({ body: {} });
+    assert.equal((await send("reset")).outcome, "accepted");
+  });
+
   it("logs every call with its outcome and latency in the delivery log", async () => {
     const endpointId = `ep_stream-before-send_${app.appId}`;
     const logged = await eventually(async () => {
@@ -243,13 +285,30 @@ describe("Stream's synchronous hooks: before-message-send and custom commands", 
       client.verifyWebhook(hook.requests[start]!.raw, String(hook.requests[start]!.headers["x-signature"])),
       true,
     );
-    await h.herald.runCommand(app.appId, { message: { text: "x", command: "a b/c" }, user: { id: "alice" } });
-    assert.equal(hook.requests.at(-1)!.url, "/commands/a%20b%2Fc?via=herald");
+    await h.herald.runCommand(app.appId, { message: { text: "x", command: "Ticket_2-x" }, user: { id: "alice" } });
+    assert.equal(hook.requests.at(-1)!.url, "/commands/Ticket_2-x?via=herald");
     hook.answer = () => ({ body: { message: null } });
     assert.deepEqual(await h.herald.runCommand(app.appId, { message: { text: "/giphy" }, user: { id: "a" } }), {
       outcome: "dropped",
       message: null,
     });
+  });
+
+  it("refuses command names that are not names (., .., slashes), before calling the handler", async () => {
+    const start = hook.requests.length;
+    for (const command of ["..", ".", "a/b", "x y", "", 7]) {
+      const over = await call(h.url, "POST", "/v1/hooks/commands", {
+        token: app.token,
+        body: { message: { text: "/x", command }, user: { id: "a" } },
+      });
+      assert.equal(over.status, 400, JSON.stringify(command));
+      assert.equal(typeof over.body.error.message, "string");
+    }
+    await assert.rejects(
+      h.herald.runCommand(app.appId, { message: { text: "/.. up" }, user: { id: "a" } }),
+      /not a command name/,
+    );
+    assert.equal(hook.requests.length, start, "the handler was never called");
   });
 
   it("fails with Stream's 45 when the handler fails and 44 when there is none, in-process and over HTTP", async () => {

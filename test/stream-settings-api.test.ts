@@ -240,6 +240,12 @@ describe("Stream's /app settings API, driven by the real stream-chat server clie
       [second.api_key],
     );
     assert.ok(!JSON.stringify(listed.body).includes(second.api_secret), "a secret is never shown again");
+    const adminAuth = { authorization: `Bearer ${h.adminToken}` };
+    const chosen = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
+      headers: adminAuth,
+      body: { api_key: "chosen", api_secret: "weak" },
+    });
+    assert.equal(chosen.status, 400, "keys are Herald's to make");
   });
 
   it("gives another app's key nothing of this app", async () => {

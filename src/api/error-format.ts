@@ -50,7 +50,8 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
   });
   instance.setNotFoundHandler((request, reply) => {
     const { status, body } = format(
-      new HeraldError("not_found", `No route ${request.method} ${request.url.split("?")[0]}.`),
+      // The URL as sent, not as rewritten for routing (Stream's `{base}/app` is routed under /stream).
+      new HeraldError("not_found", `No route ${request.method} ${(request.originalUrl ?? request.url).split("?")[0]}.`),
       request,
     );
     return reply.status(status).type("application/json").send(body);

@@ -5,7 +5,7 @@ import type { ApiKey } from "../storage/records.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { isoTime } from "./pagination.js";
-import { IdParams, responses } from "./schemas.js";
+import { absentBodyIsEmpty, IdParams, responses } from "./schemas.js";
 
 const ApiKeyJson = Type.Object(
   {
@@ -19,6 +19,7 @@ const CreatedApiKey = Type.Object({
   ...ApiKeyJson.properties,
   api_secret: Type.String({ description: "shown only here; it signs webhooks and the server JWTs of Stream's API" }),
 });
+const NoFields = Type.Object({}, { additionalProperties: false });
 const KeyParams = Type.Object({ key: Type.String({ minLength: 1, maxLength: 128 }) });
 const AppKeyParams = Type.Object({ ...IdParams.properties, ...KeyParams.properties });
 
@@ -48,9 +49,12 @@ export const keysRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
       path,
       {
         config: { access },
+        // The key and secret are Herald's to make: a body may be absent or `{}`, nothing else.
+        preValidation: absentBodyIsEmpty,
         schema: {
           summary:
             "Create a Stream API key and secret; the secret is in this response only, and the new key signs from now on",
+          body: NoFields,
           tags: ["keys"],
           ...params,
           response: responses({ 201: CreatedApiKey }),
@@ -67,6 +71,7 @@ export const keysRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
         config: { access },
         schema: {
           summary: "List the app's API keys, newest (signing) first; secrets are never shown again",
+          querystring: NoFields,
           tags: ["keys"],
           ...params,
           response: responses({ 200: Type.Object({ keys: Type.Array(ApiKeyJson) }) }),

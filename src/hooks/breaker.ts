@@ -6,7 +6,10 @@ export interface BreakerOptions {
   coolDownMs: number;
 }
 
-type State = { kind: "closed"; failures: number } | { kind: "open"; until: number } | { kind: "probing" };
+type State =
+  | { kind: "closed"; failures: number }
+  | { kind: "open"; until: number }
+  | { kind: "probing"; until: number };
 
 /** A change a breaker made, for logs and metrics. */
 export type BreakerChange = "opened" | "closed";
@@ -27,8 +30,9 @@ export class Breakers {
   allows(key: string, now = Date.now()): boolean {
     const state = this.#states.get(key);
     if (!state || state.kind === "closed") return true;
-    if (state.kind === "probing" || now < state.until) return false;
-    this.#states.set(key, { kind: "probing" });
+    // A probe whose outcome never came (its caller went away) lets another through after a cool-down.
+    if (now < state.until) return false;
+    this.#states.set(key, { kind: "probing", until: now + this.options.coolDownMs });
     return true;
   }
 

@@ -5,6 +5,7 @@ import { parseStoredJson, stringifyJson } from "../core/json.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "../delivery/transport/index.js";
+import type { WireRequest } from "../profiles/profile.js";
 import { wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, SyncCallRecord } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -32,9 +33,12 @@ export interface SyncCall {
 }
 
 /** What a call came to, before the vendor's semantics judge it. */
+/** Why a call was not made at all. */
+type SkipReason = "circuit_open" | "no_api_key" | "invalid_request";
+
 export interface SyncAnswer {
-  /** Why there is no usable answer: the breaker skipped the call, no key to sign with, timeout, … */
-  failure: "circuit_open" | "no_api_key" | "timeout" | "network" | "status" | "invalid_response" | null;
+  /** Why there is no usable answer: the call was not made (see SkipReason), timeout, non-2xx, … */
+  failure: SkipReason | "timeout" | "network" | "status" | "invalid_response" | null;
   statusCode: number | null;
   /** The parsed JSON answer of a 2xx. */
   body: unknown;
@@ -62,7 +66,8 @@ export class SyncHookCaller {
     private readonly metrics: Metrics,
     breaker: BreakerOptions,
   ) {
-    this.#breakers = new Breakers(breaker, (endpointId, change) => {
+    this.#breakers = new Breakers(breaker, (key, change) => {
+      const endpointId = key.split(" ")[0];
       this.metrics.breakersOpen.set(this.#breakers.openCount());
       const message =
         change === "opened"
@@ -83,33 +88,38 @@ export class SyncHookCaller {
 
   async #attempt(call: SyncCall): Promise<SyncAnswer> {
     const { endpoint, app } = call;
-    const skipped = (failure: "circuit_open" | "no_api_key", detail: string): SyncAnswer => ({
+    const skipped = (failure: SkipReason, detail: string): SyncAnswer => ({
       failure,
       statusCode: null,
       body: undefined,
       durationMs: 0,
       detail,
     });
-    if (call.useBreaker && !this.#breakers.allows(endpoint.id)) return skipped("circuit_open", "circuit breaker open");
+    // Checked before the breaker: a call that cannot be made is not a probe of the hook.
     const apiKeys = await this.endpoints.apiKeys(app.id);
     if (apiKeys.length === 0) return skipped("no_api_key", "the app has no API key to sign with");
     const wire = wireFormatById(endpoint.profile);
     const now = Date.now();
     const event = { id: newEventId(), type: call.type, createdAt: now, payload: call.payload };
-    const body = wire.render(event, endpoint, app);
     const webhookId = newDeliveryId();
-    const request = wire.request(
-      body,
-      { webhookId, attempt: 1, now },
-      { appToken: "", endpointKeys: [], apiKeys },
-      endpoint,
-    );
+    let body: string;
+    let request: WireRequest;
+    try {
+      body = wire.render(event, endpoint, app);
+      const keys = { appToken: "", endpointKeys: [], apiKeys };
+      request = wire.request(body, { webhookId, attempt: 1, now }, keys, endpoint);
+    } catch (error) {
+      return skipped("invalid_request", `the request could not be written: ${(error as Error).message}`);
+    }
+    // One breaker per hook URL: pointing the hook somewhere else starts it afresh.
+    const breakerKey = `${endpoint.id} ${endpoint.url}`;
+    if (call.useBreaker && !this.#breakers.allows(breakerKey)) return skipped("circuit_open", "circuit breaker open");
     const headers = { ...endpoint.headers, ...request.headers };
     const sent = await this.#send(call, request.body, headers);
     const answer = judge(sent);
     if (call.useBreaker) {
-      if (answer.failure === null) this.#breakers.succeeded(endpoint.id);
-      else this.#breakers.failed(endpoint.id);
+      if (answer.failure === null) this.#breakers.succeeded(breakerKey);
+      else this.#breakers.failed(breakerKey);
     }
     this.#log({
       event: { id: event.id, appId: app.id, type: call.type, payload: stringifyJson(call.payload), createdAt: now },
@@ -200,6 +210,9 @@ function judge(sent: TransportResult): SyncAnswer {
   try {
     // Parsed as Herald parses what it stores, so large numbers in the hook's answer keep their digits.
     const body = parseStoredJson(sent.responseBody || "{}");
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      return { ...base, failure: "invalid_response", detail: "the answer is not a JSON object" };
+    }
     return { ...base, failure: null, body, detail: `status ${sent.statusCode}` };
   } catch {
     return { ...base, failure: "invalid_response", detail: "the answer is not JSON" };

@@ -3,7 +3,7 @@ import { appOf, useAuthentication } from "../../api/auth.js";
 import type { ApiContext } from "../../api/context.js";
 import { useErrorFormat } from "../../api/error-format.js";
 import { streamPrincipals } from "./auth.js";
-import { formatStreamError, streamDuration } from "./errors.js";
+import { formatStreamError, streamDuration, useStreamTiming } from "./errors.js";
 import { applyAppUpdate, appSettingsView, STREAM_SETTINGS, streamState } from "./settings.js";
 import { hookEvents } from "./vocabulary.js";
 
@@ -28,9 +28,7 @@ export function streamPath(path: string): string | undefined {
  * Every hook it sets is an endpoint of the app, so it shows in `/v1/endpoints` and the log.
  */
 export const streamAppApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  app.addHook("onRequest", async (request) => {
-    request.streamStartedAt = performance.now();
-  });
+  useStreamTiming(app);
   useErrorFormat(app, formatStreamError, ctx.logger);
   useAuthentication(app, streamPrincipals(ctx.store));
 

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ErrorFormatter } from "../../api/error-format.js";
 import type { ErrorKind } from "../../core/errors.js";
 
@@ -31,6 +31,13 @@ const STREAM_CODES: Record<ErrorKind, { code: number; status: number }> = {
   unavailable: { code: -1, status: 503 },
   internal: { code: -1, status: 500 },
 };
+
+/** Starts each request's clock, for the `duration` every Stream answer carries. */
+export function useStreamTiming(app: FastifyInstance): void {
+  app.addHook("onRequest", async (request) => {
+    request.streamStartedAt = performance.now();
+  });
+}
 
 export const STREAM_MORE_INFO = "https://getstream.io/chat/docs/api_errors_response";
 

@@ -7,7 +7,7 @@ import { formatNativeError } from "../../api/native-errors.js";
 import { responses } from "../../api/schemas.js";
 import { sendWithPayloads } from "../../api/views.js";
 import { HeraldError } from "../../core/errors.js";
-import { formatStreamError } from "./errors.js";
+import { formatStreamError, useStreamTiming } from "./errors.js";
 import { beforeMessageSend, runCommand } from "./sync-hooks.js";
 
 const JsonObject = Type.Object({}, { additionalProperties: true });
@@ -37,6 +37,7 @@ const CommandAnswer = Type.Object({
  * command's own failures (44 no handler URL, 45 the handler failed), which come in Stream's format.
  */
 export const streamHooksApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  useStreamTiming(app);
   useNativeAuthentication(app, ctx);
   useErrorFormat(
     app,

@@ -146,16 +146,33 @@ export async function beforeMessageSend(
   return changed ? { outcome: "modified", message: next } : { outcome: "accepted", message };
 }
 
+/** A command name as Stream has them: letters, digits, `_` and `-` (never `.` or `..`, which would climb the handler's path). */
+const COMMAND_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** The command a message runs: its `command`, or the word after the leading slash of its text. */
 function commandOf(message: Json): string {
-  if (typeof message.command === "string" && message.command !== "") return message.command;
+  const given = message.command;
+  if (given !== undefined && typeof given !== "string") {
+    throw new HeraldError("invalid_type", '"message.command" must be a string.', {
+      parameter: "message.command",
+      expected: "string",
+    });
+  }
   const match = typeof message.text === "string" ? /^\/(\S+)/.exec(message.text) : null;
-  if (!match) {
+  const command = given ?? match?.[1];
+  if (!command) {
     throw new HeraldError("missing_parameter", '"message.command" is required (or a text starting with "/name").', {
       parameter: "message.command",
     });
   }
-  return match[1]!;
+  if (!COMMAND_NAME.test(command)) {
+    throw new HeraldError(
+      "invalid_value",
+      `"${command.slice(0, 64)}" is not a command name: 1 to 64 letters, digits, "_" or "-".`,
+      { parameter: "message.command" },
+    );
+  }
+  return command;
 }
 
 /**
@@ -192,6 +209,7 @@ export async function runCommand(
     envelopeMs: COMMAND_TIMEOUT_MS + ENVELOPE_MARGIN_MS,
     useBreaker: false,
   });
+  if (answer.failure === "invalid_request") throw new HeraldError("invalid_value", answer.detail);
   if (answer.failure !== null) {
     throw new HeraldError("invalid_value", `Custom Command handler returned an error: ${answer.detail}`, {
       vendorCode: 45,
