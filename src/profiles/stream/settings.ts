@@ -238,7 +238,9 @@ function applyEventHooks(
       expected: "array",
     });
   }
-  if (raw.length > MAX_HOOKS) throw invalid("event_hooks", `an app may have at most ${MAX_HOOKS} event hooks`);
+  // Hooks made through /v1/endpoints count too: a client sending back what GET /app showed is never refused.
+  const cap = Math.max(MAX_HOOKS, state.hooks.length);
+  if (raw.length > cap) throw invalid("event_hooks", `an app may have at most ${cap} event hooks`);
   const seen = new Set<string>();
   const inputs = raw.map((hook, index) => parseHook(hook, index, seen, guard));
   const existing = new Map(state.hooks.map((hook) => [hookIdOf(hook), hook]));
