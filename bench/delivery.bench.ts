@@ -406,6 +406,8 @@ async function beforeSendRound(hookUrl: string) {
     host: "127.0.0.1",
     port: 0,
     logLevel: "warn",
+    // The hook server is on loopback, which the SSRF guard refuses unless told otherwise.
+    allowNetworks: ["127.0.0.0/8"],
   });
   const agent = new Agent({ connections: 1, keepAliveTimeout: 30_000 });
   try {
