@@ -1,4 +1,5 @@
-// npm run bench [-- --events 50000 --rounds 3] [-- --store postgres --workers 1,2,4] [-- --log-level info]
+// npm run bench [-- --events 50000 --rounds 3] [-- --store postgres --workers 1,2,4]
+//   [-- --profiles sendbird,standard,stream,stream-gzip] [-- --no-hooks] [-- --log-level info]
 // Herald on SQLite (its own process, default settings) delivering to a local receiver (its own
 // process), against a bare undici loop posting the same signed bodies to the same receiver with no
 // storage, measured in the same run. Prints deliveries/s, the ratio Herald / bare, publish-to-receipt
@@ -30,7 +31,11 @@ const { values } = parseArgs({
     workers: { type: "string", default: "1,2,4" },
     // warn: errors only; info: also Herald's one line per request (to stdout, read by the bench).
     "log-level": { type: "string", default: "warn" },
+    profiles: { type: "string", default: "sendbird,standard,stream,stream-gzip" },
+    // --no-hooks skips the before-message-send round.
+    hooks: { type: "boolean", default: true },
   },
+  allowNegative: true,
 });
 const STORE = values.store === "postgres" ? "postgres" : "sqlite";
 const WORKERS = values.workers.split(",").map(Number);
@@ -97,12 +102,17 @@ const { members: _, ...streamSample } = streamChatCatalog.get("message.new")!.sa
 const streamEvent = (i: number) => ({ ...streamSample, payload: { message_id: i, sent_at: wallClock() } });
 const isStream = (profile: Profile) => profile === "stream" || profile === "stream-gzip";
 const eventFor = (profile: Profile) => (isStream(profile) ? streamEvent : event);
+const PROFILES = values.profiles.split(",") as Profile[];
 const LABELS: Record<Profile, string> = {
   sendbird: "Sendbird",
   standard: "Standard Webhooks",
   stream: "Stream",
   "stream-gzip": "Stream gzip",
 };
+for (const profile of PROFILES) {
+  if (!(profile in LABELS))
+    throw new Error(`--profiles: no profile "${profile}"; known: ${Object.keys(LABELS).join(", ")}`);
+}
 
 /** One request as a user would sign it by hand, in the profile's wire format. */
 function signedRequest(
@@ -461,12 +471,7 @@ async function main() {
   const configurations: ["sqlite" | "postgres", number, Profile][] =
     STORE === "postgres"
       ? [["sqlite", 1, "sendbird"], ...WORKERS.map((n): ["postgres", number, Profile] => ["postgres", n, "sendbird"])]
-      : [
-          ["sqlite", 1, "sendbird"],
-          ["sqlite", 1, "standard"],
-          ["sqlite", 1, "stream"],
-          ["sqlite", 1, "stream-gzip"],
-        ];
+      : [...PROFILES.map((profile): ["sqlite", number, Profile] => ["sqlite", 1, profile])];
   console.log(
     `Herald delivery benchmark: ${EVENTS} Chat events per round, ${ROUNDS} rounds, batches of ${BATCH}, concurrency ${CONCURRENCY}`,
   );
@@ -530,14 +535,16 @@ async function main() {
       }
       baseline = median(rates);
     }
-    const hooks = await beforeSendRound(receiverUrl);
-    const at = (xs: number[], p: number) => percentile(xs, p).toFixed(3);
-    console.log(
-      `\nbefore-message-send, ${BEFORE_SEND_CALLS} calls: bare undici p50 ${at(hooks.bare, 50)} ms / p99 ${at(hooks.bare, 99)} ms, ` +
-        `Herald p50 ${at(hooks.viaHerald, 50)} ms / p99 ${at(hooks.viaHerald, 99)} ms; Herald adds ` +
-        `${(percentile(hooks.viaHerald, 50) - percentile(hooks.bare, 50)).toFixed(3)} ms at p50, ` +
-        `${(percentile(hooks.viaHerald, 99) - percentile(hooks.bare, 99)).toFixed(3)} ms at p99 (aim: < 1 ms at p99)`,
-    );
+    if (values.hooks) {
+      const hooks = await beforeSendRound(receiverUrl);
+      const at = (xs: number[], p: number) => percentile(xs, p).toFixed(3);
+      console.log(
+        `\nbefore-message-send, ${BEFORE_SEND_CALLS} calls: bare undici p50 ${at(hooks.bare, 50)} ms / p99 ${at(hooks.bare, 99)} ms, ` +
+          `Herald p50 ${at(hooks.viaHerald, 50)} ms / p99 ${at(hooks.viaHerald, 99)} ms; Herald adds ` +
+          `${(percentile(hooks.viaHerald, 50) - percentile(hooks.bare, 50)).toFixed(3)} ms at p50, ` +
+          `${(percentile(hooks.viaHerald, 99) - percentile(hooks.bare, 99)).toFixed(3)} ms at p99 (aim: < 1 ms at p99)`,
+      );
+    }
   } finally {
     receiver.exit();
   }
