@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { editDistance, filterMatches } from "../src/catalog/index.js";
 import { uuidv7 } from "../src/core/ids.js";
-import { nextState, retryDelayMs } from "../src/delivery/retry.js";
+import { MAX_RETRY_AFTER_MS, nextState, retryAfterMs, retryDelayMs } from "../src/delivery/retry.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../src/profiles/sendbird/index.js";
 import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
 
@@ -45,6 +45,41 @@ describe("retry policy", () => {
       {
         state: "pending",
         nextAttemptAt: 1003,
+      },
+    );
+  });
+
+  it("reads Retry-After on 429 and 503 only, in seconds or as an HTTP-date, capped at an hour", () => {
+    const now = Date.parse("2026-12-01T00:00:00Z");
+    assert.equal(retryAfterMs(429, { "retry-after": "7" }, now), 7000);
+    assert.equal(retryAfterMs(503, { "retry-after": " 120 " }, now), 120_000);
+    assert.equal(retryAfterMs(503, { "retry-after": "Tue, 01 Dec 2026 00:00:30 GMT" }, now), 30_000);
+    assert.equal(retryAfterMs(429, { "retry-after": "999999" }, now), MAX_RETRY_AFTER_MS);
+    assert.equal(retryAfterMs(429, { "retry-after": "Mon, 30 Nov 2026 00:00:00 GMT" }, now), 0, "a past date");
+    assert.equal(retryAfterMs(429, { "retry-after": "soon" }, now), 0);
+    assert.equal(retryAfterMs(429, { "retry-after": "-5" }, now), 0);
+    assert.equal(retryAfterMs(500, { "retry-after": "7" }, now), 0);
+    assert.equal(retryAfterMs(null, {}, now), 0);
+    // Never sooner than the policy's own delay, nor past the window.
+    assert.deepEqual(
+      nextState(policy, "retry", 1, 3, 1000, 1, () => 0.5, Infinity, 100),
+      {
+        state: "pending",
+        nextAttemptAt: 1250,
+      },
+    );
+    assert.deepEqual(
+      nextState(policy, "retry", 1, 3, 1000, 1, () => 0.5, Infinity, 5000),
+      {
+        state: "pending",
+        nextAttemptAt: 6000,
+      },
+    );
+    assert.deepEqual(
+      nextState(policy, "retry", 1, 3, 1000, 1, () => 0.5, 5000, 5000),
+      {
+        state: "failed",
+        nextAttemptAt: 1000,
       },
     );
   });

@@ -2,6 +2,27 @@ import type { DeliveryPolicy, Outcome } from "../profiles/profile.js";
 import type { DeliveryState } from "../storage/records.js";
 
 const JITTER = 0.2;
+/** The longest wait a receiver's `Retry-After` can ask for: one hour. */
+export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+/** The statuses whose `Retry-After` is honoured: Too Many Requests and Service Unavailable. */
+const RETRY_AFTER_STATUSES = new Set([429, 503]);
+
+/**
+ * How long a 429 or 503 asks to be left alone (`Retry-After`: seconds, or an HTTP-date), capped at
+ * an hour; 0 for any other status, or a header absent or unreadable.
+ */
+export function retryAfterMs(
+  statusCode: number | null,
+  headers: Readonly<Record<string, string>>,
+  now: number,
+): number {
+  if (statusCode === null || !RETRY_AFTER_STATUSES.has(statusCode)) return 0;
+  const value = headers["retry-after"]?.trim();
+  if (!value) return 0;
+  const asked = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(asked) || asked <= 0) return 0;
+  return Math.min(asked, MAX_RETRY_AFTER_MS);
+}
 
 /** The wait before the attempt after `attempt`, with ±20% jitter so retries do not arrive in lockstep. */
 export function retryDelayMs(
@@ -26,10 +47,12 @@ export function nextState(
   random?: () => number,
   /** When the policy's window closes (see `DeliveryPolicy.windowMs`): no retry starts at or after it. */
   windowEndsAt = Number.POSITIVE_INFINITY,
+  /** The receiver's `Retry-After` (see `retryAfterMs`): the retry waits at least this long, never less than the policy's delay. */
+  notBeforeMs = 0,
 ): { state: DeliveryState; nextAttemptAt: number } {
   if (outcome === "succeeded") return { state: "succeeded", nextAttemptAt: now };
   if (outcome === "failed" || attempt >= maxAttempts) return { state: "failed", nextAttemptAt: now };
-  const nextAttemptAt = now + retryDelayMs(policy, attempt, random, scale);
+  const nextAttemptAt = now + Math.max(retryDelayMs(policy, attempt, random, scale), notBeforeMs);
   if (nextAttemptAt >= windowEndsAt) return { state: "failed", nextAttemptAt: now };
   return { state: "pending", nextAttemptAt };
 }

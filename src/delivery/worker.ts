@@ -6,7 +6,7 @@ import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
-import { nextState } from "./retry.js";
+import { nextState, retryAfterMs } from "./retry.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "./transport/index.js";
 
 export interface WorkerOptions {
@@ -294,15 +294,19 @@ export class DeliveryWorker {
     this.#claimed--;
     this.metrics.inFlight.dec();
     const outcome = timeoutMs > 0 ? wire.classify(attemptResult(result), attempt) : "failed";
+    const endedAt = Date.now();
+    // A 429 or 503 with Retry-After: the next attempt waits as asked (up to an hour), never less than
+    // the policy says, and not at all when that is past the profile's window (Stream's 15 s).
     const next = nextState(
       wire.policy,
       outcome,
       attempt,
       delivery.maxAttempts,
-      Date.now(),
+      endedAt,
       this.options.retryDelayScale,
       undefined,
       windowEndsAt,
+      retryAfterMs(result.statusCode, result.responseHeaders, endedAt),
     );
     this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);

@@ -8,8 +8,17 @@ export interface ReceivedRequest {
   receivedAt: number;
 }
 
-/** How the receiver answers the nth request (0-based): a status, or hang until the client gives up. */
-export type Behaviour = (request: ReceivedRequest, index: number) => number | "hang" | Promise<number>;
+/** A status with response headers (a `Retry-After`, say). */
+export interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+}
+
+/** How the receiver answers the nth request (0-based): a status (with headers), or hang until the client gives up. */
+export type Behaviour = (
+  request: ReceivedRequest,
+  index: number,
+) => number | Answer | "hang" | Promise<number | Answer>;
 
 /** A real webhook receiver on a loopback port that records every request it gets. */
 export class Receiver {
@@ -27,9 +36,10 @@ export class Receiver {
         const index = this.requests.push(received) - 1;
         const answer = this.behaviour(received, index);
         if (answer !== "hang") {
-          void Promise.resolve(answer).then((status) =>
-            res.writeHead(status, { "content-type": "text/plain" }).end(`status ${status}`),
-          );
+          void Promise.resolve(answer).then((given) => {
+            const { status, headers } = typeof given === "number" ? { status: given, headers: {} } : given;
+            res.writeHead(status, { "content-type": "text/plain", ...headers }).end(`status ${status}`);
+          });
         }
         this.#waiters = this.#waiters.filter((waiter) => {
           if (this.requests.length < waiter.count) return true;
