@@ -100,3 +100,93 @@ describe("endpoint health: Retry-After", { concurrency: true }, () => {
     assert.equal(tooLate.requests.length, 1);
   });
 });
+
+describe("endpoint health: 410 Gone", { concurrency: true }, () => {
+  let h: TestHerald;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    // One attempt at a time per endpoint: after the 410 nothing else of it is in flight.
+    h = await startHerald({ retryDelayScale: 0.0001, endpointConcurrency: 1 });
+  });
+  after(async () => {
+    await h.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+  const receiver = async (behaviour: Behaviour) => {
+    const started = await Receiver.start(behaviour);
+    receivers.push(started);
+    return started;
+  };
+  const events = (n: number) => ({
+    events: Array.from({ length: n }, (_, i) => ({ category: "user:block", blocker: { user_id: `u${i}` } })),
+  });
+  const deliveries = async (token: string): Promise<Delivery[]> =>
+    (await call(h.url, "GET", "/v1/deliveries", { token })).body.deliveries;
+
+  it("standard: a 410 disables the endpoint, says why, holds its other deliveries; enabling resumes them", async () => {
+    const r = await receiver((_req, index) => (index === 0 ? 410 : 200));
+    const app = await h.createApp();
+    const created = await call(h.url, "POST", "/v1/endpoints", { token: app.token, body: { url: r.url } });
+    assert.equal(created.body.disabled_reason, null);
+    const published = await call(h.url, "POST", "/v1/events/batch", { token: app.token, body: events(3) });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    const disabled = await eventually(async () => {
+      const { body } = await call(h.url, "GET", `/v1/endpoints/${created.body.id}`, { token: app.token });
+      return body.enabled ? undefined : body;
+    });
+    assert.match(disabled.disabled_reason, /410 Gone/);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(r.requests.length, 1, "nothing more is sent to a disabled endpoint");
+    const held = await deliveries(app.token);
+    assert.deepEqual(held.map((d) => d.status).sort(), ["failed", "pending", "pending"]);
+
+    const enabled = await call(h.url, "PATCH", `/v1/endpoints/${created.body.id}`, {
+      token: app.token,
+      body: { enabled: true },
+    });
+    assert.equal(enabled.body.disabled_reason, null);
+    assert.equal(enabled.body.enabled, true);
+    await r.waitFor(3);
+    await eventually(async () => {
+      const all = await deliveries(app.token);
+      return all.filter((d) => d.status === "succeeded").length === 2 ? all : undefined;
+    });
+    const again = await call(h.url, "GET", `/v1/endpoints/${created.body.id}`, { token: app.token });
+    assert.equal(again.body.disabled_reason, null);
+  });
+
+  it("sendbird retries a 410 and stream ends the delivery; neither disables its endpoint", async () => {
+    const gone = await receiver(() => 410);
+    const sendbird = await h.createApp();
+    await configureChatWebhook(h.url, sendbird.token, { url: gone.url });
+    const stream = await h.createApp();
+    assert.equal((await call(h.url, "POST", "/v1/keys", { token: stream.token })).status, 201);
+    const streamEndpoint = await call(h.url, "POST", "/v1/endpoints", {
+      token: stream.token,
+      body: { url: gone.url, profile: "stream" },
+    });
+    await call(h.url, "POST", "/v1/events", { token: sendbird.token, body: { category: "user:block" } });
+    await call(h.url, "POST", "/v1/events", {
+      token: stream.token,
+      body: { type: "user.updated", user: { id: "u1" } },
+    });
+    for (const [token, attempts] of [
+      [sendbird.token, 3],
+      [stream.token, 1],
+    ] as const) {
+      const failed = await eventually(async () => {
+        const [d] = await deliveries(token);
+        return d?.status === "failed" ? d : undefined;
+      });
+      assert.equal(failed.attempts, attempts);
+    }
+    const endpoints = [
+      ...(await call(h.url, "GET", "/v1/endpoints", { token: sendbird.token })).body.endpoints,
+      (await call(h.url, "GET", `/v1/endpoints/${streamEndpoint.body.id}`, { token: stream.token })).body,
+    ];
+    for (const endpoint of endpoints) {
+      assert.equal(endpoint.enabled, true, endpoint.profile);
+      assert.equal(endpoint.disabled_reason, null);
+    }
+  });
+});

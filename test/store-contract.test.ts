@@ -115,6 +115,7 @@ const endpointRecord = (appId: string, id: string, overrides: Partial<Endpoint> 
   url: `https://example.test/${id}`,
   description: "",
   enabled: true,
+  disabledReason: null,
   eventTypes: ["*"],
   headers: {},
   options: {},
@@ -541,6 +542,23 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.listEndpoints("A"), [tieLow, full, later]);
         assert.deepEqual(await store.listEndpoints("B"), [ofB]);
         assert.deepEqual(await store.listEndpoints("nope"), []);
+      });
+
+      it("disables an endpoint on Herald's account with a reason, which enabling it clears", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "ep-gone"));
+        assert.equal(await store.disableEndpoint("ep-gone", "410 Gone", T + 9), true);
+        assert.equal(await store.disableEndpoint("ep-gone", "again", T + 10), false, "already disabled");
+        assert.equal(await store.disableEndpoint("nope", "410 Gone", T + 9), false);
+        const disabled = await store.getEndpoint("ep-gone");
+        assert.deepEqual(
+          { enabled: disabled?.enabled, reason: disabled?.disabledReason, updatedAt: disabled?.updatedAt },
+          { enabled: false, reason: "410 Gone", updatedAt: T + 9 },
+        );
+        await store.saveEndpoint({ ...disabled!, description: "kept disabled" });
+        assert.equal((await store.getEndpoint("ep-gone"))?.disabledReason, "410 Gone", "a save that keeps it off");
+        await store.saveEndpoint({ ...disabled!, enabled: true });
+        assert.equal((await store.getEndpoint("ep-gone"))?.disabledReason, null, "enabled again: no reason");
       });
 
       it("updates an endpoint in place, keeping its app and creation time", async () => {

@@ -196,6 +196,7 @@ describe("SSRF guard: every address class refused when delivering, nothing sent"
         url: `http://${host}:${port}/webhook`,
         description: "",
         enabled: true,
+        disabledReason: null,
         eventTypes: ["*"],
         headers: {},
         options: {},

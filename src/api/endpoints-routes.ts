@@ -113,6 +113,8 @@ function applyFields(base: Endpoint, body: EndpointPatchBody, wire: WireFormat, 
     description: body.description ?? base.description,
     eventTypes: body.filter === undefined ? base.eventTypes : checkFilter(body.filter, vocabulary),
     enabled: body.enabled ?? base.enabled,
+    // Set through the API either way, it is a person's decision: Herald's reason no longer applies.
+    disabledReason: body.enabled === undefined ? base.disabledReason : null,
     headers: body.headers === undefined ? base.headers : checkHeaders(body.headers, wire),
     options: body.options === undefined ? base.options : { ...base.options, ...body.options },
   };
@@ -185,6 +187,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
         url: "",
         description: "",
         enabled: true,
+        disabledReason: null,
         eventTypes: ["*"],
         headers: {},
         options: {},

@@ -160,6 +160,10 @@ export const EndpointJson = Type.Object(
     vocabulary: Type.String(),
     filter: Type.Array(Type.String()),
     enabled: Type.Boolean(),
+    disabled_reason: Type.Union([Type.String(), Type.Null()], {
+      description:
+        "why Herald disabled it by itself (a 410 Gone, …); null while enabled or when disabled through the API",
+    }),
     headers: Type.Record(Type.String(), Type.String()),
     options: Type.Record(Type.String(), Json),
     signing_keys: Type.Array(KeyJson, { description: "keys that sign now; secrets are never returned" }),

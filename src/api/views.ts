@@ -13,6 +13,7 @@ export const endpointJson = (endpoint: Endpoint, keys: readonly SigningKey[]) =>
   vocabulary: endpoint.vocabulary,
   filter: endpoint.eventTypes,
   enabled: endpoint.enabled,
+  disabled_reason: endpoint.disabledReason,
   headers: endpoint.headers,
   options: endpoint.options,
   signing_keys: keys.map((key) => ({

@@ -94,6 +94,8 @@ export class DeliveryWorker {
   #running = false;
   #wakeTimer: NodeJS.Timeout | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
+  /** Endpoints being disabled: no claim for them until the store says they are. */
+  readonly #disabling = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -308,6 +310,8 @@ export class DeliveryWorker {
       windowEndsAt,
       retryAfterMs(result.statusCode, result.responseHeaders, endedAt),
     );
+    const disabledBecause = timeoutMs > 0 ? wire.disablesOn?.(attemptResult(result)) : undefined;
+    if (disabledBecause !== undefined) this.#disable(lane, endpoint, disabledBecause);
     this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
     const requestHeaders = redactHeaders(headers);
@@ -324,10 +328,36 @@ export class DeliveryWorker {
   }
 
   /**
+   * Disables an endpoint on Herald's own account: the lane hands back what it has queued, and the
+   * next claim finds the endpoint disabled, so its pending deliveries are held until it is enabled.
+   */
+  #disable(lane: Lane, endpoint: Endpoint, reason: string): void {
+    lane.target = undefined;
+    const queued = lane.queue.splice(0).map((q) => q.delivery.id);
+    this.#claimed -= queued.length;
+    const now = Date.now();
+    this.#disabling.add(endpoint.id);
+    void (async () => {
+      try {
+        if (await this.store.disableEndpoint(endpoint.id, reason, now)) {
+          this.logger.warn({ endpointId: endpoint.id, appId: endpoint.appId, reason }, "endpoint disabled");
+        }
+        this.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
+        if (queued.length > 0) await this.store.releaseLeases(queued, now);
+      } catch (error) {
+        this.logger.error({ err: error, endpointId: endpoint.id }, "disabling an endpoint failed");
+      } finally {
+        this.#disabling.delete(endpoint.id);
+      }
+    })();
+  }
+
+  /**
    * Who a lane sends to and with which keys, resolved per claim so a rotation signs at once. A
    * disabled endpoint has none: its deliveries stay pending, held until it is enabled again.
    */
   async #target(endpointId: string): Promise<Target | undefined> {
+    if (this.#disabling.has(endpointId)) return undefined;
     const endpoint = await this.endpoints.get(endpointId);
     const wire = endpoint && findWireFormat(endpoint.profile);
     if (!endpoint?.enabled || endpoint.url === "" || !wire) return undefined;

@@ -98,6 +98,11 @@ export interface WireFormat {
   request(body: string, identity: AttemptIdentity, keys: SigningKeys, endpoint: Endpoint): WireRequest;
   /** What attempt number `attempt` coming to `result` means; `retry` past the delivery's attempts is a failure. */
   classify(result: AttemptResult, attempt: number): Outcome;
+  /**
+   * Why an attempt's result disables its endpoint (Standard Webhooks: 410 Gone), or undefined. The
+   * endpoint's other pending deliveries are then held until it is enabled again.
+   */
+  disablesOn?(result: AttemptResult): string | undefined;
   /** Header names an endpoint's extra headers may not set. */
   readonly reservedHeaders: readonly string[];
   /** Makes an endpoint's signing keys, when the format signs with keys of the endpoint's own. */

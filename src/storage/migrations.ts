@@ -203,4 +203,10 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: { sqlite: attemptCapture("TEXT"), postgres: attemptCapture("JSONB") },
   },
   { version: 5, name: "idempotency-scope", sql: IDEMPOTENCY_SCOPE },
+  {
+    version: 6,
+    name: "endpoint-disabled-reason",
+    // Why Herald disabled an endpoint by itself (a 410 Gone, say); null when enabled or disabled by a person.
+    sql: "ALTER TABLE endpoints ADD COLUMN disabled_reason TEXT;",
+  },
 ];

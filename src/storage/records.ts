@@ -56,6 +56,11 @@ export interface Endpoint {
   url: string;
   description: string;
   enabled: boolean;
+  /**
+   * Why Herald disabled it by itself (a 410 Gone, …); null while enabled or when a person disabled it.
+   * Enabling it again clears it.
+   */
+  disabledReason: string | null;
   /** Subscribed types: exact names and `prefix*` wildcards; `["*"]` is every type, including ones added later. */
   eventTypes: string[];
   /** Extra request headers; the wire format's own headers always win. */

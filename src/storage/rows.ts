@@ -46,6 +46,7 @@ export interface EndpointRow {
   description: string;
   /** SQLite has no boolean type and returns 0 or 1. */
   enabled: boolean | number;
+  disabled_reason: string | null;
   event_types: string;
   headers: string | Record<string, string>;
   options: string;
@@ -139,6 +140,7 @@ export const toEndpoint = (row: EndpointRow): Endpoint => ({
   url: row.url,
   description: row.description,
   enabled: row.enabled === true || row.enabled === 1,
+  disabledReason: row.disabled_reason ?? null,
   eventTypes: JSON.parse(row.event_types) as string[],
   headers: json(row.headers),
   options: JSON.parse(row.options) as Record<string, unknown>,

@@ -74,6 +74,11 @@ export interface Store {
   /** Inserts or updates an endpoint (never moving it to another app). */
   saveEndpoint(endpoint: Endpoint): Promise<void>;
   /**
+   * Disables an endpoint on Herald's own account (a 410 Gone, …), saying why; its pending deliveries
+   * are held, as for any disabled endpoint. False if it was already disabled, or does not exist.
+   */
+  disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean>;
+  /**
    * Deletes an endpoint of an app with its signing keys; its pending deliveries end as failed, and
    * the log keeps them. False if the app has no such endpoint.
    */

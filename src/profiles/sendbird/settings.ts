@@ -107,6 +107,7 @@ export function applySettingsUpdate(
     url: url === undefined ? (current?.url ?? "") : requireWebhookUrl(url, "url", guard),
     description: current?.description ?? `Sendbird ${shape.product === "sendbird-chat" ? "Chat" : "Calls"} webhook`,
     enabled: enabled ?? current?.enabled ?? false,
+    disabledReason: current?.disabledReason ?? null,
     eventTypes: events === undefined ? (current?.eventTypes ?? []) : checkCategories(events, shape.catalog),
     headers: current?.headers ?? {},
     options,

@@ -76,5 +76,8 @@ export const standardWireFormat: WireFormat = {
   // The spec: 2xx succeeds, 410 Gone means the receiver wants no more, anything else (3xx too) is retried.
   classify: ({ statusCode }) =>
     statusCode === null || !isSuccess(statusCode) ? (statusCode === 410 ? "failed" : "retry") : "succeeded",
+  // The spec again: a 410 means the receiver wants this endpoint's webhooks no more, so it is disabled.
+  disablesOn: ({ statusCode }) =>
+    statusCode === 410 ? "410 Gone: the receiver asked for no more webhooks at this URL" : undefined,
   newKeys: ({ ed25519 }) => (ed25519 ? [newHmacKey(), newEd25519Key()] : [newHmacKey()]),
 };

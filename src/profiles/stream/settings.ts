@@ -163,6 +163,7 @@ function newStreamEndpoint(id: string, appId: string, profile: string, descripti
     url: "",
     description,
     enabled: false,
+    disabledReason: null,
     eventTypes: [ALL_TYPES],
     headers: {},
     options: {},

@@ -320,11 +320,11 @@ export class PostgresStore implements Store {
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#pool.query(
       `INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
-         options, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         options, created_at, updated_at, disabled_reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
        ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
          enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
-         options = excluded.options, updated_at = excluded.updated_at
+         options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason
        WHERE endpoints.app_id = excluded.app_id`,
       [
         endpoint.id,
@@ -339,8 +339,17 @@ export class PostgresStore implements Store {
         JSON.stringify(endpoint.options),
         endpoint.createdAt,
         endpoint.updatedAt,
+        endpoint.enabled ? null : endpoint.disabledReason,
       ],
     );
+  }
+
+  async disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      "UPDATE endpoints SET enabled = false, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND enabled",
+      [reason, now, endpointId],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {

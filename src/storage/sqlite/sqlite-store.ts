@@ -94,14 +94,17 @@ function prepareStatements(db: Database.Database) {
     ),
     getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
     saveEndpoint: db.prepare(`
-      INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
-        options, created_at, updated_at)
-      VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @eventTypes, @headers, @options,
-        @createdAt, @updatedAt)
+      INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, disabled_reason,
+        event_types, headers, options, created_at, updated_at)
+      VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @eventTypes,
+        @headers, @options, @createdAt, @updatedAt)
       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
-        enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
-        options = excluded.options, updated_at = excluded.updated_at
+        enabled = excluded.enabled, disabled_reason = excluded.disabled_reason, event_types = excluded.event_types,
+        headers = excluded.headers, options = excluded.options, updated_at = excluded.updated_at
       WHERE endpoints.app_id = excluded.app_id`),
+    disableEndpoint: db.prepare(
+      "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1",
+    ),
     deleteEndpoint: db.prepare("DELETE FROM endpoints WHERE app_id = ? AND id = ?"),
     failPendingOfEndpoint: db.prepare(
       "UPDATE deliveries SET state = 'failed', updated_at = ? WHERE endpoint_id = ? AND state = 'pending'",
@@ -374,11 +377,16 @@ export class SqliteStore implements Store {
     const row = {
       ...endpoint,
       enabled: endpoint.enabled ? 1 : 0,
+      disabledReason: endpoint.enabled ? null : endpoint.disabledReason,
       eventTypes: JSON.stringify(endpoint.eventTypes),
       headers: JSON.stringify(endpoint.headers),
       options: JSON.stringify(endpoint.options),
     };
     this.#durably(() => this.#statements.saveEndpoint.run(row));
+  }
+
+  async disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean> {
+    return this.#durably(() => this.#statements.disableEndpoint.run(reason, now, endpointId).changes > 0);
   }
 
   async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
