@@ -190,3 +190,92 @@ describe("endpoint health: 410 Gone", { concurrency: true }, () => {
     }
   });
 });
+
+describe("endpoint health: retry_policy", { concurrency: true }, () => {
+  let h: TestHerald;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    // Three days become about 2.5 s.
+    h = await startHerald({ retryDelayScale: 0.00001 });
+  });
+  after(async () => {
+    await h.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+  const failing = async () => {
+    const started = await Receiver.start(() => 500);
+    receivers.push(started);
+    return started;
+  };
+  const patch = (token: string, id: string, body: unknown) =>
+    call(h.url, "PATCH", `/v1/endpoints/${id}`, { token, body });
+  const failedDelivery = (token: string) =>
+    eventually(async () => {
+      const [d] = (await call(h.url, "GET", "/v1/deliveries", { token })).body.deliveries as Delivery[];
+      return d?.status === "failed" ? d : undefined;
+    }, 20_000);
+  const lastGap = (r: Receiver) => r.requests.at(-1)!.receivedAt - r.requests.at(-2)!.receivedAt;
+  const span = (r: Receiver) => r.requests.at(-1)!.receivedAt - r.requests[0]!.receivedAt;
+
+  it("standard: durable gives 12 attempts over about three days (scaled), profile the format's 8", async () => {
+    const durable = await failing();
+    const own = await failing();
+    const durableApp = await h.createApp();
+    const ownApp = await h.createApp();
+    const created = await call(h.url, "POST", "/v1/endpoints", { token: durableApp.token, body: { url: durable.url } });
+    assert.equal(created.body.retry_policy, "profile");
+    const patched = await patch(durableApp.token, created.body.id, { retry_policy: "durable" });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.body.retry_policy, "durable");
+    assert.equal(
+      (await call(h.url, "GET", `/v1/endpoints/${created.body.id}`, { token: durableApp.token })).body.retry_policy,
+      "durable",
+    );
+    await call(h.url, "POST", "/v1/endpoints", { token: ownApp.token, body: { url: own.url } });
+    for (const app of [durableApp, ownApp]) {
+      await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
+    }
+    const [durableFailed, ownFailed] = await Promise.all([
+      failedDelivery(durableApp.token),
+      failedDelivery(ownApp.token),
+    ]);
+    assert.deepEqual([durableFailed.attempts, durableFailed.max_attempts], [12, 12]);
+    assert.deepEqual([ownFailed.attempts, ownFailed.max_attempts], [8, 8]);
+    assert.equal(durable.requests.length, 12);
+    // 254,555 s of delays, scaled by 1e-5 and -20% at worst.
+    assert.ok(span(durable) >= 2000, `12 attempts within ${span(durable)} ms`);
+    // The last wait is durable's 24 h (864 ms scaled, ±20%), not the format's 10 h (360 ms).
+    assert.ok(lastGap(durable) >= 600, `last wait ${lastGap(durable)} ms`);
+  });
+
+  it("sendbird: durable replaces Sendbird's three attempts; a resend gets the durable budget", async () => {
+    const r = await failing();
+    const app = await h.createApp();
+    await configureChatWebhook(h.url, app.token, { url: r.url });
+    const [endpoint] = (await call(h.url, "GET", "/v1/endpoints", { token: app.token })).body.endpoints;
+    assert.equal((await patch(app.token, endpoint.id, { retry_policy: "durable" })).status, 200);
+    await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
+    const failed = await failedDelivery(app.token);
+    assert.equal(failed.attempts, 12);
+    assert.ok(lastGap(r) >= 600, `last wait ${lastGap(r)} ms`);
+    const resent = await call(h.url, "POST", `/v1/deliveries/${failed.id}/retry`, { token: app.token });
+    assert.equal(resent.body.max_attempts, 24);
+  });
+
+  it("refuses durable for stream endpoints, and an unknown policy; /openapi.json lists both values", async () => {
+    const app = await h.createApp();
+    assert.equal((await call(h.url, "POST", "/v1/keys", { token: app.token })).status, 201);
+    const created = await call(h.url, "POST", "/v1/endpoints", {
+      token: app.token,
+      body: { url: "https://example.com/hook", profile: "stream" },
+    });
+    const refused = await patch(app.token, created.body.id, { retry_policy: "durable" });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.parameter, "retry_policy");
+    const unknown = await patch(app.token, created.body.id, { retry_policy: "weekly" });
+    assert.equal(unknown.status, 400);
+    const spec = await fetch(`${h.url}/openapi.json`).then((response) => response.text());
+    assert.match(spec, /"retry_policy"/);
+    assert.match(spec, /"durable"/);
+  });
+});

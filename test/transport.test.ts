@@ -197,6 +197,7 @@ describe("SSRF guard: every address class refused when delivering, nothing sent"
         description: "",
         enabled: true,
         disabledReason: null,
+        retryPolicy: "profile",
         eventTypes: ["*"],
         headers: {},
         options: {},

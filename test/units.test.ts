@@ -2,9 +2,17 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { editDistance, filterMatches } from "../src/catalog/index.js";
 import { uuidv7 } from "../src/core/ids.js";
-import { MAX_RETRY_AFTER_MS, nextState, retryAfterMs, retryDelayMs } from "../src/delivery/retry.js";
+import {
+  DURABLE_RETRY_DELAYS_MS,
+  MAX_RETRY_AFTER_MS,
+  nextState,
+  policyOf,
+  retryAfterMs,
+  retryDelayMs,
+} from "../src/delivery/retry.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../src/profiles/sendbird/index.js";
 import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
+import { streamWireFormat } from "../src/profiles/stream/wire-format.js";
 
 describe("retry policy", () => {
   const policy = sendbirdChatWire.policy;
@@ -82,6 +90,17 @@ describe("retry policy", () => {
         nextAttemptAt: 1000,
       },
     );
+  });
+
+  it("makes durable 12 attempts over about three days, keeping the format's timeout; stream keeps its own", () => {
+    const durable = policyOf(policy, { retryPolicy: "durable" });
+    assert.equal(durable.maxAttempts, 12);
+    assert.equal(durable.timeoutMs, policy.timeoutMs);
+    assert.equal(durable.retryDelaysMs, DURABLE_RETRY_DELAYS_MS);
+    const hours = DURABLE_RETRY_DELAYS_MS.reduce((sum, ms) => sum + ms, 0) / 3_600_000;
+    assert.ok(hours > 70 && hours < 72, String(hours));
+    assert.equal(policyOf(policy, { retryPolicy: "profile" }), policy);
+    assert.equal(policyOf(streamWireFormat.policy, { retryPolicy: "durable" }), streamWireFormat.policy);
   });
 
   it("gives Standard Webhooks the spec's schedule: 8 attempts over about 27.5 h, 410 final, 3xx retried", () => {

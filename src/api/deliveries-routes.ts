@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
+import { policyOf } from "../delivery/retry.js";
 import { findWireFormat } from "../profiles/registry.js";
 import type { DeliveryState } from "../storage/records.js";
 import { appOf } from "./auth.js";
@@ -104,7 +105,8 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
       const endpoint = await ctx.endpoints.get(current.endpointId);
       const wire = endpoint && findWireFormat(endpoint.profile);
       if (!wire) throw new HeraldError("conflict", "The delivery's endpoint has been deleted.");
-      const retried = await ctx.store.retryDelivery(tenant.id, current.id, wire.policy.maxAttempts, Date.now());
+      const attempts = policyOf(wire.policy, endpoint).maxAttempts;
+      const retried = await ctx.store.retryDelivery(tenant.id, current.id, attempts, Date.now());
       ctx.onRetry(current.endpointId);
       return reply.status(202).send(deliveryJson(retried ?? current));
     },

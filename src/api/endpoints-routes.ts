@@ -5,7 +5,7 @@ import { HeraldError } from "../core/errors.js";
 import { newEndpointId, newSigningKeyId } from "../core/ids.js";
 import type { KeySource, NewEndpointKey, WireFormat } from "../profiles/profile.js";
 import { findVocabulary, findWireFormat, VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
-import type { Endpoint, SigningKey } from "../storage/records.js";
+import type { Endpoint, RetryPolicyName, SigningKey } from "../storage/records.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { isoTime, pageOf } from "./pagination.js";
@@ -117,7 +117,20 @@ function applyFields(base: Endpoint, body: EndpointPatchBody, wire: WireFormat, 
     disabledReason: body.enabled === undefined ? base.disabledReason : null,
     headers: body.headers === undefined ? base.headers : checkHeaders(body.headers, wire),
     options: body.options === undefined ? base.options : { ...base.options, ...body.options },
+    retryPolicy: body.retry_policy === undefined ? base.retryPolicy : checkRetryPolicy(body.retry_policy, wire),
   };
+}
+
+/** `durable` is for formats without a window: Stream's push webhooks end within 15 s by design. */
+function checkRetryPolicy(policy: RetryPolicyName, wire: WireFormat): RetryPolicyName {
+  if (policy === "durable" && wire.policy.windowMs !== undefined) {
+    throw new HeraldError(
+      "invalid_value",
+      `"${wire.id}" endpoints keep their format's retries: every attempt ends within ${wire.policy.windowMs / 1000} s of the first, as the vendor does.`,
+      { parameter: "retry_policy" },
+    );
+  }
+  return policy;
 }
 
 interface ById {
@@ -188,6 +201,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
         description: "",
         enabled: true,
         disabledReason: null,
+        retryPolicy: "profile",
         eventTypes: ["*"],
         headers: {},
         options: {},

@@ -101,6 +101,10 @@ const Options = Type.Object(
   },
   { additionalProperties: false, description: "wire-format options (Sendbird: member payloads; Stream: gzip)" },
 );
+const RetryPolicy = Type.Union([Type.Literal("profile"), Type.Literal("durable")], {
+  description:
+    "profile: the wire format's own retries (default); durable: 12 attempts over about three days (5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h, 24 h, 24 h, ±20%); not for stream endpoints",
+});
 const EndpointFields = {
   url: Url,
   description: Type.String({ maxLength: 1024 }),
@@ -130,6 +134,7 @@ export const NewEndpoint = Type.Object(
     headers: Type.Optional(Headers),
     options: Type.Optional(Options),
     ed25519: Type.Optional(Type.Boolean({ description: "standard: also sign with an ed25519 key (v1a)" })),
+    retry_policy: Type.Optional(RetryPolicy),
   },
   { additionalProperties: false },
 );
@@ -141,6 +146,7 @@ export const EndpointPatch = Type.Object(
     enabled: Type.Optional(Type.Boolean()),
     headers: Type.Optional(Headers),
     options: Type.Optional(Options),
+    retry_policy: Type.Optional(RetryPolicy),
   },
   { additionalProperties: false },
 );
@@ -166,6 +172,7 @@ export const EndpointJson = Type.Object(
     }),
     headers: Type.Record(Type.String(), Type.String()),
     options: Type.Record(Type.String(), Json),
+    retry_policy: RetryPolicy,
     signing_keys: Type.Array(KeyJson, { description: "keys that sign now; secrets are never returned" }),
     created_at: Timestamp,
     updated_at: Timestamp,

@@ -16,6 +16,7 @@ export const endpointJson = (endpoint: Endpoint, keys: readonly SigningKey[]) =>
   disabled_reason: endpoint.disabledReason,
   headers: endpoint.headers,
   options: endpoint.options,
+  retry_policy: endpoint.retryPolicy,
   signing_keys: keys.map((key) => ({
     id: key.id,
     type: key.kind,

@@ -1,5 +1,5 @@
 import type { DeliveryPolicy, Outcome } from "../profiles/profile.js";
-import type { DeliveryState } from "../storage/records.js";
+import type { DeliveryState, Endpoint } from "../storage/records.js";
 
 const JITTER = 0.2;
 /** The longest wait a receiver's `Retry-After` can ask for: one hour. */
@@ -22,6 +22,40 @@ export function retryAfterMs(
   const asked = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now;
   if (!Number.isFinite(asked) || asked <= 0) return 0;
   return Math.min(asked, MAX_RETRY_AFTER_MS);
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+/**
+ * The `durable` schedule: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h, 24 h, 24 h (±20%):
+ * 12 attempts over about 71.7 h, for receivers that may be down for days.
+ */
+export const DURABLE_RETRY_DELAYS_MS: readonly number[] = [
+  5 * SECOND,
+  30 * SECOND,
+  2 * MINUTE,
+  10 * MINUTE,
+  30 * MINUTE,
+  HOUR,
+  3 * HOUR,
+  6 * HOUR,
+  12 * HOUR,
+  24 * HOUR,
+  24 * HOUR,
+];
+
+/**
+ * The policy an endpoint's deliveries follow: its wire format's own, or with `durable` the same
+ * timeout and the durable schedule. A format with a window (Stream) keeps its own: see the API.
+ */
+export function policyOf(profilePolicy: DeliveryPolicy, endpoint: Pick<Endpoint, "retryPolicy">): DeliveryPolicy {
+  if (endpoint.retryPolicy !== "durable" || profilePolicy.windowMs !== undefined) return profilePolicy;
+  return {
+    timeoutMs: profilePolicy.timeoutMs,
+    maxAttempts: DURABLE_RETRY_DELAYS_MS.length + 1,
+    retryDelaysMs: DURABLE_RETRY_DELAYS_MS,
+  };
 }
 
 /** The wait before the attempt after `attempt`, with ±20% jitter so retries do not arrive in lockstep. */

@@ -6,7 +6,7 @@ import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
-import { nextState, retryAfterMs } from "./retry.js";
+import { nextState, policyOf, retryAfterMs } from "./retry.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "./transport/index.js";
 
 export interface WorkerOptions {
@@ -300,7 +300,7 @@ export class DeliveryWorker {
     // A 429 or 503 with Retry-After: the next attempt waits as asked (up to an hour), never less than
     // the policy says, and not at all when that is past the profile's window (Stream's 15 s).
     const next = nextState(
-      wire.policy,
+      policyOf(wire.policy, endpoint),
       outcome,
       attempt,
       delivery.maxAttempts,

@@ -5,6 +5,7 @@ import { filterMatches, MAX_TYPE_LENGTH, suggestTypes, type Vocabulary, vocabula
 import { HeraldError } from "../core/errors.js";
 import { newDeliveryId, newEventId } from "../core/ids.js";
 import { stringifyJson } from "../core/json.js";
+import { policyOf } from "../delivery/retry.js";
 import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, IdempotencyRecord, NewDelivery, NewEvent } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -124,7 +125,7 @@ export class Publisher {
           eventId: stored.id,
           endpointId: endpoint.id,
           body: wire.render({ id: stored.id, type, createdAt: now, payload }, endpoint, app),
-          maxAttempts: wire.policy.maxAttempts,
+          maxAttempts: policyOf(wire.policy, endpoint).maxAttempts,
           createdAt: now,
         });
         touched.add(endpoint.id);

@@ -209,4 +209,10 @@ export const MIGRATIONS: readonly Migration[] = [
     // Why Herald disabled an endpoint by itself (a 410 Gone, say); null when enabled or disabled by a person.
     sql: "ALTER TABLE endpoints ADD COLUMN disabled_reason TEXT;",
   },
+  {
+    version: 7,
+    name: "endpoint-retry-policy",
+    // `profile` (the wire format's own schedule) or `durable` (about three days).
+    sql: "ALTER TABLE endpoints ADD COLUMN retry_policy TEXT NOT NULL DEFAULT 'profile';",
+  },
 ];

@@ -61,6 +61,8 @@ export interface Endpoint {
    * Enabling it again clears it.
    */
   disabledReason: string | null;
+  /** Its retry schedule: the wire format's (`profile`) or `durable`; see `src/delivery/retry.ts`. */
+  retryPolicy: RetryPolicyName;
   /** Subscribed types: exact names and `prefix*` wildcards; `["*"]` is every type, including ones added later. */
   eventTypes: string[];
   /** Extra request headers; the wire format's own headers always win. */
@@ -70,6 +72,10 @@ export interface Endpoint {
   createdAt: number;
   updatedAt: number;
 }
+
+/** Which schedule an endpoint's deliveries are retried on: its wire format's own, or about three days. */
+export type RetryPolicyName = "profile" | "durable";
+export const RETRY_POLICIES: readonly RetryPolicyName[] = ["profile", "durable"];
 
 /** How a signing key signs: Sendbird's HMAC with the app token, Standard Webhooks' HMAC or ed25519. */
 export type SigningKeyKind = "hmac" | "ed25519";

@@ -47,6 +47,7 @@ export interface EndpointRow {
   /** SQLite has no boolean type and returns 0 or 1. */
   enabled: boolean | number;
   disabled_reason: string | null;
+  retry_policy: string;
   event_types: string;
   headers: string | Record<string, string>;
   options: string;
@@ -141,6 +142,7 @@ export const toEndpoint = (row: EndpointRow): Endpoint => ({
   description: row.description,
   enabled: row.enabled === true || row.enabled === 1,
   disabledReason: row.disabled_reason ?? null,
+  retryPolicy: row.retry_policy === "durable" ? "durable" : "profile",
   eventTypes: JSON.parse(row.event_types) as string[],
   headers: json(row.headers),
   options: JSON.parse(row.options) as Record<string, unknown>,

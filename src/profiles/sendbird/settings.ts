@@ -108,6 +108,7 @@ export function applySettingsUpdate(
     description: current?.description ?? `Sendbird ${shape.product === "sendbird-chat" ? "Chat" : "Calls"} webhook`,
     enabled: enabled ?? current?.enabled ?? false,
     disabledReason: current?.disabledReason ?? null,
+    retryPolicy: current?.retryPolicy ?? "profile",
     eventTypes: events === undefined ? (current?.eventTypes ?? []) : checkCategories(events, shape.catalog),
     headers: current?.headers ?? {},
     options,

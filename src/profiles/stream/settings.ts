@@ -164,6 +164,7 @@ function newStreamEndpoint(id: string, appId: string, profile: string, descripti
     description,
     enabled: false,
     disabledReason: null,
+    retryPolicy: "profile",
     eventTypes: [ALL_TYPES],
     headers: {},
     options: {},

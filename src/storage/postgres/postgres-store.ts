@@ -320,11 +320,12 @@ export class PostgresStore implements Store {
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#pool.query(
       `INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
-         options, created_at, updated_at, disabled_reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         options, created_at, updated_at, disabled_reason, retry_policy)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
        ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
          enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
-         options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason
+         options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
+         retry_policy = excluded.retry_policy
        WHERE endpoints.app_id = excluded.app_id`,
       [
         endpoint.id,
@@ -340,6 +341,7 @@ export class PostgresStore implements Store {
         endpoint.createdAt,
         endpoint.updatedAt,
         endpoint.enabled ? null : endpoint.disabledReason,
+        endpoint.retryPolicy,
       ],
     );
   }

@@ -95,12 +95,13 @@ function prepareStatements(db: Database.Database) {
     getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
     saveEndpoint: db.prepare(`
       INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, disabled_reason,
-        event_types, headers, options, created_at, updated_at)
-      VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @eventTypes,
-        @headers, @options, @createdAt, @updatedAt)
+        retry_policy, event_types, headers, options, created_at, updated_at)
+      VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @retryPolicy,
+        @eventTypes, @headers, @options, @createdAt, @updatedAt)
       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
-        enabled = excluded.enabled, disabled_reason = excluded.disabled_reason, event_types = excluded.event_types,
-        headers = excluded.headers, options = excluded.options, updated_at = excluded.updated_at
+        enabled = excluded.enabled, disabled_reason = excluded.disabled_reason, retry_policy = excluded.retry_policy,
+        event_types = excluded.event_types, headers = excluded.headers, options = excluded.options,
+        updated_at = excluded.updated_at
       WHERE endpoints.app_id = excluded.app_id`),
     disableEndpoint: db.prepare(
       "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1",
