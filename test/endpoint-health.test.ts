@@ -279,3 +279,107 @@ describe("endpoint health: retry_policy", { concurrency: true }, () => {
     assert.match(spec, /"durable"/);
   });
 });
+
+describe("endpoint health: auto-disable", { concurrency: true }, () => {
+  let h: TestHerald;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    h = await startHerald({
+      retryDelayScale: 0.0001,
+      endpointConcurrency: 1,
+      autoDisableFailures: 3,
+      autoDisableAfterMs: 1500,
+    });
+  });
+  after(async () => {
+    await h.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+  const receiver = async (behaviour: Behaviour) => {
+    const started = await Receiver.start(behaviour);
+    receivers.push(started);
+    return started;
+  };
+  const deliveries = async (token: string): Promise<Delivery[]> =>
+    (await call(h.url, "GET", "/v1/deliveries", { token })).body.deliveries;
+  const endpointOf = async (token: string) => (await call(h.url, "GET", "/v1/endpoints", { token })).body.endpoints[0];
+  const disabledEndpoint = (token: string, timeoutMs = 10_000) =>
+    eventually(async () => {
+      const endpoint = await endpointOf(token);
+      return endpoint.enabled ? undefined : endpoint;
+    }, timeoutMs);
+  const statuses = (all: Delivery[]) => all.map((d) => d.status as string);
+  const count = (all: Delivery[], status: string) => statuses(all).filter((s) => s === status).length;
+
+  it("disables an endpoint after N failed deliveries in a row, keeps its work, and resumes it when enabled", async () => {
+    let healthy = false;
+    // Slow enough answers that the streak is written while work is still queued.
+    const r = await receiver(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return healthy ? 200 : 500;
+    });
+    const app = await h.createApp();
+    await configureChatWebhook(h.url, app.token, { url: r.url });
+    const batch = Array.from({ length: 8 }, (_, i) => ({ category: "user:block", blocker: { user_id: `u${i}` } }));
+    assert.equal(
+      (await call(h.url, "POST", "/v1/events/batch", { token: app.token, body: { events: batch } })).status,
+      202,
+    );
+    const disabled = await disabledEndpoint(app.token);
+    assert.match(disabled.disabled_reason, /3 deliveries in a row failed/);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const sent = r.requests.length;
+    const held = await deliveries(app.token);
+    assert.ok(count(held, "failed") >= 3, statuses(held).join());
+    assert.ok(count(held, "pending") >= 2, `pending work is kept: ${statuses(held).join()}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(r.requests.length, sent, "nothing is sent while disabled");
+
+    healthy = true;
+    const enabled = await call(h.url, "PATCH", `/v1/endpoints/${disabled.id}`, {
+      token: app.token,
+      body: { enabled: true },
+    });
+    assert.equal(enabled.body.disabled_reason, null);
+    const resumed = await eventually(async () => {
+      const all = await deliveries(app.token);
+      return count(all, "pending") === 0 ? all : undefined;
+    });
+    assert.equal(count(resumed, "succeeded"), count(held, "pending"));
+    assert.equal((await endpointOf(app.token)).enabled, true, "a fresh streak after re-enabling");
+  });
+
+  it("disables an endpoint no attempt has succeeded to for the configured period; its delivery stays pending", async () => {
+    const r = await receiver(() => 503);
+    const app = await h.createApp();
+    await call(h.url, "POST", "/v1/endpoints", { token: app.token, body: { url: r.url } });
+    await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
+    // Standard's schedule scaled: attempts at about 0, 0, 30, 210, 930 and 2,730 ms.
+    const disabled = await disabledEndpoint(app.token);
+    assert.match(disabled.disabled_reason, /no attempt succeeded for/);
+    const [delivery] = await deliveries(app.token);
+    assert.equal(delivery!.status, "pending");
+    assert.ok(delivery!.attempts < 8);
+  });
+
+  it("a success ends the streak: failures between successes never disable", async () => {
+    // Every third delivery succeeds, so at most two fail in a row.
+    const r = await receiver((request) => (request.raw.toString().includes('"ok"') ? 200 : 500));
+    const app = await h.createApp();
+    await configureChatWebhook(h.url, app.token, { url: r.url });
+    for (let i = 0; i < 7; i++) {
+      const user_id = i % 3 === 2 ? "ok" : `u${i}`;
+      await call(h.url, "POST", "/v1/events", {
+        token: app.token,
+        body: { category: "user:block", blocker: { user_id } },
+      });
+      await eventually(async () => {
+        const all = await deliveries(app.token);
+        return all.length === i + 1 && count(all, "pending") === 0 ? all : undefined;
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const endpoint = await endpointOf(app.token);
+    assert.equal(endpoint.enabled, true, endpoint.disabled_reason);
+  });
+});

@@ -564,6 +564,52 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal((await store.getEndpoint("ep-gone"))?.disabledReason, null, "enabled again: no reason");
       });
 
+      it("keeps failure streaks, disables an endpoint past a limit saying why, and starts afresh when enabled", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "ep-1"));
+        await store.saveEndpoint(endpointRecord("A", "ep-2"));
+        const limits = { failingForMs: 1000, failedDeliveries: 3 };
+        const fail = (endpointId: string, at: number, failedDeliveries = 0) => ({
+          endpointId,
+          succeeded: false,
+          failingSince: at,
+          failedDeliveries,
+        });
+        assert.deepEqual(
+          await store.recordEndpointHealth([fail("ep-1", T, 1), fail("ep-2", T, 2)], T + 10, limits),
+          [],
+        );
+        // A success ends ep-1's streak; what followed it in the batch starts the next one.
+        const restart = { endpointId: "ep-1", succeeded: true, failingSince: T + 500, failedDeliveries: 1 };
+        assert.deepEqual(await store.recordEndpointHealth([restart], T + 600, limits), []);
+        const [gone, ...more] = await store.recordEndpointHealth(
+          [fail("ep-2", T + 20, 1), fail("ep-1", T + 700, 1)],
+          T + 700,
+          limits,
+        );
+        assert.deepEqual(more, [], "ep-1 has 2 failed deliveries since its success");
+        assert.equal(gone?.endpointId, "ep-2");
+        assert.equal(gone?.appId, "A");
+        assert.match(gone!.reason, /3 deliveries in a row failed/);
+        const disabled = await store.getEndpoint("ep-2");
+        assert.deepEqual([disabled?.enabled, disabled?.disabledReason], [false, gone!.reason]);
+        // ep-1 has failed since T + 500, not T + 700 nor T.
+        assert.deepEqual(await store.recordEndpointHealth([fail("ep-1", T + 1400)], T + 1499, limits), []);
+        const [late] = await store.recordEndpointHealth([fail("ep-1", T + 1500)], T + 1500, limits);
+        assert.equal(late?.endpointId, "ep-1");
+        assert.match(late!.reason, /no attempt succeeded for 1 s/);
+        assert.deepEqual(await store.recordEndpointHealth([fail("ep-1", T + 1600, 5)], T + 1600, limits), []);
+        // Enabled again: a new streak.
+        await store.saveEndpoint({ ...disabled!, enabled: true });
+        assert.deepEqual(await store.recordEndpointHealth([fail("ep-2", T + 2000, 2)], T + 2000, limits), []);
+        const [again] = await store.recordEndpointHealth([fail("ep-2", T + 2001, 1)], T + 2001, limits);
+        assert.equal(again?.endpointId, "ep-2");
+        // Limits of 0 are off.
+        await store.saveEndpoint({ ...disabled!, enabled: true });
+        const off = { failingForMs: 0, failedDeliveries: 0 };
+        assert.deepEqual(await store.recordEndpointHealth([fail("ep-2", 0, 1000)], T + 9_999_999, off), []);
+      });
+
       it("updates an endpoint in place, keeping its app and creation time", async () => {
         await createApp("A");
         await store.saveEndpoint(full);

@@ -49,6 +49,10 @@ export interface HeraldConfig {
   maxApiTokens: number;
   /** Multiplies every retry delay (1 in production; tests compress the Standard Webhooks schedule). */
   retryDelayScale: number;
+  /** An endpoint no attempt to has succeeded for this long is disabled (its work held); 0: never. */
+  autoDisableAfterMs: number;
+  /** An endpoint this many of whose deliveries in a row failed is disabled (its work held); 0: never. */
+  autoDisableFailures: number;
   /** Failed calls in a row after which a before-message-send hook is skipped (failing open). */
   hookBreakerFailures: number;
   /** How long a tripped hook is skipped before one call probes it again. */
@@ -119,6 +123,8 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   secretOverlapMs: 24 * 60 * 60 * 1000,
   maxApiTokens: 100,
   retryDelayScale: 1,
+  autoDisableAfterMs: 5 * 24 * 60 * 60 * 1000,
+  autoDisableFailures: 100,
   hookBreakerFailures: 5,
   hookBreakerCoolDownMs: 30_000,
   allowNetworks: [],
@@ -156,6 +162,8 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "secretOverlapMs", env: "HERALD_SECRET_OVERLAP_MS", parse: integer(0) },
   { key: "maxApiTokens", env: "HERALD_MAX_API_TOKENS", parse: integer(1) },
   { key: "retryDelayScale", env: "HERALD_RETRY_DELAY_SCALE", parse: positiveNumber },
+  { key: "autoDisableAfterMs", env: "HERALD_AUTO_DISABLE_AFTER_MS", parse: integer(0) },
+  { key: "autoDisableFailures", env: "HERALD_AUTO_DISABLE_FAILURES", parse: integer(0) },
   { key: "hookBreakerFailures", env: "HERALD_HOOK_BREAKER_FAILURES", parse: integer(1) },
   { key: "hookBreakerCoolDownMs", env: "HERALD_HOOK_BREAKER_COOLDOWN_MS", parse: integer(0) },
   { key: "allowNetworks", env: "HERALD_ALLOW_NETWORKS", parse: list },

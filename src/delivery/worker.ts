@@ -4,7 +4,7 @@ import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile.js";
 import { findWireFormat } from "../profiles/registry.js";
-import type { AttemptRecord, ClaimedDelivery, Endpoint } from "../storage/records.js";
+import type { AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealthChange } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { nextState, policyOf, retryAfterMs } from "./retry.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "./transport/index.js";
@@ -16,7 +16,22 @@ export interface WorkerOptions {
   leaseMarginMs: number;
   /** Multiplies every retry delay: 1 in production; tests compress hours into milliseconds. */
   retryDelayScale: number;
+  /** An endpoint failing this long is disabled; 0: never. */
+  autoDisableAfterMs: number;
+  /** An endpoint this many of whose deliveries in a row failed is disabled; 0: never. */
+  autoDisableFailures: number;
 }
+
+/** Two health changes of one endpoint, the older first, as one: a success in the newer ends the older's streak. */
+const mergeHealth = (older: EndpointHealthChange, newer: EndpointHealthChange): EndpointHealthChange =>
+  newer.succeeded
+    ? newer
+    : {
+        endpointId: older.endpointId,
+        succeeded: older.succeeded,
+        failingSince: older.failingSince ?? newer.failingSince,
+        failedDeliveries: older.failedDeliveries + newer.failedDeliveries,
+      };
 
 /** One endpoint's place in the schedule. */
 interface Lane {
@@ -82,6 +97,8 @@ export class DeliveryWorker {
   readonly #waitingForCapacity = new Set<Lane>();
   #claimed = 0;
   #outcomes: AttemptRecord[] = [];
+  /** What the buffered outcomes say about each endpoint's failure streak, written with them. */
+  #health = new Map<string, EndpointHealthChange>();
   #flushing: Promise<void> = Promise.resolve();
   #flushQueued = false;
   #flushTimer: NodeJS.Timeout | undefined;
@@ -315,6 +332,7 @@ export class DeliveryWorker {
     this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
     const requestHeaders = redactHeaders(headers);
+    this.#noteHealth(endpoint.id, next.state, startedAt);
     this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, requestHeaders, bodySha256, ...next });
     if (next.state === "pending") {
       lane.retryAt = Math.min(lane.retryAt, next.nextAttemptAt);
@@ -325,6 +343,59 @@ export class DeliveryWorker {
       this.#startQueued(lane);
     }
     if (this.#wantsMore(lane)) this.#schedulePump();
+  }
+
+  get #autoDisables(): boolean {
+    return this.options.autoDisableAfterMs > 0 || this.options.autoDisableFailures > 0;
+  }
+
+  /** Adds an attempt to its endpoint's failure streak, or ends the streak: written with the next flush. */
+  #noteHealth(endpointId: string, state: AttemptRecord["state"], startedAt: number): void {
+    if (!this.#autoDisables) return;
+    const change: EndpointHealthChange =
+      state === "succeeded"
+        ? { endpointId, succeeded: true, failingSince: null, failedDeliveries: 0 }
+        : { endpointId, succeeded: false, failingSince: startedAt, failedDeliveries: state === "failed" ? 1 : 0 };
+    const known = this.#health.get(endpointId);
+    this.#health.set(endpointId, known ? mergeHealth(known, change) : change);
+  }
+
+  /** Writes the failure streaks that came with a flushed batch, and holds the work of endpoints it disabled. */
+  async #flushHealth(): Promise<void> {
+    if (this.#health.size === 0) return;
+    const changes = this.#health;
+    this.#health = new Map();
+    try {
+      const disabled = await this.store.recordEndpointHealth([...changes.values()], Date.now(), {
+        failingForMs: this.options.autoDisableAfterMs,
+        failedDeliveries: this.options.autoDisableFailures,
+      });
+      for (const { endpointId, appId, reason } of disabled) {
+        this.logger.warn({ endpointId, appId, reason }, "endpoint disabled");
+        this.endpoints.forgetEndpoint(appId, endpointId);
+        const lane = this.#lanes.get(endpointId);
+        if (lane) this.#hold(lane, Date.now());
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, "recording endpoint health failed; retrying with the next batch");
+      for (const [endpointId, newer] of this.#health) {
+        const older = changes.get(endpointId);
+        changes.set(endpointId, older ? mergeHealth(older, newer) : newer);
+      }
+      this.#health = changes;
+    }
+  }
+
+  /** Hands back what a lane has queued: its endpoint was disabled, so the deliveries are held. */
+  #hold(lane: Lane, now: number): void {
+    lane.target = undefined;
+    const queued = lane.queue.splice(0).map((q) => q.delivery.id);
+    this.#claimed -= queued.length;
+    if (queued.length > 0) {
+      this.store.releaseLeases(queued, now).catch((error: unknown) => {
+        this.logger.error({ err: error }, "handing back a disabled endpoint's leases failed");
+      });
+    }
   }
 
   /**
@@ -410,6 +481,7 @@ export class DeliveryWorker {
       try {
         await this.store.recordAttempts(batch);
         this.#flushBackoffMs = 0;
+        await this.#flushHealth();
       } catch (error) {
         this.logger.error({ err: error, outcomes: batch.length }, "recording attempt outcomes failed; retrying");
         this.#outcomes = batch.concat(this.#outcomes);

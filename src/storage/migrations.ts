@@ -215,4 +215,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // `profile` (the wire format's own schedule) or `durable` (about three days).
     sql: "ALTER TABLE endpoints ADD COLUMN retry_policy TEXT NOT NULL DEFAULT 'profile';",
   },
+  {
+    version: 8,
+    name: "endpoint-failure-streak",
+    // Since when no attempt to it has succeeded (null: the last one did), and how many deliveries in a row failed.
+    sql: `
+      ALTER TABLE endpoints ADD COLUMN failing_since BIGINT;
+      ALTER TABLE endpoints ADD COLUMN failed_deliveries INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

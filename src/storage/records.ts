@@ -225,6 +225,35 @@ export interface DeliveryQuery {
   limit: number;
 }
 
+/**
+ * What a batch of attempts says about one endpoint's health, in order: a success ends a failure
+ * streak, and what follows it starts the next one.
+ */
+export interface EndpointHealthChange {
+  endpointId: string;
+  /** An attempt succeeded: the streak starts again with what this change counts after it. */
+  succeeded: boolean;
+  /** The first unsuccessful attempt after the last success (or in the batch); null: none. */
+  failingSince: number | null;
+  /** Deliveries that ended failed after the last success (or in the batch). */
+  failedDeliveries: number;
+}
+
+/** When a failing endpoint is disabled; 0 turns a limit off. */
+export interface AutoDisableLimits {
+  /** No attempt has succeeded for this long. */
+  failingForMs: number;
+  /** This many deliveries in a row ended failed. */
+  failedDeliveries: number;
+}
+
+/** An endpoint Herald disabled by itself, and why. */
+export interface DisabledEndpoint {
+  endpointId: string;
+  appId: string;
+  reason: string;
+}
+
 /** Where the worker should look next: the earliest due time of each endpoint with pending deliveries. */
 export interface EndpointDue {
   endpointId: string;

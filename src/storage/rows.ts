@@ -4,6 +4,7 @@ import type {
   ApiTokenRecord,
   App,
   AttemptView,
+  AutoDisableLimits,
   DeliveryState,
   DeliveryView,
   Endpoint,
@@ -132,6 +133,34 @@ export const toToken = (row: TokenRow): ApiTokenRecord => ({
   createdAt: row.created_at,
   expiresAt: row.expires_at,
 });
+
+/** A duration for people: `5 d`, `2.5 h`, `90 s`. */
+const duration = (ms: number): string => {
+  for (const [unit, size] of [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["min", 60_000],
+    ["s", 1000],
+  ] as const) {
+    if (ms >= size) return `${Math.round((ms / size) * 10) / 10} ${unit}`;
+  }
+  return `${ms} ms`;
+};
+
+/** Why an enabled endpoint with this failure streak is disabled now, or undefined if it is not. */
+export function autoDisableReason(
+  streak: { failingSince: number | null; failedDeliveries: number },
+  now: number,
+  limits: AutoDisableLimits,
+): string | undefined {
+  if (limits.failedDeliveries > 0 && streak.failedDeliveries >= limits.failedDeliveries) {
+    return `${streak.failedDeliveries} deliveries in a row failed (HERALD_AUTO_DISABLE_FAILURES is ${limits.failedDeliveries})`;
+  }
+  if (limits.failingForMs > 0 && streak.failingSince !== null && now - streak.failingSince >= limits.failingForMs) {
+    return `no attempt succeeded for ${duration(now - streak.failingSince)}, since ${new Date(streak.failingSince).toISOString()} (HERALD_AUTO_DISABLE_AFTER_MS is ${duration(limits.failingForMs)})`;
+  }
+  return undefined;
+}
 
 export const toEndpoint = (row: EndpointRow): Endpoint => ({
   id: row.id,

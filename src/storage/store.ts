@@ -4,11 +4,14 @@ import type {
   App,
   AppQuery,
   AttemptRecord,
+  AutoDisableLimits,
   ClaimedDelivery,
   DeliveryQuery,
   DeliveryView,
+  DisabledEndpoint,
   Endpoint,
   EndpointDue,
+  EndpointHealthChange,
   EventQuery,
   EventView,
   IdempotentResponse,
@@ -78,6 +81,16 @@ export interface Store {
    * are held, as for any disabled endpoint. False if it was already disabled, or does not exist.
    */
   disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean>;
+  /**
+   * Applies what a batch of attempts says about endpoints' failure streaks, and disables, with a
+   * reason, each enabled one whose streak passes a limit. Re-enabling an endpoint (`saveEndpoint`
+   * with `enabled` after it was off) starts its streak afresh.
+   */
+  recordEndpointHealth(
+    changes: EndpointHealthChange[],
+    now: number,
+    limits: AutoDisableLimits,
+  ): Promise<DisabledEndpoint[]>;
   /**
    * Deletes an endpoint of an app with its signing keys; its pending deliveries end as failed, and
    * the log keeps them. False if the app has no such endpoint.

@@ -7,11 +7,14 @@ import type {
   AppQuery,
   AttemptRecord,
   AttemptView,
+  AutoDisableLimits,
   ClaimedDelivery,
   DeliveryQuery,
   DeliveryView,
+  DisabledEndpoint,
   Endpoint,
   EndpointDue,
+  EndpointHealthChange,
   EventQuery,
   EventView,
   IdempotentResponse,
@@ -21,6 +24,7 @@ import type {
   TokenKind,
 } from "../records.js";
 import {
+  autoDisableReason,
   DELIVERY_COLUMNS,
   type DeliveryRow,
   toApiKey,
@@ -325,7 +329,10 @@ export class PostgresStore implements Store {
        ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
          enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
          options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
-         retry_policy = excluded.retry_policy
+         retry_policy = excluded.retry_policy,
+         failing_since = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN NULL ELSE endpoints.failing_since END,
+         failed_deliveries = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN 0
+           ELSE endpoints.failed_deliveries END
        WHERE endpoints.app_id = excluded.app_id`,
       [
         endpoint.id,
@@ -344,6 +351,50 @@ export class PostgresStore implements Store {
         endpoint.retryPolicy,
       ],
     );
+  }
+
+  async recordEndpointHealth(
+    changes: EndpointHealthChange[],
+    now: number,
+    limits: AutoDisableLimits,
+  ): Promise<DisabledEndpoint[]> {
+    const relevant = changes.filter((c) => c.succeeded || c.failingSince !== null || c.failedDeliveries > 0);
+    if (relevant.length === 0) return [];
+    return this.#transaction(async (client) => {
+      // One statement for the batch; a success restarts a streak, anything else extends it.
+      const { rows } = await client.query(
+        `UPDATE endpoints AS e SET
+           failing_since = CASE WHEN c.succeeded THEN c.failing_since ELSE COALESCE(e.failing_since, c.failing_since) END,
+           failed_deliveries = CASE WHEN c.succeeded THEN c.failed_deliveries
+             ELSE e.failed_deliveries + c.failed_deliveries END
+         FROM unnest($1::text[], $2::boolean[], $3::bigint[], $4::integer[])
+           AS c(endpoint_id, succeeded, failing_since, failed_deliveries)
+         WHERE e.id = c.endpoint_id
+           AND (NOT c.succeeded OR e.failing_since IS DISTINCT FROM c.failing_since
+             OR e.failed_deliveries <> c.failed_deliveries)
+         RETURNING e.id, e.app_id, e.enabled, e.failing_since, e.failed_deliveries`,
+        columns(relevant, "endpointId", "succeeded", "failingSince", "failedDeliveries"),
+      );
+      const disabled: DisabledEndpoint[] = [];
+      for (const row of rows) {
+        if (!row.enabled) continue;
+        const reason = autoDisableReason(
+          {
+            failingSince: row.failing_since === null ? null : Number(row.failing_since),
+            failedDeliveries: row.failed_deliveries,
+          },
+          now,
+          limits,
+        );
+        if (reason === undefined) continue;
+        await client.query(
+          "UPDATE endpoints SET enabled = false, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND enabled",
+          [reason, now, row.id],
+        );
+        disabled.push({ endpointId: row.id, appId: row.app_id, reason });
+      }
+      return disabled;
+    });
   }
 
   async disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean> {

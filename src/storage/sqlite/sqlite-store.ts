@@ -9,11 +9,14 @@ import type {
   AppQuery,
   AttemptRecord,
   AttemptView,
+  AutoDisableLimits,
   ClaimedDelivery,
   DeliveryQuery,
   DeliveryView,
+  DisabledEndpoint,
   Endpoint,
   EndpointDue,
+  EndpointHealthChange,
   EventQuery,
   EventView,
   IdempotentResponse,
@@ -26,6 +29,7 @@ import {
   type ApiKeyRow,
   type AppRow,
   type AttemptRow,
+  autoDisableReason,
   DELIVERY_COLUMNS,
   type DeliveryRow,
   type EndpointRow,
@@ -101,8 +105,21 @@ function prepareStatements(db: Database.Database) {
       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
         enabled = excluded.enabled, disabled_reason = excluded.disabled_reason, retry_policy = excluded.retry_policy,
         event_types = excluded.event_types, headers = excluded.headers, options = excluded.options,
-        updated_at = excluded.updated_at
+        updated_at = excluded.updated_at,
+        failing_since = CASE WHEN endpoints.enabled = 0 AND excluded.enabled = 1 THEN NULL ELSE endpoints.failing_since END,
+        failed_deliveries = CASE WHEN endpoints.enabled = 0 AND excluded.enabled = 1 THEN 0
+          ELSE endpoints.failed_deliveries END
       WHERE endpoints.app_id = excluded.app_id`),
+    restartStreak: db.prepare(`
+      UPDATE endpoints SET failing_since = @failingSince, failed_deliveries = @failedDeliveries
+      WHERE id = @endpointId AND (failing_since IS NOT @failingSince OR failed_deliveries <> @failedDeliveries)`),
+    extendStreak: db.prepare(`
+      UPDATE endpoints SET failing_since = COALESCE(failing_since, @failingSince),
+        failed_deliveries = failed_deliveries + @failedDeliveries
+      WHERE id = @endpointId`),
+    streakOf: db.prepare<[string], { app_id: string; failing_since: number | null; failed_deliveries: number }>(
+      "SELECT app_id, failing_since, failed_deliveries FROM endpoints WHERE id = ? AND enabled = 1",
+    ),
     disableEndpoint: db.prepare(
       "UPDATE endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND enabled = 1",
     ),
@@ -388,6 +405,38 @@ export class SqliteStore implements Store {
 
   async disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean> {
     return this.#durably(() => this.#statements.disableEndpoint.run(reason, now, endpointId).changes > 0);
+  }
+
+  async recordEndpointHealth(
+    changes: EndpointHealthChange[],
+    now: number,
+    limits: AutoDisableLimits,
+  ): Promise<DisabledEndpoint[]> {
+    const { restartStreak, extendStreak, streakOf, disableEndpoint } = this.#statements;
+    return this.#db.transaction(() => {
+      const disabled: DisabledEndpoint[] = [];
+      for (const change of changes) {
+        const row = {
+          endpointId: change.endpointId,
+          failingSince: change.failingSince,
+          failedDeliveries: change.failedDeliveries,
+        };
+        if (change.succeeded) restartStreak.run(row);
+        else if (change.failingSince !== null || change.failedDeliveries > 0) extendStreak.run(row);
+        else continue;
+        const streak = streakOf.get(change.endpointId);
+        if (!streak) continue;
+        const reason = autoDisableReason(
+          { failingSince: streak.failing_since, failedDeliveries: streak.failed_deliveries },
+          now,
+          limits,
+        );
+        if (reason === undefined) continue;
+        disableEndpoint.run(reason, now, change.endpointId);
+        disabled.push({ endpointId: change.endpointId, appId: streak.app_id, reason });
+      }
+      return disabled;
+    })();
   }
 
   async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
