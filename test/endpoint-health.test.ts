@@ -326,7 +326,9 @@ describe("endpoint health: auto-disable", { concurrency: true }, () => {
       202,
     );
     const disabled = await disabledEndpoint(app.token);
-    assert.match(disabled.disabled_reason, /3 deliveries in a row failed/);
+    // At least 3: one flush may carry more than one delivery's end.
+    const [, inARow] = /^(\d+) deliveries in a row failed/.exec(disabled.disabled_reason) ?? [];
+    assert.ok(Number(inARow) >= 3, disabled.disabled_reason);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const sent = r.requests.length;
     const held = await deliveries(app.token);
