@@ -173,7 +173,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
           { parameter: "profile" },
         );
       }
-      if (wire.signsWith === "api-keys" && (await ctx.store.listApiKeys(tenant.id)).length === 0) {
+      if (wire.signsWith === "api-keys" && (await ctx.endpoints.apiKeys(tenant.id)).length === 0) {
         throw new HeraldError(
           "invalid_value",
           `"${profile}" endpoints are signed with the app's API key: create one first (POST /v1/keys).`,

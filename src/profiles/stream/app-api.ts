@@ -33,7 +33,7 @@ export const streamAppApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
   useAuthentication(app, streamPrincipals(ctx.store));
 
   const stateOf = async (appId: string) =>
-    streamState(await ctx.store.listEndpoints(appId), await ctx.store.getAppSettings(appId, STREAM_SETTINGS));
+    streamState(appId, await ctx.store.listEndpoints(appId), await ctx.store.getAppSettings(appId, STREAM_SETTINGS));
 
   app.get("/app", { config: { access: "read", streamOperation: "GetApp" } }, async (request) => {
     const tenant = appOf(request);
@@ -44,10 +44,10 @@ export const streamAppApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
   app.patch("/app", { config: { access: "manage", streamOperation: "UpdateApp" } }, async (request) => {
     const tenant = appOf(request);
     const now = Date.now();
-    const changes = applyAppUpdate(request.body, await stateOf(tenant.id), tenant.id, now, ctx.transport);
+    const state = await stateOf(tenant.id);
+    const changes = applyAppUpdate(request.body, state, tenant.id, now, ctx.transport);
     if (changes.compression !== undefined) {
-      const settings = (await ctx.store.getAppSettings(tenant.id, STREAM_SETTINGS)) ?? {};
-      const next = { ...settings, enable_hook_payload_compression: changes.compression };
+      const next = { ...state.settings, enable_hook_payload_compression: changes.compression };
       await ctx.store.saveAppSettings(tenant.id, STREAM_SETTINGS, next, now);
     }
     for (const endpoint of changes.save) await ctx.endpoints.save(endpoint);

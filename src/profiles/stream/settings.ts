@@ -3,6 +3,7 @@ import {
   isPlainObject,
   optionalBoolean,
   optionalString,
+  optionalStringArray,
   requireWebhookUrl,
   type WebhookUrlGuard,
 } from "../../api/params.js";
@@ -64,6 +65,8 @@ export interface StreamState {
   hooks: Endpoint[];
   beforeSend: Endpoint | undefined;
   commands: Endpoint | undefined;
+  /** The app's settings row, as stored. */
+  settings: Record<string, unknown>;
   compression: boolean;
 }
 
@@ -76,10 +79,10 @@ const positionOf = (endpoint: Endpoint): number =>
   typeof endpoint.options.position === "number" ? endpoint.options.position : Number.MAX_SAFE_INTEGER;
 
 export function streamState(
+  appId: string,
   endpoints: readonly Endpoint[],
-  settings: Record<string, unknown> | undefined,
+  settings: Record<string, unknown> = {},
 ): StreamState {
-  const appId = endpoints[0]?.appId ?? "";
   return {
     legacy: endpoints.find((endpoint) => endpoint.id === legacyHookId(appId)),
     hooks: endpoints
@@ -87,7 +90,8 @@ export function streamState(
       .sort((a, b) => positionOf(a) - positionOf(b)),
     beforeSend: endpoints.find((endpoint) => endpoint.id === beforeSendHookId(appId)),
     commands: endpoints.find((endpoint) => endpoint.id === commandsHookId(appId)),
-    compression: settings?.enable_hook_payload_compression === true,
+    settings,
+    compression: settings.enable_hook_payload_compression === true,
   };
 }
 
@@ -131,14 +135,10 @@ const optionalUrl = (value: unknown, parameter: string, guard: WebhookUrlGuard):
 };
 
 function optionalEventTypes(value: unknown, parameter: string): string[] | undefined {
-  if (value === undefined || value === null) return value === null ? [ALL_TYPES] : undefined;
-  if (!Array.isArray(value)) {
-    throw new HeraldError("invalid_type", `"${parameter}" must be an array.`, { parameter, expected: "array" });
-  }
-  value.forEach((item, index) => {
-    if (typeof item !== "string") throw invalid(`${parameter}[${index}]`, `"${parameter}[${index}]" must be a string.`);
-  });
-  return checkFilter(value as string[], streamVocabulary, parameter);
+  // Stream sends `null` for "every event".
+  if (value === null) return [ALL_TYPES];
+  const types = optionalStringArray(value, parameter);
+  return types && checkFilter(types, streamVocabulary, parameter);
 }
 
 function timeoutMs(value: unknown): number | undefined {

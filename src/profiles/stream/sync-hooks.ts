@@ -1,4 +1,4 @@
-import { isPlainObject } from "../../api/params.js";
+import { isPlainObject, requireObject } from "../../api/params.js";
 import type { EndpointDirectory } from "../../apps/endpoint-directory.js";
 import { HeraldError } from "../../core/errors.js";
 import type { SyncHookCaller } from "../../hooks/sync-caller.js";
@@ -75,18 +75,11 @@ const BUILT_IN = new Set([
 /** Per-attempt timeout plus this is the whole budget of a before-send call, as Stream has it. */
 const ENVELOPE_MARGIN_MS = 500;
 
+/** The body as an object whose named fields are objects too, each named when it is not. */
 function requireFields<T extends Json>(input: unknown, fields: string[]): T {
-  if (!isPlainObject(input))
-    throw new HeraldError("invalid_type", "The body must be a JSON object.", { expected: "object" });
-  for (const field of fields) {
-    if (!isPlainObject(input[field])) {
-      throw new HeraldError("invalid_type", `"${field}" must be a JSON object.`, {
-        parameter: field,
-        expected: "object",
-      });
-    }
-  }
-  return input as T;
+  const body = requireObject(input, "body");
+  for (const field of fields) requireObject(body[field], field);
+  return body as T;
 }
 
 /** The hook's changes taken onto the original: only the rewritable and custom fields. */

@@ -66,6 +66,10 @@ export function streamRequest(
   return { body: gzipSync(body), headers: { ...headers, "content-encoding": "gzip" } };
 }
 
+/** A Stream request with the endpoint's compression switch. */
+const requestForEndpoint: WireFormat["request"] = (body, identity, keys, endpoint: Endpoint) =>
+  streamRequest(body, identity, keys, endpoint.options.compress === true);
+
 // Stream's push policy: 408, 429 and 5xx up to 3 attempts, a failed connection up to 2, a timeout
 // up to 3; any other answer ends the delivery. The attempt cap itself is the policy's maxAttempts.
 const RETRYABLE_STATUS = (statusCode: number) => statusCode === 408 || statusCode === 429 || statusCode >= 500;
@@ -94,8 +98,7 @@ export const streamWireFormat: WireFormat = {
   reservedHeaders: RESERVED_HEADERS,
   signsWith: "api-keys",
   render: renderStreamEvent,
-  request: (body, identity, keys, endpoint: Endpoint) =>
-    streamRequest(body, identity, keys, endpoint.options.compress === true),
+  request: requestForEndpoint,
   classify: classifyPush,
 };
 
@@ -114,8 +117,7 @@ function synchronousHook(id: string, description: string, timeoutMs: number): Wi
     signsWith: "api-keys",
     carries: () => false,
     render: (event) => stringifyJson(event.payload),
-    request: (body, identity, keys, endpoint) =>
-      streamRequest(body, identity, keys, endpoint.options.compress === true),
+    request: requestForEndpoint,
     classify: ({ statusCode }) => (statusCode !== null && isSuccess(statusCode) ? "succeeded" : "failed"),
   };
 }
