@@ -147,7 +147,7 @@ function timeoutMs(value: unknown): number | undefined {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT_MS) {
     throw invalid(
       parameter,
-      `${parameter} must be an integer from 0 to ${MAX_TIMEOUT_MS}, not ${JSON.stringify(value)}`,
+      `${parameter} must be an integer from 0 to ${MAX_TIMEOUT_MS}, not ${String(JSON.stringify(value)).slice(0, 64)}`,
     );
   }
   return value;
