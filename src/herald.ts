@@ -9,6 +9,7 @@ import { Metrics } from "./core/metrics.js";
 import { OutboundTransport, type Resolver } from "./delivery/transport/index.js";
 import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
+import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
 import {
   type BeforeSendResult,
@@ -73,10 +74,24 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const runsWorker = config.role !== "api";
   const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics);
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
-  const publisher = new Publisher(store, endpoints, config.idempotencyTtlMs, (eventCount, endpointIds) => {
-    metrics.eventsPublished.inc(eventCount);
-    if (endpointIds.size > 0) wake(endpointIds);
-  });
+  const rateLimiter = new PublishRateLimiter(
+    config.publishRateLimit,
+    async (appId) => {
+      const limits = await endpoints.appSettings(appId, LIMITS_NAMESPACE);
+      return (limits as Partial<AppLimits> | undefined)?.publish_rate_limit ?? null;
+    },
+    () => metrics.publishesRateLimited.inc(),
+  );
+  const publisher = new Publisher(
+    store,
+    endpoints,
+    config.idempotencyTtlMs,
+    (eventCount, endpointIds) => {
+      metrics.eventsPublished.inc(eventCount);
+      if (endpointIds.size > 0) wake(endpointIds);
+    },
+    rateLimiter,
+  );
   const syncHooks = new SyncHookCaller(store, endpoints, transport, logger, metrics, {
     failureThreshold: config.hookBreakerFailures,
     coolDownMs: config.hookBreakerCoolDownMs,

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
+import { type AppLimits, LIMITS_NAMESPACE } from "../ingest/publish-rate-limiter.js";
 import type { App } from "../storage/records.js";
 import type { ApiContext } from "./context.js";
 import { decodeCursor, isoTime, nextCursor, parseLimit } from "./pagination.js";
 import {
   AppJson,
+  AppLimitsJson,
+  AppLimitsPatch,
   absentBodyIsEmpty,
   CreatedApp,
   IdParams,
@@ -71,9 +74,40 @@ export const appsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
     "/apps/:id",
     {
       config: { access: "admin" },
-      schema: { summary: "Get an app", tags: ["apps"], params: IdParams, response: responses({ 200: AppJson }) },
+      schema: {
+        summary: "Get an app with its limits",
+        tags: ["apps"],
+        params: IdParams,
+        response: responses({ 200: AppLimitsJson }),
+      },
     },
-    async (request) => appJson(await appOrThrow(request.params.id)),
+    async (request) => withLimits(await appOrThrow(request.params.id)),
+  );
+
+  const withLimits = async (found: App) => {
+    const limits = (await ctx.endpoints.appSettings(found.id, LIMITS_NAMESPACE)) as Partial<AppLimits> | undefined;
+    return { ...appJson(found), publish_rate_limit: limits?.publish_rate_limit ?? null };
+  };
+
+  app.patch<ById & { Body: AppLimits }>(
+    "/apps/:id",
+    {
+      config: { access: "admin" },
+      schema: {
+        summary: "Set an app's own publish rate limit (events per second), or null for the deployment's default",
+        tags: ["apps"],
+        params: IdParams,
+        body: AppLimitsPatch,
+        response: responses({ 200: AppLimitsJson }),
+      },
+    },
+    async (request) => {
+      const found = await appOrThrow(request.params.id);
+      await ctx.endpoints.saveAppSettings(found.id, LIMITS_NAMESPACE, {
+        publish_rate_limit: request.body.publish_rate_limit,
+      });
+      return withLimits(found);
+    },
   );
 
   app.post<ById & { Body: { overlap_seconds?: number } }>(

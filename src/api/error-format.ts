@@ -46,6 +46,8 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
       error = new HeraldError("internal", "Internal error.");
     }
     const { status, body } = format(error, request);
+    const retryAfter = error.details.retryAfterSeconds;
+    if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
     return reply.status(status).type("application/json").send(body);
   });
   instance.setNotFoundHandler((request, reply) => {

@@ -41,7 +41,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     summary,
     tags: ["events"],
     headers: IdempotencyHeader,
-    response: responses(ok, [400, 401, 403, 409, 413, 415, 422]),
+    response: responses(ok, [400, 401, 403, 409, 413, 415, 422, 429]),
   });
 
   app.post(

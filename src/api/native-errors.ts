@@ -12,6 +12,7 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   idempotency_mismatch: 422,
   limit_exceeded: 409,
+  rate_limited: 429,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unavailable: 503,

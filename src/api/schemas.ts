@@ -37,6 +37,14 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 
 // Apps
 export const AppJson = Type.Object({ id: Type.String(), name: Type.String(), created_at: Timestamp }, { $id: "App" });
+const PublishRateLimit = Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()], {
+  description: "events per second this app may publish; null: the deployment's HERALD_PUBLISH_RATE_LIMIT",
+});
+export const AppLimitsJson = Type.Object(
+  { id: Type.String(), name: Type.String(), created_at: Timestamp, publish_rate_limit: PublishRateLimit },
+  { $id: "AppWithLimits" },
+);
+export const AppLimitsPatch = Type.Object({ publish_rate_limit: PublishRateLimit }, { additionalProperties: false });
 export const NewApp = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 200 }) },
   { additionalProperties: false },

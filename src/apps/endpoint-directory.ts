@@ -18,6 +18,7 @@ export class EndpointDirectory {
   readonly #apps = new Map<string, Cached<App>>();
   readonly #keys = new Map<string, Cached<SigningKey[]>>();
   readonly #apiKeys = new Map<string, Cached<ApiKey[]>>();
+  readonly #settings = new Map<string, Cached<Record<string, unknown> | undefined>>();
 
   constructor(
     private readonly store: Store,
@@ -78,6 +79,21 @@ export class EndpointDirectory {
     return keys;
   }
 
+  /** An app's settings in one namespace (its own publish rate, …): read on every publish. */
+  async appSettings(appId: string, namespace: string): Promise<Record<string, unknown> | undefined> {
+    const key = `${appId}\u0000${namespace}`;
+    const cached = this.#settings.get(key);
+    if (this.#fresh(cached)) return cached.value;
+    const settings = await this.store.getAppSettings(appId, namespace);
+    this.#settings.set(key, { value: settings, loadedAt: Date.now() });
+    return settings;
+  }
+
+  async saveAppSettings(appId: string, namespace: string, settings: Record<string, unknown>): Promise<void> {
+    await this.store.saveAppSettings(appId, namespace, settings, Date.now());
+    this.#settings.delete(`${appId}\u0000${namespace}`);
+  }
+
   async save(endpoint: Endpoint): Promise<void> {
     await this.store.saveEndpoint(endpoint);
     this.forgetEndpoint(endpoint.appId, endpoint.id);
@@ -93,5 +109,6 @@ export class EndpointDirectory {
     this.#apps.delete(appId);
     this.#byApp.delete(appId);
     this.#apiKeys.delete(appId);
+    for (const key of this.#settings.keys()) if (key.startsWith(`${appId}\u0000`)) this.#settings.delete(key);
   }
 }

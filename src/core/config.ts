@@ -23,6 +23,8 @@ export interface HeraldConfig {
   metricsToken: string;
   /** Events in one `POST /v1/events/batch`. */
   maxBatchEvents: number;
+  /** Events per second one app may publish, unless the app has its own limit; 0: unlimited. */
+  publishRateLimit: number;
   /** Attempts in flight at once to one endpoint. */
   endpointConcurrency: number;
   /** Attempts in flight at once in this process, over all endpoints. */
@@ -110,6 +112,7 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   maxConnections: 4096,
   metricsToken: "",
   maxBatchEvents: 1000,
+  publishRateLimit: 0,
   endpointConcurrency: 32,
   maxInFlight: 1024,
   pollIntervalMs: 1000,
@@ -149,6 +152,7 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "maxConnections", env: "HERALD_MAX_CONNECTIONS", parse: integer(1) },
   { key: "metricsToken", env: "HERALD_METRICS_TOKEN", parse: text },
   { key: "maxBatchEvents", env: "HERALD_MAX_BATCH_EVENTS", parse: integer(1) },
+  { key: "publishRateLimit", env: "HERALD_PUBLISH_RATE_LIMIT", parse: integer(0) },
   { key: "endpointConcurrency", env: "HERALD_ENDPOINT_CONCURRENCY", parse: integer(1) },
   { key: "maxInFlight", env: "HERALD_MAX_IN_FLIGHT", parse: integer(1) },
   { key: "pollIntervalMs", env: "HERALD_POLL_INTERVAL_MS", parse: integer(10) },

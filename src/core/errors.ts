@@ -13,6 +13,7 @@ export type ErrorKind =
   | "conflict"
   | "idempotency_mismatch"
   | "limit_exceeded"
+  | "rate_limited"
   | "payload_too_large"
   | "unsupported_media_type"
   | "unavailable"
@@ -29,6 +30,8 @@ export interface ErrorDetails {
   suggestions?: string[];
   /** A vendor's own error code where one kind maps to several (Stream: 2, 40 or 43 for a 401). */
   vendorCode?: number;
+  /** For `rate_limited`: when to try again, sent as `Retry-After` by every API. */
+  retryAfterSeconds?: number;
 }
 
 export class HeraldError extends Error {

@@ -56,4 +56,9 @@ export class Metrics {
     help: "Synchronous hooks skipped right now because their circuit breaker is open.",
     registers: [this.registry],
   });
+  readonly publishesRateLimited = new Counter({
+    name: "herald_publish_rate_limited_total",
+    help: "Publishes refused because their app was over its publish rate limit.",
+    registers: [this.registry],
+  });
 }

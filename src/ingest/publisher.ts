@@ -9,6 +9,7 @@ import { policyOf } from "../delivery/retry.js";
 import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, IdempotencyRecord, NewDelivery, NewEvent } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
+import type { PublishRateLimiter } from "./publish-rate-limiter.js";
 
 export interface PublishOptions {
   /** Makes a repeated publish with the same key a no-op that answers as the first one did. */
@@ -77,6 +78,7 @@ export class Publisher {
     private readonly endpoints: EndpointDirectory,
     private readonly idempotencyTtlMs: number,
     private readonly onPublished: OnPublished,
+    private readonly rateLimiter?: PublishRateLimiter,
   ) {}
 
   async publish(app: App, events: readonly unknown[], options: PublishOptions = {}): Promise<PublishResult> {
@@ -101,6 +103,8 @@ export class Publisher {
     const typed = events.map((event, index) =>
       validateEvent(event, events.length === 1 ? "event" : `events[${index}]`),
     );
+    // After validation (bad input is a 400 whatever the rate) and replays (a retry costs nothing).
+    await this.rateLimiter?.take(app.id, events.length);
     const endpoints = await this.endpoints.forApp(app.id);
     const newEvents: NewEvent[] = [];
     const deliveries: NewDelivery[] = [];

@@ -35,6 +35,8 @@ const chatCode = (error: HeraldError): { status: number; code: number } => {
     case "limit_exceeded":
     case "idempotency_mismatch":
       return { status: 400, code: 400111 };
+    case "rate_limited":
+      return { status: 429, code: 500910 };
     case "unavailable":
       return { status: 503, code: 500901 };
     case "internal":
@@ -69,6 +71,8 @@ const callsCode = (error: HeraldError): { status: number; code: number; type: st
     case "limit_exceeded":
     case "idempotency_mismatch":
       return { status: 400, code: 400100, type: "INVALID_PARAMS" };
+    case "rate_limited":
+      return { status: 429, code: 500910, type: "RATE_LIMIT_EXCEEDED" };
     case "unavailable":
     case "internal":
       return { status: error.kind === "unavailable" ? 503 : 500, code: 500999, type: "UNKNOWN_ERROR" };

@@ -26,6 +26,7 @@ const STREAM_CODES: Record<ErrorKind, { code: number; status: number }> = {
   conflict: { code: 4, status: 400 },
   idempotency_mismatch: { code: 4, status: 422 },
   limit_exceeded: { code: 4, status: 400 },
+  rate_limited: { code: 9, status: 429 },
   payload_too_large: { code: 22, status: 413 },
   unsupported_media_type: { code: 4, status: 415 },
   unavailable: { code: -1, status: 503 },
