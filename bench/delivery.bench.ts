@@ -1,118 +1,33 @@
-// npm run bench [-- --events 50000 --rounds 3] [-- --store postgres --workers 1,2,4]
-//   [-- --profiles sendbird,standard,stream,stream-gzip] [-- --no-hooks] [-- --log-level info]
-// Herald on SQLite (its own process, default settings) delivering to a local receiver (its own
-// process), against a bare undici loop posting the same signed bodies to the same receiver with no
-// storage, measured in the same run. Prints deliveries/s, the ratio Herald / bare, publish-to-receipt
-// latency at half of Herald's peak rate, and Herald's peak RSS.
-import { type ChildProcess, fork } from "node:child_process";
+// The delivery suite: Herald on SQLite (its own process, default settings) delivering to a local
+// receiver (its own process), against a bare undici loop posting the same signed bodies to the same
+// receiver with no storage, measured in the same run. Prints deliveries/s, the ratio Herald / bare,
+// publish-to-receipt latency at half of Herald's peak rate, and Herald's peak RSS.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { encodeSendbirdJson, signSendbird, signStandardWebhook, signStream } from "@herald/signing";
-import pg from "pg";
 import { Agent, request } from "undici";
 import { createHerald } from "../src/herald.js";
-import { sendbirdChatCatalog } from "../src/profiles/sendbird/index.js";
-import { streamChatCatalog } from "../src/profiles/stream/index.js";
-import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
-import { refusingUrl } from "../test/helpers/receiver.js";
-
-const { values } = parseArgs({
-  options: {
-    events: { type: "string", default: "50000" },
-    rounds: { type: "string", default: "3" },
-    batch: { type: "string", default: "500" },
-    concurrency: { type: "string", default: "32" },
-    "latency-seconds": { type: "string", default: "5" },
-    store: { type: "string", default: "sqlite" },
-    workers: { type: "string", default: "1,2,4" },
-    // warn: errors only; info: also Herald's one line per request (to stdout, read by the bench).
-    "log-level": { type: "string", default: "warn" },
-    profiles: { type: "string", default: "sendbird,standard,stream,stream-gzip" },
-    // --no-hooks skips the before-message-send round.
-    hooks: { type: "boolean", default: true },
-  },
-  allowNegative: true,
-});
-const STORE = values.store === "postgres" ? "postgres" : "sqlite";
-const WORKERS = values.workers.split(",").map(Number);
-const POSTGRES_URL = process.env.HERALD_BENCH_POSTGRES_URL ?? "postgres://root@127.0.0.1:5432/test";
-const EVENTS = Number(values.events);
-const ROUNDS = Number(values.rounds);
-const BATCH = Number(values.batch);
-const CONCURRENCY = Number(values.concurrency);
-const LATENCY_SECONDS = Number(values["latency-seconds"]);
-
-const wallClock = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-
-const sample = sendbirdChatCatalog.get("group_channel:message_send")!.sample;
-const event = (i: number) => ({
-  ...sample,
-  payload: { ...(sample.payload as object), message_id: i, sent_at: wallClock() },
-});
-
-/** The receiver process, driven over IPC. */
-class ReceiverProcess {
-  #child: ChildProcess;
-  #replies: ((message: any) => void)[] = [];
-  port = 0;
-  constructor() {
-    this.#child = fork(join(import.meta.dirname, "receiver.ts"), { execArgv: ["--import", "tsx"] });
-    this.#child.on("message", (message) => this.#replies.shift()?.(message));
-  }
-  #ask(cmd: string): Promise<any> {
-    return new Promise((resolve) => {
-      this.#replies.push(resolve);
-      if (cmd !== "ready") this.#child.send({ cmd });
-    });
-  }
-  async ready() {
-    this.port = (await this.#ask("ready")).port;
-  }
-  reset = () => this.#ask("reset");
-  /** Only counts while waiting: shipping every latency over IPC each poll would load the receiver. */
-  count = (): Promise<{ count: number; lastAt: number }> => this.#ask("count");
-  stats = (): Promise<{ count: number; lastAt: number; latencies: number[] }> => this.#ask("stats");
-  exit = () => this.#child.send({ cmd: "exit" });
-  async waitForCount(count: number, timeoutMs: number) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const stats = await this.count();
-      if (stats.count >= count) return stats;
-      if (Date.now() > deadline) throw new Error(`receiver got ${stats.count}/${count}`);
-      await sleep(20);
-    }
-  }
-}
-
-type Profile = "sendbird" | "standard" | "stream" | "stream-gzip";
-
-// Without its member list, about the size of the Sendbird sample (2.0 vs 1.6 KB), so 500 fit a batch.
-const { members: _, ...streamSample } = streamChatCatalog.get("message.new")!.sample;
-/** A Stream event carrying the same `payload.sent_at` stamp the receiver measures latency from. */
-const streamEvent = (i: number) => ({ ...streamSample, payload: { message_id: i, sent_at: wallClock() } });
-const isStream = (profile: Profile) => profile === "stream" || profile === "stream-gzip";
-const eventFor = (profile: Profile) => (isStream(profile) ? streamEvent : event);
-const PROFILES = values.profiles.split(",") as Profile[];
-const LABELS: Record<Profile, string> = {
-  sendbird: "Sendbird",
-  standard: "Standard Webhooks",
-  stream: "Stream",
-  "stream-gzip": "Stream gzip",
-};
-for (const profile of PROFILES) {
-  if (!(profile in LABELS))
-    throw new Error(`--profiles: no profile "${profile}"; known: ${Object.keys(LABELS).join(", ")}`);
-}
+import {
+  type Deployment,
+  deploy,
+  event,
+  eventFor,
+  isStream,
+  median,
+  PROFILES,
+  type Profile,
+  peakRssMb,
+  percentile,
+  publishAll,
+  ReceiverProcess,
+  steadyLatency,
+  streamEvent,
+  wallClock,
+} from "./harness.js";
+import { BATCH, CONCURRENCY, EVENTS, ROUNDS, STORE, values, WORKERS } from "./options.js";
 
 /** One request as a user would sign it by hand, in the profile's wire format. */
 function signedRequest(
@@ -232,166 +147,6 @@ async function bullmqBaseline(url: string, token: string): Promise<number> {
   return rate;
 }
 
-async function publishAll(
-  herald: HeraldProcess,
-  token: string,
-  total: number,
-  offset: number,
-  newEvent: (i: number) => object,
-): Promise<void> {
-  const agent = new Agent({ connections: 4 });
-  const batches = Array.from({ length: Math.ceil(total / BATCH) }, (_, b) => b);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      while (next < batches.length) {
-        const b = batches[next++]!;
-        const events = Array.from({ length: Math.min(BATCH, total - b * BATCH) }, (_, i) =>
-          newEvent(offset + b * BATCH + i),
-        );
-        const response = await request(`${herald.url}/v1/events/batch`, {
-          method: "POST",
-          dispatcher: agent,
-          headers: { "content-type": "application/json", "api-token": token },
-          body: JSON.stringify({ events }),
-        });
-        if (response.statusCode !== 202)
-          throw new Error(`publish failed: ${response.statusCode} ${await response.body.text()}`);
-        await response.body.dump();
-      }
-    }),
-  );
-  await agent.close();
-}
-
-/** Publishes at a steady rate in small batches for a few seconds; returns publish-to-receipt latencies. */
-async function steadyLatency(
-  herald: HeraldProcess,
-  token: string,
-  receiver: ReceiverProcess,
-  rate: number,
-  newEvent: (i: number) => object,
-) {
-  await receiver.reset();
-  const tickMs = 10;
-  const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
-  const ticks = Math.round((LATENCY_SECONDS * 1000) / tickMs);
-  const agent = new Agent({ connections: 8 });
-  const started = performance.now();
-  const inFlight: Promise<void>[] = [];
-  for (let t = 0; t < ticks; t++) {
-    const events = Array.from({ length: perTick }, (_, i) => newEvent(t * perTick + i));
-    inFlight.push(
-      request(`${herald.url}/v1/events/batch`, {
-        method: "POST",
-        dispatcher: agent,
-        headers: { "content-type": "application/json", "api-token": token },
-        body: JSON.stringify({ events }),
-      }).then((response) => response.body.dump()),
-    );
-    const wait = started + (t + 1) * tickMs - performance.now();
-    if (wait > 0) await sleep(wait);
-  }
-  await Promise.all(inFlight);
-  await agent.close();
-  await receiver.waitForCount(ticks * perTick, 60_000);
-  return { rate: (ticks * perTick) / LATENCY_SECONDS, latencies: (await receiver.stats()).latencies };
-}
-
-const peakRssMb = (pid: number) => {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
-};
-
-interface Deployment {
-  label: string;
-  profile: Profile;
-  /** The process publishes go to. */
-  api: HeraldProcess;
-  processes: HeraldProcess[];
-  token: string;
-  /** What the bare loop signs with: the master token (Sendbird) or the endpoint's whsec_ secret. */
-  secret: string;
-  stop(): Promise<void>;
-}
-
-/** Points the app at the receiver: Sendbird's settings API, or a Standard Webhooks endpoint. */
-async function configure(api: HeraldProcess, token: string, profile: Profile, receiverUrl: string): Promise<string> {
-  const headers = { "content-type": "application/json", "api-token": token };
-  if (profile === "sendbird") {
-    const put = await fetch(`${api.url}/v3/applications/settings/webhook`, {
-      method: "PUT",
-      headers,
-      body: JSON.stringify({ enabled: true, url: receiverUrl, enabled_events: ["*"] }),
-    });
-    if (!put.ok) throw new Error(`configuring the webhook failed: ${put.status}`);
-    return token;
-  }
-  // Stream endpoints sign with the app's API key: make one, and sign the bare loop with its secret.
-  const key = isStream(profile)
-    ? ((await (await fetch(`${api.url}/v1/keys`, { method: "POST", headers: { "api-token": token } })).json()) as {
-        api_secret: string;
-      })
-    : undefined;
-  const endpoint = isStream(profile)
-    ? { url: receiverUrl, profile: "stream", options: { compress: profile === "stream-gzip" } }
-    : { url: receiverUrl, profile: "standard" };
-  const created = await fetch(`${api.url}/v1/endpoints`, { method: "POST", headers, body: JSON.stringify(endpoint) });
-  if (created.status !== 201) throw new Error(`creating the endpoint failed: ${created.status}`);
-  return key?.api_secret ?? ((await created.json()) as { secret: string }).secret;
-}
-
-/** SQLite: one process doing everything. PostgreSQL: one API process and `workers` worker processes. */
-async function deploy(
-  store: "sqlite" | "postgres",
-  workers: number,
-  profile: Profile,
-  receiverUrl: string,
-): Promise<Deployment> {
-  const port = async () => Number(new URL(await refusingUrl()).port);
-  let databaseUrl: string;
-  let dropDatabase: () => Promise<void>;
-  if (store === "sqlite") {
-    const dir = mkdtempSync(join(tmpdir(), "herald-bench-"));
-    databaseUrl = `sqlite:${join(dir, "herald.db")}`;
-    dropDatabase = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const schema = `herald_bench_${randomBytes(4).toString("hex")}`;
-    databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-    dropDatabase = async () => {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    };
-  }
-  const env = { HERALD_DATABASE_URL: databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
-  const roles = store === "sqlite" ? ["all"] : ["api", ...Array.from({ length: workers }, () => "worker")];
-  const processes = await Promise.all(
-    roles.map(async (role) => new HeraldProcess({ ...env, HERALD_ROLE: role }, await port())),
-  );
-  for (const process of processes) await process.start();
-  const api = processes[0]!;
-  const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "bench", "--json"], env, api));
-  const secret = await configure(api, token, profile, receiverUrl);
-  await sleep(1100); // every worker's endpoint cache sees the webhook
-  const where =
-    store === "sqlite" ? "SQLite (1 process)" : `PostgreSQL (api + ${workers} worker${workers > 1 ? "s" : ""})`;
-  return {
-    label: `Herald ${LABELS[profile]} on ${where}`,
-    profile,
-    api,
-    processes,
-    token,
-    secret,
-    async stop() {
-      await Promise.all(processes.map((p) => p.stop()));
-      await dropDatabase();
-    },
-  };
-}
-
-/** One round: publish EVENTS as fast as Herald takes them; deliveries/s from the first publish to the last receipt. */
 async function round(deployment: Deployment, receiver: ReceiverProcess, offset: number) {
   await receiver.reset();
   const started = wallClock();
@@ -464,7 +219,7 @@ async function beforeSendRound(hookUrl: string) {
   }
 }
 
-async function main() {
+export async function deliveryBench(): Promise<void> {
   const receiver = new ReceiverProcess();
   await receiver.ready();
   const receiverUrl = `http://127.0.0.1:${receiver.port}/webhook`;
@@ -571,5 +326,3 @@ async function main() {
     );
   }
 }
-
-await main();

@@ -1,5 +1,6 @@
 // The benchmark's webhook receiver, in its own process: answers 200 at once, counts deliveries and
 // measures publish-to-receipt latency from the `sent_at` the publisher stamped into each payload.
+// With `--hang` it reads each request and never answers: an endpoint that times out on every attempt.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
@@ -13,7 +14,14 @@ interface Sent {
   payload?: { sent_at?: number };
 }
 
+const hangs = process.argv.includes("--hang");
+
 const server = createServer((req, res) => {
+  if (hangs) {
+    count++;
+    req.resume();
+    return;
+  }
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", () => {

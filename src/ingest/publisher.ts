@@ -24,6 +24,10 @@ export interface PublishResult {
   replayed: boolean;
 }
 
+/** Events rendered between two yields to the event loop. */
+const YIELD_EVERY_EVENTS = 100;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Called after each commit: how many events, and which endpoints got deliveries (so a worker starts at once). */
 export type OnPublished = (eventCount: number, endpointIds: ReadonlySet<string>) => void;
 
@@ -109,8 +113,11 @@ export class Publisher {
     const newEvents: NewEvent[] = [];
     const deliveries: NewDelivery[] = [];
     const touched = new Set<string>();
-    events.forEach((event, index) => {
-      const payload = event as Record<string, unknown>;
+    for (let index = 0; index < events.length; index++) {
+      // A big batch gives other requests a turn now and then: one app's 1,000 events must not hold
+      // the event loop (and every other app's publish) for the whole of its rendering.
+      if (index > 0 && index % YIELD_EVERY_EVENTS === 0) await yieldToEventLoop();
+      const payload = events[index] as Record<string, unknown>;
       const { vocabulary, type } = typed[index]!;
       const stored: NewEvent = {
         id: newEventId(),
@@ -134,7 +141,7 @@ export class Publisher {
         });
         touched.add(endpoint.id);
       }
-    });
+    }
     const eventIds = newEvents.map((event) => event.id);
     const published = await this.store.publish({
       appId: app.id,

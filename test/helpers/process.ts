@@ -25,6 +25,8 @@ export class HeraldProcess {
   constructor(
     readonly env: Record<string, string>,
     readonly port: number,
+    /** What to run instead of this checkout's `herald serve` (the bench runs an earlier commit's). */
+    readonly command: string[] = [BIN, "serve"],
   ) {}
 
   get pid(): number | undefined {
@@ -40,7 +42,7 @@ export class HeraldProcess {
   }
 
   async start(timeoutMs = 15_000): Promise<void> {
-    const child = spawn(process.execPath, [BIN, "serve"], {
+    const child = spawn(process.execPath, this.command, {
       env: {
         ...process.env,
         HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,

@@ -1,0 +1,260 @@
+// The operations suite: what a bad neighbour costs, each against a baseline measured in the same run.
+// 1. An endpoint that times out on every attempt and takes half of all deliveries: the healthy
+//    endpoints' delivery rate and publish-to-receipt p99, against a run without it (aim: within 10%).
+// 2. App A publishing flat out while app B publishes steadily: B's p99, against B alone (aim: <= 2x).
+// 3. The delivery rate with the SSRF guard, response capture and exact JSON, against the commit
+//    before them, run from its own source in the same run (aim: not slower).
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
+import { refusingUrl } from "../test/helpers/receiver.js";
+import {
+  configure,
+  event,
+  flood,
+  median,
+  percentile,
+  publishAll,
+  ReceiverProcess,
+  sleep,
+  steadyLatency,
+  streamEvent,
+  wallClock,
+} from "./harness.js";
+import { EVENTS, LATENCY_SECONDS, ROUNDS, values } from "./options.js";
+
+/** The last commit before the outbound transport, the hardening (exact JSON) and response capture. */
+const BEFORE_COMMIT = "e4d7ab7";
+const REPO = join(import.meta.dirname, "..");
+/** The steady publish rate of the latency phases, in events per second. */
+const STEADY_RATE = 200;
+
+interface Herald {
+  process: HeraldProcess;
+  stop(): Promise<void>;
+}
+
+/** A Herald on a fresh SQLite file, in its own process; `command` runs another build of it. */
+async function startHerald(command?: string[]): Promise<Herald> {
+  const dir = mkdtempSync(join(tmpdir(), "herald-bench-ops-"));
+  const port = Number(new URL(await refusingUrl()).port);
+  const env = { HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`, HERALD_LOG_LEVEL: values["log-level"] };
+  const process = new HeraldProcess(env, port, command);
+  await process.start(60_000);
+  return {
+    process,
+    async stop() {
+      await process.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function createApp(herald: Herald, name: string): Promise<string> {
+  const created = await heraldCli(["app", "create", "--name", name, "--json"], herald.process.env, herald.process);
+  return (JSON.parse(created) as { api_token: string }).api_token;
+}
+
+async function post(herald: Herald, token: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${herald.process.url}${path}`, {
+    method: "POST",
+    headers: body === undefined ? { "api-token": token } : { "content-type": "application/json", "api-token": token },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
+
+/** Stream events alternating between two types, so each healthy endpoint takes one of them. */
+const TYPES = ["message.new", "message.updated"];
+const alternating = (i: number) => ({ ...streamEvent(i), type: TYPES[i % 2] });
+
+/**
+ * One deployment of round 1: two healthy Stream endpoints taking one type each, and, with
+ * `timingOut`, a third endpoint taking every event whose receiver never answers (Stream's 6 s
+ * timeout, three attempts in 15 s). Returns the healthy endpoints' rate and steady-state latency.
+ */
+async function timeoutRun(healthy: ReceiverProcess, hanging: ReceiverProcess | undefined, offset: number) {
+  const herald = await startHerald();
+  try {
+    const token = await createApp(herald, "timeouts");
+    await post(herald, token, "/v1/keys");
+    for (const type of TYPES) {
+      const url = `http://127.0.0.1:${healthy.port}/${type}`;
+      await post(herald, token, "/v1/endpoints", { url, profile: "stream", filter: [type] });
+    }
+    if (hanging)
+      await post(herald, token, "/v1/endpoints", { url: `http://127.0.0.1:${hanging.port}/`, profile: "stream" });
+    await sleep(1100);
+    await healthy.reset();
+    const started = wallClock();
+    await publishAll(herald.process, token, EVENTS, offset, alternating);
+    const { lastAt } = await healthy.waitForCount(EVENTS, 300_000);
+    const rate = EVENTS / ((lastAt - started) / 1000);
+    const steady = await steadyLatency(herald.process, token, healthy, STEADY_RATE, alternating);
+    return { rate, p99: percentile(steady.latencies, 99), timedOut: hanging ? (await hanging.count()).count : 0 };
+  } finally {
+    await herald.stop();
+  }
+}
+
+async function timeoutRound() {
+  const healthy = new ReceiverProcess();
+  const hanging = new ReceiverProcess(["--hang"]);
+  await Promise.all([healthy.ready(), hanging.ready()]);
+  const rates: number[] = [];
+  const p99s: number[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const without = await timeoutRun(healthy, undefined, 2 * r * EVENTS);
+      await hanging.reset();
+      const withIt = await timeoutRun(healthy, hanging, (2 * r + 1) * EVENTS);
+      rates.push(withIt.rate / without.rate);
+      p99s.push(withIt.p99 / without.p99);
+      console.log(
+        `timing-out endpoint, round ${r + 1}: healthy ${without.rate.toFixed(0)}/s p99 ${without.p99.toFixed(1)} ms without it, ` +
+          `${withIt.rate.toFixed(0)}/s p99 ${withIt.p99.toFixed(1)} ms with it (${withIt.timedOut} requests hung); ` +
+          `rate ${ratio(withIt.rate, without.rate)}, p99 ${ratio(withIt.p99, without.p99)}`,
+      );
+    }
+  } finally {
+    healthy.exit();
+    hanging.exit();
+  }
+  return { rate: median(rates), p99: median(p99s) };
+}
+
+/**
+ * Round 2: apps A and B on one Herald, each with a Sendbird webhook to a receiver of its own. B
+ * publishes STEADY_RATE events/s alone, then again while A publishes as fast as Herald takes it.
+ */
+async function fairnessRound() {
+  const receiverA = new ReceiverProcess();
+  const receiverB = new ReceiverProcess();
+  await Promise.all([receiverA.ready(), receiverB.ready()]);
+  const alone: number[] = [];
+  const flooded: number[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const herald = await startHerald();
+      try {
+        const tokenA = await createApp(herald, "A");
+        const tokenB = await createApp(herald, "B");
+        await configure(herald.process, tokenA, "sendbird", `http://127.0.0.1:${receiverA.port}/`);
+        await configure(herald.process, tokenB, "sendbird", `http://127.0.0.1:${receiverB.port}/`);
+        await sleep(1100);
+        const bAlone = await steadyLatency(herald.process, tokenB, receiverB, STEADY_RATE, event);
+        // A floods for as long as B's steady phase lasts, and a little longer.
+        const flooding = flood(herald.process, tokenA, Date.now() + (LATENCY_SECONDS + 1.5) * 1000);
+        await sleep(500);
+        const bFlooded = await steadyLatency(herald.process, tokenB, receiverB, STEADY_RATE, event);
+        const floodEvents = await flooding;
+        const p99Alone = percentile(bAlone.latencies, 99);
+        const p99Flooded = percentile(bFlooded.latencies, 99);
+        alone.push(p99Alone);
+        flooded.push(p99Flooded);
+        console.log(
+          `app A flooding, round ${r + 1}: B alone p50 ${percentile(bAlone.latencies, 50).toFixed(1)} / p99 ${p99Alone.toFixed(1)} ms; ` +
+            `with A publishing ${(floodEvents / (LATENCY_SECONDS + 1.5)).toFixed(0)} events/s: ` +
+            `p50 ${percentile(bFlooded.latencies, 50).toFixed(1)} / p99 ${p99Flooded.toFixed(1)} ms; ratio ${ratio(p99Flooded, p99Alone)} ` +
+            `(B's publish answered in p99 ${percentile(bAlone.acknowledged, 99).toFixed(1)} ms alone, ${percentile(bFlooded.acknowledged, 99).toFixed(1)} ms flooded)`,
+        );
+      } finally {
+        await herald.stop();
+      }
+    }
+  } finally {
+    receiverA.exit();
+    receiverB.exit();
+  }
+  return { alone: median(alone), flooded: median(flooded), ratio: median(flooded.map((p, i) => p / alone[i]!)) };
+}
+
+/**
+ * The commit before this work, from its own source: `git archive` into a temp directory that shares
+ * this checkout's node_modules, run with tsx. Undefined when the clone does not hold that commit.
+ */
+function checkoutBefore(): { command: string[]; remove(): void } | undefined {
+  try {
+    execFileSync("git", ["cat-file", "-e", `${BEFORE_COMMIT}^{commit}`], { cwd: REPO, stdio: "ignore" });
+  } catch {
+    return undefined;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "herald-bench-before-"));
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync("git", ["archive", BEFORE_COMMIT, "src", "package.json"], {
+    cwd: REPO,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  execFileSync("tar", ["-x", "-C", dir], { input: archive });
+  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  return {
+    command: ["--import", "tsx", join(dir, "src/cli/main.ts"), "serve"],
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Round 3: Sendbird deliveries/s from first publish to last receipt, now and before, interleaved. */
+async function beforeRound() {
+  const before = checkoutBefore();
+  if (!before) return undefined;
+  const receiver = new ReceiverProcess();
+  await receiver.ready();
+  const url = `http://127.0.0.1:${receiver.port}/`;
+  const ratios: number[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const rates: number[] = [];
+      for (const command of [undefined, before.command]) {
+        const herald = await startHerald(command);
+        try {
+          const token = await createApp(herald, "before");
+          await configure(herald.process, token, "sendbird", url);
+          await sleep(1100);
+          await receiver.reset();
+          const started = wallClock();
+          await publishAll(herald.process, token, EVENTS, r * EVENTS, event);
+          const { lastAt } = await receiver.waitForCount(EVENTS, 300_000);
+          rates.push(EVENTS / ((lastAt - started) / 1000));
+        } finally {
+          await herald.stop();
+        }
+      }
+      ratios.push(rates[0]! / rates[1]!);
+      console.log(
+        `guard + capture + exact JSON, round ${r + 1}: now ${rates[0]!.toFixed(0)}/s, before (${BEFORE_COMMIT}) ${rates[1]!.toFixed(0)}/s, ratio ${ratio(rates[0]!, rates[1]!)}`,
+      );
+    }
+  } finally {
+    receiver.exit();
+    before.remove();
+  }
+  return median(ratios);
+}
+
+export async function operationsBench(): Promise<void> {
+  console.log(
+    `\nHerald operations benchmark: ${EVENTS} events per rate phase, ${LATENCY_SECONDS} s steady phases at ${STEADY_RATE} events/s, ${ROUNDS} rounds`,
+  );
+  const timeouts = await timeoutRound();
+  const fairness = await fairnessRound();
+  const before = await beforeRound();
+  console.log("\nresult (medians of per-round ratios, each against a baseline measured in the same round)");
+  console.log(
+    `  an endpoint timing out on every attempt, half of all deliveries: healthy rate ${timeouts.rate.toFixed(2)}x, ` +
+      `p99 ${timeouts.p99.toFixed(2)}x of a run without it (aim: rate >= 0.90, p99 <= 1.10)`,
+  );
+  console.log(
+    `  app A flooding: app B p99 ${fairness.flooded.toFixed(1)} ms against ${fairness.alone.toFixed(1)} ms alone, ` +
+      `${fairness.ratio.toFixed(2)}x (aim: <= 2)`,
+  );
+  console.log(
+    before === undefined
+      ? `  before/after: skipped, this clone does not hold commit ${BEFORE_COMMIT} (a shallow clone?)`
+      : `  SSRF guard, response capture and exact JSON on: ${before.toFixed(2)}x the delivery rate of ${BEFORE_COMMIT}, before them (aim: >= 1)`,
+  );
+}
