@@ -1,7 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
-import { FairAdmission } from "../ingest/fair-admission.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
@@ -35,30 +34,8 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
   return key;
 }
 
-/**
- * Publishes being read, parsed and committed at once. Two keep the event loop busy while one waits
- * on the network; more would not publish faster, only let one app's flood crowd out the others.
- */
-const PUBLISH_SLOTS = 2;
-
 /** Publish (`POST /v1/events`, `/v1/events/batch`, answered 202 once committed) and read events. */
 export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  const admission = new FairAdmission(PUBLISH_SLOTS);
-  /**
-   * Before the body is read (after authentication): waits for the app's turn, and gives the slot
-   * back when the response ends or the client goes away, whichever comes first.
-   */
-  const takeTurn = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    let release: (() => void) | undefined;
-    let closed = false;
-    reply.raw.once("close", () => {
-      closed = true;
-      release?.();
-    });
-    release = await admission.admit(appOf(request).id);
-    if (closed) release();
-    return payload;
-  };
   // The event body is validated by the publisher (it names the exact field at fault), not by a schema.
   const publishSchema = (summary: string, ok: Record<number, ReturnType<typeof Type.Object>>) => ({
     summary,
@@ -71,7 +48,6 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     "/events",
     {
       config: { access: "publish" },
-      preParsing: takeTurn,
       schema: { ...publishSchema("Publish one event", { 202: Published }), body: AnyEvent },
     },
     async (request, reply) => {
@@ -85,7 +61,6 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     "/events/batch",
     {
       config: { access: "publish" },
-      preParsing: takeTurn,
       schema: {
         ...publishSchema("Publish 1 to 1,000 events atomically", { 202: PublishedBatch }),
         body: Type.Unsafe<unknown>({ type: "object", description: '{"events": [event, ...]}' }),
