@@ -100,7 +100,12 @@ describe("herald CLI", { concurrency: 2 }, () => {
         herald(["app", "create", "--name", "shown"]),
       ]);
       assert.ok(json(listed).apps.some((app: { id: string }) => app.id === created.id));
-      assert.deepEqual(json(shown), { id: created.id, name: "demo", created_at: created.created_at });
+      assert.deepEqual(json(shown), {
+        id: created.id,
+        name: "demo",
+        created_at: created.created_at,
+        publish_rate_limit: null,
+      });
       assert.equal(human.code, 0);
       assert.match(human.stdout, new RegExp(`${created.id}.*demo`));
       assertOneLineError(missing, /^error: No app "no-such-app"\.$/);
