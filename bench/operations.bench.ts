@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { call } from "../test/helpers/herald.js";
 import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
 import { refusingUrl } from "../test/helpers/receiver.js";
 import {
@@ -57,14 +58,11 @@ async function createApp(herald: Herald, name: string): Promise<string> {
   return (JSON.parse(created) as { api_token: string }).api_token;
 }
 
-async function post(herald: Herald, token: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(`${herald.process.url}${path}`, {
-    method: "POST",
-    headers: body === undefined ? { "api-token": token } : { "content-type": "application/json", "api-token": token },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+/** A POST through the tests' `call`, failing the bench on anything but a 2xx. */
+async function post(herald: Herald, token: string, path: string, body?: unknown): Promise<unknown> {
+  const { status, body: answer } = await call(herald.process.url, "POST", path, { token, body });
+  if (status >= 300) throw new Error(`POST ${path}: ${status} ${JSON.stringify(answer)}`);
+  return answer;
 }
 
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
