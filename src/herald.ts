@@ -6,7 +6,8 @@ import { type HeraldConfig, loadConfig } from "./core/config.js";
 import { HeraldError } from "./core/errors.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { Metrics } from "./core/metrics.js";
-import { OutboundTransport, type Resolver } from "./delivery/transport/index.js";
+import type { Resolver } from "./delivery/transport/index.js";
+import { ListenRelay, RelayingTransport } from "./delivery/transport/listen-relay.js";
 import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
 import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
@@ -59,7 +60,16 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const logger = givenLogger ?? createLogger(config.logLevel, undefined, config.logFormat);
   const metrics = new Metrics();
   // Before the store opens: a bad HERALD_ALLOW_NETWORKS stops the start with nothing to close.
-  const transport = new OutboundTransport({
+  // `herald listen` sessions: their endpoints' attempts go through the relay, not HTTP.
+  let onListenConnected = (_endpointId: string) => {};
+  let onListenExpired = async (_appId: string, _endpointId: string) => {};
+  const relay = new ListenRelay({
+    graceMs: config.listenGraceMs,
+    captureBytes: config.responseCaptureBytes,
+    onConnected: (endpointId) => onListenConnected(endpointId),
+    onExpired: (appId, endpointId) => onListenExpired(appId, endpointId),
+  });
+  const transport = new RelayingTransport(relay, {
     allowNetworks: config.allowNetworks,
     responseCaptureBytes: config.responseCaptureBytes,
     resolver,
@@ -74,6 +84,11 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const runsWorker = config.role !== "api";
   const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics);
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
+  onListenConnected = (endpointId) => wake([endpointId]);
+  onListenExpired = async (appId, endpointId) => {
+    await store.deleteEndpoint(appId, endpointId, Date.now());
+    endpoints.forgetEndpoint(appId, endpointId);
+  };
   const rateLimiter = new PublishRateLimiter(
     config.publishRateLimit,
     async (appId) => {
@@ -97,7 +112,18 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     coolDownMs: config.hookBreakerCoolDownMs,
   });
   const server = await buildServer(
-    { config, logger, store, apps, endpoints, publisher, transport, syncHooks, onRetry: (id) => wake([id]) },
+    {
+      config,
+      logger,
+      store,
+      apps,
+      endpoints,
+      publisher,
+      transport,
+      syncHooks,
+      listen: relay,
+      onRetry: (id) => wake([id]),
+    },
     metrics,
     config.role !== "worker",
   );

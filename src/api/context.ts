@@ -3,6 +3,7 @@ import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import type { HeraldConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
 import type { OutboundTransport } from "../delivery/transport/index.js";
+import type { ListenRelay } from "../delivery/transport/listen-relay.js";
 import type { SyncHookCaller } from "../hooks/sync-caller.js";
 import type { Publisher } from "../ingest/publisher.js";
 import type { Store } from "../storage/store.js";
@@ -19,6 +20,8 @@ export interface ApiContext {
   syncHooks: SyncHookCaller;
   /** Every outbound request goes through it; it also judges webhook URLs when they are configured. */
   transport: OutboundTransport;
+  /** `herald listen` sessions held by this process (the `/v1/listen` routes exist only with it). */
+  listen?: ListenRelay;
   /** A delivery was made due again by hand: wake the worker for its endpoint. */
   onRetry(endpointId: string): void;
 }

@@ -85,7 +85,7 @@ function pick<T>(found: T | undefined, parameter: string, value: string, known: 
   );
 }
 
-const keyRecords = (endpoint: Endpoint, keys: NewEndpointKey[], now: number): SigningKey[] =>
+export const keyRecords = (endpoint: Endpoint, keys: NewEndpointKey[], now: number): SigningKey[] =>
   keys.map((key) => ({
     id: newSigningKeyId(),
     appId: endpoint.appId,
@@ -98,7 +98,7 @@ const keyRecords = (endpoint: Endpoint, keys: NewEndpointKey[], now: number): Si
   }));
 
 /** What a new key's owner is shown, once: the HMAC secret, and the public key for ed25519. */
-function shownSecret(keys: readonly NewEndpointKey[]): { secret: string | null; public_key?: string } {
+export function shownSecret(keys: readonly NewEndpointKey[]): { secret: string | null; public_key?: string } {
   const hmac = keys.find((key) => key.kind === "hmac");
   const ed25519 = keys.find((key) => key.kind === "ed25519");
   return { secret: hmac?.secret ?? null, ...(ed25519?.publicKey ? { public_key: ed25519.publicKey } : {}) };

@@ -7,6 +7,7 @@ import { deliveriesRoutes } from "./deliveries-routes.js";
 import { endpointsRoutes } from "./endpoints-routes.js";
 import { eventsRoutes } from "./events-routes.js";
 import { keysRoutes } from "./keys-routes.js";
+import { listenRoutes } from "./listen-routes.js";
 import { tokensRoutes } from "./tokens-routes.js";
 
 /**
@@ -28,4 +29,5 @@ export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
     // The options carry this plugin's own prefix; the children sit directly under it.
     await app.register(routes, { ...ctx, prefix: "" });
   }
+  if (ctx.listen) await app.register(listenRoutes(ctx.listen), { ...ctx, prefix: "" });
 };

@@ -63,6 +63,8 @@ export interface HeraldConfig {
   allowNetworks: string[];
   /** How much of each attempt's response body the delivery log keeps, in bytes. */
   responseCaptureBytes: number;
+  /** How long a `herald listen` session whose connection dropped is kept before its endpoint is removed. */
+  listenGraceMs: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -132,6 +134,7 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   hookBreakerCoolDownMs: 30_000,
   allowNetworks: [],
   responseCaptureBytes: 16 * 1024,
+  listenGraceMs: 30_000,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -172,6 +175,7 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "hookBreakerCoolDownMs", env: "HERALD_HOOK_BREAKER_COOLDOWN_MS", parse: integer(0) },
   { key: "allowNetworks", env: "HERALD_ALLOW_NETWORKS", parse: list },
   { key: "responseCaptureBytes", env: "HERALD_RESPONSE_CAPTURE_BYTES", parse: integer(0) },
+  { key: "listenGraceMs", env: "HERALD_LISTEN_GRACE_MS", parse: integer(0) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */

@@ -431,7 +431,8 @@ export class DeliveryWorker {
     if (this.#disabling.has(endpointId)) return undefined;
     const endpoint = await this.endpoints.get(endpointId);
     const wire = endpoint && findWireFormat(endpoint.profile);
-    if (!endpoint?.enabled || endpoint.url === "" || !wire) return undefined;
+    // A `herald listen` session held by another process: its worker sends, not this one.
+    if (!endpoint?.enabled || endpoint.url === "" || !wire || !this.sender.sendsTo(endpoint.url)) return undefined;
     const app = await this.endpoints.app(endpoint.appId);
     if (!app) return undefined;
     const endpointKeys = wire.signsWith === "endpoint-keys" ? await this.endpoints.signingKeys(endpointId) : [];

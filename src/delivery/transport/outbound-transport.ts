@@ -214,6 +214,14 @@ export class OutboundTransport {
     return `is refused: ${refusal}, and Herald does not send webhooks to internal networks (HERALD_ALLOW_NETWORKS opens exceptions)`;
   }
 
+  /**
+   * Whether this process can send to `url` now. Always for an HTTP URL; a relay (`herald listen`)
+   * says no for a session another process holds, so this process's worker leaves its work alone.
+   */
+  sendsTo(_url: string): boolean {
+    return true;
+  }
+
   /** POSTs `body` once. Never throws: every failure is a result with its error class. */
   async post(
     url: string,

@@ -1,0 +1,254 @@
+import { randomBytes } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import {
+  type ErrorClass,
+  OutboundTransport,
+  type OutboundTransportOptions,
+  type TransportResult,
+} from "./outbound-transport.js";
+
+/**
+ * `herald listen`: a listen endpoint is an ordinary endpoint whose URL is `listen://<session id>`.
+ * Its attempts go to the CLI that holds the session, over the one server-sent-events stream the CLI
+ * opened to Herald (so Herald never connects to the laptop); the CLI POSTs the bytes to its local
+ * URL and reports what came back, which settles the attempt like an HTTP answer would.
+ *
+ * Sessions live in the memory of the process the CLI talks to: with several Herald processes, only
+ * that one sends for the session (`sendsTo`), and its worker must run (role `all`).
+ */
+export const LISTEN_URL_PREFIX = "listen://";
+
+export const listenUrl = (sessionId: string) => `${LISTEN_URL_PREFIX}${sessionId}`;
+
+/** What the CLI reports about one forwarded attempt. */
+export interface ListenReport {
+  statusCode: number | null;
+  headers: Record<string, string>;
+  body: string | null;
+  /** Why no status came back (the local URL refused, timed out…), as the CLI saw it. */
+  errorClass: ErrorClass | null;
+  error: string | null;
+}
+
+interface Waiting {
+  sentAt: number;
+  settle: (result: TransportResult) => void;
+}
+
+interface Session {
+  id: string;
+  appId: string;
+  endpointId: string;
+  /** The CLI's open stream, if connected. */
+  stream: ServerResponse | undefined;
+  waiting: Map<string, Waiting>;
+  /** Removes the session once it has been disconnected for the grace period. */
+  expiry: NodeJS.Timeout | undefined;
+  heartbeat: NodeJS.Timeout | undefined;
+}
+
+export interface ListenRelayOptions {
+  graceMs: number;
+  /** How much of a reported response body the delivery log keeps. */
+  captureBytes: number;
+  /** A session (re)connected: its held deliveries can go now. */
+  onConnected(endpointId: string): void;
+  /** A session expired: delete its endpoint. */
+  onExpired(appId: string, endpointId: string): Promise<void>;
+}
+
+const HEARTBEAT_MS = 15_000;
+/** Error classes a CLI may report for an attempt that got no status. */
+const NO_STATUS_CLASSES = new Set<ErrorClass>(["timeout", "refused", "reset", "dns", "tls"]);
+
+const noAnswer = (durationMs: number, errorClass: ErrorClass, error: string): TransportResult => ({
+  statusCode: null,
+  responseHeaders: {},
+  responseBody: null,
+  truncated: false,
+  durationMs,
+  errorClass,
+  error,
+});
+
+/** Listen sessions held by this process, and the attempts waiting for their CLI's report. */
+export class ListenRelay {
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(private readonly options: ListenRelayOptions) {}
+
+  /** A new session for an endpoint about to be created; it expires unless a CLI connects within the grace period. */
+  open(appId: string, endpointId: string): string {
+    const id = `lsn_${randomBytes(12).toString("base64url")}`;
+    const session: Session = {
+      id,
+      appId,
+      endpointId,
+      stream: undefined,
+      waiting: new Map(),
+      expiry: undefined,
+      heartbeat: undefined,
+    };
+    this.#sessions.set(id, session);
+    this.#expireLater(session);
+    return id;
+  }
+
+  /** The session of this app held here; undefined for another app's, or another process's. */
+  find(appId: string, sessionId: string): { id: string; endpointId: string } | undefined {
+    const session = this.#sessions.get(sessionId);
+    return session && session.appId === appId ? { id: session.id, endpointId: session.endpointId } : undefined;
+  }
+
+  /** Attaches the CLI's stream; a second connection replaces the first. */
+  attach(sessionId: string, stream: ServerResponse): void {
+    const session = this.#sessions.get(sessionId)!;
+    const previous = session.stream;
+    session.stream = stream;
+    clearTimeout(session.expiry);
+    session.expiry = undefined;
+    previous?.end();
+    stream.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    stream.write(
+      `event: ready\ndata: ${JSON.stringify({ session_id: session.id, endpoint_id: session.endpointId })}\n\n`,
+    );
+    clearInterval(session.heartbeat);
+    // A comment now and then keeps proxies from closing an idle stream, and finds dead ones.
+    session.heartbeat = setInterval(() => stream.write(": keep-alive\n\n"), HEARTBEAT_MS);
+    session.heartbeat.unref();
+    stream.once("close", () => this.#detach(session, stream));
+    this.options.onConnected(session.endpointId);
+  }
+
+  /** The CLI's report for one attempt; false when no attempt waits under that id (timed out, or unknown). */
+  report(sessionId: string, attemptId: string, report: ListenReport): boolean {
+    const waiting = this.#sessions.get(sessionId)?.waiting.get(attemptId);
+    if (!waiting) return false;
+    waiting.settle(this.#result(report, Date.now() - waiting.sentAt));
+    return true;
+  }
+
+  /** Ends a session now (the CLI exits): its waiting attempts end as refused. */
+  close(sessionId: string): void {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return;
+    this.#sessions.delete(sessionId);
+    clearTimeout(session.expiry);
+    clearInterval(session.heartbeat);
+    session.stream?.end();
+    for (const waiting of session.waiting.values()) {
+      waiting.settle(noAnswer(Date.now() - waiting.sentAt, "refused", "the listen session ended"));
+    }
+  }
+
+  /** Whether an attempt to `url` can go through this relay now: its session is here and connected. */
+  connected(url: string): boolean {
+    return this.#sessions.get(url.slice(LISTEN_URL_PREFIX.length))?.stream !== undefined;
+  }
+
+  /** Hands one attempt to the session's CLI and waits for its report, or the deadline. */
+  send(
+    url: string,
+    body: string | Buffer,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<TransportResult> {
+    const session = this.#sessions.get(url.slice(LISTEN_URL_PREFIX.length));
+    const stream = session?.stream;
+    if (!session || !stream) {
+      return Promise.resolve(noAnswer(0, "refused", "the listen session is not connected"));
+    }
+    const attemptId = randomBytes(9).toString("base64url");
+    const sentAt = Date.now();
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => settle(noAnswer(timeoutMs, "timeout", `timeout after ${timeoutMs} ms: the listening CLI did not report`)),
+        timeoutMs,
+      );
+      const settle = (result: TransportResult) => {
+        clearTimeout(timer);
+        session.waiting.delete(attemptId);
+        resolve(result);
+      };
+      session.waiting.set(attemptId, { sentAt, settle });
+      // The exact bytes, as base64: the CLI sends them on untouched (gzip included).
+      const bytes = typeof body === "string" ? Buffer.from(body) : body;
+      const message = { attempt_id: attemptId, headers, body: bytes.toString("base64") };
+      stream.write(`event: delivery\ndata: ${JSON.stringify(message)}\n\n`);
+    });
+  }
+
+  /** Ends every session and deletes its endpoint (shutdown): a new process cannot resume them. */
+  async closeAll(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    for (const session of sessions) this.close(session.id);
+    await Promise.allSettled(sessions.map((session) => this.options.onExpired(session.appId, session.endpointId)));
+  }
+
+  #detach(session: Session, stream: ServerResponse): void {
+    if (session.stream !== stream) return;
+    session.stream = undefined;
+    clearInterval(session.heartbeat);
+    if (this.#sessions.has(session.id)) this.#expireLater(session);
+  }
+
+  #expireLater(session: Session): void {
+    clearTimeout(session.expiry);
+    session.expiry = setTimeout(() => {
+      this.close(session.id);
+      this.options.onExpired(session.appId, session.endpointId).catch(() => {});
+    }, this.options.graceMs);
+    session.expiry.unref();
+  }
+
+  /** A report as the worker sees a send: the status decides, as for an HTTP answer. */
+  #result(report: ListenReport, durationMs: number): TransportResult {
+    const { statusCode } = report;
+    if (statusCode === null) {
+      const errorClass = report.errorClass && NO_STATUS_CLASSES.has(report.errorClass) ? report.errorClass : "refused";
+      return noAnswer(durationMs, errorClass, `forwarding failed: ${report.error ?? errorClass}`);
+    }
+    const body = report.body === null ? null : Buffer.from(report.body);
+    const truncated = body !== null && body.length > this.options.captureBytes;
+    const redirect = statusCode >= 300 && statusCode < 400 && report.headers.location !== undefined;
+    return {
+      statusCode,
+      responseHeaders: report.headers,
+      responseBody: body === null ? null : body.subarray(0, this.options.captureBytes).toString("utf8"),
+      truncated,
+      durationMs,
+      errorClass: redirect ? "redirect" : statusCode < 200 || statusCode >= 300 ? "status" : null,
+      error: redirect ? `redirect to ${report.headers.location} not followed` : null,
+    };
+  }
+}
+
+/** The outbound transport, with `listen://` URLs sent through the relay instead of HTTP. */
+export class RelayingTransport extends OutboundTransport {
+  constructor(
+    readonly relay: ListenRelay,
+    options: OutboundTransportOptions,
+  ) {
+    super(options);
+  }
+
+  override sendsTo(url: string): boolean {
+    return url.startsWith(LISTEN_URL_PREFIX) ? this.relay.connected(url) : true;
+  }
+
+  override post(...args: Parameters<OutboundTransport["post"]>): Promise<TransportResult> {
+    const [url, body, headers, options] = args;
+    if (url.startsWith(LISTEN_URL_PREFIX)) return this.relay.send(url, body, headers, options.timeoutMs);
+    return super.post(...args);
+  }
+
+  override async close(): Promise<void> {
+    await this.relay.closeAll();
+    await super.close();
+  }
+}
