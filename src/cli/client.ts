@@ -136,6 +136,38 @@ export class HeraldClient {
     return parsed;
   }
 
+  /**
+   * Opens a long-lived GET (server-sent events) and returns its body. No body timeout: the stream
+   * stays open as long as Herald keeps it. A refusal becomes a CliError, as for `call`.
+   */
+  async stream(path: string, credential: Credential, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    let response: Awaited<ReturnType<typeof import("undici").request>>;
+    try {
+      const { Agent, request } = await import("undici");
+      this.#agent ??= new Agent({ connect: { timeout: 10_000 } });
+      response = await request(`${this.baseUrl}${path}`, {
+        method: "GET",
+        headers: { ...credential.headers, accept: "text/event-stream" },
+        dispatcher: this.#agent,
+        headersTimeout: TIMEOUT_MS,
+        bodyTimeout: 0,
+        signal,
+      });
+    } catch (error) {
+      throw unreachable(this.baseUrl, error);
+    }
+    if (response.statusCode >= 400) {
+      const text = await response.body.text();
+      let message = `Herald answered ${response.statusCode}.`;
+      try {
+        const error = (JSON.parse(text) as { error?: { message?: unknown } }).error;
+        if (typeof error?.message === "string") message = error.message;
+      } catch {}
+      throw new CliError(message);
+    }
+    return response.body;
+  }
+
   async close(): Promise<void> {
     await this.#agent?.close();
   }

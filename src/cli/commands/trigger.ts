@@ -1,0 +1,155 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { CliError } from "../errors.js";
+import { asClient, clientCommand, dim, integerAtLeast, queryOf, say } from "../shared.js";
+import { type DeliveryJson, describeDeliveryLine } from "./deliveries.js";
+
+/**
+ * `herald trigger <type>`: publishes the catalog's sample of a type (or a file), with `--set`
+ * overrides, and prints the event id; `--wait` follows its deliveries until each has settled.
+ */
+
+interface CatalogJson {
+  vocabularies: { id: string; type_field: string; types: { type: string; sample: Record<string, unknown> }[] }[];
+}
+
+/** `payload.message=hi`: a dotted path and a value (JSON when it parses as JSON, else the text). */
+export interface Override {
+  path: string[];
+  value: unknown;
+}
+
+const override = (raw: string, previous: Override[] = []): Override[] => {
+  const at = raw.indexOf("=");
+  if (at <= 0) throw new InvalidArgumentError("must be PATH=VALUE, e.g. payload.message=hi.");
+  const path = raw.slice(0, at).split(".");
+  if (path.some((part) => part === "" || part === "__proto__" || part === "constructor" || part === "prototype")) {
+    throw new InvalidArgumentError(`"${raw.slice(0, at)}" is not a field path.`);
+  }
+  const text = raw.slice(at + 1);
+  let value: unknown = text;
+  try {
+    value = JSON.parse(text);
+  } catch {}
+  return [...previous, { path, value }];
+};
+
+/** Sets each override into the event, making the objects on the way. */
+export function applyOverrides(
+  event: Record<string, unknown>,
+  overrides: readonly Override[],
+): Record<string, unknown> {
+  for (const { path, value } of overrides) {
+    let node: Record<string, unknown> = event;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      if (typeof next !== "object" || next === null || Array.isArray(next)) node[part] = {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[path.at(-1)!] = value;
+  }
+  return event;
+}
+
+function readEventFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new CliError(
+      `cannot read --file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      2,
+    );
+  }
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`--file ${file} is not JSON: ${(error as Error).message}`, 2);
+  }
+  if (typeof event !== "object" || event === null || Array.isArray(event)) {
+    throw new CliError(`--file ${file} must hold one JSON object (an event)`, 2);
+  }
+  return event as Record<string, unknown>;
+}
+
+/** The catalog's sample of a type, as a fresh object; a usage error naming close types when unknown. */
+function sampleOf(catalog: CatalogJson, type: string): Record<string, unknown> {
+  for (const vocabulary of catalog.vocabularies) {
+    const found = vocabulary.types.find((entry) => entry.type === type);
+    if (found) return structuredClone(found.sample);
+  }
+  const all = catalog.vocabularies.flatMap((vocabulary) => vocabulary.types.map((entry) => entry.type));
+  const prefix = type.split(/[:.]/)[0] ?? type;
+  const close = all.filter((known) => known.startsWith(prefix)).slice(0, 8);
+  throw new CliError(
+    `no event type "${type}" in Herald's catalog${close.length > 0 ? `; did you mean ${close.join(", ")}?` : " (herald trigger --help)"}`,
+    2,
+  );
+}
+
+interface TriggerOptions {
+  set?: Override[];
+  file?: string;
+  wait?: boolean;
+  timeout: number;
+}
+
+const settled = (deliveries: DeliveryJson[]) => deliveries.every((delivery) => delivery.status !== "pending");
+
+export function registerTriggerCommand(program: Command): void {
+  clientCommand(program, "trigger", "Publish a sample event of a type, with overrides (a test webhook)", "app")
+    .argument("[type]", "an event type from the catalog, e.g. group_channel:message_send (optional with --file)")
+    .option(
+      "--set <path=value>",
+      "override a field of the event, dotted path (repeatable), e.g. payload.message=hi",
+      override,
+    )
+    .option("--file <event.json>", "publish this event instead of the catalog's sample (--set still applies)")
+    .option("--wait", "follow the event's deliveries until each has succeeded or failed, and print them")
+    .option("--timeout <seconds>", "with --wait: how long to follow them (default 60)", integerAtLeast(1), 60)
+    .action((type: string | undefined, options: TriggerOptions, command: Command) =>
+      asClient(command, "app", async ({ json, client, credential }) => {
+        if (!type && !options.file) throw new CliError("give an event type, or --file event.json", 2);
+        let event: Record<string, unknown>;
+        if (options.file) {
+          event = readEventFile(options.file);
+        } else {
+          event = sampleOf((await client.call("GET", "/v1/catalog", credential)) as CatalogJson, type!);
+        }
+        applyOverrides(event, options.set ?? []);
+        const published = (await client.call("POST", "/v1/events", credential, event)) as {
+          id: string;
+          replayed: boolean;
+        };
+        if (!options.wait) {
+          if (json) say(JSON.stringify(published));
+          else say(published.id);
+          return;
+        }
+        if (!json) say(`${published.id}  ${dim("(waiting for its deliveries)")}`);
+        const deadline = Date.now() + options.timeout * 1000;
+        let deliveries: DeliveryJson[] = [];
+        for (;;) {
+          const page = await client.call(
+            "GET",
+            `/v1/deliveries${queryOf({ event_id: published.id, limit: 500 })}`,
+            credential,
+          );
+          deliveries = page.deliveries as DeliveryJson[];
+          if (settled(deliveries) || Date.now() > deadline) break;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        if (json) {
+          say(JSON.stringify({ ...published, deliveries }));
+        } else if (deliveries.length === 0) {
+          say("no endpoint of the app takes this type: nothing to deliver");
+        } else {
+          for (const delivery of deliveries) say(describeDeliveryLine(delivery));
+        }
+        if (!settled(deliveries)) throw new CliError(`some deliveries were still pending after ${options.timeout} s`);
+        if (deliveries.some((delivery) => delivery.status === "failed")) process.exitCode = 1;
+      }),
+    );
+}
