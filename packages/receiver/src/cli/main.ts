@@ -1,36 +1,105 @@
-import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { runConformanceCheck } from "../conformance/check.js";
 import { notifierConfigFromEnv, startNotifierService } from "../notifier/service.js";
 import { openInbox, parseInbox } from "../receiver.js";
 import type { ProfileName } from "../verify/outcome.js";
 
-const USAGE = `herald-receiver <command>
+/** A usage error: the message, then exit code 2. Anything else that fails exits 1. */
+class UsageError extends Error {}
 
-  notifier   Receive chat webhooks and notify offline members by email, SMS and Web Push.
-             Options: --port N --host H --secret S (repeatable) --inbox sqlite:FILE|postgres://URL --contacts FILE
-             Channels and the rest: HERALD_RECEIVER_* variables (see the README).
-  dead-letters [--replay [SEQ…]] --inbox sqlite:FILE|postgres://URL?schema=S
-             List the events whose handlers gave up (seq, key, type, attempts, last error), or make
-             them (all, or the given ones) due again for a running receiver to process.
-  check URL  Fire the conformance cases at a webhook receiver and grade it.
-             Options: --profile sendbird|stream|standard-webhooks --secret S [--secret ROTATED] [--timeout-ms N] [--json]
+const COMMANDS_USAGE = `herald-receiver <command> [options]    (herald-receiver <command> --help for one command)
+
+  notifier       Receive chat webhooks and notify offline members by email, SMS and Web Push.
+  dead-letters   List the events whose handlers gave up, or make them due again (--replay).
+  check URL      Fire the conformance cases at a webhook receiver and grade it.
+
+Exit codes: 0 ok, 1 a run-time failure (or a failed check), 2 a usage error.
 `;
 
+const NOTIFIER_USAGE = `herald-receiver notifier [options]
+
+Receive chat webhooks and notify offline members by email, SMS and Web Push.
+  --port N               where to listen (HERALD_RECEIVER_PORT; default 3000, not Herald's 8080)
+  --host H               (HERALD_RECEIVER_HOST; default 127.0.0.1)
+  --secret-file FILE     the signing secrets, one per line (HERALD_RECEIVER_SECRET_FILE)
+  --inbox SPEC           sqlite:FILE or postgres://URL (HERALD_RECEIVER_INBOX)
+  --contacts FILE        user id -> contact details (HERALD_RECEIVER_CONTACTS)
+  --secret S             a secret on the command line (repeatable). Avoid it: ps shows it to every
+                         user of the machine; prefer HERALD_RECEIVER_SECRETS (comma-separated) or --secret-file.
+Channels and the rest: HERALD_RECEIVER_* variables (see the README).
+`;
+
+const DEAD_LETTERS_USAGE = `herald-receiver dead-letters --inbox sqlite:FILE|postgres://URL?schema=S [--replay [SEQ…]] [--json]
+
+List the events whose handlers gave up (seq, key, type, attempts, last error), or make them (all,
+or the given ones) due again for a running receiver to process.
+`;
+
+const CHECK_USAGE = `herald-receiver check URL --profile sendbird|stream|standard-webhooks --secret S [--secret ROTATED] [--timeout-ms N] [--json]
+
+Fire the conformance cases at a webhook receiver and grade it (exit 1 when a case fails).
+`;
+
+/** parseArgs with --help everywhere, and its complaints as usage errors. */
+function parse<T extends ParseArgsConfig["options"]>(args: string[], usage: string, options: T, positionals = false) {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean }>>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h" } } as T,
+      allowPositionals: positionals,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(usage);
+    return undefined;
+  }
+  return parsed;
+}
+
+/** Secrets, one per line (blank lines and # comments skipped). */
+function readSecretFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(
+      `cannot read the secret file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
 async function notifier(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      secret: { type: "string", multiple: true },
-      inbox: { type: "string" },
-      contacts: { type: "string" },
-    },
+  const parsed = parse(args, NOTIFIER_USAGE, {
+    port: { type: "string" },
+    host: { type: "string" },
+    secret: { type: "string", multiple: true },
+    "secret-file": { type: "string" },
+    inbox: { type: "string" },
+    contacts: { type: "string" },
   });
+  if (!parsed) return;
+  const { values } = parsed;
   const config = notifierConfigFromEnv();
-  if (values.port) config.port = Number(values.port);
+  if (values.port) {
+    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535)
+      throw new UsageError(`--port is not a port: "${values.port}"`);
+    config.port = Number(values.port);
+  }
   if (values.host) config.host = values.host;
+  const secretFile = values["secret-file"] ?? process.env.HERALD_RECEIVER_SECRET_FILE;
+  if (secretFile) config.secrets = readSecretFile(secretFile);
   if (values.secret) config.secrets = values.secret;
+  if (config.secrets.length === 0) {
+    throw new UsageError("no secrets: set HERALD_RECEIVER_SECRETS, or pass --secret-file FILE (one per line)");
+  }
   if (values.inbox) config.inbox = parseInbox(values.inbox);
   if (values.contacts) config.contactsFile = values.contacts;
   const service = await startNotifierService(config);
@@ -41,19 +110,22 @@ async function notifier(args: string[]) {
 }
 
 async function check(args: string[]) {
-  const { values, positionals } = parseArgs({
+  const parsed = parse(
     args,
-    allowPositionals: true,
-    options: {
+    CHECK_USAGE,
+    {
       profile: { type: "string", default: "sendbird" },
       secret: { type: "string", multiple: true },
       "timeout-ms": { type: "string", default: "5000" },
       json: { type: "boolean", default: false },
     },
-  });
+    true,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   const [url] = positionals;
   const [secret, rotatedSecret] = values.secret ?? [];
-  if (!url || !secret) throw new Error("usage: herald-receiver check <url> --profile P --secret S");
+  if (!url || !secret) throw new UsageError("give the receiver's URL and --secret S (herald-receiver check --help)");
   const report = await runConformanceCheck({
     url,
     profile: values.profile as ProfileName,
@@ -66,12 +138,15 @@ async function check(args: string[]) {
 }
 
 async function deadLetters(args: string[]) {
-  const { values, positionals } = parseArgs({
+  const parsed = parse(
     args,
-    allowPositionals: true,
-    options: { inbox: { type: "string" }, replay: { type: "boolean", default: false }, json: { type: "boolean" } },
-  });
-  if (!values.inbox) throw new Error("--inbox is required: sqlite:FILE or postgres://URL?schema=NAME");
+    DEAD_LETTERS_USAGE,
+    { inbox: { type: "string" }, replay: { type: "boolean", default: false }, json: { type: "boolean" } },
+    true,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
+  if (!values.inbox) throw new UsageError("--inbox is required: sqlite:FILE or postgres://URL?schema=NAME");
   const inbox = await openInbox(parseInbox(values.inbox));
   try {
     await inbox.ready();
@@ -98,12 +173,14 @@ async function deadLetters(args: string[]) {
 const [command, ...rest] = process.argv.slice(2);
 const commands: Record<string, (args: string[]) => Promise<void>> = { notifier, "dead-letters": deadLetters, check };
 const run = command ? commands[command] : undefined;
-if (!run) {
-  console.log(USAGE);
-  process.exitCode = command ? 2 : 0;
+if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+  process.stdout.write(COMMANDS_USAGE);
+} else if (!run) {
+  process.stderr.write(`herald-receiver: unknown command "${command}"\n\n${COMMANDS_USAGE}`);
+  process.exitCode = 2;
 } else {
   run(rest).catch((error: unknown) => {
     console.error(`herald-receiver ${command}: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 2;
+    process.exitCode = error instanceof UsageError ? 2 : 1;
   });
 }

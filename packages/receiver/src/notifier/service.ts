@@ -32,7 +32,8 @@ export function notifierConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Not
   const [limit, seconds] = (get("RATE_LIMIT") ?? "5/60").split("/").map(Number);
   const config: NotifierConfig = {
     host: get("HOST") ?? "127.0.0.1",
-    port: Number(get("PORT") ?? 8080),
+    // Not 8080: that is Herald's own port, and the two often run on one machine.
+    port: Number(get("PORT") ?? 3000),
     path: get("PATH") ?? "/webhooks",
     secrets: (get("SECRETS") ?? "").split(",").filter(Boolean),
     inbox: parseInbox(get("INBOX") ?? "sqlite:notifier-inbox.db"),
@@ -71,7 +72,7 @@ function contactLookup(file: string | undefined): ContactLookup {
 
 /** Runs the receiver and the offline notifier on one port; resolves with its URL once listening. */
 export async function startNotifierService(config: NotifierConfig) {
-  if (config.secrets.length === 0) throw new Error("no secrets: set HERALD_RECEIVER_SECRETS or pass --secret");
+  if (config.secrets.length === 0) throw new Error("no secrets: set HERALD_RECEIVER_SECRETS or pass --secret-file");
   const channels: NotificationChannel[] = [];
   const email = config.smtp ? emailChannel({ smtp: config.smtp.url, from: config.smtp.from }) : undefined;
   if (email) channels.push(email);
