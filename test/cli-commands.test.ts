@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Command } from "commander";
+import { buildProgram } from "../src/cli/program.js";
+import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import { Receiver } from "./helpers/receiver.js";
+
+/**
+ * The CLI's newer commands (trigger, deliveries, events, completion) and its contract with scripts:
+ * `--json` that parses, `--help` that exits 0 on every command, usage errors that exit 2. A real Herald
+ * started here, the CLI run as users run it.
+ */
+
+const HERALD = join(import.meta.dirname, "../bin/herald.js");
+const RECEIVER_CLI = join(import.meta.dirname, "../packages/receiver/bin/herald-receiver.js");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(bin: string, args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `--json` output: exit 0 and stdout that parses as JSON. */
+function parsed(result: Run, what: string): any {
+  assert.equal(result.code, 0, `${what}: exit code (stderr: ${result.stderr})`);
+  try {
+    return JSON.parse(result.stdout);
+  } catch {
+    assert.fail(`${what}: --json printed something that is not JSON: ${result.stdout}`);
+  }
+}
+
+/** Every command path of a commander tree: [] for the root, ["deliveries", "list"], … */
+function commandPaths(command: Command, prefix: string[] = []): string[][] {
+  return [prefix, ...command.commands.flatMap((child) => commandPaths(child, [...prefix, child.name()]))];
+}
+
+/** Runs `work` over `items`, `width` at a time. */
+async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
+}
+
+describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { concurrency: 1 }, () => {
+  let h: TestHerald;
+  let app: { appId: string; token: string };
+  let receiver: Receiver;
+  let env: Record<string, string>;
+  const endpoints: Record<string, string> = {};
+  const herald = (args: string[]) => run(HERALD, args, env);
+
+  before(async () => {
+    h = await startHerald();
+    app = await h.createApp();
+    receiver = await Receiver.start();
+    const clean: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      if (!name.startsWith("HERALD_") && value !== undefined) clean[name] = value;
+    }
+    env = { ...clean, HERALD_URL: h.url, HERALD_API_TOKEN: app.token, NO_COLOR: "1" };
+    const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    for (const [name, profile, filter] of [
+      ["chat", "sendbird", ["group_channel:*"]],
+      ["calls", "sendbird-calls", ["*"]],
+      ["stream", "stream", ["message.*"]],
+    ] as const) {
+      const created = await call(h.url, "POST", "/v1/endpoints", {
+        token: app.token,
+        body: { url: receiver.url, profile, filter },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      endpoints[name] = created.body.id;
+    }
+  });
+  after(async () => {
+    await receiver.close();
+    await h.close();
+  });
+
+  for (const [vendor, type, set, endpoint, expected] of [
+    [
+      "a Sendbird Chat",
+      "group_channel:message_send",
+      "payload.message=hi from the CLI",
+      "chat",
+      '"message":"hi from the CLI"',
+    ],
+    ["a Sendbird Calls", "direct_call:dial", "direct_call.call_id=call-from-cli", "calls", '"call_id":"call-from-cli"'],
+    ["a Stream", "message.new", "message.text=hi stream", "stream", '"text":"hi stream"'],
+  ] as const) {
+    it(`trigger publishes the catalog's sample of ${vendor} type with --set, and --wait prints the outcome`, async () => {
+      const before = receiver.requests.length;
+      const result = parsed(await herald(["trigger", type, "--set", set, "--wait", "--json"]), `trigger ${type}`);
+      assert.match(result.id, /^evt_/);
+      const mine = result.deliveries.filter((d: { endpoint_id: string }) => d.endpoint_id === endpoints[endpoint]);
+      assert.equal(mine.length, 1, JSON.stringify(result.deliveries));
+      assert.equal(mine[0].status, "succeeded");
+      assert.equal(mine[0].attempt_log[0].status_code, 200);
+      const bodies = receiver.requests.slice(before).map((request) => request.raw.toString("utf8"));
+      assert.ok(
+        bodies.some((body) => body.includes(expected)),
+        `the override reached the receiver: ${bodies.join("\n")}`,
+      );
+    });
+  }
+
+  it("trigger: human output is the event id; --file publishes a file; an unknown type is a usage error", async () => {
+    const plain = await herald(["trigger", "group_channel:message_send"]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /^evt_\S+\n$/);
+
+    const dir = mkdtempSync(join(tmpdir(), "herald-trigger-"));
+    const file = join(dir, "event.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ category: "group_channel:message_send", payload: { message: "from a file" } }),
+    );
+    const fromFile = parsed(
+      await herald(["trigger", "--file", file, "--set", "payload.extra=7", "--json"]),
+      "trigger --file",
+    );
+    const event = parsed(await herald(["events", "get", fromFile.id, "--json"]), "events get");
+    assert.equal(event.type, "group_channel:message_send");
+    assert.deepEqual(event.payload.payload, { message: "from a file", extra: 7 });
+
+    const unknown = await herald(["trigger", "group_channel:no_such_thing"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no event type "group_channel:no_such_thing".*did you mean/);
+    assert.equal((await herald(["trigger"])).code, 2);
+  });
+
+  it("deliveries tail shows a new delivery within a second", async () => {
+    const child = spawn(process.execPath, [HERALD, "deliveries", "tail", "--json"], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk));
+    try {
+      // Its first poll is history, not printed: let it happen.
+      await eventually(async () => ((await h.counts()).deliveries > 0 ? true : undefined));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const published = await call(h.url, "POST", "/v1/events", {
+        token: app.token,
+        body: { category: "group_channel:message_send", payload: { message: "tail me" } },
+      });
+      const at = Date.now();
+      const line = await eventually(() => out.split("\n").find((text) => text.includes(published.body.id)), 5000);
+      const elapsed = Date.now() - at;
+      assert.ok(elapsed <= 1000, `shown after ${elapsed} ms`);
+      assert.equal(JSON.parse(line).event_id, published.body.id);
+      for (const text of out.split("\n").filter(Boolean)) JSON.parse(text);
+    } finally {
+      child.kill("SIGINT");
+    }
+  });
+
+  it("every read command's --json parses", async () => {
+    const events = parsed(await herald(["events", "list", "--json"]), "events list");
+    assert.ok(events.events.length > 0);
+    const deliveries = parsed(
+      await herald(["deliveries", "list", "--json", "--endpoint", endpoints.chat!]),
+      "deliveries list",
+    );
+    assert.ok(deliveries.deliveries.length > 0);
+    const one = deliveries.deliveries[0];
+    const reads = [
+      ["deliveries", "list", "--json", "--status", "succeeded", "--limit", "2"],
+      ["deliveries", "get", one.id, "--json"],
+      ["deliveries", "resend", one.id, "--json"],
+      ["events", "get", one.event_id, "--json"],
+      ["endpoint", "list", "--json"],
+      ["endpoint", "get", endpoints.stream!, "--json"],
+      ["token", "list", "--json"],
+      ["--json", "events", "list", "--limit", "1"],
+    ];
+    await inBatches(reads, 4, async (args) => {
+      parsed(await herald(args), args.join(" "));
+    });
+    const admin = { ...env, HERALD_ADMIN_TOKEN: h.adminToken };
+    for (const args of [
+      ["app", "list", "--json"],
+      ["app", "get", app.appId, "--json"],
+      ["app", "keys", "list", app.appId, "--json"],
+    ]) {
+      parsed(await run(HERALD, args, admin), args.join(" "));
+    }
+  });
+
+  it("exit codes: 0 ok, 1 when the API refuses, 2 for a usage error", async () => {
+    assert.equal((await herald(["deliveries", "get", "no-such-delivery"])).code, 1);
+    assert.equal((await herald(["events", "get", "evt_nope"])).code, 1);
+    assert.equal((await herald(["no-such-command"])).code, 2);
+    assert.equal((await herald(["deliveries"])).code, 2);
+    assert.equal((await herald(["deliveries", "list", "--status", "lost"])).code, 2);
+    assert.equal((await herald(["deliveries", "list", "--since", "yesterday"])).code, 2);
+    assert.equal((await herald(["completion", "fish"])).code, 2);
+  });
+
+  it("--help exits 0 on every command and subcommand, for herald and herald-receiver", async () => {
+    const paths = commandPaths(buildProgram());
+    assert.ok(paths.length > 30, `walked ${paths.length} commands`);
+    await inBatches(paths, 4, async (path) => {
+      const result = await herald([...path, "--help"]);
+      assert.equal(result.code, 0, `herald ${path.join(" ")} --help: ${result.stderr}`);
+      assert.match(result.stdout, /^Usage: herald/);
+    });
+    for (const path of [[], ["notifier"], ["dead-letters"], ["check"]]) {
+      const result = await run(RECEIVER_CLI, [...path, "--help"], env);
+      assert.equal(result.code, 0, `herald-receiver ${path.join(" ")} --help: ${result.stderr}`);
+      assert.match(result.stdout, /herald-receiver/);
+    }
+    assert.equal((await run(RECEIVER_CLI, ["no-such-command"], env)).code, 2);
+    assert.equal((await run(RECEIVER_CLI, ["check"], env)).code, 2);
+  });
+
+  it("completion bash|zsh: scripts from the command tree that complete subcommands", async () => {
+    const script = await herald(["completion", "bash"]);
+    assert.equal(script.code, 0);
+    const dir = mkdtempSync(join(tmpdir(), "herald-completion-"));
+    writeFileSync(join(dir, "herald.bash"), script.stdout);
+    const completed = await new Promise<string>((resolve, reject) => {
+      const bash = spawn("bash", [
+        "-c",
+        `source ${join(dir, "herald.bash")}; COMP_WORDS=(herald deliveries ""); COMP_CWORD=2; _herald; echo "\${COMPREPLY[@]}"`,
+      ]);
+      let out = "";
+      bash.stdout.on("data", (chunk: Buffer) => (out += chunk));
+      bash.on("error", reject);
+      bash.on("close", () => resolve(out));
+    });
+    for (const word of ["list", "get", "tail", "resend", "recover"])
+      assert.match(completed, new RegExp(`\\b${word}\\b`));
+    const zsh = await herald(["completion", "zsh"]);
+    assert.equal(zsh.code, 0);
+    assert.match(zsh.stdout, /bashcompinit/);
+  });
+});
