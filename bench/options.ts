@@ -4,7 +4,8 @@ import { parseArgs } from "node:util";
 export const { values } = parseArgs({
   options: {
     // Which suites run: delivery (rates and latency per profile), operations (a timing-out endpoint,
-    // one app flooding, the rate before the outbound transport and exact JSON).
+    // one app flooding, the rate before the outbound transport and exact JSON), listen (herald listen
+    // --forward-to against direct delivery; not in the default set).
     suite: { type: "string", default: "delivery,operations" },
     help: { type: "boolean", default: false },
     events: { type: "string", default: "50000" },
