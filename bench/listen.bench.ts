@@ -17,7 +17,7 @@ const BIN = join(import.meta.dirname, "../bin/herald.js");
 const DIRECT_TYPE = "group_channel:message_send";
 const LISTEN_TYPE = "group_channel:message_update";
 const MAX_EVENTS = 5000;
-const STEADY_RATE = 200;
+const STEADY_RATE = 100;
 
 const direct = (i: number) => event(i);
 const relayed = (i: number) => ({ ...event(i), category: LISTEN_TYPE });
