@@ -304,38 +304,40 @@ export function DeliveriesPage(props: PageProps) {
           {live === "live" ? "● Live: new deliveries appear as they happen." : live}
         </p>
         <ErrorNote error={list.error} />
-        <table class="log">
-          <caption class="visually-hidden">Deliveries, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Type</th>
-              <th scope="col">Endpoint</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.value?.map((d) => (
-              <tr key={d.id} class={d.id === selected ? "selected" : ""} data-delivery-id={d.id}>
-                <td>
-                  <button
-                    type="button"
-                    class="link"
-                    onClick={() => setSelected(d.id)}
-                    aria-label={`Open delivery ${d.id}`}
-                  >
-                    {formatTime(d.created_at)}
-                  </button>
-                </td>
-                <td>{d.type}</td>
-                <td class="url">{endpointUrl(d.endpoint_id)}</td>
-                <td>{statusBadge(d.status)}</td>
-                <td>{d.attempts}</td>
+        <div class="table-wrap">
+          <table class="log">
+            <caption class="visually-hidden">Deliveries, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Created</th>
+                <th scope="col">Type</th>
+                <th scope="col">Endpoint</th>
+                <th scope="col">Status</th>
+                <th scope="col">Attempts</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {list.value?.map((d) => (
+                <tr key={d.id} class={d.id === selected ? "selected" : ""} data-delivery-id={d.id}>
+                  <td>
+                    <button
+                      type="button"
+                      class="link"
+                      onClick={() => setSelected(d.id)}
+                      aria-label={`Open delivery ${d.id}`}
+                    >
+                      {formatTime(d.created_at)}
+                    </button>
+                  </td>
+                  <td>{d.type}</td>
+                  <td class="url">{endpointUrl(d.endpoint_id)}</td>
+                  <td>{statusBadge(d.status)}</td>
+                  <td>{d.attempts}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
         {list.value?.length === 0 && <p>No deliveries match.</p>}
         {cursor && (
           <button type="button" onClick={more}>
