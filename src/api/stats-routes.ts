@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
-import type { DeliveryView, Endpoint } from "../storage/records.js";
+import type { AttemptView, DeliveryView, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
@@ -60,6 +60,14 @@ async function scan(
     before = { createdAt: last.createdAt, id: last.id };
   }
   return { deliveries, complete: false };
+}
+
+/** What went wrong with an attempt, in words; null for a 2xx. */
+function attemptProblem(attempt: AttemptView): string | null {
+  if (attempt.error !== null) return attempt.error;
+  const status = attempt.statusCode;
+  if (status !== null && status >= 200 && status < 300) return null;
+  return status === null ? (attempt.errorClass ?? "no answer") : `HTTP ${status}`;
 }
 
 /** Failing, disabled or breaker-open endpoints first: what needs a look. */
@@ -127,8 +135,9 @@ export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
         for (const attempt of delivery.attemptLog) {
           bucket.latencies.push(attempt.durationMs);
           tally.latencies.push(attempt.durationMs);
-          if (attempt.error !== null && (tally.lastError === null || attempt.startedAt > tally.lastError.at)) {
-            tally.lastError = { at: attempt.startedAt, message: attempt.error };
+          const problem = attemptProblem(attempt);
+          if (problem !== null && (tally.lastError === null || attempt.startedAt > tally.lastError.at)) {
+            tally.lastError = { at: attempt.startedAt, message: problem };
           }
         }
       }
