@@ -259,6 +259,8 @@ describe("dashboard", () => {
       await detail.getByRole("listitem", { name: "Attempt 1" }).getByText("HTTP 200").waitFor();
       await detail.getByText("Request headers").click();
       await detail.getByText("x-sendbird-signature: [redacted]").waitFor();
+      await detail.getByText("Request body").click();
+      await detail.getByText(/"message": "live one"/).waitFor();
       await screenshot(page, "delivery-log-live");
       assert.deepEqual(errors, []);
     } finally {

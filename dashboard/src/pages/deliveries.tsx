@@ -51,6 +51,20 @@ export function DeliveryDetail({ session, id, onChanged }: PageProps & { id: str
   const delivery = useLoad(() => api<DeliveryJson>(session, "GET", `/v1/deliveries/${encodeURIComponent(id)}`), [id]);
   const [error, setError] = useState<unknown>(undefined);
   const [note, setNote] = useState("");
+  const [body, setBody] = useState<string | undefined>(undefined);
+  const showBody = async (open: boolean) => {
+    if (!open || body !== undefined || !delivery.value) return;
+    try {
+      const event = await api<{ payload: unknown }>(
+        session,
+        "GET",
+        `/v1/events/${encodeURIComponent(delivery.value.event_id)}`,
+      );
+      setBody(JSON.stringify(event.payload, null, 2));
+    } catch (failure) {
+      setError(failure);
+    }
+  };
   useEffect(() => {
     // A pending delivery is still moving: look again while it is on screen.
     if (delivery.value?.status !== "pending") return;
@@ -98,6 +112,13 @@ export function DeliveryDetail({ session, id, onChanged }: PageProps & { id: str
           </button>
           <ErrorNote error={error} />
           {note && <StatusNote text={note} />}
+          <details onToggle={(e) => void showBody((e.currentTarget as HTMLDetailsElement).open)}>
+            <summary>Request body</summary>
+            <p class="hint">
+              The event as published; every attempt sends it rendered and signed by the endpoint's wire format.
+            </p>
+            <pre class="body">{body ?? "Loading…"}</pre>
+          </details>
           <h3>Attempts</h3>
           {d.attempt_log.length === 0 && <p>No attempt yet.</p>}
           <ol class="attempts">
