@@ -199,7 +199,8 @@ describe("the dashboard's server side", () => {
 
   test("GET /v1/live/deliveries streams a delivery as it is created and as its attempt lands", async () => {
     const app = await h.createApp("live");
-    const receiver = await Receiver.start();
+    // The answer takes longer than a poll, so the stream sees the delivery pending, then changed.
+    const receiver = await Receiver.start(() => new Promise((resolve) => setTimeout(() => resolve(200), 2500)));
     try {
       await configureChatWebhook(h.url, app.token, { url: receiver.url });
       const live = await openLive(h.url, app.token);
@@ -207,7 +208,9 @@ describe("the dashboard's server side", () => {
       assert.match(live.response.headers.get("content-type") ?? "", /^text\/event-stream/);
       await live.next((e) => e.event === "ready");
       const published = await call(h.url, "POST", "/v1/events", { token: app.token, body: event("live") });
-      const done = await live.next((e) => e.data?.event_id === published.body.id && e.data.status === "succeeded");
+      const created = await live.next((e) => e.data?.event_id === published.body.id);
+      assert.deepEqual([created.event, created.data.status, created.data.attempt_log], ["delivery", "pending", []]);
+      const done = await live.next((e) => e.data?.id === created.data.id && e.data.status === "succeeded");
       assert.equal(done.event, "delivery");
       assert.equal(done.data.attempt_log[0].status_code, 200);
       live.close();
