@@ -94,6 +94,28 @@ describe("dashboard", () => {
     assert.deepEqual(errors, []);
   });
 
+  test("edits a Stream hook's URL, switch and compression", async () => {
+    const app = await h.createApp("stream");
+    assert.equal((await call(h.url, "POST", "/v1/keys", { token: app.token, body: {} })).status, 201);
+    const created = await call(h.url, "POST", "/v1/endpoints", {
+      token: app.token,
+      body: { url: `${receiver.url}/stream`, profile: "stream" },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { page, errors } = await browser.newPage();
+    await signIn(page, h.url, app.token, "settings");
+    const hook = page.getByRole("form", { name: "Stream hook stream" });
+    await hook.getByLabel("URL").fill(`${receiver.url}/stream-v2`);
+    await hook.getByLabel("Compress bodies (gzip)").check();
+    await hook.getByLabel("Enabled").uncheck();
+    await hook.getByRole("button", { name: "Save stream" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved stream." }).waitFor();
+    const { body } = await call(h.url, "GET", `/v1/endpoints/${created.body.id}`, { token: app.token });
+    assert.deepEqual([body.url, body.enabled, body.options.compress], [`${receiver.url}/stream-v2`, false, true]);
+    await screenshot(page, "webhook-settings-stream");
+    assert.deepEqual(errors, []);
+  });
+
   test("a bad URL shows the API's own message, and nothing changes", async () => {
     const app = await h.createApp("bad-url");
     await configureChatWebhook(h.url, app.token, { url: receiver.url });

@@ -160,6 +160,7 @@ export interface EndpointJson {
   filter: string[];
   enabled: boolean;
   disabled_reason: string | null;
+  options?: Record<string, unknown>;
   breaker?: string;
   rate_limit?: number | null;
   max_concurrency?: number | null;

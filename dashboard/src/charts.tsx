@@ -88,6 +88,20 @@ export function Lines({
         {series.map((s) => (
           <path key={s.label} class={`line ${s.className}`} d={path(s.values)} />
         ))}
+        {/* A dot per measured bucket, so a lone measurement shows too. */}
+        {series.flatMap((s) =>
+          s.values.map((value, i) =>
+            value === null ? null : (
+              <circle
+                key={`${s.label}-${i}`}
+                class={`dot ${s.className}`}
+                cx={i * step}
+                cy={height - 2 - (value / max) * (height - 4)}
+                r={2.5}
+              />
+            ),
+          ),
+        )}
       </svg>
       <figcaption>
         {title} (max {Math.round(max)} {unit})

@@ -178,10 +178,11 @@ function StreamSettings({ session }: PageProps) {
     setError(undefined);
     setSaved("");
     try {
-      await api(session, "PATCH", `/v1/endpoints/${endpoint.id}`, {
-        url: String(data.get("url")),
-        enabled: data.get("enabled") === "on",
-      });
+      const change: Record<string, unknown> = { url: String(data.get("url")), enabled: data.get("enabled") === "on" };
+      // Stream's push webhook may gzip its bodies; the synchronous hooks never do.
+      if (endpoint.profile === "stream")
+        change.options = { ...endpoint.options, compress: data.get("compress") === "on" };
+      await api(session, "PATCH", `/v1/endpoints/${endpoint.id}`, change);
       setSaved(`Saved ${endpoint.profile}.`);
       endpoints.reload();
     } catch (failure) {
@@ -213,6 +214,12 @@ function StreamSettings({ session }: PageProps) {
           <label>
             <input name="enabled" type="checkbox" defaultChecked={endpoint.enabled} /> Enabled
           </label>
+          {endpoint.profile === "stream" && (
+            <label>
+              <input name="compress" type="checkbox" defaultChecked={endpoint.options?.compress === true} /> Compress
+              bodies (gzip)
+            </label>
+          )}
           <p class="hint">Events: {endpoint.filter.length === 0 ? "every type" : endpoint.filter.join(", ")}</p>
           <button type="submit">Save {endpoint.profile}</button>
         </form>
