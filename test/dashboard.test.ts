@@ -26,6 +26,10 @@ describe("dashboard", () => {
     const first = await h.createApp("alpha");
     const second = await h.createApp("beta");
     await configureChatWebhook(h.url, second.token, { url: receiver.url });
+    // Something to show on the Overview and in the log.
+    for (const message of ["hello", "again", "once more"]) {
+      await call(h.url, "POST", "/v1/events", { token: second.token, body: sampleEvent(message) });
+    }
     const { page, errors } = await browser.newPage();
     const started = Date.now();
     await signIn(page, h.url, h.adminToken);
@@ -219,6 +223,14 @@ describe("dashboard", () => {
     // The list shows it (without the secret) once created.
     await page.getByRole("listitem", { name: `Endpoint ${receiver.url}/standard` }).waitFor();
     await screenshot(page, "endpoints-created");
+    // Rotate its secret: a new one, shown once, that the API now signs with.
+    const row = page.getByRole("listitem", { name: `Endpoint ${receiver.url}/standard` });
+    await row.getByRole("button", { name: "Rotate secret" }).click();
+    const rotated = row.getByTestId("secret-value");
+    await rotated.waitFor();
+    const next = (await rotated.textContent()) ?? "";
+    assert.match(next, /^whsec_/);
+    assert.notEqual(next, shown);
     // Disable it from the list, and the API says so.
     await page
       .getByRole("listitem", { name: `Endpoint ${receiver.url}/standard` })
@@ -228,6 +240,26 @@ describe("dashboard", () => {
       const { body: after } = await call(h.url, "GET", `/v1/endpoints/${created.id}`, { token: app.token });
       return after.enabled === false ? true : undefined;
     });
+    assert.deepEqual(errors, []);
+  });
+
+  test("creates an API token shown once, and revokes it", async () => {
+    const app = await h.createApp("tokens");
+    const { page, errors } = await browser.newPage();
+    page.on("dialog", (dialog) => void dialog.accept());
+    await signIn(page, h.url, app.token, "tokens");
+    await page.getByLabel("publish").uncheck();
+    await page.getByLabel("read").check();
+    await page.getByRole("button", { name: "Create token" }).click();
+    const token = (await page.getByTestId("secret-value").textContent()) ?? "";
+    const who = await call(h.url, "GET", "/v1/session", { token });
+    assert.deepEqual([who.status, who.body.scopes], [200, ["read"]]);
+    const preview = token.slice(0, 4);
+    const revoke = page.getByRole("button", { name: new RegExp(`^Revoke ${preview}`) });
+    await revoke.click();
+    await page.getByRole("status").filter({ hasText: "Revoked" }).waitFor();
+    assert.equal((await call(h.url, "GET", "/v1/session", { token })).status, 401);
+    await screenshot(page, "api-tokens-revoked");
     assert.deepEqual(errors, []);
   });
 

@@ -33,7 +33,7 @@ export function TokensPage({ session }: PageProps) {
     }
   };
   const revoke = async (token: TokenJson) => {
-    if (!confirm(`Revoke the token ${token.preview}…? Clients using it stop working at once.`)) return;
+    if (!confirm(`Revoke the token ${token.preview}? Clients using it stop working at once.`)) return;
     setError(undefined);
     try {
       await api(session, "DELETE", `/v1/tokens/${encodeURIComponent(token.id)}`);
@@ -63,7 +63,7 @@ export function TokensPage({ session }: PageProps) {
             {tokens.value?.tokens.map((token) => (
               <tr key={token.id}>
                 <td>
-                  <code>{token.preview}…</code>
+                  <code>{token.preview}</code>
                 </td>
                 <td>{token.kind}</td>
                 <td>{token.scopes.join(", ")}</td>
