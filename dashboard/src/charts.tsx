@@ -62,7 +62,11 @@ export function Lines({
   const count = series[0]?.values.length ?? 0;
   const max = Math.max(1, ...series.flatMap((s) => s.values.filter((v): v is number => v !== null)));
   const width = 360;
-  const step = width / Math.max(1, count - 1);
+  // Inset by the dots' radius, so the first, last, highest and lowest points show whole.
+  const inset = 4;
+  const step = (width - 2 * inset) / Math.max(1, count - 1);
+  const xAt = (i: number) => inset + i * step;
+  const yAt = (value: number) => height - inset - (value / max) * (height - 2 * inset);
   const path = (values: (number | null)[]) => {
     let d = "";
     let pen = false;
@@ -71,8 +75,7 @@ export function Lines({
         pen = false;
         return;
       }
-      const y = height - 2 - (value / max) * (height - 4);
-      d += `${pen ? "L" : "M"}${(i * step).toFixed(1)},${y.toFixed(1)} `;
+      d += `${pen ? "L" : "M"}${xAt(i).toFixed(1)},${yAt(value).toFixed(1)} `;
       pen = true;
     });
     return d;
@@ -92,13 +95,7 @@ export function Lines({
         {series.flatMap((s) =>
           s.values.map((value, i) =>
             value === null ? null : (
-              <circle
-                key={`${s.label}-${i}`}
-                class={`dot ${s.className}`}
-                cx={i * step}
-                cy={height - 2 - (value / max) * (height - 4)}
-                r={2.5}
-              />
+              <circle key={`${s.label}-${i}`} class={`dot ${s.className}`} cx={xAt(i)} cy={yAt(value)} r={2.5} />
             ),
           ),
         )}
