@@ -247,6 +247,21 @@ describe("the dashboard's server side", () => {
     }
   });
 
+  test("closing Herald ends its open live streams instead of waiting on them", async () => {
+    const own = await startHerald();
+    const app = await own.createApp("closing");
+    const live = await openLive(own.url, app.token);
+    await live.next((e) => e.event === "ready");
+    const started = Date.now();
+    const closed = await Promise.race([
+      own.close().then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("still open after 8 s"), 8000)),
+    ]);
+    assert.equal(closed, "closed");
+    console.log(`# closed with a live stream open in ${Date.now() - started} ms`);
+    live.close();
+  });
+
   test("live streams are bounded per app, and a closed one frees its place", async () => {
     const app = await h.createApp("bounded");
     const streams = [];
