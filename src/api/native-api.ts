@@ -8,6 +8,9 @@ import { endpointsRoutes } from "./endpoints-routes.js";
 import { eventsRoutes } from "./events-routes.js";
 import { keysRoutes } from "./keys-routes.js";
 import { listenRoutes } from "./listen-routes.js";
+import { liveRoutes } from "./live-routes.js";
+import { sessionRoutes } from "./session-routes.js";
+import { statsRoutes } from "./stats-routes.js";
 import { tokensRoutes } from "./tokens-routes.js";
 
 /**
@@ -25,6 +28,10 @@ export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
     tokensRoutes,
     keysRoutes,
     appsRoutes,
+    // What the dashboard reads beside the rest: who is signed in, the overview, live updates.
+    sessionRoutes,
+    statsRoutes,
+    liveRoutes,
   ]) {
     // The options carry this plugin's own prefix; the children sit directly under it.
     await app.register(routes, { ...ctx, prefix: "" });

@@ -14,6 +14,7 @@ import { errorFromFramework, HeraldError } from "../core/errors.js";
 import { parseJson } from "../core/json.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
+import { registerDashboard } from "../dashboard/dashboard-plugin.js";
 import { MANAGEMENT_APIS, routedPath } from "../profiles/registry.js";
 import type { ApiContext } from "./context.js";
 import { useErrorFormat } from "./error-format.js";
@@ -198,6 +199,8 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     app.get("/openapi.json", async () => app.swagger());
     await app.register(nativeApi, { ...ctx, prefix: "/v1" });
     for (const api of MANAGEMENT_APIS) await app.register(api.plugin, { ...ctx, prefix: api.prefix });
+    // The web dashboard: static files that call the APIs above from the browser.
+    await registerDashboard(app);
   }
   return app;
 }

@@ -22,7 +22,13 @@ export const sendbirdCallsApi: FastifyPluginAsync<ApiContext> = async (app, ctx)
   useErrorFormat(app, formatCallsError, ctx.logger);
   useAuthentication(
     app,
-    tokenPrincipals({ ...ctx, adminToken: ctx.config.adminToken, readCredential: apiTokenHeader }),
+    // The admin acts for the app named in `Herald-App-Id`, as on Herald's own API (the dashboard does).
+    tokenPrincipals({
+      ...ctx,
+      adminToken: ctx.config.adminToken,
+      readCredential: apiTokenHeader,
+      adminActsForApps: true,
+    }),
   );
   const tenantFor = (request: Parameters<typeof appOf>[0] & { params: Route["Params"] }) => {
     const tenant = appOf(request);

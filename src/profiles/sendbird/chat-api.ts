@@ -18,7 +18,13 @@ export const sendbirdChatApi: FastifyPluginAsync<ApiContext> = async (app, ctx) 
   useErrorFormat(app, formatChatError, ctx.logger);
   useAuthentication(
     app,
-    tokenPrincipals({ ...ctx, adminToken: ctx.config.adminToken, readCredential: apiTokenHeader }),
+    // The admin acts for the app named in `Herald-App-Id`, as on Herald's own API (the dashboard does).
+    tokenPrincipals({
+      ...ctx,
+      adminToken: ctx.config.adminToken,
+      readCredential: apiTokenHeader,
+      adminActsForApps: true,
+    }),
   );
 
   app.get<{ Querystring: SettingsQuery }>("/settings/webhook", { config: { access: "read" } }, async (request) => {

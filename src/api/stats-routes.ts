@@ -1,0 +1,202 @@
+import type { FastifyPluginAsync } from "fastify";
+import { Type } from "typebox";
+import { HeraldError } from "../core/errors.js";
+import type { AttemptView, DeliveryView, Endpoint } from "../storage/records.js";
+import type { Store } from "../storage/store.js";
+import { appOf } from "./auth.js";
+import type { ApiContext } from "./context.js";
+import { isoTime } from "./pagination.js";
+
+/** Deliveries read at most per request: the overview stays cheap on a busy app (it says when it stopped short). */
+const MAX_SCANNED = 5000;
+const PAGE = 500;
+/** Points per chart, whatever the window. */
+const BUCKETS = 36;
+
+const StatsQuery = Type.Object(
+  { hours: Type.Optional(Type.String({ pattern: "^[0-9]{1,2}$", description: "1 to 24 (default 3)" })) },
+  { additionalProperties: false },
+);
+
+interface Bucket {
+  start: number;
+  succeeded: number;
+  failed: number;
+  pending: number;
+  latencies: number[];
+}
+
+/** One endpoint's numbers over the window. */
+interface EndpointTally {
+  endpoint: Endpoint;
+  buckets: Bucket[];
+  latencies: number[];
+  lastError: { at: number; message: string } | null;
+  pending: number;
+  oldestPending: number | null;
+}
+
+const percentile = (sorted: readonly number[], p: number): number | null =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const sortedCopy = (values: readonly number[]) => [...values].sort((a, b) => a - b);
+
+/** Pages through an app's deliveries, newest first, while `keep` holds and the scan cap allows. */
+async function scan(
+  store: Store,
+  appId: string,
+  query: { state?: "pending" },
+  keep: (delivery: DeliveryView) => boolean,
+): Promise<{ deliveries: DeliveryView[]; complete: boolean }> {
+  const deliveries: DeliveryView[] = [];
+  let before: { createdAt: number; id: string } | undefined;
+  while (deliveries.length < MAX_SCANNED) {
+    const page = await store.listDeliveries(appId, { ...query, before, limit: PAGE });
+    for (const delivery of page) {
+      if (!keep(delivery)) return { deliveries, complete: true };
+      deliveries.push(delivery);
+    }
+    const last = page.at(-1);
+    if (page.length < PAGE || !last) return { deliveries, complete: true };
+    before = { createdAt: last.createdAt, id: last.id };
+  }
+  return { deliveries, complete: false };
+}
+
+/** What went wrong with an attempt, in words; null for a 2xx. */
+function attemptProblem(attempt: AttemptView): string | null {
+  if (attempt.error !== null) return attempt.error;
+  const status = attempt.statusCode;
+  if (status !== null && status >= 200 && status < 300) return null;
+  return status === null ? (attempt.errorClass ?? "no answer") : `HTTP ${status}`;
+}
+
+/** Failing, disabled or breaker-open endpoints first: what needs a look. */
+function attentionRank(endpoint: Record<string, unknown>, successRate: number | null): number {
+  if (endpoint.enabled === false) return 0;
+  if (endpoint.breaker === "open" || endpoint.breaker === "half_open") return 1;
+  if (successRate !== null && successRate < 1) return 2;
+  return 3;
+}
+
+/**
+ * `GET /v1/stats`: the Overview's numbers per endpoint over the last hours, from the delivery log:
+ * deliveries per minute by outcome, success rate, attempt latency p50/p99, queue depth and the
+ * oldest pending delivery's age. It reads at most 5,000 deliveries of the window (and of the queue);
+ * `complete: false` says it stopped there.
+ */
+export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  app.get<{ Querystring: { hours?: string } }>(
+    "/stats",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Per-endpoint delivery rate, success rate, latency and queue, over the last hours",
+        tags: ["deliveries"],
+        querystring: StatsQuery,
+      },
+    },
+    async (request) => {
+      const hours = request.query.hours === undefined ? 3 : Number(request.query.hours);
+      if (!Number.isInteger(hours) || hours < 1 || hours > 24) {
+        throw new HeraldError("invalid_value", '"hours" must be an integer from 1 to 24.', { parameter: "hours" });
+      }
+      const appId = appOf(request).id;
+      const now = Date.now();
+      const since = now - hours * 3_600_000;
+      const bucketMs = (hours * 3_600_000) / BUCKETS;
+      const endpoints = await ctx.store.listEndpoints(appId);
+      const window = await scan(ctx.store, appId, {}, (delivery) => delivery.createdAt >= since);
+      const queue = await scan(ctx.store, appId, { state: "pending" }, () => true);
+
+      const tallies = new Map<string, EndpointTally>(
+        endpoints.map((endpoint) => [
+          endpoint.id,
+          {
+            endpoint,
+            buckets: Array.from({ length: BUCKETS }, (_, index) => ({
+              start: since + index * bucketMs,
+              succeeded: 0,
+              failed: 0,
+              pending: 0,
+              latencies: [],
+            })),
+            latencies: [],
+            lastError: null,
+            pending: 0,
+            oldestPending: null,
+          },
+        ]),
+      );
+      for (const delivery of window.deliveries) {
+        const tally = tallies.get(delivery.endpointId);
+        if (!tally) continue; // a deleted endpoint's deliveries stay in the log, not in the overview
+        const bucket = tally.buckets[Math.min(BUCKETS - 1, Math.floor((delivery.createdAt - since) / bucketMs))]!;
+        bucket[delivery.state] += 1;
+        for (const attempt of delivery.attemptLog) {
+          bucket.latencies.push(attempt.durationMs);
+          tally.latencies.push(attempt.durationMs);
+          const problem = attemptProblem(attempt);
+          if (problem !== null && (tally.lastError === null || attempt.startedAt > tally.lastError.at)) {
+            tally.lastError = { at: attempt.startedAt, message: problem };
+          }
+        }
+      }
+      for (const delivery of queue.deliveries) {
+        const tally = tallies.get(delivery.endpointId);
+        if (!tally) continue;
+        tally.pending += 1;
+        tally.oldestPending = Math.min(tally.oldestPending ?? delivery.createdAt, delivery.createdAt);
+      }
+
+      const rows = [...tallies.values()].map((tally) => {
+        const succeeded = tally.buckets.reduce((sum, bucket) => sum + bucket.succeeded, 0);
+        const failed = tally.buckets.reduce((sum, bucket) => sum + bucket.failed, 0);
+        const pending = tally.buckets.reduce((sum, bucket) => sum + bucket.pending, 0);
+        const finished = succeeded + failed;
+        const successRate = finished === 0 ? null : succeeded / finished;
+        const latencies = sortedCopy(tally.latencies);
+        // The endpoint JSON's fields as the API shows them; `breaker` and friends when the engine has them.
+        const extra = tally.endpoint as unknown as Record<string, unknown>;
+        return {
+          rank: attentionRank(extra, successRate),
+          json: {
+            endpoint_id: tally.endpoint.id,
+            url: tally.endpoint.url,
+            profile: tally.endpoint.profile,
+            enabled: tally.endpoint.enabled,
+            disabled_reason: tally.endpoint.disabledReason,
+            breaker: typeof extra.breaker === "string" ? extra.breaker : null,
+            deliveries: succeeded + failed + pending,
+            succeeded,
+            failed,
+            success_rate: successRate,
+            latency_p50_ms: percentile(latencies, 50),
+            latency_p99_ms: percentile(latencies, 99),
+            last_error: tally.lastError && { at: isoTime(tally.lastError.at), message: tally.lastError.message },
+            queue_depth: tally.pending,
+            oldest_pending_age_ms: tally.oldestPending === null ? null : now - tally.oldestPending,
+            series: tally.buckets.map((bucket) => {
+              const sorted = sortedCopy(bucket.latencies);
+              return {
+                start: isoTime(bucket.start),
+                per_minute: (bucket.succeeded + bucket.failed + bucket.pending) / (bucketMs / 60_000),
+                succeeded: bucket.succeeded,
+                failed: bucket.failed,
+                pending: bucket.pending,
+                latency_p50_ms: percentile(sorted, 50),
+                latency_p99_ms: percentile(sorted, 99),
+              };
+            }),
+          },
+        };
+      });
+      rows.sort((a, b) => a.rank - b.rank || b.json.failed - a.json.failed);
+      return {
+        hours,
+        bucket_seconds: bucketMs / 1000,
+        complete: window.complete && queue.complete,
+        endpoints: rows.map((row) => row.json),
+      };
+    },
+  );
+};

@@ -1,0 +1,80 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { formatNativeError } from "../api/native-errors.js";
+import { HeraldError } from "../core/errors.js";
+
+/**
+ * Where `npm run build` puts the dashboard's assets (Vite, from `dashboard/`). Resolved from the
+ * package root, so the compiled server (dist/dashboard) and the sources under tsx (src/dashboard)
+ * serve the same files.
+ */
+export const DASHBOARD_ASSETS = fileURLToPath(new URL("../../dist/dashboard-ui/", import.meta.url));
+
+/**
+ * The dashboard runs only its own files and talks only to this Herald: no inline script, no other
+ * origin, never framed (a token typed into it stays in this tab).
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+function secureHeaders(reply: FastifyReply): void {
+  reply.header("content-security-policy", CONTENT_SECURITY_POLICY);
+  reply.header("x-content-type-options", "nosniff");
+  reply.header("referrer-policy", "no-referrer");
+}
+
+/**
+ * Serves the web dashboard at `/dashboard`: hashed assets cached for good, and `index.html` (never
+ * cached) for every other path under it, so a reload on `/dashboard/deliveries` opens that page.
+ */
+export async function registerDashboard(app: FastifyInstance, root = DASHBOARD_ASSETS): Promise<void> {
+  const built = existsSync(`${root}index.html`);
+  if (!built) {
+    // A checkout whose build has not run: say so in the API's own format rather than a bare 404.
+    const notBuilt = async (_request: unknown, reply: FastifyReply) => {
+      const { status, body } = formatNativeError(
+        new HeraldError("unavailable", "The dashboard has not been built: run `npm run build`."),
+      );
+      return reply.status(status).send(body);
+    };
+    app.get("/dashboard", notBuilt);
+    app.get("/dashboard/*", notBuilt);
+    return;
+  }
+  await app.register(fastifyStatic, {
+    root,
+    // Only `reply.sendFile`: the routes below decide what is a page and what is a file.
+    serve: false,
+    setHeaders(reply, path) {
+      const immutable = path.includes("/assets/");
+      reply.header("cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    },
+  });
+  const page = async (_request: unknown, reply: FastifyReply) => {
+    secureHeaders(reply);
+    reply.header("cache-control", "no-cache");
+    return reply.sendFile("index.html", root);
+  };
+  app.get("/dashboard", page);
+  app.get("/dashboard/", page);
+  // Hashed assets are files; any other path is a page of the single-page app.
+  app.get("/dashboard/*", async (request, reply) => {
+    const path = (request.params as { "*": string })["*"];
+    if (path.startsWith("assets/") || /\.[a-z0-9]+$/i.test(path)) {
+      secureHeaders(reply);
+      return reply.sendFile(path, root);
+    }
+    return page(request, reply);
+  });
+}
