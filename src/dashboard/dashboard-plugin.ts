@@ -56,9 +56,11 @@ export async function registerDashboard(app: FastifyInstance, root = DASHBOARD_A
     root,
     // Only `reply.sendFile`: the routes below decide what is a page and what is a file.
     serve: false,
-    setHeaders(reply, path) {
+    // Cache headers are ours: hashed assets forever, pages revalidated.
+    cacheControl: false,
+    setHeaders(response, path) {
       const immutable = path.includes("/assets/");
-      reply.header("cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+      response.setHeader("cache-control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
     },
   });
   const page = async (_request: unknown, reply: FastifyReply) => {
