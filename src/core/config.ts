@@ -63,6 +63,12 @@ export interface HeraldConfig {
   allowNetworks: string[];
   /** How much of each attempt's response body the delivery log keeps, in bytes. */
   responseCaptureBytes: number;
+  /** How many times one delivery may be resent by hand (`POST /v1/deliveries/{id}/retry`). */
+  maxManualRetries: number;
+  /** Events, deliveries and attempts older than this many days are deleted in the background; 0: kept forever. */
+  retentionDays: number;
+  /** How often the retention sweep runs. */
+  retentionSweepMs: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -132,6 +138,9 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   hookBreakerCoolDownMs: 30_000,
   allowNetworks: [],
   responseCaptureBytes: 16 * 1024,
+  maxManualRetries: 10,
+  retentionDays: 30,
+  retentionSweepMs: 60_000,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -172,6 +181,9 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "hookBreakerCoolDownMs", env: "HERALD_HOOK_BREAKER_COOLDOWN_MS", parse: integer(0) },
   { key: "allowNetworks", env: "HERALD_ALLOW_NETWORKS", parse: list },
   { key: "responseCaptureBytes", env: "HERALD_RESPONSE_CAPTURE_BYTES", parse: integer(0) },
+  { key: "maxManualRetries", env: "HERALD_MAX_MANUAL_RETRIES", parse: integer(0) },
+  { key: "retentionDays", env: "HERALD_RETENTION_DAYS", parse: integer(0) },
+  { key: "retentionSweepMs", env: "HERALD_RETENTION_SWEEP_MS", parse: integer(100) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */
