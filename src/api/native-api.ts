@@ -7,11 +7,12 @@ import { deliveriesRoutes } from "./deliveries-routes.js";
 import { endpointsRoutes } from "./endpoints-routes.js";
 import { eventsRoutes } from "./events-routes.js";
 import { keysRoutes } from "./keys-routes.js";
+import { recoveriesRoutes } from "./recoveries-routes.js";
 import { tokensRoutes } from "./tokens-routes.js";
 
 /**
- * Herald's own API under `/v1`: apps (admin), endpoints, tokens, API keys, events, deliveries, catalog. One
- * authentication step for all of it: an app's token in `Api-Token` (or `Authorization: Bearer`),
+ * Herald's own API under `/v1`: apps (admin), endpoints, tokens, API keys, events, deliveries, recoveries,
+ * catalog. One authentication step for all of it: an app's token in `Api-Token` (or `Authorization: Bearer`),
  * or the admin token, which acts for the app named in `Herald-App-Id`.
  */
 export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
@@ -19,6 +20,7 @@ export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
   for (const routes of [
     eventsRoutes,
     deliveriesRoutes,
+    recoveriesRoutes,
     catalogRoutes,
     endpointsRoutes,
     tokensRoutes,
