@@ -4,7 +4,8 @@ import { parseArgs } from "node:util";
 export const { values } = parseArgs({
   options: {
     // Which suites run: delivery (rates and latency per profile), operations (a timing-out endpoint,
-    // one app flooding, the rate before the outbound transport and exact JSON).
+    // one app flooding, the rate before the outbound transport and exact JSON), log (every delivery log
+    // filter over 300,000 deliveries, both stores; run it by name).
     suite: { type: "string", default: "delivery,operations" },
     help: { type: "boolean", default: false },
     events: { type: "string", default: "50000" },

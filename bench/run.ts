@@ -1,16 +1,22 @@
-// npm run bench [-- --suite delivery,operations] [-- --events 50000 --rounds 3]
+// npm run bench [-- --suite delivery,operations,log] [-- --events 50000 --rounds 3]
 //   [-- --store postgres --workers 1,2,4] [-- --profiles sendbird,standard,stream,stream-gzip]
 //   [-- --no-hooks] [-- --log-level info]
 // Every figure is a ratio against a baseline measured in the same run: see each suite's file.
 import { deliveryBench } from "./delivery.bench.js";
+import { logBench } from "./log.bench.js";
 import { operationsBench } from "./operations.bench.js";
 import { values } from "./options.js";
 
-const SUITES: Record<string, () => Promise<void>> = { delivery: deliveryBench, operations: operationsBench };
+const SUITES: Record<string, () => Promise<void>> = {
+  delivery: deliveryBench,
+  operations: operationsBench,
+  log: logBench,
+};
 
 if (values.help) {
   console.log(`npm run bench [-- options]
-  --suite delivery,operations   which suites run (default both)
+  --suite delivery,operations   which suites run (default delivery,operations; log: the delivery
+                                log's listings over 300,000 deliveries on SQLite and PostgreSQL)
   --events N                    events per rate round (default 50000)
   --rounds N                    rounds per measurement; medians are reported (default 3)
   --batch N                     events per publish batch (default 500)

@@ -147,7 +147,7 @@ describe("retention: pruning old history while delivering", () => {
 
     // Fresh deliveries all arrive, and stay in the log.
     await eventually(async () => {
-      const { body } = await call(h.url, "GET", "/v1/deliveries?status=pending&endpoint_id=" + live, {
+      const { body } = await call(h.url, "GET", `/v1/deliveries?status=pending&endpoint_id=${live}`, {
         token: app.token,
       });
       return body.deliveries.length === 0 ? true : undefined;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
@@ -450,7 +451,7 @@ export class PostgresStore implements Store {
 
   async listEvents(appId: string, query: EventQuery): Promise<EventView[]> {
     const { sql, params } = postgresBinding((bind) => listEventsSql("postgres", appId, query, bind));
-    const { rows } = await this.#pool.query(sql, params);
+    const { rows } = await this.#pool.query(prepared(sql, params));
     return rows.map(toEvent);
   }
 
@@ -659,14 +660,13 @@ export class PostgresStore implements Store {
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
     let typeEndpoints: string[] = [];
     if (query.type !== undefined && query.endpointId === undefined && query.eventId === undefined) {
-      const { rows } = await this.#pool.query(typeEndpointsSql("postgres", ["$1", "$2", "$1", "$2"]), [
-        appId,
-        query.type,
-      ]);
+      const { rows } = await this.#pool.query(
+        prepared(typeEndpointsSql("postgres", ["$1", "$2", "$1", "$2"]), [appId, query.type]),
+      );
       typeEndpoints = rows.map((row) => row.endpoint_id as string);
     }
     const { sql, params } = postgresBinding((bind) => listDeliveriesSql("postgres", appId, query, bind, typeEndpoints));
-    const { rows } = await this.#pool.query<DeliveryRow>(sql, params);
+    const { rows } = await this.#pool.query<DeliveryRow>(prepared(sql, params));
     if (query.withPayload && rows.length > 0) {
       const events = await this.#pool.query("SELECT id, payload FROM events WHERE id = ANY($1::text[])", [
         rows.map((row) => row.event_id),
@@ -888,4 +888,12 @@ function postgresBinding(build: (bind: Bind) => string): { sql: string; params: 
     return `$${params.length}`;
   });
   return { sql, params };
+}
+
+/**
+ * A listing as a named prepared statement: each connection parses it once per filter shape, instead of
+ * on every call (a merge of a dozen ranges takes milliseconds to parse and plan).
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  return { name: `herald_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`, text, values };
 }

@@ -52,6 +52,8 @@ import {
 } from "../rows.js";
 import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
 
+const MAX_CACHED_LISTINGS = 500;
+
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
   path: string;
@@ -264,6 +266,8 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   #prepared: Statements | undefined;
   readonly #publishSynchronous: "FULL" | "NORMAL";
+  /** Listing statements by their SQL: one per filter shape, prepared once (a merge of 12 ranges takes ms to prepare). */
+  readonly #listings = new Map<string, Database.Statement>();
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") {
@@ -516,10 +520,7 @@ export class SqliteStore implements Store {
 
   async listEvents(appId: string, query: EventQuery): Promise<EventView[]> {
     const { sql, params } = sqliteBinding((bind) => listEventsSql("sqlite", appId, query, bind));
-    return this.#db
-      .prepare<unknown[], EventRow>(sql)
-      .all(...params)
-      .map(toEvent);
+    return (this.#listing(sql).all(...params) as EventRow[]).map(toEvent);
   }
 
   async getEvent(appId: string, eventId: string): Promise<EventView | undefined> {
@@ -669,15 +670,17 @@ export class SqliteStore implements Store {
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
     const typeEndpoints =
       query.type !== undefined && query.endpointId === undefined && query.eventId === undefined
-        ? this.#db
-            .prepare<[string, string, string, string], { endpoint_id: string }>(
-              typeEndpointsSql("sqlite", ["?", "?", "?", "?"]),
-            )
-            .all(appId, query.type, appId, query.type)
-            .map((row) => row.endpoint_id)
+        ? (
+            this.#listing(typeEndpointsSql("sqlite", ["?", "?", "?", "?"])).all(
+              appId,
+              query.type,
+              appId,
+              query.type,
+            ) as { endpoint_id: string }[]
+          ).map((row) => row.endpoint_id)
         : [];
     const { sql, params } = sqliteBinding((bind) => listDeliveriesSql("sqlite", appId, query, bind, typeEndpoints));
-    const rows = this.#db.prepare<unknown[], DeliveryRow>(sql).all(...params);
+    const rows = this.#listing(sql).all(...params) as DeliveryRow[];
     if (query.withPayload) {
       for (const row of rows) row.payload = this.#statements.payloadOf.get(row.event_id)?.payload;
     }
@@ -771,6 +774,17 @@ export class SqliteStore implements Store {
       for (const { id } of oldEvents.all(appId, before, limit)) result.events += deleteEvent.run(id).changes;
       return result;
     })();
+  }
+
+  #listing(sql: string): Database.Statement {
+    let statement = this.#listings.get(sql);
+    if (!statement) {
+      // Shapes are few (filters present × endpoints merged); the bound only guards against surprises.
+      if (this.#listings.size >= MAX_CACHED_LISTINGS) this.#listings.clear();
+      statement = this.#db.prepare(sql);
+      this.#listings.set(sql, statement);
+    }
+    return statement;
   }
 
   #toDeliveryView(row: DeliveryRow): DeliveryView {
