@@ -272,12 +272,16 @@ export async function indexUpkeep(): Promise<void> {
     for (let at = 0; at < ROWS; at += BATCH) {
       const slice = all.slice(at, at + BATCH);
       db.transaction(() => {
-        slice.forEach((id, i) =>
-          insert.run(id, `evt_${at + i}`, `ep_${i % 4}`, `type:${i % 18}`, body, now, now + at + i, now),
-        );
+        for (const [i, id] of slice.entries()) {
+          insert.run(id, `evt_${at + i}`, `ep_${i % 4}`, `type:${i % 18}`, body, now, now + at + i, now);
+        }
       })();
-      db.transaction(() => slice.forEach((id) => claim.run(now + 10_000, id)))();
-      db.transaction(() => slice.forEach((id) => record.run(now, now, id)))();
+      db.transaction(() => {
+        for (const id of slice) claim.run(now + 10_000, id);
+      })();
+      db.transaction(() => {
+        for (const id of slice) record.run(now, now, id);
+      })();
     }
     const used = process.cpuUsage(started);
     db.close();
