@@ -5,7 +5,8 @@ export const { values } = parseArgs({
   options: {
     // Which suites run: delivery (rates and latency per profile), operations (a timing-out endpoint,
     // one app flooding, the rate before the outbound transport and exact JSON), listen (herald listen
-    // --forward-to against direct delivery; not in the default set).
+    // --forward-to against direct delivery) and log (every delivery log filter over 300,000 deliveries,
+    // both stores): those two run by name only.
     suite: { type: "string", default: "delivery,operations" },
     help: { type: "boolean", default: false },
     events: { type: "string", default: "50000" },

@@ -1,9 +1,10 @@
-// npm run bench [-- --suite delivery,operations,listen] [-- --events 50000 --rounds 3]
+// npm run bench [-- --suite delivery,operations,listen,log] [-- --events 50000 --rounds 3]
 //   [-- --store postgres --workers 1,2,4] [-- --profiles sendbird,standard,stream,stream-gzip]
 //   [-- --no-hooks] [-- --log-level info]
 // Every figure is a ratio against a baseline measured in the same run: see each suite's file.
 import { deliveryBench } from "./delivery.bench.js";
 import { listenBench } from "./listen.bench.js";
+import { logBench } from "./log.bench.js";
 import { operationsBench } from "./operations.bench.js";
 import { values } from "./options.js";
 
@@ -11,11 +12,13 @@ const SUITES: Record<string, () => Promise<void>> = {
   delivery: deliveryBench,
   operations: operationsBench,
   listen: listenBench,
+  log: logBench,
 };
 
 if (values.help) {
   console.log(`npm run bench [-- options]
-  --suite delivery,operations   which suites run (default delivery,operations; also: listen)
+  --suite delivery,operations   which suites run (default delivery,operations; also by name: listen,
+                                log: the delivery log's listings over 300,000 deliveries on both stores)
   --events N                    events per rate round (default 50000)
   --rounds N                    rounds per measurement; medians are reported (default 3)
   --batch N                     events per publish batch (default 500)

@@ -12,6 +12,8 @@ import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
 import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
+import { DEFAULT_RECOVERY_OPTIONS, RecoveryRunner } from "./operations/recovery.js";
+import { RetentionSweeper } from "./operations/retention.js";
 import {
   type BeforeSendResult,
   beforeMessageSend,
@@ -111,6 +113,14 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     failureThreshold: config.hookBreakerFailures,
     coolDownMs: config.hookBreakerCoolDownMs,
   });
+  // Recover jobs run in any process (a lease picks one); the worker that holds the endpoint is woken,
+  // here directly, elsewhere through the store's notifications.
+  const recoveries = new RecoveryRunner(store, (endpointId) => wake([endpointId]), logger, DEFAULT_RECOVERY_OPTIONS);
+  // Pruning runs where deliveries are worked on; with split roles, the API processes leave it alone.
+  const retention = new RetentionSweeper(store, logger, {
+    retentionDays: config.retentionDays,
+    sweepMs: config.retentionSweepMs,
+  });
   const server = await buildServer(
     {
       config,
@@ -123,11 +133,16 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       syncHooks,
       listen: relay,
       onRetry: (id) => wake([id]),
+      onRecoveryCreated: () => recoveries.kick(),
     },
     metrics,
     config.role !== "worker",
   );
-  if (runsWorker) worker.start();
+  if (runsWorker) {
+    worker.start();
+    retention.start();
+  }
+  recoveries.start();
   // Deliveries committed by other processes (an `--role api` process, another machine) wake this one.
   const stopListening =
     runsWorker && store.listenForDeliveries
@@ -185,6 +200,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       closed = true;
       logger.info({ graceMs: config.shutdownGraceMs }, "herald stopping");
       clearInterval(sweeper);
+      await Promise.all([recoveries.close(), retention.close()]);
       await stopListening?.();
       // New connections are refused at once; requests under way and attempts in flight get the
       // grace period, after which connections still open (a client still sending) are cut.

@@ -776,6 +776,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
           nextAttemptAt: d.createdAt,
           createdAt: d.createdAt,
           updatedAt: d.createdAt,
+          manualRetries: 0,
           attemptLog: [],
         });
         assert.deepEqual(await store.getDelivery("A", "d1"), expected(deliveries[0]!, e1.type));
@@ -1416,6 +1417,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
           maxAttempts: 6,
           nextAttemptAt: T + 9000,
           updatedAt: T + 9000,
+          manualRetries: 1,
         });
         assert.equal(retried?.attemptLog.length, 3, "the log keeps the earlier attempts");
         assert.deepEqual(await store.claimDue("E", 10, T + 8999, T + 20_000), []);

@@ -24,4 +24,6 @@ export interface ApiContext {
   listen?: ListenRelay;
   /** A delivery was made due again by hand: wake the worker for its endpoint. */
   onRetry(endpointId: string): void;
+  /** A recovery job was stored: start running it now rather than at the next poll. */
+  onRecoveryCreated(): void;
 }

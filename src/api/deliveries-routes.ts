@@ -7,8 +7,8 @@ import type { DeliveryState } from "../storage/records.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
-import { optionalQueryBoolean } from "./params.js";
-import { DeliveryJson, IdParams, NextCursor, Page, responses } from "./schemas.js";
+import { optionalQueryBoolean, timeWindow } from "./params.js";
+import { DeliveryJson, IdParams, NextCursor, Page, responses, Window } from "./schemas.js";
 import { deliveryJson, sendWithPayloads } from "./views.js";
 
 const Status = Type.Enum(["pending", "succeeded", "failed"]);
@@ -17,6 +17,8 @@ const ListQuery = Type.Object(
     status: Type.Optional(Status),
     endpoint_id: Type.Optional(Type.String({ maxLength: 128 })),
     event_id: Type.Optional(Type.String({ maxLength: 128 })),
+    type: Type.Optional(Type.String({ maxLength: 256, description: "the event type, exactly" })),
+    ...Window,
     include_payload: Type.Optional(Type.String({ description: "true: each delivery carries its event's payload" })),
     ...Page,
   },
@@ -27,6 +29,9 @@ interface ListQueryShape {
   status?: DeliveryState;
   endpoint_id?: string;
   event_id?: string;
+  type?: string;
+  created_after?: string;
+  created_before?: string;
   include_payload?: string;
   limit?: string;
   cursor?: string;
@@ -39,7 +44,8 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
     {
       config: { access: "read" },
       schema: {
-        summary: "The delivery log, newest first: every attempt with its status, latency and error",
+        summary:
+          "The delivery log, newest first, by any combination of filters: every attempt with its status, latency and error; status=failed lists the dead letters",
         tags: ["deliveries"],
         querystring: ListQuery,
         response: responses({ 200: Type.Object({ deliveries: Type.Array(DeliveryJson), next_cursor: NextCursor }) }),
@@ -52,6 +58,8 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
         state: query.status,
         endpointId: query.endpoint_id,
         eventId: query.event_id,
+        type: query.type,
+        ...timeWindow(query),
         withPayload: optionalQueryBoolean(query.include_payload, "include_payload") ?? false,
         before: decodeCursor(query.cursor),
         limit,
@@ -86,7 +94,8 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
     {
       config: { access: "manage" },
       schema: {
-        summary: "Send a finished delivery again, under the same webhook id, with a fresh attempt budget",
+        summary:
+          "Send a finished delivery again, under the same webhook id, with a fresh attempt budget (409 while pending, or past HERALD_MAX_MANUAL_RETRIES resends)",
         tags: ["deliveries"],
         params: IdParams,
         response: responses({ 202: DeliveryJson }, [400, 401, 403, 404, 409]),
@@ -100,6 +109,12 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
         throw new HeraldError(
           "conflict",
           "The delivery is still pending; it can be retried once it has succeeded or failed.",
+        );
+      }
+      if (current.manualRetries >= ctx.config.maxManualRetries) {
+        throw new HeraldError(
+          "limit_exceeded",
+          `The delivery has been resent by hand ${current.manualRetries} times, the most allowed (HERALD_MAX_MANUAL_RETRIES is ${ctx.config.maxManualRetries}).`,
         );
       }
       const endpoint = await ctx.endpoints.get(current.endpointId);

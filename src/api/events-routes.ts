@@ -4,8 +4,8 @@ import { HeraldError } from "../core/errors.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
-import { requireObject } from "./params.js";
-import { DeliveryJson, EventJson, IdParams, NextCursor, Page, responses } from "./schemas.js";
+import { requireObject, timeWindow } from "./params.js";
+import { DeliveryJson, EventJson, IdParams, NextCursor, Page, responses, Window } from "./schemas.js";
 import { deliveryJson, eventJson, sendWithPayloads } from "./views.js";
 
 const IdempotencyHeader = Type.Object({
@@ -96,15 +96,17 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     },
   );
 
-  app.get<{ Querystring: { type?: string; limit?: string; cursor?: string } }>(
+  app.get<{
+    Querystring: { type?: string; created_after?: string; created_before?: string; limit?: string; cursor?: string };
+  }>(
     "/events",
     {
       config: { access: "read" },
       schema: {
-        summary: "List the app's events, newest first",
+        summary: "List the app's events, newest first, by type and time window",
         tags: ["events"],
         querystring: Type.Object(
-          { type: Type.Optional(Type.String({ maxLength: 256 })), ...Page },
+          { type: Type.Optional(Type.String({ maxLength: 256 })), ...Window, ...Page },
           { additionalProperties: false },
         ),
         response: responses({ 200: Type.Object({ events: Type.Array(EventJson), next_cursor: NextCursor }) }),
@@ -114,6 +116,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
       const limit = parseLimit(request.query.limit);
       const events = await ctx.store.listEvents(appOf(request).id, {
         type: request.query.type,
+        ...timeWindow(request.query),
         before: decodeCursor(request.query.cursor),
         limit,
       });

@@ -9,13 +9,14 @@ import { eventsRoutes } from "./events-routes.js";
 import { keysRoutes } from "./keys-routes.js";
 import { listenRoutes } from "./listen-routes.js";
 import { liveRoutes } from "./live-routes.js";
+import { recoveriesRoutes } from "./recoveries-routes.js";
 import { sessionRoutes } from "./session-routes.js";
 import { statsRoutes } from "./stats-routes.js";
 import { tokensRoutes } from "./tokens-routes.js";
 
 /**
- * Herald's own API under `/v1`: apps (admin), endpoints, tokens, API keys, events, deliveries, catalog. One
- * authentication step for all of it: an app's token in `Api-Token` (or `Authorization: Bearer`),
+ * Herald's own API under `/v1`: apps (admin), endpoints, tokens, API keys, events, deliveries, recoveries,
+ * catalog. One authentication step for all of it: an app's token in `Api-Token` (or `Authorization: Bearer`),
  * or the admin token, which acts for the app named in `Herald-App-Id`.
  */
 export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
@@ -23,6 +24,7 @@ export const nativeApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
   for (const routes of [
     eventsRoutes,
     deliveriesRoutes,
+    recoveriesRoutes,
     catalogRoutes,
     endpointsRoutes,
     tokensRoutes,

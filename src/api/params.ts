@@ -65,3 +65,31 @@ export function requireWebhookUrl(value: string, parameter: string, guard: Webho
   if (problem !== null) throw new HeraldError("invalid_value", `"${parameter}" ${problem}.`, { parameter });
   return value;
 }
+
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** An RFC 3339 time (`2026-12-01T10:00:00Z`, an offset, fractions of a second) as epoch ms; absent: undefined. */
+export function optionalTime(value: string | undefined, parameter: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = RFC_3339.test(value) ? Date.parse(value.replace(" ", "T")) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw new HeraldError(
+      "invalid_value",
+      `"${parameter}" must be an RFC 3339 time such as 2026-12-01T10:00:00Z, not "${value.slice(0, 64)}".`,
+      { parameter },
+    );
+  }
+  return ms;
+}
+
+/** The `created_after`/`created_before` window of a listing; an empty window is refused. */
+export function timeWindow(query: { created_after?: string; created_before?: string }) {
+  const createdAfter = optionalTime(query.created_after, "created_after");
+  const createdBefore = optionalTime(query.created_before, "created_before");
+  if (createdAfter !== undefined && createdBefore !== undefined && createdAfter >= createdBefore) {
+    throw new HeraldError("invalid_value", '"created_after" must be earlier than "created_before".', {
+      parameter: "created_after",
+    });
+  }
+  return { createdAfter, createdBefore };
+}

@@ -31,6 +31,13 @@ export const Limit = Type.String({ pattern: "^[0-9]{1,4}$", description: "1 to 5
 export const Cursor = Type.String({ maxLength: 512, description: "next_cursor of the previous page" });
 export const NextCursor = Type.Union([Type.String(), Type.Null()], { description: "null on the last page" });
 export const Page = { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) };
+/** A listing's time window: RFC 3339, checked by the route so that a bad value names its parameter. */
+export const Window = {
+  created_after: Type.Optional(
+    Type.String({ maxLength: 64, description: "RFC 3339: created at or after this time (inclusive)" }),
+  ),
+  created_before: Type.Optional(Type.String({ maxLength: 64, description: "RFC 3339: created before this time" })),
+};
 
 /** An id in a path: bounded, so a long one is refused before any lookup. */
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -237,10 +244,38 @@ export const DeliveryJson = Type.Object(
     next_attempt_at: NullableTimestamp,
     created_at: Timestamp,
     updated_at: Timestamp,
+    manual_retries: Type.Integer({ description: "times it was resent by hand; capped by HERALD_MAX_MANUAL_RETRIES" }),
     attempt_log: Type.Array(AttemptJson),
     payload: Type.Optional(Json),
   },
   { $id: "Delivery" },
+);
+
+export const RecoveryJson = Type.Object(
+  {
+    id: Type.String(),
+    endpoint_id: Type.String(),
+    since: Timestamp,
+    until: Timestamp,
+    status: Type.Union([Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
+    recovered: Type.Integer({ description: "failed deliveries made pending again so far" }),
+    total: Type.Union([Type.Integer(), Type.Null()], {
+      description: "failed deliveries in the window when the job started; null until counted",
+    }),
+    error: Type.Union([Type.String(), Type.Null()], { description: "why it failed; null otherwise" }),
+    created_at: Timestamp,
+    finished_at: NullableTimestamp,
+  },
+  { $id: "Recovery" },
+);
+export const NewRecovery = Type.Object(
+  {
+    since: Type.String({ maxLength: 64, description: "RFC 3339: recover failed deliveries created at or after this" }),
+    until: Type.Optional(
+      Type.String({ maxLength: 64, description: "RFC 3339: … and at or before this (default: now)" }),
+    ),
+  },
+  { additionalProperties: false },
 );
 
 /** For routes whose whole body is optional: a POST without one is validated as `{}`. */

@@ -1,6 +1,6 @@
 import type { FastifyReply } from "fastify";
 import { parseStoredJson, stringifyJson } from "../core/json.js";
-import type { DeliveryView, Endpoint, EventView, SigningKey } from "../storage/records.js";
+import type { DeliveryView, Endpoint, EventView, Recovery, SigningKey } from "../storage/records.js";
 import { iso, isoTime } from "./pagination.js";
 
 /** How the native API shows what Herald keeps: snake_case, RFC 3339 times, never a secret. */
@@ -48,6 +48,7 @@ export const deliveryJson = (delivery: DeliveryView) => ({
   next_attempt_at: iso(delivery.nextAttemptAt),
   created_at: isoTime(delivery.createdAt),
   updated_at: isoTime(delivery.updatedAt),
+  manual_retries: delivery.manualRetries,
   attempt_log: delivery.attemptLog.map((attempt) => ({
     attempt: attempt.attempt,
     started_at: isoTime(attempt.startedAt),
@@ -81,3 +82,17 @@ export const overlapMs = (body: { overlap_seconds?: number }): number | undefine
  */
 export const sendWithPayloads = (reply: FastifyReply, view: unknown) =>
   reply.type("application/json; charset=utf-8").serializer(stringifyJson).send(view);
+
+/** A recovery job and how far it has got. */
+export const recoveryJson = (recovery: Recovery) => ({
+  id: recovery.id,
+  endpoint_id: recovery.endpointId,
+  since: isoTime(recovery.since),
+  until: isoTime(recovery.until),
+  status: recovery.status,
+  recovered: recovery.recovered,
+  total: recovery.total,
+  error: recovery.error,
+  created_at: isoTime(recovery.createdAt),
+  finished_at: iso(recovery.finishedAt),
+});

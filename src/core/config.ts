@@ -65,6 +65,12 @@ export interface HeraldConfig {
   responseCaptureBytes: number;
   /** How long a `herald listen` session whose connection dropped is kept before its endpoint is removed. */
   listenGraceMs: number;
+  /** How many times one delivery may be resent by hand (`POST /v1/deliveries/{id}/retry`). */
+  maxManualRetries: number;
+  /** Events, deliveries and attempts older than this many days are deleted in the background; 0: kept forever. */
+  retentionDays: number;
+  /** How often the retention sweep runs. */
+  retentionSweepMs: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -135,6 +141,9 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   allowNetworks: [],
   responseCaptureBytes: 16 * 1024,
   listenGraceMs: 30_000,
+  maxManualRetries: 10,
+  retentionDays: 30,
+  retentionSweepMs: 60_000,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -176,6 +185,9 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "allowNetworks", env: "HERALD_ALLOW_NETWORKS", parse: list },
   { key: "responseCaptureBytes", env: "HERALD_RESPONSE_CAPTURE_BYTES", parse: integer(0) },
   { key: "listenGraceMs", env: "HERALD_LISTEN_GRACE_MS", parse: integer(0) },
+  { key: "maxManualRetries", env: "HERALD_MAX_MANUAL_RETRIES", parse: integer(0) },
+  { key: "retentionDays", env: "HERALD_RETENTION_DAYS", parse: integer(0) },
+  { key: "retentionSweepMs", env: "HERALD_RETENTION_SWEEP_MS", parse: integer(100) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */

@@ -26,6 +26,9 @@ export const newEndpointId = (): string => `ep_${uuidv7().replaceAll("-", "").sl
 /** `key_` and 24 hex digits. */
 export const newSigningKeyId = (): string => `key_${uuidv7().replaceAll("-", "").slice(0, 24)}`;
 
+/** `rcv_` and 24 hex digits. */
+export const newRecoveryId = (): string => `rcv_${uuidv7().replaceAll("-", "").slice(0, 24)}`;
+
 const LOWER_ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyz0123456789";
 /** `length` characters from [a-z0-9], without modulo bias (36 does not divide 256). */
 function lowerAlphanumeric(length: number): string {

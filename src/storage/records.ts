@@ -209,15 +209,25 @@ export interface DeliveryView {
   nextAttemptAt: number | null;
   createdAt: number;
   updatedAt: number;
+  /** How many times it was resent by hand (capped by `HERALD_MAX_MANUAL_RETRIES`). */
+  manualRetries: number;
   attemptLog: AttemptView[];
   /** The event as published, when asked for. */
   payload?: string;
 }
 
-export interface DeliveryQuery {
+/** Created at or after `createdAfter` and before `createdBefore` (epoch ms); either end may be open. */
+export interface TimeWindow {
+  createdAfter?: number;
+  createdBefore?: number;
+}
+
+export interface DeliveryQuery extends TimeWindow {
   state?: DeliveryState;
   eventId?: string;
   endpointId?: string;
+  /** The event type, exactly. */
+  type?: string;
   /** Include each delivery's event payload. */
   withPayload?: boolean;
   /** Return deliveries created before this cursor (a delivery's `createdAt`/`id` pair, opaque to clients). */
@@ -268,7 +278,7 @@ export interface EventView {
   createdAt: number;
 }
 
-export interface EventQuery {
+export interface EventQuery extends TimeWindow {
   type?: string;
   before?: { createdAt: number; id: string };
   limit: number;
@@ -278,4 +288,43 @@ export interface AppQuery {
   /** Apps created before this one, newest first. */
   before?: { createdAt: number; id: string };
   limit: number;
+}
+
+export type RecoveryStatus = "running" | "succeeded" | "failed";
+
+/**
+ * A background job making every failed delivery of an endpoint created in [since, until) pending
+ * again: kept in the store, so it survives a restart, and leased, so one process runs it.
+ */
+export interface Recovery {
+  id: string;
+  appId: string;
+  endpointId: string;
+  since: number;
+  until: number;
+  status: RecoveryStatus;
+  /** Deliveries made pending so far. */
+  recovered: number;
+  /** Failed deliveries in the window when the job started; null until it has counted them. */
+  total: number | null;
+  /** Why it failed (its endpoint was deleted, …); null otherwise. */
+  error: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+/** One step of a recovery: at most `limit` deliveries, each given `extraAttempts` more, due at `now`. */
+export interface RecoveryStep {
+  limit: number;
+  extraAttempts: number;
+  now: number;
+  /** The lease is extended to this, so the job stays with this process while it works. */
+  leaseUntil: number;
+}
+
+/** What one retention batch deleted. */
+export interface PruneResult {
+  deliveries: number;
+  attempts: number;
+  events: number;
 }

@@ -9,6 +9,8 @@ import type {
   DeliveryView,
   Endpoint,
   EventView,
+  Recovery,
+  RecoveryStatus,
   Scope,
   SigningKey,
   SigningKeyKind,
@@ -84,7 +86,21 @@ export interface DeliveryRow {
   next_attempt_at: number;
   created_at: number;
   updated_at: number;
+  manual_retries: number;
   payload?: string;
+}
+export interface RecoveryRow {
+  id: string;
+  app_id: string;
+  endpoint_id: string;
+  since: number;
+  until: number;
+  status: RecoveryStatus;
+  recovered: number;
+  total: number | null;
+  error: string | null;
+  created_at: number;
+  finished_at: number | null;
 }
 export interface AttemptRow {
   delivery_id: string;
@@ -102,10 +118,6 @@ export interface AttemptRow {
   /** SQLite has no boolean type and returns 0 or 1. */
   response_truncated: boolean | number;
 }
-
-/** The delivery columns a listing selects, joined with the event for its type. */
-export const DELIVERY_COLUMNS = `d.id, d.app_id, d.event_id, d.endpoint_id, e.type, d.state, d.attempts,
-  d.max_attempts, d.next_attempt_at, d.created_at, d.updated_at`;
 
 /** A JSON column: text on SQLite, already parsed on PostgreSQL (JSONB). */
 const json = <T>(value: string | T): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
@@ -224,6 +236,21 @@ export const toDeliveryView = (row: DeliveryRow, attemptLog: AttemptView[]): Del
   nextAttemptAt: row.state === "pending" ? row.next_attempt_at : null,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+  manualRetries: row.manual_retries,
   attemptLog,
   ...(row.payload === undefined ? {} : { payload: row.payload }),
+});
+
+export const toRecovery = (row: RecoveryRow): Recovery => ({
+  id: row.id,
+  appId: row.app_id,
+  endpointId: row.endpoint_id,
+  since: row.since,
+  until: row.until,
+  status: row.status,
+  recovered: row.recovered,
+  total: row.total,
+  error: row.error,
+  createdAt: row.created_at,
+  finishedAt: row.finished_at,
 });

@@ -15,7 +15,10 @@ import type {
   EventQuery,
   EventView,
   IdempotentResponse,
+  PruneResult,
   PublishBatch,
+  Recovery,
+  RecoveryStep,
   SigningKey,
   SyncCallRecord,
   TokenKind,
@@ -136,15 +139,45 @@ export interface Store {
   listEvents(appId: string, query: EventQuery): Promise<EventView[]>;
   getEvent(appId: string, eventId: string): Promise<EventView | undefined>;
 
+  /**
+   * An app's deliveries, newest first, by any combination of the query's filters; every combination
+   * is read off an index in order (see `log-query.ts`), so a page costs the same for 300,000 as for 30.
+   */
   listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]>;
   getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined>;
-  /** Makes a finished delivery due now with a fresh attempt budget; false if there is no such delivery. */
+  /**
+   * Makes a finished delivery due now with a fresh attempt budget, counting one more manual resend;
+   * undefined if there is no such delivery.
+   */
   retryDelivery(
     appId: string,
     deliveryId: string,
     extraAttempts: number,
     now: number,
   ): Promise<DeliveryView | undefined>;
+  /** Keeps a new recovery job (status running, nothing recovered yet). */
+  createRecovery(recovery: Recovery): Promise<void>;
+  getRecovery(appId: string, recoveryId: string): Promise<Recovery | undefined>;
+  /**
+   * Takes the oldest running recovery whose lease has run out (never started, or its process died),
+   * leasing it until `leaseUntil`; on PostgreSQL, two processes never take the same one.
+   */
+  leaseRecovery(now: number, leaseUntil: number): Promise<Recovery | undefined>;
+  /**
+   * One batch of a recovery, in one transaction: counts the window's failed deliveries the first time,
+   * makes the next `step.limit` of them (oldest first, after where the last batch stopped) pending and
+   * due, and records the progress; the job has succeeded when a batch comes up short. Each delivery of
+   * the window is recovered at most once by the job, however often it fails again meanwhile.
+   */
+  stepRecovery(recoveryId: string, step: RecoveryStep): Promise<Recovery | undefined>;
+  /** Ends a running recovery as failed, saying why. */
+  failRecovery(recoveryId: string, error: string, now: number): Promise<void>;
+  /**
+   * One retention batch for an app, in one transaction: up to `limit` finished deliveries created
+   * before `before` with their attempts, then up to `limit` events created before it with no delivery
+   * left. A pending delivery, and so its event, is never deleted.
+   */
+  pruneApp(appId: string, before: number, limit: number): Promise<PruneResult>;
   /** Deletes idempotency keys older than `before`. */
   expireIdempotencyKeys(before: number): Promise<number>;
 

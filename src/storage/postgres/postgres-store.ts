@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
+import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
   ApiKey,
@@ -18,14 +20,16 @@ import type {
   EventQuery,
   EventView,
   IdempotentResponse,
+  PruneResult,
   PublishBatch,
+  Recovery,
+  RecoveryStep,
   SigningKey,
   SyncCallRecord,
   TokenKind,
 } from "../records.js";
 import {
   autoDisableReason,
-  DELIVERY_COLUMNS,
   type DeliveryRow,
   toApiKey,
   toApp,
@@ -33,6 +37,7 @@ import {
   toDeliveryView,
   toEndpoint,
   toEvent,
+  toRecovery,
   toSigningKey,
   toToken,
 } from "../rows.js";
@@ -445,20 +450,8 @@ export class PostgresStore implements Store {
   }
 
   async listEvents(appId: string, query: EventQuery): Promise<EventView[]> {
-    const params: unknown[] = [appId, query.limit];
-    const conditions = ["app_id = $1"];
-    if (query.type) {
-      params.push(query.type);
-      conditions.push(`type = $${params.length}`);
-    }
-    if (query.before) {
-      params.push(query.before.createdAt, query.before.id);
-      conditions.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
-    }
-    const { rows } = await this.#pool.query(
-      `SELECT * FROM events WHERE ${conditions.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT $2`,
-      params,
-    );
+    const { sql, params } = postgresBinding((bind) => listEventsSql("postgres", appId, query, bind));
+    const { rows } = await this.#pool.query(prepared(sql, params));
     return rows.map(toEvent);
   }
 
@@ -482,7 +475,9 @@ export class PostgresStore implements Store {
         );
         if (inserted.rowCount === 0) return false;
       }
-      const { events, deliveries } = batch;
+      const { events } = batch;
+      const types = new Map(events.map((e) => [e.id, e.type]));
+      const deliveries = batch.deliveries.map((d) => ({ ...d, type: types.get(d.eventId) ?? "" }));
       // One statement per table, whatever the batch size: arrays in, rows out.
       await client.query(
         `INSERT INTO events (id, app_id, type, payload, created_at)
@@ -493,12 +488,13 @@ export class PostgresStore implements Store {
         // Sent at commit, to every listening worker process.
         await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload(deliveries.map((d) => d.endpointId))]);
         await client.query(
-          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
              next_attempt_at, created_at, updated_at)
-           SELECT id, app_id, event_id, endpoint_id, body, 'pending', 0, max_attempts, created_at, created_at, created_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[])
-             AS d(id, app_id, event_id, endpoint_id, body, max_attempts, created_at)`,
-          columns(deliveries, "id", "appId", "eventId", "endpointId", "body", "maxAttempts", "createdAt"),
+           SELECT id, app_id, event_id, endpoint_id, type, body, 'pending', 0, max_attempts, created_at, created_at,
+             created_at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[])
+             AS d(id, app_id, event_id, endpoint_id, type, body, max_attempts, created_at)`,
+          columns(deliveries, "id", "appId", "eventId", "endpointId", "type", "body", "maxAttempts", "createdAt"),
         );
       }
       return true;
@@ -598,24 +594,27 @@ export class PostgresStore implements Store {
           "createdAt",
         ),
       );
-      const deliveries = calls.map(({ delivery, attempt }) => ({
+      const deliveries = calls.map(({ event, delivery, attempt }) => ({
         ...delivery,
+        type: event.type,
         startedAt: attempt.startedAt,
         finishedAt: attempt.startedAt + attempt.durationMs,
       }));
       await client.query(
-        `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+        `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
            next_attempt_at, created_at, updated_at, first_attempt_at)
-         SELECT id, app_id, event_id, endpoint_id, body, state, 1, 1, finished_at, created_at, finished_at, started_at
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-           $8::bigint[], $9::bigint[])
-           AS d(id, app_id, event_id, endpoint_id, body, state, created_at, started_at, finished_at)`,
+         SELECT id, app_id, event_id, endpoint_id, type, body, state, 1, 1, finished_at, created_at, finished_at,
+           started_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+           $9::bigint[], $10::bigint[])
+           AS d(id, app_id, event_id, endpoint_id, type, body, state, created_at, started_at, finished_at)`,
         columns(
           deliveries,
           "id",
           "appId",
           "eventId",
           "endpointId",
+          "type",
           "body",
           "state",
           "createdAt",
@@ -659,36 +658,28 @@ export class PostgresStore implements Store {
   }
 
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
-    const params: unknown[] = [appId, query.limit];
-    const conditions = ["d.app_id = $1"];
-    if (query.state) {
-      params.push(query.state);
-      conditions.push(`d.state = $${params.length}`);
+    let typeEndpoints: string[] = [];
+    if (query.type !== undefined && query.endpointId === undefined && query.eventId === undefined) {
+      const { rows } = await this.#pool.query(
+        prepared(typeEndpointsSql("postgres", ["$1", "$2", "$1", "$2"]), [appId, query.type]),
+      );
+      typeEndpoints = rows.map((row) => row.endpoint_id as string);
     }
-    for (const [column, value] of [
-      ["d.event_id", query.eventId],
-      ["d.endpoint_id", query.endpointId],
-    ] as const) {
-      if (value === undefined) continue;
-      params.push(value);
-      conditions.push(`${column} = $${params.length}`);
+    const { sql, params } = postgresBinding((bind) => listDeliveriesSql("postgres", appId, query, bind, typeEndpoints));
+    const { rows } = await this.#pool.query<DeliveryRow>(prepared(sql, params));
+    if (query.withPayload && rows.length > 0) {
+      const events = await this.#pool.query("SELECT id, payload FROM events WHERE id = ANY($1::text[])", [
+        rows.map((row) => row.event_id),
+      ]);
+      const payloads = new Map(events.rows.map((row) => [row.id as string, row.payload as string]));
+      for (const row of rows) row.payload = payloads.get(row.event_id);
     }
-    if (query.before) {
-      params.push(query.before.createdAt, query.before.id);
-      conditions.push(`(d.created_at, d.id) < ($${params.length - 1}, $${params.length})`);
-    }
-    const payload = query.withPayload ? ", e.payload" : "";
-    const { rows } = await this.#pool.query(
-      `SELECT ${DELIVERY_COLUMNS}${payload} FROM deliveries d JOIN events e ON e.id = d.event_id
-       WHERE ${conditions.join(" AND ")} ORDER BY d.created_at DESC, d.id DESC LIMIT $2`,
-      params,
-    );
     return this.#withAttempts(rows);
   }
 
   async getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined> {
     const { rows } = await this.#pool.query(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.app_id = $1 AND d.id = $2`,
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE app_id = $1 AND id = $2`,
       [appId, deliveryId],
     );
     return (await this.#withAttempts(rows))[0];
@@ -702,12 +693,142 @@ export class PostgresStore implements Store {
   ): Promise<DeliveryView | undefined> {
     const { rows } = await this.#pool.query(
       `UPDATE deliveries SET state = 'pending', max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2,
-         first_attempt_at = NULL
+         first_attempt_at = NULL, manual_retries = manual_retries + 1
        WHERE app_id = $3 AND id = $4 AND state != 'pending' RETURNING endpoint_id`,
       [extraAttempts, now, appId, deliveryId],
     );
     if (rows[0]) await this.#pool.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload([rows[0].endpoint_id])]);
     return this.getDelivery(appId, deliveryId);
+  }
+
+  async createRecovery(r: Recovery): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, recovered, total, created_at, finished_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [r.id, r.appId, r.endpointId, r.since, r.until, r.status, r.recovered, r.total, r.createdAt, r.finishedAt],
+    );
+  }
+
+  async getRecovery(appId: string, recoveryId: string): Promise<Recovery | undefined> {
+    const { rows } = await this.#pool.query("SELECT * FROM recoveries WHERE app_id = $1 AND id = $2", [
+      appId,
+      recoveryId,
+    ]);
+    return rows[0] && toRecovery(rows[0]);
+  }
+
+  async leaseRecovery(now: number, leaseUntil: number): Promise<Recovery | undefined> {
+    // SKIP LOCKED: of several processes looking at once, each takes a different job, or none.
+    const { rows } = await this.#pool.query(
+      `UPDATE recoveries SET lease_until = $2
+       WHERE id = (SELECT id FROM recoveries WHERE status = 'running' AND lease_until <= $1
+                   ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         AND lease_until <= $1
+       RETURNING *`,
+      [now, leaseUntil],
+    );
+    return rows[0] && toRecovery(rows[0]);
+  }
+
+  async stepRecovery(recoveryId: string, step: RecoveryStep): Promise<Recovery | undefined> {
+    return this.#transaction(async (client) => {
+      // The row lock orders steps of one job, should two processes ever hold it (a lease outlived).
+      const { rows: jobs } = await client.query("SELECT * FROM recoveries WHERE id = $1 FOR UPDATE", [recoveryId]);
+      const job = jobs[0];
+      if (job?.status !== "running") return job && toRecovery(job);
+      const window = [job.app_id, job.endpoint_id, job.since, job.until];
+      let total = job.total as number | null;
+      if (total === null) {
+        const counted = await client.query(
+          `SELECT COUNT(*) AS n FROM deliveries
+           WHERE app_id = $1 AND endpoint_id = $2 AND state = 'failed' AND created_at >= $3 AND created_at <= $4`,
+          window,
+        );
+        total = Number(counted.rows[0].n);
+      }
+      const { rows: batch } = await client.query(
+        `WITH next AS (
+           SELECT id, created_at FROM deliveries
+           WHERE app_id = $1 AND endpoint_id = $2 AND state = 'failed' AND created_at >= $3 AND created_at <= $4
+             AND (created_at, id) > ($5, $6)
+           ORDER BY created_at, id LIMIT $7 FOR UPDATE)
+         UPDATE deliveries d SET state = 'pending', max_attempts = d.attempts + $8, next_attempt_at = $9,
+           updated_at = $9, first_attempt_at = NULL
+         FROM next WHERE d.id = next.id
+         RETURNING d.id, d.created_at`,
+        [
+          ...window,
+          job.cursor_created_at ?? Number.MIN_SAFE_INTEGER,
+          job.cursor_id ?? "",
+          step.limit,
+          step.extraAttempts,
+          step.now,
+        ],
+      );
+      let last: { id: string; created_at: number } | undefined;
+      for (const row of batch) {
+        if (!last || row.created_at > last.created_at || (row.created_at === last.created_at && row.id > last.id)) {
+          last = row;
+        }
+      }
+      if (batch.length > 0) await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload([job.endpoint_id])]);
+      const done = batch.length < step.limit;
+      const { rows } = await client.query(
+        `UPDATE recoveries SET recovered = recovered + $2, total = $3, cursor_created_at = $4, cursor_id = $5,
+           lease_until = $6, status = CASE WHEN $7 THEN 'succeeded' ELSE status END,
+           finished_at = CASE WHEN $7 THEN $8 ELSE finished_at END
+         WHERE id = $1 RETURNING *`,
+        [
+          recoveryId,
+          batch.length,
+          total,
+          last?.created_at ?? job.cursor_created_at,
+          last?.id ?? job.cursor_id,
+          step.leaseUntil,
+          done,
+          step.now,
+        ],
+      );
+      return rows[0] && toRecovery(rows[0]);
+    });
+  }
+
+  async failRecovery(recoveryId: string, error: string, now: number): Promise<void> {
+    await this.#pool.query(
+      "UPDATE recoveries SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1 AND status = 'running'",
+      [recoveryId, error, now],
+    );
+  }
+
+  async pruneApp(appId: string, before: number, limit: number): Promise<PruneResult> {
+    return this.#transaction(async (client) => {
+      // Oldest finished deliveries first, per state, each read off deliveries_by_app.
+      const { rows: deleted } = await client.query(
+        `DELETE FROM deliveries WHERE id IN (
+           SELECT id FROM (
+             (SELECT id, created_at FROM deliveries WHERE app_id = $1 AND state = 'succeeded' AND created_at < $2
+              ORDER BY created_at LIMIT $3)
+             UNION ALL
+             (SELECT id, created_at FROM deliveries WHERE app_id = $1 AND state = 'failed' AND created_at < $2
+              ORDER BY created_at LIMIT $3)
+           ) AS old ORDER BY created_at LIMIT $3)
+         AND state <> 'pending'
+         RETURNING id`,
+        [appId, before, limit],
+      );
+      const ids = deleted.map((row) => row.id as string);
+      const attempts = ids.length
+        ? await client.query("DELETE FROM attempts WHERE delivery_id = ANY($1::text[])", [ids])
+        : { rowCount: 0 };
+      const events = await client.query(
+        `DELETE FROM events WHERE id IN (
+           SELECT id FROM events e WHERE app_id = $1 AND created_at < $2
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+           ORDER BY created_at LIMIT $3)`,
+        [appId, before, limit],
+      );
+      return { deliveries: ids.length, attempts: attempts.rowCount ?? 0, events: events.rowCount ?? 0 };
+    });
   }
 
   /** LISTEN on a connection of its own, outside the pool; reconnects after the server restarts. */
@@ -757,4 +878,22 @@ export class PostgresStore implements Store {
     }
     return rows.map((row) => toDeliveryView(row, byDelivery.get(row.id) ?? []));
   }
+}
+
+/** Numbers positional parameters for a query built with `Bind`. */
+function postgresBinding(build: (bind: Bind) => string): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const sql = build((value) => {
+    params.push(value);
+    return `$${params.length}`;
+  });
+  return { sql, params };
+}
+
+/**
+ * A listing as a named prepared statement: each connection parses it once per filter shape, instead of
+ * on every call (a merge of a dozen ranges takes milliseconds to parse and plan).
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  return { name: `herald_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`, text, values };
 }

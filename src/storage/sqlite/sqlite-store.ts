@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import type {
   ApiKey,
@@ -20,7 +21,10 @@ import type {
   EventQuery,
   EventView,
   IdempotentResponse,
+  PruneResult,
   PublishBatch,
+  Recovery,
+  RecoveryStep,
   SigningKey,
   SyncCallRecord,
   TokenKind,
@@ -30,10 +34,10 @@ import {
   type AppRow,
   type AttemptRow,
   autoDisableReason,
-  DELIVERY_COLUMNS,
   type DeliveryRow,
   type EndpointRow,
   type EventRow,
+  type RecoveryRow,
   type SigningKeyRow,
   type TokenRow,
   toApiKey,
@@ -42,10 +46,13 @@ import {
   toDeliveryView,
   toEndpoint,
   toEvent,
+  toRecovery,
   toSigningKey,
   toToken,
 } from "../rows.js";
 import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
+
+const MAX_CACHED_LISTINGS = 500;
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. */
@@ -141,9 +148,9 @@ function prepareStatements(db: Database.Database) {
     getEvent: db.prepare<[string, string], EventRow>("SELECT * FROM events WHERE app_id = ? AND id = ?"),
     insertEvent: db.prepare("INSERT INTO events (id, app_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
     insertDelivery: db.prepare(`
-      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
+      VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
     insertIdempotency: db.prepare(
       `INSERT INTO idempotency_keys (app_id, scope, key, request_sha256, response, created_at)
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -187,17 +194,65 @@ function prepareStatements(db: Database.Database) {
         first_attempt_at = COALESCE(first_attempt_at, ?)
       WHERE id = ? AND attempts = ?`),
     insertFinishedDelivery: db.prepare(`
-      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, body, state, attempts, max_attempts,
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at, first_attempt_at)
-      VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)`),
     getDelivery: db.prepare<[string, string], DeliveryRow>(
-      `SELECT ${DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.app_id = ? AND d.id = ?`,
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE app_id = ? AND id = ?`,
     ),
     attemptsOf: db.prepare<[string], AttemptRow>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt"),
     retry: db.prepare(`
       UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
-        first_attempt_at = NULL
+        first_attempt_at = NULL, manual_retries = manual_retries + 1
       WHERE app_id = ? AND id = ? AND state != 'pending'`),
+    payloadOf: db.prepare<[string], { payload: string }>("SELECT payload FROM events WHERE id = ?"),
+    insertRecovery: db.prepare(`
+      INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, recovered, total, created_at, finished_at)
+      VALUES (@id, @appId, @endpointId, @since, @until, @status, @recovered, @total, @createdAt, @finishedAt)`),
+    getRecovery: db.prepare<[string, string], RecoveryRow>("SELECT * FROM recoveries WHERE app_id = ? AND id = ?"),
+    recoveryById: db.prepare<[string], RecoveryRow & { cursor_created_at: number | null; cursor_id: string | null }>(
+      "SELECT * FROM recoveries WHERE id = ?",
+    ),
+    nextRecovery: db.prepare<[number], { id: string }>(
+      "SELECT id FROM recoveries WHERE status = 'running' AND lease_until <= ? ORDER BY created_at LIMIT 1",
+    ),
+    leaseRecovery: db.prepare("UPDATE recoveries SET lease_until = ? WHERE id = ?"),
+    countRecoverable: db.prepare<[string, string, number, number], { n: number }>(`
+      SELECT COUNT(*) AS n FROM deliveries INDEXED BY deliveries_by_endpoint
+      WHERE app_id = ? AND endpoint_id = ? AND state = 'failed' AND created_at >= ? AND created_at <= ?`),
+    nextRecoverable: db.prepare<
+      [string, string, number, number, number, string, number],
+      { id: string; created_at: number }
+    >(`
+      SELECT id, created_at FROM deliveries INDEXED BY deliveries_by_endpoint
+      WHERE app_id = ? AND endpoint_id = ? AND state = 'failed' AND created_at >= ? AND created_at <= ?
+        AND (created_at, id) > (?, ?)
+      ORDER BY created_at, id LIMIT ?`),
+    recoverDelivery: db.prepare(`
+      UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
+        first_attempt_at = NULL
+      WHERE id = ? AND state = 'failed'`),
+    recordRecoveryStep: db.prepare(`
+      UPDATE recoveries SET recovered = recovered + @recovered, total = @total, cursor_created_at = @cursorAt,
+        cursor_id = @cursorId, lease_until = @leaseUntil,
+        status = CASE WHEN @done THEN 'succeeded' ELSE status END,
+        finished_at = CASE WHEN @done THEN @now ELSE finished_at END
+      WHERE id = @id`),
+    failRecovery: db.prepare(
+      "UPDATE recoveries SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+    ),
+    oldFinished: db.prepare<[string, string, number, number], { id: string }>(
+      `SELECT id FROM deliveries INDEXED BY deliveries_by_app
+       WHERE app_id = ? AND state = ? AND created_at < ? ORDER BY created_at LIMIT ?`,
+    ),
+    deleteAttemptsOf: db.prepare("DELETE FROM attempts WHERE delivery_id = ?"),
+    deleteFinished: db.prepare("DELETE FROM deliveries WHERE id = ? AND state != 'pending'"),
+    oldEvents: db.prepare<[string, number, number], { id: string }>(
+      `SELECT id FROM events INDEXED BY events_by_app
+       WHERE app_id = ? AND created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)
+       ORDER BY created_at LIMIT ?`,
+    ),
+    deleteEvent: db.prepare("DELETE FROM events WHERE id = ?"),
   };
 }
 
@@ -211,6 +266,8 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   #prepared: Statements | undefined;
   readonly #publishSynchronous: "FULL" | "NORMAL";
+  /** Listing statements by their SQL: one per filter shape, prepared once (a merge of 12 ranges takes ms to prepare). */
+  readonly #listings = new Map<string, Database.Statement>();
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") {
@@ -462,21 +519,8 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(appId: string, query: EventQuery): Promise<EventView[]> {
-    const conditions = ["app_id = @appId"];
-    if (query.type) conditions.push("type = @type");
-    if (query.before) conditions.push("(created_at < @beforeAt OR (created_at = @beforeAt AND id < @beforeId))");
-    return this.#db
-      .prepare<Record<string, unknown>, EventRow>(
-        `SELECT * FROM events WHERE ${conditions.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT @limit`,
-      )
-      .all({
-        appId,
-        type: query.type,
-        beforeAt: query.before?.createdAt,
-        beforeId: query.before?.id,
-        limit: query.limit,
-      })
-      .map(toEvent);
+    const { sql, params } = sqliteBinding((bind) => listEventsSql("sqlite", appId, query, bind));
+    return (this.#listing(sql).all(...params) as EventRow[]).map(toEvent);
   }
 
   async getEvent(appId: string, eventId: string): Promise<EventView | undefined> {
@@ -511,13 +555,18 @@ export class SqliteStore implements Store {
         );
         if (inserted.changes === 0) return false;
       }
-      for (const e of batch.events) insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
+      const types = new Map<string, string>();
+      for (const e of batch.events) {
+        insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
+        types.set(e.id, e.type);
+      }
       for (const d of batch.deliveries) {
         insertDelivery.run(
           d.id,
           d.appId,
           d.eventId,
           d.endpointId,
+          types.get(d.eventId) ?? "",
           d.body,
           d.maxAttempts,
           d.createdAt,
@@ -605,6 +654,7 @@ export class SqliteStore implements Store {
           d.appId,
           d.eventId,
           d.endpointId,
+          e.type,
           d.body,
           d.state,
           finishedAt,
@@ -618,26 +668,22 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
-    const conditions = ["d.app_id = @appId"];
-    if (query.state) conditions.push("d.state = @state");
-    if (query.eventId !== undefined) conditions.push("d.event_id = @eventId");
-    if (query.endpointId !== undefined) conditions.push("d.endpoint_id = @endpointId");
-    if (query.before) conditions.push("(d.created_at < @beforeAt OR (d.created_at = @beforeAt AND d.id < @beforeId))");
-    const payload = query.withPayload ? ", e.payload" : "";
-    const rows = this.#db
-      .prepare<Record<string, unknown>, DeliveryRow>(
-        `SELECT ${DELIVERY_COLUMNS}${payload} FROM deliveries d JOIN events e ON e.id = d.event_id
-         WHERE ${conditions.join(" AND ")} ORDER BY d.created_at DESC, d.id DESC LIMIT @limit`,
-      )
-      .all({
-        appId,
-        state: query.state,
-        eventId: query.eventId,
-        endpointId: query.endpointId,
-        beforeAt: query.before?.createdAt,
-        beforeId: query.before?.id,
-        limit: query.limit,
-      });
+    const typeEndpoints =
+      query.type !== undefined && query.endpointId === undefined && query.eventId === undefined
+        ? (
+            this.#listing(typeEndpointsSql("sqlite", ["?", "?", "?", "?"])).all(
+              appId,
+              query.type,
+              appId,
+              query.type,
+            ) as { endpoint_id: string }[]
+          ).map((row) => row.endpoint_id)
+        : [];
+    const { sql, params } = sqliteBinding((bind) => listDeliveriesSql("sqlite", appId, query, bind, typeEndpoints));
+    const rows = this.#listing(sql).all(...params) as DeliveryRow[];
+    if (query.withPayload) {
+      for (const row of rows) row.payload = this.#statements.payloadOf.get(row.event_id)?.payload;
+    }
     return rows.map((row) => this.#toDeliveryView(row));
   }
 
@@ -656,7 +702,104 @@ export class SqliteStore implements Store {
     return this.getDelivery(appId, deliveryId);
   }
 
+  async createRecovery(recovery: Recovery): Promise<void> {
+    this.#durably(() => this.#statements.insertRecovery.run(recovery));
+  }
+
+  async getRecovery(appId: string, recoveryId: string): Promise<Recovery | undefined> {
+    const row = this.#statements.getRecovery.get(appId, recoveryId);
+    return row && toRecovery(row);
+  }
+
+  async leaseRecovery(now: number, leaseUntil: number): Promise<Recovery | undefined> {
+    const { nextRecovery, leaseRecovery, recoveryById } = this.#statements;
+    return this.#db.transaction(() => {
+      const next = nextRecovery.get(now);
+      if (!next) return undefined;
+      leaseRecovery.run(leaseUntil, next.id);
+      const row = recoveryById.get(next.id);
+      return row && toRecovery(row);
+    })();
+  }
+
+  async stepRecovery(recoveryId: string, step: RecoveryStep): Promise<Recovery | undefined> {
+    const { recoveryById, countRecoverable, nextRecoverable, recoverDelivery, recordRecoveryStep } = this.#statements;
+    return this.#db.transaction(() => {
+      const job = recoveryById.get(recoveryId);
+      if (job?.status !== "running") return job && toRecovery(job);
+      const window = [job.app_id, job.endpoint_id, job.since, job.until] as const;
+      const total = job.total ?? countRecoverable.get(...window)?.n ?? 0;
+      const batch = nextRecoverable.all(
+        ...window,
+        job.cursor_created_at ?? Number.MIN_SAFE_INTEGER,
+        job.cursor_id ?? "",
+        step.limit,
+      );
+      let recovered = 0;
+      for (const { id } of batch) {
+        recovered += recoverDelivery.run(step.extraAttempts, step.now, step.now, id).changes;
+      }
+      const last = batch.at(-1);
+      recordRecoveryStep.run({
+        id: recoveryId,
+        recovered,
+        total,
+        cursorAt: last?.created_at ?? job.cursor_created_at,
+        cursorId: last?.id ?? job.cursor_id,
+        leaseUntil: step.leaseUntil,
+        done: batch.length < step.limit ? 1 : 0,
+        now: step.now,
+      });
+      const row = recoveryById.get(recoveryId);
+      return row && toRecovery(row);
+    })();
+  }
+
+  async failRecovery(recoveryId: string, error: string, now: number): Promise<void> {
+    this.#statements.failRecovery.run(error, now, recoveryId);
+  }
+
+  async pruneApp(appId: string, before: number, limit: number): Promise<PruneResult> {
+    const { oldFinished, deleteAttemptsOf, deleteFinished, oldEvents, deleteEvent } = this.#statements;
+    return this.#db.transaction(() => {
+      const result: PruneResult = { deliveries: 0, attempts: 0, events: 0 };
+      for (const state of ["succeeded", "failed"]) {
+        for (const { id } of oldFinished.all(appId, state, before, limit - result.deliveries)) {
+          const deleted = deleteFinished.run(id).changes;
+          if (deleted === 0) continue;
+          result.deliveries += deleted;
+          result.attempts += deleteAttemptsOf.run(id).changes;
+        }
+      }
+      for (const { id } of oldEvents.all(appId, before, limit)) result.events += deleteEvent.run(id).changes;
+      return result;
+    })();
+  }
+
+  #listing(sql: string): Database.Statement {
+    let statement = this.#listings.get(sql);
+    if (!statement) {
+      // Shapes are few (filters present × endpoints merged); the bound only guards against surprises.
+      if (this.#listings.size >= MAX_CACHED_LISTINGS) this.#listings.clear();
+      statement = this.#db.prepare(sql);
+      this.#listings.set(sql, statement);
+    }
+    return statement;
+  }
+
   #toDeliveryView(row: DeliveryRow): DeliveryView {
     return toDeliveryView(row, this.#statements.attemptsOf.all(row.id).map(toAttempt));
   }
+}
+
+/** Names parameters for a query built with `Bind` (`@pN`, so a placeholder may appear in several arms). */
+function sqliteBinding(build: (bind: Bind) => string): { sql: string; params: [Record<string, unknown>] } {
+  const named: Record<string, unknown> = {};
+  let count = 0;
+  const sql = build((value) => {
+    count += 1;
+    named[`p${count}`] = value;
+    return `@p${count}`;
+  });
+  return { sql, params: [named] };
 }

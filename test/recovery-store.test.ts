@@ -1,0 +1,159 @@
+// Recovery jobs in the store, as two processes see them: one lease at a time (taken over when it runs
+// out), batches that walk the window once (a delivery that fails again is not recovered twice), and
+// the window's bounds. Two stores on one database stand for two processes.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { openStore } from "../src/storage/open-store.js";
+import type { Recovery } from "../src/storage/records.js";
+import type { Store } from "../src/storage/store.js";
+import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
+
+const T = 1_700_000_000_000;
+const OPEN = { sqliteSynchronous: "normal", databasePoolSize: 2 } as const;
+
+describe(`recovery jobs in the store (${TEST_STORE})`, () => {
+  let database: TestDatabase;
+  let one: Store;
+  let two: Store;
+  before(async () => {
+    database = testDatabase();
+    one = openStore(database.url, OPEN);
+    await one.migrate();
+    two = openStore(database.url, OPEN);
+    await two.migrate();
+    await one.createApp(
+      { id: "A", name: "a", signingKey: "k", createdAt: T },
+      {
+        tokenHash: "h",
+        appId: "A",
+        kind: "master",
+        preview: "p",
+        scopes: ["publish", "read", "manage"],
+        createdAt: T,
+        expiresAt: null,
+      },
+    );
+    // 12 deliveries of endpoint E at T+0 … T+11, all failed after one attempt; one of endpoint F.
+    const events = Array.from({ length: 13 }, (_, i) => ({
+      id: `e${i}`,
+      appId: "A",
+      type: "user:block",
+      payload: "{}",
+      createdAt: T + i,
+    }));
+    const deliveries = events.map((e, i) => ({
+      id: `d${String(i).padStart(2, "0")}`,
+      appId: "A",
+      eventId: e.id,
+      endpointId: i === 12 ? "F" : "E",
+      body: "{}",
+      maxAttempts: 1,
+      createdAt: e.createdAt,
+    }));
+    await one.publish({ appId: "A", events, deliveries });
+    for (const endpoint of ["E", "F"]) {
+      const claimed = await one.claimDue(endpoint, 100, T + 100, T + 200);
+      await one.recordAttempts(
+        claimed.map((d) => ({
+          deliveryId: d.id,
+          attempt: 1,
+          startedAt: T + 100,
+          durationMs: 1,
+          statusCode: 500,
+          error: "status 500",
+          errorClass: "status",
+          requestHeaders: {},
+          responseHeaders: {},
+          responseBody: null,
+          truncated: false,
+          bodySha256: null,
+          state: "failed",
+          nextAttemptAt: T + 101,
+        })),
+      );
+    }
+  });
+  after(async () => {
+    await one.close();
+    await two.close();
+    await database.drop();
+  });
+
+  const job = (id: string, since: number, until: number): Recovery => ({
+    id,
+    appId: "A",
+    endpointId: "E",
+    since,
+    until,
+    status: "running",
+    recovered: 0,
+    total: null,
+    error: null,
+    createdAt: T + 1000,
+    finishedAt: null,
+  });
+
+  it("leases a job to one process at a time, and lets another take it over when the lease runs out", async () => {
+    await one.createRecovery(job("r1", T + 2, T + 9));
+    const [a, b] = await Promise.all([one.leaseRecovery(T + 2000, T + 5000), two.leaseRecovery(T + 2000, T + 5000)]);
+    assert.equal([a, b].filter(Boolean).length, 1, "exactly one of two processes gets it");
+    assert.equal((a ?? b)?.id, "r1");
+    assert.equal(await two.leaseRecovery(T + 4999, T + 9000), undefined, "still leased");
+    assert.equal((await two.leaseRecovery(T + 5000, T + 9000))?.id, "r1", "taken over once the lease is out");
+  });
+
+  it("recovers the window's failed deliveries in batches, oldest first, each once", async () => {
+    // Window T+2 … T+9 (both inclusive): d02 … d09, eight deliveries of E (d12 is F's).
+    const first = await two.stepRecovery("r1", { limit: 3, extraAttempts: 3, now: T + 3000, leaseUntil: T + 9000 });
+    assert.deepEqual([first?.status, first?.recovered, first?.total], ["running", 3, 8]);
+    const pending = async () =>
+      (await one.listDeliveries("A", { limit: 100, state: "pending" })).map((d) => d.id).sort();
+    assert.deepEqual(await pending(), ["d02", "d03", "d04"]);
+    const d02 = await one.getDelivery("A", "d02");
+    assert.deepEqual([d02?.maxAttempts, d02?.nextAttemptAt], [4, T + 3000], "a fresh budget, due now");
+
+    // d02 fails again before the job is done: the job has passed it and leaves it failed.
+    const [again] = await one.claimDue("E", 1, T + 3000, T + 3500);
+    assert.equal(again?.id, "d02");
+    await one.recordAttempts([
+      {
+        deliveryId: "d02",
+        attempt: 2,
+        startedAt: T + 3001,
+        durationMs: 1,
+        statusCode: 500,
+        error: "status 500",
+        errorClass: "status",
+        requestHeaders: {},
+        responseHeaders: {},
+        responseBody: null,
+        truncated: false,
+        bodySha256: null,
+        state: "failed",
+        nextAttemptAt: T + 3002,
+      },
+    ]);
+    const second = await one.stepRecovery("r1", { limit: 3, extraAttempts: 3, now: T + 4000, leaseUntil: T + 9000 });
+    assert.deepEqual([second?.status, second?.recovered], ["running", 6]);
+    const last = await two.stepRecovery("r1", { limit: 3, extraAttempts: 3, now: T + 5000, leaseUntil: T + 9000 });
+    assert.deepEqual([last?.status, last?.recovered, last?.total], ["succeeded", 8, 8]);
+    assert.equal(last?.finishedAt, T + 5000);
+    assert.deepEqual(await pending(), ["d03", "d04", "d05", "d06", "d07", "d08", "d09"]);
+    assert.equal((await one.getDelivery("A", "d02"))?.state, "failed", "recovered once, not again");
+    assert.equal((await one.getDelivery("A", "d12"))?.state, "failed", "another endpoint's is left alone");
+    assert.equal((await one.getDelivery("A", "d10"))?.state, "failed", "after the window");
+    assert.equal((await one.getDelivery("A", "d01"))?.state, "failed", "before the window");
+    assert.equal(await one.leaseRecovery(T + 99_999, T + 100_000), undefined, "a finished job is not leased");
+    assert.equal(await two.getRecovery("B", "r1"), undefined, "another app's");
+  });
+
+  it("ends a job as failed, saying why", async () => {
+    await one.createRecovery(job("r2", T, T + 1));
+    await two.failRecovery("r2", "The endpoint has been deleted.", T + 7000);
+    const failed = await one.getRecovery("A", "r2");
+    assert.deepEqual(
+      [failed?.status, failed?.error, failed?.finishedAt],
+      ["failed", "The endpoint has been deleted.", T + 7000],
+    );
+  });
+});
