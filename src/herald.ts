@@ -6,6 +6,7 @@ import { type HeraldConfig, loadConfig } from "./core/config.js";
 import { HeraldError } from "./core/errors.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { Metrics } from "./core/metrics.js";
+import { cachedQueueStats } from "./delivery/queue-stats.js";
 import { OutboundTransport, type Resolver } from "./delivery/transport/index.js";
 import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
@@ -74,6 +75,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const runsWorker = config.role !== "api";
   const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics);
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
+  // A change made in this process reaches queued work at once; other processes see it on their next claim.
+  if (runsWorker) endpoints.onEndpointChange((endpointId) => worker.endpointChanged(endpointId));
+  metrics.watchQueue(cachedQueueStats(store));
   const rateLimiter = new PublishRateLimiter(
     config.publishRateLimit,
     async (appId) => {
@@ -97,7 +101,18 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     coolDownMs: config.hookBreakerCoolDownMs,
   });
   const server = await buildServer(
-    { config, logger, store, apps, endpoints, publisher, transport, syncHooks, onRetry: (id) => wake([id]) },
+    {
+      config,
+      logger,
+      store,
+      apps,
+      endpoints,
+      publisher,
+      transport,
+      syncHooks,
+      onRetry: (id) => wake([id]),
+      breakerOf: (id) => worker.breakerOf(id),
+    },
     metrics,
     config.role !== "worker",
   );

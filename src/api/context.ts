@@ -19,6 +19,8 @@ export interface ApiContext {
   syncHooks: SyncHookCaller;
   /** Every outbound request goes through it; it also judges webhook URLs when they are configured. */
   transport: OutboundTransport;
+  /** An endpoint's circuit breaker as this process's worker knows it (closed without a worker). */
+  breakerOf?(endpointId: string): "closed" | "open" | "half_open";
   /** A delivery was made due again by hand: wake the worker for its endpoint. */
   onRetry(endpointId: string): void;
 }

@@ -63,6 +63,14 @@ export interface HeraldConfig {
   allowNetworks: string[];
   /** How much of each attempt's response body the delivery log keeps, in bytes. */
   responseCaptureBytes: number;
+  /** Failed attempts in a row that open an endpoint's circuit breaker (no attempts until its cool-down ends). */
+  endpointBreakerFailures: number;
+  /** An open endpoint breaker's first cool-down before its probe; doubled per failed probe. */
+  endpointBreakerCoolDownMs: number;
+  /** The longest an endpoint breaker's cool-down grows to. */
+  endpointBreakerMaxCoolDownMs: number;
+  /** `herald.delivery.failed` events one app gets per minute at most, so a dead endpoint cannot flood. */
+  failedEventsPerMinute: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -132,6 +140,10 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   hookBreakerCoolDownMs: 30_000,
   allowNetworks: [],
   responseCaptureBytes: 16 * 1024,
+  endpointBreakerFailures: 10,
+  endpointBreakerCoolDownMs: 5000,
+  endpointBreakerMaxCoolDownMs: 300_000,
+  failedEventsPerMinute: 10,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -172,6 +184,10 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "hookBreakerCoolDownMs", env: "HERALD_HOOK_BREAKER_COOLDOWN_MS", parse: integer(0) },
   { key: "allowNetworks", env: "HERALD_ALLOW_NETWORKS", parse: list },
   { key: "responseCaptureBytes", env: "HERALD_RESPONSE_CAPTURE_BYTES", parse: integer(0) },
+  { key: "endpointBreakerFailures", env: "HERALD_ENDPOINT_BREAKER_FAILURES", parse: integer(1) },
+  { key: "endpointBreakerCoolDownMs", env: "HERALD_ENDPOINT_BREAKER_COOLDOWN_MS", parse: integer(0) },
+  { key: "endpointBreakerMaxCoolDownMs", env: "HERALD_ENDPOINT_BREAKER_MAX_COOLDOWN_MS", parse: integer(0) },
+  { key: "failedEventsPerMinute", env: "HERALD_FAILED_EVENTS_PER_MINUTE", parse: integer(0) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */

@@ -224,4 +224,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE endpoints ADD COLUMN failed_deliveries INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 9,
+    name: "endpoint-flow-control",
+    // Per-endpoint requests per second and attempts in flight (null: none / the process setting), and
+    // why a delivery ended without an attempt (cancelled: its endpoint no longer subscribes to its type).
+    sql: `
+      ALTER TABLE endpoints ADD COLUMN rate_limit INTEGER;
+      ALTER TABLE endpoints ADD COLUMN max_concurrency INTEGER;
+      ALTER TABLE deliveries ADD COLUMN ended_reason TEXT;
+    `,
+  },
 ];

@@ -49,6 +49,8 @@ export interface EndpointRow {
   enabled: boolean | number;
   disabled_reason: string | null;
   retry_policy: string;
+  rate_limit: number | null;
+  max_concurrency: number | null;
   event_types: string;
   headers: string | Record<string, string>;
   options: string;
@@ -172,6 +174,8 @@ export const toEndpoint = (row: EndpointRow): Endpoint => ({
   enabled: row.enabled === true || row.enabled === 1,
   disabledReason: row.disabled_reason ?? null,
   retryPolicy: row.retry_policy === "durable" ? "durable" : "profile",
+  rateLimit: row.rate_limit ?? null,
+  maxConcurrency: row.max_concurrency ?? null,
   eventTypes: JSON.parse(row.event_types) as string[],
   headers: json(row.headers),
   options: JSON.parse(row.options) as Record<string, unknown>,

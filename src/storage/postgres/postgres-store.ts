@@ -19,6 +19,7 @@ import type {
   EventView,
   IdempotentResponse,
   PublishBatch,
+  QueueStats,
   SigningKey,
   SyncCallRecord,
   TokenKind,
@@ -324,12 +325,13 @@ export class PostgresStore implements Store {
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#pool.query(
       `INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
-         options, created_at, updated_at, disabled_reason, retry_policy)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         options, created_at, updated_at, disabled_reason, retry_policy, rate_limit, max_concurrency)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
        ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
          enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
          options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
-         retry_policy = excluded.retry_policy,
+         retry_policy = excluded.retry_policy, rate_limit = excluded.rate_limit,
+         max_concurrency = excluded.max_concurrency,
          failing_since = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN NULL ELSE endpoints.failing_since END,
          failed_deliveries = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN 0
            ELSE endpoints.failed_deliveries END
@@ -349,6 +351,8 @@ export class PostgresStore implements Store {
         endpoint.updatedAt,
         endpoint.enabled ? null : endpoint.disabledReason,
         endpoint.retryPolicy,
+        endpoint.rateLimit ?? null,
+        endpoint.maxConcurrency ?? null,
       ],
     );
   }
@@ -531,9 +535,9 @@ export class PostgresStore implements Store {
          SELECT id FROM deliveries
          WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at <= $2
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       UPDATE deliveries d SET next_attempt_at = $4 FROM due WHERE d.id = due.id
+       UPDATE deliveries d SET next_attempt_at = $4 FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
        RETURNING d.id, d.endpoint_id AS "endpointId", d.body, d.attempts, d.max_attempts AS "maxAttempts",
-         d.first_attempt_at AS "firstAttemptAt"`,
+         d.first_attempt_at AS "firstAttemptAt", e.type`,
       [endpointId, now, limit, leaseUntil],
     );
     return rows as ClaimedDelivery[];
@@ -544,6 +548,28 @@ export class PostgresStore implements Store {
       "UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2::text[]) AND state = 'pending'",
       [now, deliveryIds],
     );
+  }
+
+  async cancelDeliveries(deliveryIds: string[], reason: string, now: number): Promise<void> {
+    await this.#pool.query(
+      `UPDATE deliveries SET state = 'failed', ended_reason = $1, updated_at = $2
+       WHERE id = ANY($3::text[]) AND state = 'pending'`,
+      [reason, now, deliveryIds],
+    );
+  }
+
+  async queueStats(): Promise<QueueStats> {
+    const [byProfile, due] = await Promise.all([
+      this.#pool.query(
+        `SELECT e.profile, COUNT(*)::int AS count FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+         WHERE d.state = 'pending' GROUP BY e.profile`,
+      ),
+      this.endpointsWithPending(),
+    ]);
+    return {
+      pendingByProfile: byProfile.rows as QueueStats["pendingByProfile"],
+      oldestDueAt: due.length === 0 ? null : Math.min(...due.map((endpoint) => endpoint.dueAt)),
+    };
   }
 
   async endpointsWithPending(): Promise<EndpointDue[]> {
