@@ -30,13 +30,18 @@ export class Metrics {
       if (!stats) return;
       this.queuePending.reset();
       for (const { profile, count } of stats.pendingByProfile) this.queuePending.set({ profile }, count);
-      this.queueOldestDue.set(stats.oldestDueAt === null ? 0 : Math.max(0, (Date.now() - stats.oldestDueAt) / 1000));
     },
   });
   readonly queueOldestDue = new Gauge({
     name: "herald_queue_oldest_due_seconds",
     help: "How long the longest-waiting due delivery (not leased) has been due; 0 when none is.",
     registers: [this.registry],
+    // Its own collect: gauges are collected concurrently, and the stats are one cached read for both.
+    collect: async () => {
+      const stats = await this.#queue();
+      if (!stats) return;
+      this.queueOldestDue.set(stats.oldestDueAt === null ? 0 : Math.max(0, (Date.now() - stats.oldestDueAt) / 1000));
+    },
   });
 
   /** Where the breaker gauge reads its counts: the delivery worker. */

@@ -74,13 +74,14 @@ interface Lane {
   /** The earliest retry this process scheduled for the lane. */
   retryAt: number;
   breaker: EndpointBreaker;
-  /** Start times of the latest attempts, oldest first: the rate limit counts them over a sliding second. */
-  recentStarts: number[];
+  /**
+   * When a rate-limited lane may start its next attempt: starts are spaced evenly (1 s / limit
+   * apart), so a receiver never sees a burst, and no second holds more than the limit.
+   */
+  nextStartAt: number;
   /** Set while the lane waits for its rate limit to let the next attempt start. */
   rateTimer: NodeJS.Timeout | undefined;
 }
-
-const RATE_WINDOW_MS = 1000;
 
 /** Whether an endpoint (as it is now) still wants a type: its filter takes it and its format carries it. */
 const stillSubscribes = (target: Target, type: string): boolean =>
@@ -210,6 +211,8 @@ export class DeliveryWorker {
   endpointChanged(endpointId: string): void {
     if (!this.#running) return;
     const lane = this.#lane(endpointId);
+    // Nothing more starts on the old terms while the endpoint is read again.
+    lane.target = undefined;
     void (async () => {
       try {
         const target = await this.#target(endpointId);
@@ -273,7 +276,7 @@ export class DeliveryWorker {
           coolDownMs: this.options.endpointBreakerCoolDownMs,
           maxCoolDownMs: this.options.endpointBreakerMaxCoolDownMs,
         }),
-        recentStarts: [],
+        nextStartAt: 0,
         rateTimer: undefined,
       };
       this.#lanes.set(endpointId, lane);
@@ -335,7 +338,9 @@ export class DeliveryWorker {
           total += claimed;
         }
         for (const [endpointId, lane] of this.#lanes) {
-          const idle = lane.inFlight === 0 && lane.queue.length === 0 && lane.breaker.clean;
+          // A lane that still remembers anything (its breaker, its rate limit's spacing) is kept.
+          const spaced = lane.nextStartAt > now;
+          const idle = lane.inFlight === 0 && lane.queue.length === 0 && lane.breaker.clean && !spaced;
           if (idle && lane.dueAt === Number.POSITIVE_INFINITY) this.#lanes.delete(endpointId);
         }
       } while (this.#pumpAgain && this.#running);
@@ -447,11 +452,7 @@ export class DeliveryWorker {
 
   /** How long a lane's rate limit makes its next attempt wait (0: it may start now). */
   #rateWait(lane: Lane, target: Target, now: number): number {
-    const limit = target.endpoint.rateLimit;
-    if (!limit) return 0;
-    const starts = lane.recentStarts;
-    while (starts.length > 0 && starts[0]! <= now - RATE_WINDOW_MS) starts.shift();
-    return starts.length < limit ? 0 : starts[0]! + RATE_WINDOW_MS - now;
+    return target.endpoint.rateLimit ? Math.max(0, lane.nextStartAt - now) : 0;
   }
 
   /**
@@ -490,7 +491,8 @@ export class DeliveryWorker {
           stale.push(delivery.id);
           continue;
         }
-        if (target.endpoint.rateLimit) lane.recentStarts.push(now);
+        const limit = target.endpoint.rateLimit;
+        if (limit) lane.nextStartAt = Math.max(now, lane.nextStartAt) + 1000 / limit;
         const attempt = this.#attempt(lane, target, delivery);
         this.#attemptsInFlight.add(attempt);
         void attempt.finally(() => this.#attemptsInFlight.delete(attempt));
