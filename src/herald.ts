@@ -10,6 +10,7 @@ import { cachedQueueStats } from "./delivery/queue-stats.js";
 import { OutboundTransport, type Resolver } from "./delivery/transport/index.js";
 import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
+import { OperationalEvents } from "./ingest/operational-events.js";
 import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
 import {
@@ -73,8 +74,23 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   // A rotated master token must sign at once: drop the cached app the worker signs with.
   const apps = new Apps(store, config, (appId) => endpoints.forgetApp(appId));
   const runsWorker = config.role !== "api";
-  const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics);
+  // Wakes this process's worker, once it exists: operational events are published from inside it.
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
+  const operational = new OperationalEvents(store, endpoints, config.failedEventsPerMinute, logger, wake);
+  const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics, {
+    deliveryFailed: (failed) => operational.deliveryFailed(failed),
+    endpointDisabled: (endpointId, _appId, reason) => {
+      store
+        .getEndpoint(endpointId)
+        .then((endpoint) => endpoint && operational.endpointDisabled(endpoint, reason))
+        .catch((error: unknown) => logger.error({ err: error, endpointId }, "reporting a disabled endpoint failed"));
+    },
+  });
+  // Enabled or disabled through an API (native, Sendbird's settings): tell the app's subscribers.
+  endpoints.onEndpointSaved((before, after) => {
+    if (before?.enabled && !after.enabled) operational.endpointDisabled(after, after.disabledReason);
+    if (before && !before.enabled && after.enabled) operational.endpointEnabled(after);
+  });
   // A change made in this process reaches queued work at once; other processes see it on their next claim.
   if (runsWorker) endpoints.onEndpointChange((endpointId) => worker.endpointChanged(endpointId));
   metrics.watchQueue(cachedQueueStats(store));

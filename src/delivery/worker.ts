@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
-import { filterMatches } from "../catalog/index.js";
+import { filterMatches, isHeraldType } from "../catalog/index.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile.js";
@@ -83,9 +83,12 @@ interface Lane {
   rateTimer: NodeJS.Timeout | undefined;
 }
 
-/** Whether an endpoint (as it is now) still wants a type: its filter takes it and its format carries it. */
+/**
+ * Whether an endpoint (as it is now) still wants a type: its filter takes it and its format carries
+ * it (every queued format carries Herald's own operational events).
+ */
 const stillSubscribes = (target: Target, type: string): boolean =>
-  filterMatches(target.endpoint.eventTypes, type) && (target.wire.carries?.(type) ?? true);
+  filterMatches(target.endpoint.eventTypes, type) && (isHeraldType(type) || (target.wire.carries?.(type) ?? true));
 
 interface Queued {
   delivery: ClaimedDelivery;
