@@ -45,6 +45,13 @@ describe("operational events", { concurrency: true }, () => {
     });
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
     assert.equal(refused.body.error.parameter, "filter[0]");
+    const { body: catalog } = await call(h.url, "GET", "/v1/catalog");
+    const herald = catalog.vocabularies.find((vocabulary: Json) => vocabulary.id === "herald");
+    assert.deepEqual(
+      herald.types.map((type: Json) => type.type),
+      ["herald.endpoint.disabled", "herald.endpoint.enabled", "herald.delivery.failed"],
+    );
+    assert.ok(herald.types.every((type: Json) => type.description && type.sample.type === type.type));
   });
 
   it("herald.delivery.failed goes to subscribed endpoints in their own format, never to the failed one or to '*'", async () => {
