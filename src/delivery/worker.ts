@@ -239,6 +239,9 @@ export class DeliveryWorker {
         this.#schedulePump();
       } catch (error) {
         this.logger.error({ err: error, endpointId }, "applying an endpoint change to its queued work failed");
+        // Hand the queue back rather than keep it unstartable; the next claim reads the endpoint again.
+        this.#hold(lane, Date.now());
+        lane.dueAt = Math.min(lane.dueAt, Date.now() + this.options.pollIntervalMs);
       }
     })();
   }
@@ -533,7 +536,10 @@ export class DeliveryWorker {
       lanes.delete(lane);
       // A lane that started one goes to the back of its app's turn, if it has more to start.
       if (this.#startOne(lane) === "started" && lane.queue.length > 0) lanes.add(lane);
-      // The app goes to the back of the apps' turn.
+      // The app goes to the back of the apps' turn (with any lane of it that queued up meanwhile).
+      const queuedMeanwhile = this.#waitingForCapacity.get(key);
+      if (queuedMeanwhile) for (const other of queuedMeanwhile) lanes.add(other);
+      this.#waitingForCapacity.delete(key);
       if (lanes.size > 0) this.#waitingForCapacity.set(key, lanes);
     }
   }
