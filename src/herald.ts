@@ -6,10 +6,12 @@ import { type HeraldConfig, loadConfig } from "./core/config.js";
 import { HeraldError } from "./core/errors.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { Metrics } from "./core/metrics.js";
+import { cachedQueueStats } from "./delivery/queue-stats.js";
 import type { Resolver } from "./delivery/transport/index.js";
 import { ListenRelay, RelayingTransport } from "./delivery/transport/listen-relay.js";
 import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
+import { OperationalEvents } from "./ingest/operational-events.js";
 import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
 import { DEFAULT_RECOVERY_OPTIONS, RecoveryRunner } from "./operations/recovery.js";
@@ -61,7 +63,6 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const config = loadConfig(env ?? process.env, overrides);
   const logger = givenLogger ?? createLogger(config.logLevel, undefined, config.logFormat);
   const metrics = new Metrics();
-  // Before the store opens: a bad HERALD_ALLOW_NETWORKS stops the start with nothing to close.
   // `herald listen` sessions: their endpoints' attempts go through the relay, not HTTP.
   let onListenConnected = (_endpointId: string) => {};
   let onListenExpired = async (_appId: string, _endpointId: string) => {};
@@ -71,6 +72,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     onConnected: (endpointId) => onListenConnected(endpointId),
     onExpired: (appId, endpointId) => onListenExpired(appId, endpointId),
   });
+  // Before the store opens: a bad HERALD_ALLOW_NETWORKS stops the start with nothing to close.
   const transport = new RelayingTransport(relay, {
     allowNetworks: config.allowNetworks,
     responseCaptureBytes: config.responseCaptureBytes,
@@ -84,13 +86,31 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   // A rotated master token must sign at once: drop the cached app the worker signs with.
   const apps = new Apps(store, config, (appId) => endpoints.forgetApp(appId));
   const runsWorker = config.role !== "api";
-  const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics);
+  // Wakes this process's worker, once it exists: operational events are published from inside it.
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
   onListenConnected = (endpointId) => wake([endpointId]);
   onListenExpired = async (appId, endpointId) => {
     await store.deleteEndpoint(appId, endpointId, Date.now());
     endpoints.forgetEndpoint(appId, endpointId);
   };
+  const operational = new OperationalEvents(store, endpoints, config.failedEventsPerMinute, logger, wake);
+  const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics, {
+    deliveryFailed: (failed) => operational.deliveryFailed(failed),
+    endpointDisabled: (endpointId, _appId, reason) => {
+      store
+        .getEndpoint(endpointId)
+        .then((endpoint) => endpoint && operational.endpointDisabled(endpoint, reason))
+        .catch((error: unknown) => logger.error({ err: error, endpointId }, "reporting a disabled endpoint failed"));
+    },
+  });
+  // Enabled or disabled through an API (native, Sendbird's settings): tell the app's subscribers.
+  endpoints.onEndpointSaved((before, after) => {
+    if (before?.enabled && !after.enabled) operational.endpointDisabled(after, after.disabledReason);
+    if (before && !before.enabled && after.enabled) operational.endpointEnabled(after);
+  });
+  // A change made in this process reaches queued work at once; other processes see it on their next claim.
+  if (runsWorker) endpoints.onEndpointChange((endpointId) => worker.endpointChanged(endpointId));
+  metrics.watchQueue(cachedQueueStats(store));
   const rateLimiter = new PublishRateLimiter(
     config.publishRateLimit,
     async (appId) => {
@@ -134,6 +154,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       listen: relay,
       onRetry: (id) => wake([id]),
       onRecoveryCreated: () => recoveries.kick(),
+      breakerOf: (id) => worker.breakerOf(id),
     },
     metrics,
     config.role !== "worker",

@@ -289,6 +289,8 @@ describe("endpoint health: auto-disable", { concurrency: true }, () => {
       endpointConcurrency: 1,
       autoDisableFailures: 3,
       autoDisableAfterMs: 1500,
+      // These failing endpoints must keep being tried: an open circuit breaker would pause them.
+      endpointBreakerFailures: 1000,
     });
   });
   after(async () => {

@@ -117,6 +117,8 @@ const endpointRecord = (appId: string, id: string, overrides: Partial<Endpoint> 
   enabled: true,
   disabledReason: null,
   retryPolicy: "profile",
+  rateLimit: null,
+  maxConcurrency: null,
   eventTypes: ["*"],
   headers: {},
   options: {},
@@ -777,6 +779,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
           createdAt: d.createdAt,
           updatedAt: d.createdAt,
           manualRetries: 0,
+          endedReason: null,
           attemptLog: [],
         });
         assert.deepEqual(await store.getDelivery("A", "d1"), expected(deliveries[0]!, e1.type));
@@ -785,11 +788,44 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(
           claimed.sort((x, y) => x.id.localeCompare(y.id)),
           [
-            { id: "d1", endpointId: "E", body: deliveries[0]!.body, attempts: 0, maxAttempts: 8, firstAttemptAt: null },
-            { id: "d3", endpointId: "E", body: deliveries[2]!.body, attempts: 0, maxAttempts: 3, firstAttemptAt: null },
+            {
+              id: "d1",
+              endpointId: "E",
+              type: e1.type,
+              body: deliveries[0]!.body,
+              attempts: 0,
+              maxAttempts: 8,
+              firstAttemptAt: null,
+            },
+            {
+              id: "d3",
+              endpointId: "E",
+              type: e2.type,
+              body: deliveries[2]!.body,
+              attempts: 0,
+              maxAttempts: 3,
+              firstAttemptAt: null,
+            },
           ],
           "the body is kept byte for byte",
         );
+        // Queue numbers: E's two are leased (until T + 100), F's is due since it was published.
+        const stats = await store.queueStats();
+        assert.deepEqual(stats.pendingByProfile, [{ profile: "sendbird", count: 3 }]);
+        assert.equal(stats.oldestDueAt, T + 1);
+        // Cancelled: ended failed with no attempt; a second cancel changes nothing.
+        await store.cancelDeliveries(["d1"], "cancelled: test", T + 20);
+        await store.cancelDeliveries(["d1"], "cancelled: again", T + 30);
+        const cancelled = await store.getDelivery("A", "d1");
+        assert.equal(cancelled?.state, "failed");
+        assert.equal(cancelled?.attempts, 0);
+        assert.equal(cancelled?.updatedAt, T + 20);
+        assert.equal(cancelled?.endedReason, "cancelled: test", "the first reason stands");
+        // A resend makes it pending again, and it no longer reads as cancelled.
+        await store.retryDelivery("A", "d1", 3, T + 40);
+        assert.equal((await store.getDelivery("A", "d1"))?.endedReason, null);
+        await store.cancelDeliveries(["d1"], "cancelled: test", T + 20);
+        assert.deepEqual((await store.queueStats()).pendingByProfile, [{ profile: "sendbird", count: 2 }]);
         // An event with no deliveries (no endpoint subscribed) is still kept.
         assert.equal(await store.publish({ appId: "A", events: [eventRecord("A", "e3")], deliveries: [] }), true);
         assert.ok(await store.getEvent("A", "e3"));

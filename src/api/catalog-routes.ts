@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
+import { heraldVocabulary } from "../catalog/index.js";
 import { VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
 import type { ApiContext } from "./context.js";
 
@@ -32,7 +33,8 @@ const CatalogJson = Type.Object({
 /** `GET /v1/catalog`: every event type of every vocabulary with a sample, and every wire format's policy. No token needed. */
 export const catalogRoutes: FastifyPluginAsync<ApiContext> = async (app) => {
   const catalog = {
-    vocabularies: VOCABULARIES.map((vocabulary) => ({
+    // Herald's own operational events last: subscribable from every vocabulary, never published.
+    vocabularies: [...VOCABULARIES, heraldVocabulary].map((vocabulary) => ({
       id: vocabulary.id,
       type_field: vocabulary.typeField,
       types: vocabulary.catalogs.flatMap((catalog) =>

@@ -22,6 +22,8 @@ export interface ApiContext {
   transport: OutboundTransport;
   /** `herald listen` sessions held by this process (the `/v1/listen` routes exist only with it). */
   listen?: ListenRelay;
+  /** An endpoint's circuit breaker as this process's worker knows it (closed without a worker). */
+  breakerOf?(endpointId: string): "closed" | "open" | "half_open";
   /** A delivery was made due again by hand: wake the worker for its endpoint. */
   onRetry(endpointId: string): void;
   /** A recovery job was stored: start running it now rather than at the next poll. */

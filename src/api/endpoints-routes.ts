@@ -118,6 +118,9 @@ function applyFields(base: Endpoint, body: EndpointPatchBody, wire: WireFormat, 
     headers: body.headers === undefined ? base.headers : checkHeaders(body.headers, wire),
     options: body.options === undefined ? base.options : { ...base.options, ...body.options },
     retryPolicy: body.retry_policy === undefined ? base.retryPolicy : checkRetryPolicy(body.retry_policy, wire),
+    // Flow control: the schema bounds them; null lifts a limit.
+    rateLimit: body.rate_limit === undefined ? (base.rateLimit ?? null) : body.rate_limit,
+    maxConcurrency: body.max_concurrency === undefined ? (base.maxConcurrency ?? null) : body.max_concurrency,
   };
 }
 
@@ -148,7 +151,11 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
     return endpoint;
   };
   const view = async (endpoint: Endpoint) =>
-    endpointJson(endpoint, await ctx.store.listSigningKeys(endpoint.id, Date.now()));
+    endpointJson(
+      endpoint,
+      await ctx.store.listSigningKeys(endpoint.id, Date.now()),
+      ctx.breakerOf?.(endpoint.id) ?? "closed",
+    );
 
   app.post<{ Body: NewEndpointBody }>(
     "/endpoints",
@@ -202,6 +209,8 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
         enabled: true,
         disabledReason: null,
         retryPolicy: "profile",
+        rateLimit: null,
+        maxConcurrency: null,
         eventTypes: ["*"],
         headers: {},
         options: {},

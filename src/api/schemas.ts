@@ -120,6 +120,17 @@ const RetryPolicy = Type.Union([Type.Literal("profile"), Type.Literal("durable")
   description:
     "profile: the wire format's own retries (default); durable: 12 attempts over about three days (5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h, 24 h, 24 h, ±20%); not for stream endpoints",
 });
+const RateLimit = Type.Union([Type.Integer({ minimum: 1, maximum: 10_000 }), Type.Null()], {
+  description: "requests per second Herald sends this endpoint at most (1-10000); null: no limit",
+});
+const MaxConcurrency = Type.Union([Type.Integer({ minimum: 1, maximum: 1000 }), Type.Null()], {
+  description:
+    "attempts in flight to this endpoint at once (1-1000), never above HERALD_ENDPOINT_CONCURRENCY; null: that setting",
+});
+const Breaker = Type.Union([Type.Literal("closed"), Type.Literal("open"), Type.Literal("half_open")], {
+  description:
+    "its circuit breaker as the answering process knows it: open after HERALD_ENDPOINT_BREAKER_FAILURES failed attempts in a row (no attempts, deliveries kept pending), half_open while one probe goes out",
+});
 const EndpointFields = {
   url: Url,
   description: Type.String({ maxLength: 1024 }),
@@ -150,6 +161,8 @@ export const NewEndpoint = Type.Object(
     options: Type.Optional(Options),
     ed25519: Type.Optional(Type.Boolean({ description: "standard: also sign with an ed25519 key (v1a)" })),
     retry_policy: Type.Optional(RetryPolicy),
+    rate_limit: Type.Optional(RateLimit),
+    max_concurrency: Type.Optional(MaxConcurrency),
   },
   { additionalProperties: false },
 );
@@ -162,6 +175,8 @@ export const EndpointPatch = Type.Object(
     headers: Type.Optional(Headers),
     options: Type.Optional(Options),
     retry_policy: Type.Optional(RetryPolicy),
+    rate_limit: Type.Optional(RateLimit),
+    max_concurrency: Type.Optional(MaxConcurrency),
   },
   { additionalProperties: false },
 );
@@ -188,6 +203,9 @@ export const EndpointJson = Type.Object(
     headers: Type.Record(Type.String(), Type.String()),
     options: Type.Record(Type.String(), Json),
     retry_policy: RetryPolicy,
+    rate_limit: RateLimit,
+    max_concurrency: MaxConcurrency,
+    breaker: Breaker,
     signing_keys: Type.Array(KeyJson, { description: "keys that sign now; secrets are never returned" }),
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -245,6 +263,9 @@ export const DeliveryJson = Type.Object(
     created_at: Timestamp,
     updated_at: Timestamp,
     manual_retries: Type.Integer({ description: "times it was resent by hand; capped by HERALD_MAX_MANUAL_RETRIES" }),
+    ended_reason: Type.Union([Type.String(), Type.Null()], {
+      description: "why it ended without another attempt (its endpoint stopped subscribing to its type); null otherwise",
+    }),
     attempt_log: Type.Array(AttemptJson),
     payload: Type.Optional(Json),
   },

@@ -5,7 +5,11 @@ import { iso, isoTime } from "./pagination.js";
 
 /** How the native API shows what Herald keeps: snake_case, RFC 3339 times, never a secret. */
 
-export const endpointJson = (endpoint: Endpoint, keys: readonly SigningKey[]) => ({
+export const endpointJson = (
+  endpoint: Endpoint,
+  keys: readonly SigningKey[],
+  breaker: "closed" | "open" | "half_open" = "closed",
+) => ({
   id: endpoint.id,
   url: endpoint.url,
   description: endpoint.description,
@@ -17,6 +21,9 @@ export const endpointJson = (endpoint: Endpoint, keys: readonly SigningKey[]) =>
   headers: endpoint.headers,
   options: endpoint.options,
   retry_policy: endpoint.retryPolicy,
+  rate_limit: endpoint.rateLimit ?? null,
+  max_concurrency: endpoint.maxConcurrency ?? null,
+  breaker,
   signing_keys: keys.map((key) => ({
     id: key.id,
     type: key.kind,
@@ -49,6 +56,7 @@ export const deliveryJson = (delivery: DeliveryView) => ({
   created_at: isoTime(delivery.createdAt),
   updated_at: isoTime(delivery.updatedAt),
   manual_retries: delivery.manualRetries,
+  ended_reason: delivery.endedReason,
   attempt_log: delivery.attemptLog.map((attempt) => ({
     attempt: attempt.attempt,
     started_at: isoTime(attempt.startedAt),

@@ -1,6 +1,9 @@
 import type { ApiKey, App, Endpoint, SigningKey } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 
+/** An endpoint saved in this process: as it was (absent when new) and as it is now. */
+export type EndpointSaved = (before: Endpoint | undefined, after: Endpoint) => void;
+
 interface Cached<T> {
   value: T;
   loadedAt: number;
@@ -19,6 +22,8 @@ export class EndpointDirectory {
   readonly #keys = new Map<string, Cached<SigningKey[]>>();
   readonly #apiKeys = new Map<string, Cached<ApiKey[]>>();
   readonly #settings = new Map<string, Cached<Record<string, unknown> | undefined>>();
+  readonly #changeListeners: ((endpointId: string) => void)[] = [];
+  readonly #saveListeners: EndpointSaved[] = [];
 
   constructor(
     private readonly store: Store,
@@ -95,14 +100,31 @@ export class EndpointDirectory {
   }
 
   async save(endpoint: Endpoint): Promise<void> {
+    // Read first only when someone listens (operational events compare enabled before and after).
+    const before = this.#saveListeners.length > 0 ? await this.store.getEndpoint(endpoint.id) : undefined;
     await this.store.saveEndpoint(endpoint);
     this.forgetEndpoint(endpoint.appId, endpoint.id);
+    for (const listener of this.#saveListeners) listener(before, endpoint);
+  }
+
+  /**
+   * Calls back whenever an endpoint changes in this process (saved, deleted, disabled, its keys
+   * rotated), after the cache forgot it: the worker applies the change to its queued work at once.
+   */
+  onEndpointChange(listener: (endpointId: string) => void): void {
+    this.#changeListeners.push(listener);
+  }
+
+  /** Calls back after each save through this directory, with the endpoint before and after. */
+  onEndpointSaved(listener: EndpointSaved): void {
+    this.#saveListeners.push(listener);
   }
 
   forgetEndpoint(appId: string, endpointId: string): void {
     this.#byApp.delete(appId);
     this.#byId.delete(endpointId);
     this.#keys.delete(endpointId);
+    for (const listener of this.#changeListeners) listener(endpointId);
   }
 
   forgetApp(appId: string): void {

@@ -1,5 +1,6 @@
 import { HeraldError } from "../core/errors.js";
 import { MAX_TYPE_LENGTH } from "./catalog.js";
+import { heraldCatalog, isHeraldType } from "./herald-events.js";
 import type { Vocabulary } from "./vocabulary.js";
 import { suggestTypes, visibleTypes, vocabularyHas } from "./vocabulary.js";
 
@@ -9,8 +10,12 @@ export const ALL_TYPES = "*";
 /** A filter entry: an exact type, `*`, or a prefix ending in `*` such as `group_channel:*`. */
 const isWildcard = (entry: string) => entry.endsWith(ALL_TYPES);
 
-/** Whether an endpoint's filter takes a type: exact names, `*`, and `prefix*` wildcards. */
+/**
+ * Whether an endpoint's filter takes a type: exact names, `*`, and `prefix*` wildcards. Herald's own
+ * operational types (`herald.…`) only by exact name: subscribing to everything is not asking for them.
+ */
 export function filterMatches(filter: readonly string[], type: string): boolean {
+  if (isHeraldType(type)) return filter.includes(type);
   for (const entry of filter) {
     if (entry === type || entry === ALL_TYPES) return true;
     if (isWildcard(entry) && type.startsWith(entry.slice(0, -1))) return true;
@@ -32,6 +37,7 @@ export function checkFilter(filter: readonly string[], vocabulary: Vocabulary, p
         parameter: at,
       });
     }
+    if (heraldCatalog.has(entry)) return;
     const valid = isWildcard(entry)
       ? known.some((type) => type.startsWith(entry.slice(0, -1)))
       : vocabularyHas(vocabulary, entry);

@@ -71,6 +71,14 @@ export interface HeraldConfig {
   retentionDays: number;
   /** How often the retention sweep runs. */
   retentionSweepMs: number;
+  /** Failed attempts in a row that open an endpoint's circuit breaker (no attempts until its cool-down ends). */
+  endpointBreakerFailures: number;
+  /** An open endpoint breaker's first cool-down before its probe; doubled per failed probe. */
+  endpointBreakerCoolDownMs: number;
+  /** The longest an endpoint breaker's cool-down grows to. */
+  endpointBreakerMaxCoolDownMs: number;
+  /** `herald.delivery.failed` events one app gets per minute at most, so a dead endpoint cannot flood. */
+  failedEventsPerMinute: number;
 }
 
 interface Setting<K extends keyof HeraldConfig> {
@@ -144,6 +152,10 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   maxManualRetries: 10,
   retentionDays: 30,
   retentionSweepMs: 60_000,
+  endpointBreakerFailures: 10,
+  endpointBreakerCoolDownMs: 5000,
+  endpointBreakerMaxCoolDownMs: 300_000,
+  failedEventsPerMinute: 10,
 };
 
 const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] = [
@@ -188,6 +200,10 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "maxManualRetries", env: "HERALD_MAX_MANUAL_RETRIES", parse: integer(0) },
   { key: "retentionDays", env: "HERALD_RETENTION_DAYS", parse: integer(0) },
   { key: "retentionSweepMs", env: "HERALD_RETENTION_SWEEP_MS", parse: integer(100) },
+  { key: "endpointBreakerFailures", env: "HERALD_ENDPOINT_BREAKER_FAILURES", parse: integer(1) },
+  { key: "endpointBreakerCoolDownMs", env: "HERALD_ENDPOINT_BREAKER_COOLDOWN_MS", parse: integer(0) },
+  { key: "endpointBreakerMaxCoolDownMs", env: "HERALD_ENDPOINT_BREAKER_MAX_COOLDOWN_MS", parse: integer(0) },
+  { key: "failedEventsPerMinute", env: "HERALD_FAILED_EVENTS_PER_MINUTE", parse: integer(0) },
 ];
 
 /** The variables that configure Herald, for the README and `herald config`. */

@@ -1,8 +1,58 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
+/** What `/metrics` asks the queue for: pending deliveries per wire format, and the oldest due time. */
+export interface QueueGaugeSource {
+  pendingByProfile: { profile: string; count: number }[];
+  oldestDueAt: number | null;
+}
+
 /** Prometheus metrics of one Herald instance, served at `GET /metrics`. */
 export class Metrics {
   readonly registry = new Registry();
+  #breakers: () => Record<string, number> = () => ({});
+  #queue: () => Promise<QueueGaugeSource | undefined> = async () => undefined;
+  readonly endpointBreakers = new Gauge({
+    name: "herald_endpoint_breakers",
+    help: "Endpoints this process knows, by circuit breaker state (closed, open, half_open).",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [state, count] of Object.entries(this.#breakers())) this.endpointBreakers.set({ state }, count);
+    },
+  });
+  readonly queuePending = new Gauge({
+    name: "herald_queue_pending_deliveries",
+    help: "Pending deliveries by wire format (read from the store at most every few seconds).",
+    labelNames: ["profile"] as const,
+    registers: [this.registry],
+    collect: async () => {
+      const stats = await this.#queue();
+      if (!stats) return;
+      this.queuePending.reset();
+      for (const { profile, count } of stats.pendingByProfile) this.queuePending.set({ profile }, count);
+    },
+  });
+  readonly queueOldestDue = new Gauge({
+    name: "herald_queue_oldest_due_seconds",
+    help: "How long the longest-waiting due delivery (not leased) has been due; 0 when none is.",
+    registers: [this.registry],
+    // Its own collect: gauges are collected concurrently, and the stats are one cached read for both.
+    collect: async () => {
+      const stats = await this.#queue();
+      if (!stats) return;
+      this.queueOldestDue.set(stats.oldestDueAt === null ? 0 : Math.max(0, (Date.now() - stats.oldestDueAt) / 1000));
+    },
+  });
+
+  /** Where the breaker gauge reads its counts: the delivery worker. */
+  watchBreakers(counts: () => Record<string, number>): void {
+    this.#breakers = counts;
+  }
+
+  /** Where the queue gauges read: the store, through a cache (see `QueueGauges`). */
+  watchQueue(stats: () => Promise<QueueGaugeSource | undefined>): void {
+    this.#queue = stats;
+  }
   readonly eventsPublished = new Counter({
     name: "herald_events_published_total",
     help: "Events accepted by publish.",

@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
+import { filterMatches, isHeraldType } from "../catalog/index.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile.js";
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealthChange } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
+import { BREAKER_STATES, type BreakerChange, type BreakerState, EndpointBreaker } from "./endpoint-breaker.js";
 import { nextState, policyOf, retryAfterMs } from "./retry.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "./transport/index.js";
 
@@ -20,6 +22,30 @@ export interface WorkerOptions {
   autoDisableAfterMs: number;
   /** An endpoint this many of whose deliveries in a row failed is disabled; 0: never. */
   autoDisableFailures: number;
+  /** Failed attempts in a row that open an endpoint's circuit breaker. */
+  endpointBreakerFailures: number;
+  /** How long an open breaker waits before its probe; doubled per failed probe up to the max. */
+  endpointBreakerCoolDownMs: number;
+  endpointBreakerMaxCoolDownMs: number;
+}
+
+/** What the worker tells the rest of Herald (operational events). */
+export interface WorkerEvents {
+  /** A delivery ended failed after an attempt (a dead letter). */
+  deliveryFailed?(failed: FailedDelivery): void;
+  /** Herald disabled an endpoint by itself (a 410 Gone, a long failure streak). */
+  endpointDisabled?(endpointId: string, appId: string, reason: string): void;
+}
+
+/** A delivery that ended failed after an attempt: what `herald.delivery.failed` reports. */
+export interface FailedDelivery {
+  endpoint: Endpoint;
+  deliveryId: string;
+  type: string;
+  attempts: number;
+  statusCode: number | null;
+  error: string | null;
+  endedAt: number;
 }
 
 /** Two health changes of one endpoint, the older first, as one: a success in the newer ends the older's streak. */
@@ -35,6 +61,9 @@ const mergeHealth = (older: EndpointHealthChange, newer: EndpointHealthChange): 
 
 /** One endpoint's place in the schedule. */
 interface Lane {
+  endpointId: string;
+  /** Its endpoint's app, once resolved: fairness takes turns between apps. */
+  appId: string | undefined;
   inFlight: number;
   /** Claimed deliveries waiting for a free slot: the next attempt starts the moment one ends. */
   queue: Queued[];
@@ -44,7 +73,22 @@ interface Lane {
   dueAt: number;
   /** The earliest retry this process scheduled for the lane. */
   retryAt: number;
+  breaker: EndpointBreaker;
+  /**
+   * When a rate-limited lane may start its next attempt: starts are spaced evenly (1 s / limit
+   * apart), so a receiver never sees a burst, and no second holds more than the limit.
+   */
+  nextStartAt: number;
+  /** Set while the lane waits for its rate limit to let the next attempt start. */
+  rateTimer: NodeJS.Timeout | undefined;
 }
+
+/**
+ * Whether an endpoint (as it is now) still wants a type: its filter takes it and its format carries
+ * it (every queued format carries Herald's own operational events).
+ */
+const stillSubscribes = (target: Target, type: string): boolean =>
+  filterMatches(target.endpoint.eventTypes, type) && (isHeraldType(type) || (target.wire.carries?.(type) ?? true));
 
 interface Queued {
   delivery: ClaimedDelivery;
@@ -56,6 +100,9 @@ interface Target {
   wire: WireFormat;
   keys: SigningKeys;
 }
+/** Fairness groups lanes by app; a lane whose endpoint is not resolved yet is a group of its own. */
+const appKey = (lane: Lane): string => lane.appId ?? `endpoint:${lane.endpointId}`;
+
 /** How a wire format sees a send: a status, or why there was none. */
 const attemptResult = (sent: TransportResult): AttemptResult => ({
   statusCode: sent.statusCode,
@@ -93,9 +140,13 @@ export class DeliveryWorker {
   readonly #attemptsInFlight = new Set<Promise<void>>();
   /** Attempts waiting on a receiver: what the process-wide cap counts. */
   #sending = 0;
-  /** Lanes with queued work and free slots that wait only for the process-wide cap. */
-  readonly #waitingForCapacity = new Set<Lane>();
-  #claimed = 0;
+  /**
+   * Lanes with queued work and free slots that wait only for the process-wide cap, per app: a freed
+   * slot goes to the next app in turn, then to that app's next lane, so no app's backlog holds another's.
+   */
+  readonly #waitingForCapacity = new Map<string, Set<Lane>>();
+  /** Which app's lanes a pump offers claims to first: moves on every pump, so no app is always last. */
+  #pumpTurn = 0;
   #outcomes: AttemptRecord[] = [];
   /** What the buffered outcomes say about each endpoint's failure streak, written with them. */
   #health = new Map<string, EndpointHealthChange>();
@@ -121,7 +172,10 @@ export class DeliveryWorker {
     private readonly options: WorkerOptions,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-  ) {}
+    private readonly events: WorkerEvents = {},
+  ) {
+    metrics.watchBreakers(() => this.breakerCounts());
+  }
 
   start(): void {
     this.#running = true;
@@ -140,6 +194,58 @@ export class DeliveryWorker {
     void this.#poll();
   }
 
+  /** The breaker of an endpoint as this process knows it (closed when it never failed here). */
+  breakerOf(endpointId: string): BreakerState {
+    return this.#lanes.get(endpointId)?.breaker.state ?? "closed";
+  }
+
+  /** How many endpoints this process knows in each breaker state. */
+  breakerCounts(): Record<BreakerState, number> {
+    const counts = Object.fromEntries(BREAKER_STATES.map((state) => [state, 0])) as Record<BreakerState, number>;
+    for (const lane of this.#lanes.values()) counts[lane.breaker.state]++;
+    return counts;
+  }
+
+  /**
+   * An endpoint changed in this process (disabled, enabled, its filter or URL): its queued work
+   * follows at once. Disabled: what the lane holds is handed back and stays pending (held). Still
+   * enabled: queued deliveries of types it no longer subscribes to are cancelled, the rest go on.
+   */
+  endpointChanged(endpointId: string): void {
+    if (!this.#running) return;
+    const lane = this.#lane(endpointId);
+    // Nothing more starts on the old terms while the endpoint is read again.
+    lane.target = undefined;
+    void (async () => {
+      try {
+        const target = await this.#target(endpointId);
+        if (!target) {
+          this.#hold(lane, Date.now());
+          return;
+        }
+        lane.target = target;
+        lane.appId = target.endpoint.appId;
+        const unwanted = lane.queue.filter((q) => !stillSubscribes(target, q.delivery.type));
+        if (unwanted.length > 0) {
+          lane.queue = lane.queue.filter((q) => stillSubscribes(target, q.delivery.type));
+          this.#cancel(
+            target,
+            unwanted.map((q) => q.delivery),
+          );
+        }
+        // Enabled again, or subscribed to more: look for its pending work now.
+        lane.dueAt = 0;
+        this.#startQueued(lane);
+        this.#schedulePump();
+      } catch (error) {
+        this.logger.error({ err: error, endpointId }, "applying an endpoint change to its queued work failed");
+        // Hand the queue back rather than keep it unstartable; the next claim reads the endpoint again.
+        this.#hold(lane, Date.now());
+        lane.dueAt = Math.min(lane.dueAt, Date.now() + this.options.pollIntervalMs);
+      }
+    })();
+  }
+
   /**
    * Stops claiming, hands back deliveries claimed but not started, waits up to `graceMs` for
    * attempts in flight, and writes every outcome.
@@ -149,6 +255,8 @@ export class DeliveryWorker {
     clearInterval(this.#pollTimer);
     clearTimeout(this.#wakeTimer);
     await this.#currentPump;
+    for (const lane of this.#lanes.values()) clearTimeout(lane.rateTimer);
+    this.#waitingForCapacity.clear();
     const unstarted = [...this.#lanes.values()].flatMap((lane) => lane.queue.splice(0).map((q) => q.delivery.id));
     const settled = Promise.allSettled([...this.#attemptsInFlight]);
     let timer: NodeJS.Timeout | undefined;
@@ -162,11 +270,20 @@ export class DeliveryWorker {
     let lane = this.#lanes.get(endpointId);
     if (!lane) {
       lane = {
+        endpointId,
+        appId: undefined,
         inFlight: 0,
         queue: [],
         target: undefined,
         dueAt: Number.POSITIVE_INFINITY,
         retryAt: Number.POSITIVE_INFINITY,
+        breaker: new EndpointBreaker({
+          failures: this.options.endpointBreakerFailures,
+          coolDownMs: this.options.endpointBreakerCoolDownMs,
+          maxCoolDownMs: this.options.endpointBreakerMaxCoolDownMs,
+        }),
+        nextStartAt: 0,
+        rateTimer: undefined,
       };
       this.#lanes.set(endpointId, lane);
     }
@@ -197,7 +314,12 @@ export class DeliveryWorker {
     });
   }
 
-  /** One pump at a time: the scheduler sets `#pumpAgain` instead of starting a second. */
+  /**
+   * One pump at a time: the scheduler sets `#pumpAgain` instead of starting a second. Claims are
+   * offered to apps in turn, and bounded: all lanes together hold at most two rounds of the
+   * process-wide cap, except that an app below its fair share of that may always claim up to it.
+   * What each app holds is counted afresh from the lanes on every pass, so nothing can leak.
+   */
   async #pump(): Promise<void> {
     if (!this.#running) return;
     this.#pumping = true;
@@ -205,10 +327,26 @@ export class DeliveryWorker {
       do {
         this.#pumpAgain = false;
         const now = Date.now();
+        const budget = 2 * this.options.maxInFlight;
+        const held = this.#claimedByApp();
+        let total = [...held.values()].reduce((sum, n) => sum + n, 0);
+        const candidates = this.#fairOrder(now);
+        const apps = new Set([...held.keys(), ...candidates.map(appKey)]);
+        const share = Math.max(1, Math.ceil(budget / Math.max(1, apps.size)));
+        for (const lane of candidates) {
+          if (!this.#running) break;
+          const key = appKey(lane);
+          const mine = held.get(key) ?? 0;
+          const room = Math.max(budget - total, share - mine);
+          if (room <= 0) continue;
+          const claimed = await this.#fill(lane, now, room);
+          held.set(appKey(lane), (held.get(appKey(lane)) ?? 0) + claimed);
+          total += claimed;
+        }
         for (const [endpointId, lane] of this.#lanes) {
-          if (this.#claimed >= 2 * this.options.maxInFlight) break;
-          if (lane.dueAt <= now && this.#wantsMore(lane)) await this.#fill(endpointId, lane, now);
-          const idle = lane.inFlight === 0 && lane.queue.length === 0;
+          // A lane that still remembers anything (its breaker, its rate limit's spacing) is kept.
+          const spaced = lane.nextStartAt > now;
+          const idle = lane.inFlight === 0 && lane.queue.length === 0 && lane.breaker.clean && !spaced;
           if (idle && lane.dueAt === Number.POSITIVE_INFINITY) this.#lanes.delete(endpointId);
         }
       } while (this.#pumpAgain && this.#running);
@@ -220,72 +358,207 @@ export class DeliveryWorker {
     }
   }
 
-  /** A lane is refilled once its queue is down to half a round, so one claim serves many attempts. */
-  #wantsMore(lane: Lane): boolean {
-    return lane.queue.length <= this.options.endpointConcurrency / 2;
+  /** Deliveries each app's lanes hold now (queued or in flight), counted from the lanes themselves. */
+  #claimedByApp(): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const lane of this.#lanes.values()) {
+      const n = lane.queue.length + lane.inFlight;
+      if (n > 0) held.set(appKey(lane), (held.get(appKey(lane)) ?? 0) + n);
+    }
+    return held;
   }
 
-  /** Claims due deliveries of one endpoint, up to one round beyond its free slots, and starts what fits. */
-  async #fill(endpointId: string, lane: Lane, now: number): Promise<void> {
-    const target = await this.#target(endpointId);
+  /** The lanes that may claim now, one of each app in turn (the first app moving on every pump). */
+  #fairOrder(now: number): Lane[] {
+    const byApp = new Map<string, Lane[]>();
+    for (const lane of this.#lanes.values()) {
+      if (lane.dueAt > now || !this.#wantsMore(lane) || lane.breaker.openUntil > now) continue;
+      const key = appKey(lane);
+      const lanes = byApp.get(key);
+      if (lanes) lanes.push(lane);
+      else byApp.set(key, [lane]);
+    }
+    const groups = [...byApp.values()];
+    if (groups.length === 0) return [];
+    const first = this.#pumpTurn++ % groups.length;
+    const rotated = [...groups.slice(first), ...groups.slice(0, first)];
+    const order: Lane[] = [];
+    for (let round = 0; order.length < this.#lanesIn(rotated); round++) {
+      for (const lanes of rotated) if (round < lanes.length) order.push(lanes[round]!);
+    }
+    return order;
+  }
+
+  #lanesIn(groups: Lane[][]): number {
+    return groups.reduce((sum, lanes) => sum + lanes.length, 0);
+  }
+
+  /** A lane is refilled once its queue is down to half a round, so one claim serves many attempts. */
+  #wantsMore(lane: Lane): boolean {
+    return lane.queue.length <= this.#concurrencyOf(lane) / 2;
+  }
+
+  /** Attempts a lane may have in flight: the process setting, or the endpoint's own lower cap. */
+  #concurrencyOf(lane: Lane): number {
+    const own = lane.target?.endpoint.maxConcurrency;
+    return own ? Math.min(own, this.options.endpointConcurrency) : this.options.endpointConcurrency;
+  }
+
+  /**
+   * Claims due deliveries of one endpoint, up to one round beyond its free slots (and `room`), and
+   * starts what fits. Deliveries of types the endpoint no longer subscribes to are cancelled.
+   * Returns how many it kept.
+   */
+  async #fill(lane: Lane, now: number, room: number): Promise<number> {
+    const target = await this.#target(lane.endpointId);
     if (!target) {
       lane.dueAt = Number.POSITIVE_INFINITY;
-      return;
+      this.#hold(lane, now);
+      return 0;
     }
-    const wanted = 2 * this.options.endpointConcurrency - lane.inFlight - lane.queue.length;
-    if (wanted <= 0) return;
+    lane.target = target;
+    lane.appId = target.endpoint.appId;
+    const { slots, change } = lane.breaker.slots(now);
+    if (change) this.#breakerChanged(lane, change);
+    // Half-open: one delivery, the probe. A rate limit: about a second's worth, so leases do not lapse in the queue.
+    const round = Math.min(this.#concurrencyOf(lane), slots, target.endpoint.rateLimit ?? Number.POSITIVE_INFINITY);
+    const wanted = Math.min(2 * round - lane.inFlight - lane.queue.length, room);
+    if (wanted <= 0) return 0;
     // A queued delivery may wait for one attempt to end before its own starts: the lease covers both.
     const leaseUntil = now + 2 * target.wire.policy.timeoutMs + this.options.leaseMarginMs;
-    const claimed = await this.store.claimDue(endpointId, wanted, now, leaseUntil);
+    const claimed = await this.store.claimDue(lane.endpointId, wanted, now, leaseUntil);
     if (claimed.length < wanted) {
       // Drained for now; what is left is the retries this process scheduled (the poll finds the rest).
       lane.dueAt = lane.retryAt > now ? lane.retryAt : Number.POSITIVE_INFINITY;
       if (lane.retryAt <= now) lane.retryAt = Number.POSITIVE_INFINITY;
     }
-    lane.target = target;
-    for (const delivery of claimed) lane.queue.push({ delivery, leaseUntil });
-    this.#claimed += claimed.length;
-    this.#startQueued(lane);
+    // The endpoint may have changed while the claim ran: check against what it is now.
+    const current = lane.target ?? target;
+    const unwanted = claimed.filter((delivery) => !stillSubscribes(current, delivery.type));
+    if (unwanted.length > 0) this.#cancel(current, unwanted);
+    const kept = claimed.filter((delivery) => stillSubscribes(current, delivery.type));
+    for (const delivery of kept) lane.queue.push({ delivery, leaseUntil });
+    if (!lane.target) this.#hold(lane, now);
+    else this.#startQueued(lane);
+    return kept.length;
+  }
+
+  /** Ends deliveries whose endpoint no longer subscribes to their type: failed, with the reason kept. */
+  #cancel(target: Target, deliveries: ClaimedDelivery[]): void {
+    const ids = deliveries.map((delivery) => delivery.id);
+    const reason = "cancelled: the endpoint no longer subscribes to this event type";
+    this.logger.info(
+      { endpointId: target.endpoint.id, appId: target.endpoint.appId, deliveries: ids.length },
+      "queued deliveries cancelled: the endpoint's filter no longer takes their type",
+    );
+    this.store.cancelDeliveries(ids, reason, Date.now()).catch((error: unknown) => {
+      this.logger.error({ err: error }, "cancelling unsubscribed deliveries failed");
+    });
+  }
+
+  /** How long a lane's rate limit makes its next attempt wait (0: it may start now). */
+  #rateWait(lane: Lane, target: Target, now: number): number {
+    return target.endpoint.rateLimit ? Math.max(0, lane.nextStartAt - now) : 0;
   }
 
   /**
-   * Starts queued deliveries while the lane and the process have room. A delivery whose lease no
-   * longer covers a whole attempt is not sent but handed back, so no lease can run out under an
-   * attempt and let the same delivery go out twice at once.
+   * Starts queued deliveries while the lane (its concurrency, breaker and rate limit) and the process
+   * have room. A delivery whose lease no longer covers a whole attempt is not sent but handed back,
+   * so no lease can run out under an attempt and let the same delivery go out twice at once.
    */
   #startQueued(lane: Lane): void {
+    while (this.#startOne(lane) === "started") {}
+  }
+
+  #startOne(lane: Lane): "started" | "lane-full" | "process-full" {
     const target = lane.target;
-    if (!target) return;
-    const now = Date.now();
+    if (!target || !this.#running) return "lane-full";
     const stale: string[] = [];
-    while (lane.queue.length > 0 && lane.inFlight < this.options.endpointConcurrency) {
-      if (this.#sending >= this.options.maxInFlight) {
-        this.#waitingForCapacity.add(lane);
-        break;
+    const now = Date.now();
+    try {
+      while (lane.queue.length > 0) {
+        const { slots, change } = lane.breaker.slots(now);
+        if (change) this.#breakerChanged(lane, change);
+        if (lane.inFlight >= Math.min(this.#concurrencyOf(lane), slots)) return "lane-full";
+        const wait = this.#rateWait(lane, target, now);
+        if (wait > 0) {
+          lane.rateTimer ??= setTimeout(() => {
+            lane.rateTimer = undefined;
+            this.#startQueued(lane);
+          }, wait);
+          return "lane-full";
+        }
+        if (this.#sending >= this.options.maxInFlight) {
+          this.#waitForCapacity(lane);
+          return "process-full";
+        }
+        const { delivery, leaseUntil } = lane.queue.shift()!;
+        if (now + target.wire.policy.timeoutMs + this.options.leaseMarginMs / 2 > leaseUntil) {
+          stale.push(delivery.id);
+          continue;
+        }
+        const limit = target.endpoint.rateLimit;
+        if (limit) lane.nextStartAt = Math.max(now, lane.nextStartAt) + 1000 / limit;
+        const attempt = this.#attempt(lane, target, delivery);
+        this.#attemptsInFlight.add(attempt);
+        void attempt.finally(() => this.#attemptsInFlight.delete(attempt));
+        return "started";
       }
-      const { delivery, leaseUntil } = lane.queue.shift()!;
-      if (now + target.wire.policy.timeoutMs + this.options.leaseMarginMs / 2 > leaseUntil) {
-        stale.push(delivery.id);
-        this.#claimed--;
-        continue;
+      return "lane-full";
+    } finally {
+      if (stale.length > 0) {
+        this.store.releaseLeases(stale, now).catch((error: unknown) => {
+          this.logger.error({ err: error }, "handing back stale leases failed");
+        });
+        // Handed back, so due now: claim them again rather than wait for the poll.
+        lane.dueAt = Math.min(lane.dueAt, now);
+        this.#schedulePump();
       }
-      const attempt = this.#attempt(lane, target, delivery);
-      this.#attemptsInFlight.add(attempt);
-      void attempt.finally(() => this.#attemptsInFlight.delete(attempt));
-    }
-    if (stale.length > 0) {
-      this.store.releaseLeases(stale, now).catch((error: unknown) => {
-        this.logger.error({ err: error }, "handing back stale leases failed");
-      });
     }
   }
 
-  /** A slot of the process-wide cap came free: lanes that waited for one go first, in order. */
+  #waitForCapacity(lane: Lane): void {
+    const key = appKey(lane);
+    const lanes = this.#waitingForCapacity.get(key);
+    if (lanes) lanes.add(lane);
+    else this.#waitingForCapacity.set(key, new Set([lane]));
+  }
+
+  /**
+   * Slots of the process-wide cap came free: they go to the waiting apps in turn, one attempt at a
+   * time, and within an app to its waiting lanes in turn.
+   */
   #startWaitingLanes(): void {
-    for (const lane of this.#waitingForCapacity) {
-      if (this.#sending >= this.options.maxInFlight) return;
-      this.#waitingForCapacity.delete(lane);
-      this.#startQueued(lane);
+    while (this.#sending < this.options.maxInFlight && this.#waitingForCapacity.size > 0) {
+      const [key, lanes] = this.#waitingForCapacity.entries().next().value as [string, Set<Lane>];
+      this.#waitingForCapacity.delete(key);
+      const lane = lanes.values().next().value as Lane;
+      lanes.delete(lane);
+      // A lane that started one goes to the back of its app's turn, if it has more to start.
+      if (this.#startOne(lane) === "started" && lane.queue.length > 0) lanes.add(lane);
+      // The app goes to the back of the apps' turn (with any lane of it that queued up meanwhile).
+      const queuedMeanwhile = this.#waitingForCapacity.get(key);
+      if (queuedMeanwhile) for (const other of queuedMeanwhile) lanes.add(other);
+      this.#waitingForCapacity.delete(key);
+      if (lanes.size > 0) this.#waitingForCapacity.set(key, lanes);
+    }
+  }
+
+  #breakerChanged(lane: Lane, change: BreakerChange): void {
+    const fields = { endpointId: lane.endpointId, appId: lane.appId, breaker: lane.breaker.state };
+    if (change === "opened") {
+      this.logger.warn(
+        { ...fields, retryAt: new Date(lane.breaker.openUntil).toISOString() },
+        "endpoint breaker opened: no attempts until the cool-down ends",
+      );
+      // Its queued work goes back, pending with its attempts untouched, until the probe succeeds.
+      this.#release(lane, Date.now());
+    } else if (change === "half_opened") {
+      this.logger.warn(fields, "endpoint breaker half-open: one probe attempt");
+    } else {
+      this.logger.warn(fields, "endpoint breaker closed: the endpoint answers again");
+      lane.dueAt = 0;
+      this.#schedulePump();
     }
   }
 
@@ -302,16 +575,22 @@ export class DeliveryWorker {
         ? Number.POSITIVE_INFINITY
         : (delivery.firstAttemptAt ?? startedAt) + wire.policy.windowMs;
     const timeoutMs = Math.min(wire.policy.timeoutMs, windowEndsAt - startedAt);
-    const request = wire.request(delivery.body, { webhookId: delivery.id, attempt, now: startedAt }, keys, endpoint);
-    // The endpoint's extra headers first: the wire format's own (signatures, ids) always win.
-    const headers = { ...endpoint.headers, ...request.headers };
-    const bodySha256 = createHash("sha256").update(request.body).digest("hex");
-    const result =
-      timeoutMs > 0 ? await this.sender.post(endpoint.url, request.body, headers, { timeoutMs }) : WINDOW_CLOSED;
-    lane.inFlight--;
-    this.#sending--;
-    this.#claimed--;
-    this.metrics.inFlight.dec();
+    let result: TransportResult;
+    let headers: Record<string, string> = {};
+    let bodySha256 = "";
+    try {
+      const request = wire.request(delivery.body, { webhookId: delivery.id, attempt, now: startedAt }, keys, endpoint);
+      // The endpoint's extra headers first: the wire format's own (signatures, ids) always win.
+      headers = { ...endpoint.headers, ...request.headers };
+      bodySha256 = createHash("sha256").update(request.body).digest("hex");
+      result =
+        timeoutMs > 0 ? await this.sender.post(endpoint.url, request.body, headers, { timeoutMs }) : WINDOW_CLOSED;
+    } finally {
+      // Whatever happened, the slots come back: a lane whose count leaked would stall for good.
+      lane.inFlight--;
+      this.#sending--;
+      this.metrics.inFlight.dec();
+    }
     const outcome = timeoutMs > 0 ? wire.classify(attemptResult(result), attempt) : "failed";
     const endedAt = Date.now();
     // A 429 or 503 with Retry-After: the next attempt waits as asked (up to an hour), never less than
@@ -329,6 +608,25 @@ export class DeliveryWorker {
     );
     const disabledBecause = timeoutMs > 0 ? wire.disablesOn?.(attemptResult(result)) : undefined;
     if (disabledBecause !== undefined) this.#disable(lane, endpoint, disabledBecause);
+    const breakerChange = outcome === "succeeded" ? lane.breaker.succeeded() : lane.breaker.failed(endedAt);
+    if (breakerChange) this.#breakerChanged(lane, breakerChange);
+    const logged = { deliveryId: delivery.id, endpointId: endpoint.id, appId: endpoint.appId, attempt };
+    this.logger.debug(
+      { ...logged, status: result.statusCode, errorClass: result.errorClass, ms: result.durationMs, state: next.state },
+      "attempt finished",
+    );
+    if (next.state === "failed") {
+      this.logger.warn({ ...logged, status: result.statusCode, error: result.error }, "delivery failed: dead letter");
+      this.events.deliveryFailed?.({
+        endpoint,
+        deliveryId: delivery.id,
+        type: delivery.type,
+        attempts: attempt,
+        statusCode: result.statusCode,
+        error: result.error,
+        endedAt,
+      });
+    }
     this.metrics.attempts.inc({ profile: wire.id, outcome: next.state === "pending" ? "retry" : next.state });
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
     const requestHeaders = redactHeaders(headers);
@@ -373,6 +671,7 @@ export class DeliveryWorker {
       for (const { endpointId, appId, reason } of disabled) {
         this.logger.warn({ endpointId, appId, reason }, "endpoint disabled");
         this.endpoints.forgetEndpoint(appId, endpointId);
+        this.events.endpointDisabled?.(endpointId, appId, reason);
         const lane = this.#lanes.get(endpointId);
         if (lane) this.#hold(lane, Date.now());
       }
@@ -389,11 +688,15 @@ export class DeliveryWorker {
   /** Hands back what a lane has queued: its endpoint was disabled, so the deliveries are held. */
   #hold(lane: Lane, now: number): void {
     lane.target = undefined;
+    this.#release(lane, now);
+  }
+
+  /** Hands back a lane's queued deliveries: pending again, due now, their attempts untouched. */
+  #release(lane: Lane, now: number): void {
     const queued = lane.queue.splice(0).map((q) => q.delivery.id);
-    this.#claimed -= queued.length;
     if (queued.length > 0) {
       this.store.releaseLeases(queued, now).catch((error: unknown) => {
-        this.logger.error({ err: error }, "handing back a disabled endpoint's leases failed");
+        this.logger.error({ err: error, endpointId: lane.endpointId }, "handing back leases failed");
       });
     }
   }
@@ -405,13 +708,13 @@ export class DeliveryWorker {
   #disable(lane: Lane, endpoint: Endpoint, reason: string): void {
     lane.target = undefined;
     const queued = lane.queue.splice(0).map((q) => q.delivery.id);
-    this.#claimed -= queued.length;
     const now = Date.now();
     this.#disabling.add(endpoint.id);
     void (async () => {
       try {
         if (await this.store.disableEndpoint(endpoint.id, reason, now)) {
           this.logger.warn({ endpointId: endpoint.id, appId: endpoint.appId, reason }, "endpoint disabled");
+          this.events.endpointDisabled?.(endpoint.id, endpoint.appId, reason);
         }
         this.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
         if (queued.length > 0) await this.store.releaseLeases(queued, now);
@@ -450,7 +753,8 @@ export class DeliveryWorker {
     if (!this.#running) return;
     let earliest = Number.POSITIVE_INFINITY;
     for (const lane of this.#lanes.values()) {
-      if (this.#wantsMore(lane)) earliest = Math.min(earliest, lane.dueAt);
+      // An open breaker's lane looks again when its cool-down ends, however long its work has been due.
+      if (this.#wantsMore(lane)) earliest = Math.min(earliest, Math.max(lane.dueAt, lane.breaker.openUntil));
     }
     if (earliest === Number.POSITIVE_INFINITY) return;
     this.#wakeTimer = setTimeout(() => this.#schedulePump(), Math.max(0, earliest - Date.now()));

@@ -11,7 +11,7 @@ import type { DeliveryQuery, DeliveryState, EventQuery } from "./records.js";
 export type Bind = (value: unknown) => string;
 
 export const DELIVERY_COLUMNS = `id, app_id, event_id, endpoint_id, type, state, attempts, max_attempts,
-  next_attempt_at, created_at, updated_at, manual_retries`;
+  next_attempt_at, created_at, updated_at, manual_retries, ended_reason`;
 
 const STATES: readonly DeliveryState[] = ["pending", "succeeded", "failed"];
 const NEWEST_FIRST = "ORDER BY created_at DESC, id DESC";

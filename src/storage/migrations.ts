@@ -270,4 +270,15 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   { version: 9, name: "delivery-log", sql: DELIVERY_LOG },
+  {
+    version: 10,
+    name: "endpoint-flow-control",
+    // Per-endpoint requests per second and attempts in flight (null: none / the process setting), and
+    // why a delivery ended without an attempt (cancelled: its endpoint no longer subscribes to its type).
+    sql: `
+      ALTER TABLE endpoints ADD COLUMN rate_limit INTEGER;
+      ALTER TABLE endpoints ADD COLUMN max_concurrency INTEGER;
+      ALTER TABLE deliveries ADD COLUMN ended_reason TEXT;
+    `,
+  },
 ];

@@ -63,6 +63,10 @@ export interface Endpoint {
   disabledReason: string | null;
   /** Its retry schedule: the wire format's (`profile`) or `durable`; see `src/delivery/retry.ts`. */
   retryPolicy: RetryPolicyName;
+  /** Requests per second the worker sends it at most; null or absent: no limit beyond its concurrency. */
+  rateLimit?: number | null;
+  /** Attempts in flight to it at once, below the process's `HERALD_ENDPOINT_CONCURRENCY`; null: that setting. */
+  maxConcurrency?: number | null;
   /** Subscribed types: exact names and `prefix*` wildcards; `["*"]` is every type, including ones added later. */
   eventTypes: string[];
   /** Extra request headers; the wire format's own headers always win. */
@@ -148,6 +152,8 @@ export interface PublishBatch {
 export interface ClaimedDelivery {
   id: string;
   endpointId: string;
+  /** Its event's type: the worker checks it against the endpoint's filter as it is now. */
+  type: string;
   body: string;
   /** Attempts already recorded; this one is number `attempts + 1`. */
   attempts: number;
@@ -211,6 +217,8 @@ export interface DeliveryView {
   updatedAt: number;
   /** How many times it was resent by hand (capped by `HERALD_MAX_MANUAL_RETRIES`). */
   manualRetries: number;
+  /** Why it ended without another attempt (cancelled: its endpoint no longer subscribes); null otherwise. */
+  endedReason: string | null;
   attemptLog: AttemptView[];
   /** The event as published, when asked for. */
   payload?: string;
@@ -327,4 +335,12 @@ export interface PruneResult {
   deliveries: number;
   attempts: number;
   events: number;
+}
+
+/** What the queue holds now, for `/metrics`: cheap to compute (see the stores), cached by the caller. */
+export interface QueueStats {
+  /** Pending deliveries per wire format (a bounded label: one per format). */
+  pendingByProfile: { profile: WireFormatId; count: number }[];
+  /** The earliest due time of any pending delivery not leased (null: none). */
+  oldestDueAt: number | null;
 }

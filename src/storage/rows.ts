@@ -51,6 +51,8 @@ export interface EndpointRow {
   enabled: boolean | number;
   disabled_reason: string | null;
   retry_policy: string;
+  rate_limit: number | null;
+  max_concurrency: number | null;
   event_types: string;
   headers: string | Record<string, string>;
   options: string;
@@ -87,6 +89,7 @@ export interface DeliveryRow {
   created_at: number;
   updated_at: number;
   manual_retries: number;
+  ended_reason: string | null;
   payload?: string;
 }
 export interface RecoveryRow {
@@ -184,6 +187,8 @@ export const toEndpoint = (row: EndpointRow): Endpoint => ({
   enabled: row.enabled === true || row.enabled === 1,
   disabledReason: row.disabled_reason ?? null,
   retryPolicy: row.retry_policy === "durable" ? "durable" : "profile",
+  rateLimit: row.rate_limit ?? null,
+  maxConcurrency: row.max_concurrency ?? null,
   eventTypes: JSON.parse(row.event_types) as string[],
   headers: json(row.headers),
   options: JSON.parse(row.options) as Record<string, unknown>,
@@ -237,6 +242,7 @@ export const toDeliveryView = (row: DeliveryRow, attemptLog: AttemptView[]): Del
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   manualRetries: row.manual_retries,
+  endedReason: row.ended_reason,
   attemptLog,
   ...(row.payload === undefined ? {} : { payload: row.payload }),
 });

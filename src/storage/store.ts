@@ -17,6 +17,7 @@ import type {
   IdempotentResponse,
   PruneResult,
   PublishBatch,
+  QueueStats,
   Recovery,
   RecoveryStep,
   SigningKey,
@@ -130,6 +131,13 @@ export interface Store {
   releaseLeases(deliveryIds: string[], now: number): Promise<void>;
   /** The earliest pending due time per endpoint. */
   endpointsWithPending(): Promise<EndpointDue[]>;
+  /**
+   * Ends pending deliveries as failed without an attempt, keeping why (their endpoint no longer
+   * subscribes to their type, say). Deliveries no longer pending are left as they are.
+   */
+  cancelDeliveries(deliveryIds: string[], reason: string, now: number): Promise<void>;
+  /** Pending deliveries per wire format and the oldest due time, for `/metrics`. */
+  queueStats(): Promise<QueueStats>;
   /** Writes attempt outcomes and the delivery states they lead to, in one transaction. */
   recordAttempts(attempts: AttemptRecord[]): Promise<void>;
   /** Logs answered synchronous hook calls: each an event, a finished delivery and its attempt. */

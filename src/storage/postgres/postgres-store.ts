@@ -22,6 +22,7 @@ import type {
   IdempotentResponse,
   PruneResult,
   PublishBatch,
+  QueueStats,
   Recovery,
   RecoveryStep,
   SigningKey,
@@ -329,12 +330,13 @@ export class PostgresStore implements Store {
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#pool.query(
       `INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
-         options, created_at, updated_at, disabled_reason, retry_policy)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         options, created_at, updated_at, disabled_reason, retry_policy, rate_limit, max_concurrency)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
        ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
          enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
          options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
-         retry_policy = excluded.retry_policy,
+         retry_policy = excluded.retry_policy, rate_limit = excluded.rate_limit,
+         max_concurrency = excluded.max_concurrency,
          failing_since = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN NULL ELSE endpoints.failing_since END,
          failed_deliveries = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN 0
            ELSE endpoints.failed_deliveries END
@@ -354,6 +356,8 @@ export class PostgresStore implements Store {
         endpoint.updatedAt,
         endpoint.enabled ? null : endpoint.disabledReason,
         endpoint.retryPolicy,
+        endpoint.rateLimit ?? null,
+        endpoint.maxConcurrency ?? null,
       ],
     );
   }
@@ -527,9 +531,9 @@ export class PostgresStore implements Store {
          SELECT id FROM deliveries
          WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at <= $2
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       UPDATE deliveries d SET next_attempt_at = $4 FROM due WHERE d.id = due.id
+       UPDATE deliveries d SET next_attempt_at = $4 FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
        RETURNING d.id, d.endpoint_id AS "endpointId", d.body, d.attempts, d.max_attempts AS "maxAttempts",
-         d.first_attempt_at AS "firstAttemptAt"`,
+         d.first_attempt_at AS "firstAttemptAt", e.type`,
       [endpointId, now, limit, leaseUntil],
     );
     return rows as ClaimedDelivery[];
@@ -540,6 +544,28 @@ export class PostgresStore implements Store {
       "UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2::text[]) AND state = 'pending'",
       [now, deliveryIds],
     );
+  }
+
+  async cancelDeliveries(deliveryIds: string[], reason: string, now: number): Promise<void> {
+    await this.#pool.query(
+      `UPDATE deliveries SET state = 'failed', ended_reason = $1, updated_at = $2
+       WHERE id = ANY($3::text[]) AND state = 'pending'`,
+      [reason, now, deliveryIds],
+    );
+  }
+
+  async queueStats(): Promise<QueueStats> {
+    const [byProfile, due] = await Promise.all([
+      this.#pool.query(
+        `SELECT e.profile, COUNT(*)::int AS count FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+         WHERE d.state = 'pending' GROUP BY e.profile`,
+      ),
+      this.endpointsWithPending(),
+    ]);
+    return {
+      pendingByProfile: byProfile.rows as QueueStats["pendingByProfile"],
+      oldestDueAt: due.length === 0 ? null : Math.min(...due.map((endpoint) => endpoint.dueAt)),
+    };
   }
 
   async endpointsWithPending(): Promise<EndpointDue[]> {
@@ -692,7 +718,7 @@ export class PostgresStore implements Store {
     now: number,
   ): Promise<DeliveryView | undefined> {
     const { rows } = await this.#pool.query(
-      `UPDATE deliveries SET state = 'pending', max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2,
+      `UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2,
          first_attempt_at = NULL, manual_retries = manual_retries + 1
        WHERE app_id = $3 AND id = $4 AND state != 'pending' RETURNING endpoint_id`,
       [extraAttempts, now, appId, deliveryId],
@@ -752,7 +778,7 @@ export class PostgresStore implements Store {
            WHERE app_id = $1 AND endpoint_id = $2 AND state = 'failed' AND created_at >= $3 AND created_at <= $4
              AND (created_at, id) > ($5, $6)
            ORDER BY created_at, id LIMIT $7 FOR UPDATE)
-         UPDATE deliveries d SET state = 'pending', max_attempts = d.attempts + $8, next_attempt_at = $9,
+         UPDATE deliveries d SET state = 'pending', ended_reason = NULL, max_attempts = d.attempts + $8, next_attempt_at = $9,
            updated_at = $9, first_attempt_at = NULL
          FROM next WHERE d.id = next.id
          RETURNING d.id, d.created_at`,

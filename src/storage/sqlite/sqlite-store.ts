@@ -23,6 +23,7 @@ import type {
   IdempotentResponse,
   PruneResult,
   PublishBatch,
+  QueueStats,
   Recovery,
   RecoveryStep,
   SigningKey,
@@ -106,11 +107,12 @@ function prepareStatements(db: Database.Database) {
     getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
     saveEndpoint: db.prepare(`
       INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, disabled_reason,
-        retry_policy, event_types, headers, options, created_at, updated_at)
+        retry_policy, rate_limit, max_concurrency, event_types, headers, options, created_at, updated_at)
       VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @retryPolicy,
-        @eventTypes, @headers, @options, @createdAt, @updatedAt)
+        @rateLimit, @maxConcurrency, @eventTypes, @headers, @options, @createdAt, @updatedAt)
       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
         enabled = excluded.enabled, disabled_reason = excluded.disabled_reason, retry_policy = excluded.retry_policy,
+        rate_limit = excluded.rate_limit, max_concurrency = excluded.max_concurrency,
         event_types = excluded.event_types, headers = excluded.headers, options = excluded.options,
         updated_at = excluded.updated_at,
         failing_since = CASE WHEN endpoints.enabled = 0 AND excluded.enabled = 1 THEN NULL ELSE endpoints.failing_since END,
@@ -170,8 +172,14 @@ function prepareStatements(db: Database.Database) {
                    WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
                    ORDER BY next_attempt_at LIMIT ?)
       RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts,
-        first_attempt_at AS firstAttemptAt`),
+        first_attempt_at AS firstAttemptAt, (SELECT type FROM events e WHERE e.id = deliveries.event_id) AS type`),
     release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
+    cancel: db.prepare(
+      "UPDATE deliveries SET state = 'failed', ended_reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+    ),
+    pendingByProfile: db.prepare<[], { profile: string; count: number }>(`
+      SELECT e.profile AS profile, COUNT(*) AS count FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+      WHERE d.state = 'pending' GROUP BY e.profile`),
     // A loose index scan: one index probe per endpoint, however many deliveries are pending.
     endpointsWithPending: db.prepare<[], EndpointDue>(`
       WITH RECURSIVE pending(endpoint_id) AS (
@@ -202,7 +210,7 @@ function prepareStatements(db: Database.Database) {
     ),
     attemptsOf: db.prepare<[string], AttemptRow>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt"),
     retry: db.prepare(`
-      UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
+      UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
         first_attempt_at = NULL, manual_retries = manual_retries + 1
       WHERE app_id = ? AND id = ? AND state != 'pending'`),
     payloadOf: db.prepare<[string], { payload: string }>("SELECT payload FROM events WHERE id = ?"),
@@ -229,7 +237,7 @@ function prepareStatements(db: Database.Database) {
         AND (created_at, id) > (?, ?)
       ORDER BY created_at, id LIMIT ?`),
     recoverDelivery: db.prepare(`
-      UPDATE deliveries SET state = 'pending', max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
+      UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
         first_attempt_at = NULL
       WHERE id = ? AND state = 'failed'`),
     recordRecoveryStep: db.prepare(`
@@ -453,6 +461,8 @@ export class SqliteStore implements Store {
       ...endpoint,
       enabled: endpoint.enabled ? 1 : 0,
       disabledReason: endpoint.enabled ? null : endpoint.disabledReason,
+      rateLimit: endpoint.rateLimit ?? null,
+      maxConcurrency: endpoint.maxConcurrency ?? null,
       eventTypes: JSON.stringify(endpoint.eventTypes),
       headers: JSON.stringify(endpoint.headers),
       options: JSON.stringify(endpoint.options),
@@ -605,6 +615,21 @@ export class SqliteStore implements Store {
 
   async endpointsWithPending(): Promise<EndpointDue[]> {
     return this.#statements.endpointsWithPending.all();
+  }
+
+  async cancelDeliveries(deliveryIds: string[], reason: string, now: number): Promise<void> {
+    const cancel = this.#statements.cancel;
+    this.#db.transaction(() => {
+      for (const id of deliveryIds) cancel.run(reason, now, id);
+    })();
+  }
+
+  async queueStats(): Promise<QueueStats> {
+    const due = this.#statements.endpointsWithPending.all();
+    return {
+      pendingByProfile: this.#statements.pendingByProfile.all(),
+      oldestDueAt: due.length === 0 ? null : Math.min(...due.map((endpoint) => endpoint.dueAt)),
+    };
   }
 
   async recordAttempts(attempts: AttemptRecord[]): Promise<void> {
