@@ -264,7 +264,8 @@ export const DeliveryJson = Type.Object(
     updated_at: Timestamp,
     manual_retries: Type.Integer({ description: "times it was resent by hand; capped by HERALD_MAX_MANUAL_RETRIES" }),
     ended_reason: Type.Union([Type.String(), Type.Null()], {
-      description: "why it ended without another attempt (its endpoint stopped subscribing to its type); null otherwise",
+      description:
+        "why it ended without another attempt (its endpoint stopped subscribing to its type); null otherwise",
     }),
     attempt_log: Type.Array(AttemptJson),
     payload: Type.Optional(Json),
