@@ -88,10 +88,12 @@ it("hands back unstarted work on SIGTERM, so a restart delivers everything witho
   await receiver.waitFor(100);
   await herald.stop();
   assert.ok(seen.size < 1000, "stopped before everything was delivered");
-  const restarted = Date.now();
   await herald.start();
-  while (seen.size < 1000 && Date.now() - restarted < 20_000) await sleep(50);
+  // Timed from when it answers: start-up on a loaded machine is not what this measures.
+  const restarted = Date.now();
+  while (seen.size < 1000 && Date.now() - restarted < 30_000) await sleep(50);
   assert.equal(seen.size, 1000);
-  // The default lease is the 5 s timeout twice plus a 10 s margin; handed-back work does not wait for it.
-  assert.ok(Date.now() - restarted < 8000, `took ${Date.now() - restarted} ms after restart`);
+  // The default lease is the 5 s timeout twice plus a 10 s margin (20 s); work still leased would
+  // wait for it. Handed-back work is due at once: the rest of the 1,000 take a few seconds at most.
+  assert.ok(Date.now() - restarted < 12_000, `took ${Date.now() - restarted} ms after restart`);
 });
