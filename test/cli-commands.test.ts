@@ -259,7 +259,8 @@ describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { 
   });
 
   it("deliveries recover prints progress and ends with the count; its --json is the finished recovery", async () => {
-    const fast = await startHerald({ retryDelayScale: 0.01 });
+    // Dead letters are the point: no breaker may hold the failing deliveries back as pending.
+    const fast = await startHerald({ retryDelayScale: 0.01, endpointBreakerFailures: 1_000_000 });
     let up = false;
     const flaky = await Receiver.start(() => (up ? 200 : 503));
     try {

@@ -24,7 +24,13 @@ describe("the delivery log: filters, dead letters, resends", () => {
   };
 
   before(async () => {
-    h = await startHerald({ retryDelayScale: 0.01, maxManualRetries: MAX_MANUAL_RETRIES, autoDisableFailures: 0 });
+    // Dead letters are the point here: no breaker may hold the failing deliveries back as pending.
+    h = await startHerald({
+      retryDelayScale: 0.01,
+      maxManualRetries: MAX_MANUAL_RETRIES,
+      autoDisableFailures: 0,
+      endpointBreakerFailures: 1_000_000,
+    });
     receiver = await Receiver.start();
     app = await h.createApp();
     const create = async (url: string) => {

@@ -15,7 +15,13 @@ describe("recover failed deliveries of an endpoint", () => {
   let endpointId: string;
   let up = false;
   before(async () => {
-    h = await startHerald({ retryDelayScale: 0.01, autoDisableFailures: 0, autoDisableAfterMs: 0 });
+    // Dead letters are the point here: no breaker may hold the failing deliveries back as pending.
+    h = await startHerald({
+      retryDelayScale: 0.01,
+      autoDisableFailures: 0,
+      autoDisableAfterMs: 0,
+      endpointBreakerFailures: 1_000_000,
+    });
     // Down (503) until told otherwise.
     receiver = await Receiver.start(() => (up ? 200 : 503));
     app = await h.createApp();
