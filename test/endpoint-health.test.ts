@@ -288,7 +288,9 @@ describe("endpoint health: auto-disable", { concurrency: true }, () => {
       retryDelayScale: 0.0001,
       endpointConcurrency: 1,
       autoDisableFailures: 3,
-      autoDisableAfterMs: 1500,
+      // Long enough that, on a loaded machine, the count rule's test and the success-between-failures test
+      // finish well inside it; the period's own test waits for it (Standard's scaled schedule reaches 6.3 s).
+      autoDisableAfterMs: 3000,
       // These failing endpoints must keep being tried: an open circuit breaker would pause them.
       endpointBreakerFailures: 1000,
     });
@@ -358,8 +360,8 @@ describe("endpoint health: auto-disable", { concurrency: true }, () => {
     const app = await h.createApp();
     await call(h.url, "POST", "/v1/endpoints", { token: app.token, body: { url: r.url } });
     await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
-    // Standard's schedule scaled: attempts at about 0, 0, 30, 210, 930 and 2,730 ms.
-    const disabled = await disabledEndpoint(app.token);
+    // Standard's schedule scaled: attempts at about 0, 0, 30, 210, 930, 2,730 and 6,330 ms.
+    const disabled = await disabledEndpoint(app.token, 20_000);
     assert.match(disabled.disabled_reason, /no attempt succeeded for/);
     const [delivery] = await deliveries(app.token);
     assert.equal(delivery!.status, "pending");
