@@ -256,7 +256,9 @@ describe("type names are bounded: a 1 MB one is a 400 in milliseconds, and /heal
     }
     const worst = Math.max(...health);
     assert.ok(health.length >= 5, `only ${health.length} probes`);
-    assert.ok(worst < 250, `/healthz took up to ${worst.toFixed(0)} ms while the requests ran`);
+    // Unbounded, one such type kept the event loop busy for about 9 s; a loaded 2-core machine alone
+    // can delay a probe by a few hundred ms, so the bound tells the two apart without timing the machine.
+    assert.ok(worst < 1000, `/healthz took up to ${worst.toFixed(0)} ms while the requests ran`);
   });
 });
 
@@ -322,7 +324,9 @@ describe("slow and vanishing clients", () => {
           `POST /v1/events HTTP/1.1\r\nHost: x\r\nApi-Token: ${app.token}\r\nContent-Type: application/json\r\n` +
             `Content-Length: 1000\r\n\r\n{"category":"user:block","pad":"`,
         );
-        await sleep(50);
+        // Long enough for the server to have parsed the headers and started reading the body, even
+        // on a loaded machine: a socket closed before that is no request at all, and logs nothing.
+        await sleep(300);
         client.socket.destroy();
         await client.closed;
       }
