@@ -257,39 +257,4 @@ describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { 
     assert.equal(zsh.code, 0);
     assert.match(zsh.stdout, /bashcompinit/);
   });
-
-  it("deliveries recover prints progress and ends with the count; its --json is the finished recovery", async () => {
-    // Dead letters are the point: no breaker may hold the failing deliveries back as pending.
-    const fast = await startHerald({ retryDelayScale: 0.01, endpointBreakerFailures: 1_000_000 });
-    let up = false;
-    const flaky = await Receiver.start(() => (up ? 200 : 503));
-    try {
-      const tenant = await fast.createApp();
-      const created = await call(fast.url, "POST", "/v1/endpoints", {
-        token: tenant.token,
-        body: { url: flaky.url, profile: "sendbird" },
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      const events = Array.from({ length: 40 }, (_, n) => ({ category: "user:block", n }));
-      await call(fast.url, "POST", "/v1/events/batch", { token: tenant.token, body: { events } });
-      await eventually(async () => {
-        const failed = await call(fast.url, "GET", "/v1/deliveries?status=failed&limit=100", { token: tenant.token });
-        return failed.body.deliveries.length === 40 ? true : undefined;
-      }, 30_000);
-      up = true;
-      const local = { ...env, HERALD_URL: fast.url, HERALD_API_TOKEN: tenant.token };
-      const args = ["deliveries", "recover", "--endpoint", created.body.id, "--since", "10m"];
-      const human = await run(HERALD, args, local);
-      assert.equal(human.code, 0, human.stderr);
-      assert.match(human.stdout, /recovered 40 deliveries of .* \(succeeded\)/);
-      await flaky.waitFor(40 * 3 + 40);
-      // A second recovery of the same window finds them delivered: nothing failed is left.
-      const again = parsed(await run(HERALD, [...args, "--json"], local), "deliveries recover --json");
-      assert.equal(again.status, "succeeded");
-      assert.equal(again.recovered, 0);
-    } finally {
-      await flaky.close();
-      await fast.close();
-    }
-  });
 });
