@@ -52,7 +52,8 @@ for (const store of stores) {
   const files = selected.filter((file) => store === "postgres" || !file.endsWith(".postgres.test.ts")).sort();
   const result = spawnSync(
     process.execPath,
-    ["--import", "tsx", "--test", "--test-concurrency=3", "--test-timeout=120000", ...files],
+    // A guard against a hung test, not a speed check: a file of long tests on a loaded 2-core machine needs minutes.
+    ["--import", "tsx", "--test", "--test-concurrency=3", "--test-timeout=240000", ...files],
     { stdio: "inherit", env: { ...process.env, HERALD_TEST_STORE: store } },
   );
   status ||= result.status ?? 1;
