@@ -5,12 +5,15 @@ import { type Behaviour, Receiver } from "./helpers/receiver.js";
 
 type Delivery = Record<string, any>;
 
+// Every suite here counts attempts to failing endpoints: no circuit breaker may pause them (flow-control tests it).
+const NO_BREAKER = { endpointBreakerFailures: 1_000_000 };
+
 describe("endpoint health: Retry-After", { concurrency: true }, () => {
   let h: TestHerald;
   const receivers: Receiver[] = [];
   before(async () => {
     // Policy delays compressed to almost nothing, so any wait seen is the receiver's Retry-After.
-    h = await startHerald({ retryDelayScale: 0.0001 });
+    h = await startHerald({ retryDelayScale: 0.0001, ...NO_BREAKER });
   });
   after(async () => {
     await h.close();
@@ -106,7 +109,7 @@ describe("endpoint health: 410 Gone", { concurrency: true }, () => {
   const receivers: Receiver[] = [];
   before(async () => {
     // One attempt at a time per endpoint: after the 410 nothing else of it is in flight.
-    h = await startHerald({ retryDelayScale: 0.0001, endpointConcurrency: 1 });
+    h = await startHerald({ retryDelayScale: 0.0001, endpointConcurrency: 1, ...NO_BREAKER });
   });
   after(async () => {
     await h.close();
@@ -196,7 +199,7 @@ describe("endpoint health: retry_policy", { concurrency: true }, () => {
   const receivers: Receiver[] = [];
   before(async () => {
     // Three days become about 2.5 s.
-    h = await startHerald({ retryDelayScale: 0.00001 });
+    h = await startHerald({ retryDelayScale: 0.00001, ...NO_BREAKER });
   });
   after(async () => {
     await h.close();
@@ -291,8 +294,7 @@ describe("endpoint health: auto-disable", { concurrency: true }, () => {
       // Long enough that, on a loaded machine, the count rule's test and the success-between-failures test
       // finish well inside it; the period's own test waits for it (Standard's scaled schedule reaches 6.3 s).
       autoDisableAfterMs: 3000,
-      // These failing endpoints must keep being tried: an open circuit breaker would pause them.
-      endpointBreakerFailures: 1000,
+      ...NO_BREAKER,
     });
   });
   after(async () => {

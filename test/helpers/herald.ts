@@ -41,9 +41,11 @@ export function testDatabase(): TestDatabase {
       url,
       counts: () =>
         withClient(async (client) => {
-          const counts = await Promise.all(
-            COUNTED.map(async (table) => Number((await client.query(`SELECT COUNT(*) AS n FROM ${table}`)).rows[0].n)),
-          );
+          // One query at a time: a pg client queues concurrent ones, and pg 9 will refuse them.
+          const counts: number[] = [];
+          for (const table of COUNTED) {
+            counts.push(Number((await client.query(`SELECT COUNT(*) AS n FROM ${table}`)).rows[0].n));
+          }
           return { events: counts[0]!, deliveries: counts[1]!, endpoints: counts[2]! };
         }),
       async lock() {
