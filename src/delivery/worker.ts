@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import { filterMatches, isHeraldType } from "../catalog/index.js";
+import { BREAKER_STATES, type BreakerChange, type BreakerState, CircuitBreaker } from "../core/circuit-breaker.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile.js";
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealthChange } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
-import { BREAKER_STATES, type BreakerChange, type BreakerState, EndpointBreaker } from "./endpoint-breaker.js";
 import { nextState, policyOf, retryAfterMs } from "./retry.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "./transport/index.js";
 
@@ -73,7 +73,7 @@ interface Lane {
   dueAt: number;
   /** The earliest retry this process scheduled for the lane. */
   retryAt: number;
-  breaker: EndpointBreaker;
+  breaker: CircuitBreaker;
   /**
    * When a rate-limited lane may start its next attempt: starts are spaced evenly (1 s / limit
    * apart), so a receiver never sees a burst, and no second holds more than the limit.
@@ -277,7 +277,7 @@ export class DeliveryWorker {
         target: undefined,
         dueAt: Number.POSITIVE_INFINITY,
         retryAt: Number.POSITIVE_INFINITY,
-        breaker: new EndpointBreaker({
+        breaker: new CircuitBreaker({
           failures: this.options.endpointBreakerFailures,
           coolDownMs: this.options.endpointBreakerCoolDownMs,
           maxCoolDownMs: this.options.endpointBreakerMaxCoolDownMs,

@@ -1,8 +1,8 @@
-/** What this process knows of an endpoint's breaker, as `/v1/endpoints` and `/metrics` show it. */
+/** What this process knows of a breaker, as `/v1/endpoints` and `/metrics` show it. */
 export type BreakerState = "closed" | "open" | "half_open";
 export const BREAKER_STATES: readonly BreakerState[] = ["closed", "open", "half_open"];
 
-export interface EndpointBreakerOptions {
+export interface CircuitBreakerOptions {
   /** Failed attempts in a row that open it. */
   failures: number;
   /** The first cool-down; each failed probe doubles it. */
@@ -14,17 +14,20 @@ export interface EndpointBreakerOptions {
 export type BreakerChange = "opened" | "half_opened" | "closed";
 
 /**
- * One endpoint's circuit breaker, in memory: after `failures` failed attempts in a row no attempt
- * is made until the cool-down ends; then one probe goes out, and its success closes the breaker,
- * its failure opens it again for twice as long (up to `maxCoolDownMs`).
+ * A circuit breaker, in memory, shared by the delivery worker (one per endpoint) and the synchronous
+ * hooks (one per hook URL): after `failures` failed attempts in a row no attempt is made until the
+ * cool-down ends; then one probe goes out, and its success closes the breaker, its failure opens it
+ * again for twice as long (up to `maxCoolDownMs`; equal to `coolDownMs` for a fixed cool-down).
  */
-export class EndpointBreaker {
+export class CircuitBreaker {
   #state: BreakerState = "closed";
   #failures = 0;
   #coolDownMs: number;
   #openUntil = 0;
+  /** When a probe whose outcome never came (its caller went away) stops blocking the next one. */
+  #probeDeadline = 0;
 
-  constructor(private readonly options: EndpointBreakerOptions) {
+  constructor(private readonly options: CircuitBreakerOptions) {
     this.#coolDownMs = options.coolDownMs;
   }
 
@@ -54,6 +57,20 @@ export class EndpointBreaker {
       return { slots: 1, change: "half_opened" };
     }
     return { slots: 1 };
+  }
+
+  /**
+   * Whether one call may go out now, for callers that do not count their calls in flight (the
+   * hooks): the first call after the cool-down is the probe, and no other goes out until its
+   * outcome, or until another cool-down has passed without one.
+   */
+  admits(now: number): boolean {
+    if (this.#state === "closed") return true;
+    const probeDue = this.#state === "open" ? now >= this.#openUntil : now >= this.#probeDeadline;
+    if (!probeDue) return false;
+    this.#state = "half_open";
+    this.#probeDeadline = now + this.#coolDownMs;
+    return true;
   }
 
   succeeded(): BreakerChange | undefined {
