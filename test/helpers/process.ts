@@ -41,7 +41,8 @@ export class HeraldProcess {
     return this.env.HERALD_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN;
   }
 
-  async start(timeoutMs = 15_000): Promise<void> {
+  /** A start takes about 5 s here; on a loaded 2-core machine, several starting at once took over 15 s. */
+  async start(timeoutMs = 40_000): Promise<void> {
     const child = spawn(process.execPath, this.command, {
       env: {
         ...process.env,
