@@ -115,11 +115,23 @@ describe("the delivery log: filters, dead letters, resends", () => {
     assert.equal((await events(`created_after=${middle}&type=user:unblock`)).length, 0);
   });
 
+  it("takes a leap day that exists and an offset", async () => {
+    for (const query of ["created_after=2024-02-29T23:59:59.999Z", "created_before=2026-12-01T10:00:00%2B05:30"]) {
+      const { status, body } = await call(h.url, "GET", `/v1/deliveries?${query}`, { token: app.token });
+      assert.equal(status, 200, `${query}: ${JSON.stringify(body)}`);
+    }
+  });
+
   it("answers a bad time with a 400 that names the parameter", async () => {
     for (const [path, parameter] of [
       ["/v1/deliveries?created_after=yesterday", "created_after"],
       ["/v1/deliveries?created_before=2026-13-01T00:00:00Z", "created_before"],
       ["/v1/deliveries?created_after=2026-12-01", "created_after"],
+      // Dates Date.parse would quietly roll over: 31 February, 29 February of a common year, 24:00.
+      ["/v1/deliveries?created_after=2026-02-31T00:00:00Z", "created_after"],
+      ["/v1/deliveries?created_after=2026-02-29T00:00:00Z", "created_after"],
+      ["/v1/events?created_before=2026-12-01T24:00:00Z", "created_before"],
+      ["/v1/events?created_before=2026-12-01T10:00:00%2B24:00", "created_before"],
       ["/v1/events?created_before=1733000000", "created_before"],
       ["/v1/deliveries?created_after=2026-12-02T00:00:00Z&created_before=2026-12-01T00:00:00Z", "created_after"],
     ] as const) {

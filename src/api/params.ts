@@ -66,12 +66,38 @@ export function requireWebhookUrl(value: string, parameter: string, guard: Webho
   return value;
 }
 
-const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC_3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** Whether the fields name a real instant: `Date.parse` quietly rolls 2026-02-31 over to 3 March, and takes 24:00. */
+function onTheCalendar([
+  ,
+  year,
+  month,
+  day,
+  hour,
+  minute,
+  second,
+  ,
+  offsetHours,
+  offsetMinutes,
+]: RegExpExecArray): boolean {
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return (
+    date.getUTCMonth() === Number(month) - 1 &&
+    date.getUTCDate() === Number(day) &&
+    Number(hour) <= 23 &&
+    Number(minute) <= 59 &&
+    Number(second) <= 59 &&
+    Number(offsetHours ?? 0) <= 23 &&
+    Number(offsetMinutes ?? 0) <= 59
+  );
+}
 
 /** An RFC 3339 time (`2026-12-01T10:00:00Z`, an offset, fractions of a second) as epoch ms; absent: undefined. */
 export function optionalTime(value: string | undefined, parameter: string): number | undefined {
   if (value === undefined) return undefined;
-  const ms = RFC_3339.test(value) ? Date.parse(value.replace(" ", "T")) : Number.NaN;
+  const fields = RFC_3339.exec(value);
+  const ms = fields && onTheCalendar(fields) ? Date.parse(value.replace(" ", "T")) : Number.NaN;
   if (Number.isNaN(ms)) {
     throw new HeraldError(
       "invalid_value",
