@@ -30,9 +30,12 @@ describe("per-app publish rate limit", () => {
     assert.equal(response.status, 429);
     const retryAfter = Number(response.headers.get("retry-after"));
     assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After ${retryAfter}`);
-    const body = (await response.json()) as { error: { code: string; message: string } };
+    const body = (await response.json()) as { error: Record<string, unknown> };
     assert.equal(body.error.code, "rate_limited");
-    assert.match(body.error.message, /100 events per second/);
+    // The body says it too, in the API's own snake_case.
+    assert.equal(body.error.retry_after_seconds, retryAfter);
+    assert.equal(body.error.retryAfterSeconds, undefined);
+    assert.match(String(body.error.message), /100 events per second/);
     assert.deepEqual(await h.counts(), before, "a refused publish stores nothing");
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     assert.match(metrics, /^herald_publish_rate_limited_total [1-9]/m);

@@ -1,4 +1,4 @@
-import type { ErrorKind } from "../core/errors.js";
+import type { ErrorDetails, ErrorKind } from "../core/errors.js";
 import type { ErrorFormatter } from "./error-format.js";
 
 const STATUS: Record<ErrorKind, number> = {
@@ -24,7 +24,13 @@ export const nativeErrorBody = (code: string, message: string, details: object =
   error: { code, message, ...details },
 });
 
+/** The details a native client reads, in the API's snake_case; a vendor's own code means nothing here. */
+const nativeDetails = ({ retryAfterSeconds, vendorCode: _vendorCode, ...rest }: ErrorDetails) => ({
+  ...rest,
+  ...(retryAfterSeconds === undefined ? {} : { retry_after_seconds: retryAfterSeconds }),
+});
+
 export const formatNativeError: ErrorFormatter = (error) => ({
   status: STATUS[error.kind],
-  body: nativeErrorBody(error.kind, error.message, error.details),
+  body: nativeErrorBody(error.kind, error.message, nativeDetails(error.details)),
 });

@@ -20,6 +20,9 @@ export const ErrorBody = Type.Object(
         parameter: Type.Optional(Type.String({ description: "the parameter at fault" })),
         expected: Type.Optional(Type.String()),
         suggestions: Type.Optional(Type.Array(Type.String())),
+        retry_after_seconds: Type.Optional(
+          Type.Integer({ description: "rate_limited: when to try again (also Retry-After)" }),
+        ),
       },
       { additionalProperties: true },
     ),
