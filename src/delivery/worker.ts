@@ -148,6 +148,8 @@ export class DeliveryWorker {
   /** Which app's lanes a pump offers claims to first: moves on every pump, so no app is always last. */
   #pumpTurn = 0;
   #outcomes: AttemptRecord[] = [];
+  /** The endpoint of each buffered outcome, in the same order: a retry is claimable only once written. */
+  #outcomeEndpoints: string[] = [];
   /** What the buffered outcomes say about each endpoint's failure streak, written with them. */
   #health = new Map<string, EndpointHealthChange>();
   #flushing: Promise<void> = Promise.resolve();
@@ -631,7 +633,15 @@ export class DeliveryWorker {
     this.metrics.attemptSeconds.observe({ profile: wire.id }, result.durationMs / 1000);
     const requestHeaders = redactHeaders(headers);
     this.#noteHealth(endpoint.id, next.state, startedAt);
-    this.#record({ deliveryId: delivery.id, attempt, startedAt, ...result, requestHeaders, bodySha256, ...next });
+    this.#record(endpoint.id, {
+      deliveryId: delivery.id,
+      attempt,
+      startedAt,
+      ...result,
+      requestHeaders,
+      bodySha256,
+      ...next,
+    });
     if (next.state === "pending") {
       lane.retryAt = Math.min(lane.retryAt, next.nextAttemptAt);
       lane.dueAt = Math.min(lane.dueAt, next.nextAttemptAt);
@@ -745,6 +755,11 @@ export class DeliveryWorker {
       this.logger.debug({ endpointId, appId: app.id }, "deliveries held: the app has no API key to sign with");
       return undefined;
     }
+    if (wire.signsWith === "endpoint-keys" && endpointKeys.length === 0) {
+      // Never an unsigned request: an endpoint read between its save and its keys' is held until they exist.
+      this.logger.debug({ endpointId, appId: app.id }, "deliveries held: the endpoint has no signing key yet");
+      return undefined;
+    }
     return { endpoint, wire, keys: { appToken: app.signingKey, endpointKeys, apiKeys } };
   }
 
@@ -760,8 +775,9 @@ export class DeliveryWorker {
     this.#wakeTimer = setTimeout(() => this.#schedulePump(), Math.max(0, earliest - Date.now()));
   }
 
-  #record(outcome: AttemptRecord): void {
+  #record(endpointId: string, outcome: AttemptRecord): void {
     this.#outcomes.push(outcome);
+    this.#outcomeEndpoints.push(endpointId);
     if (this.#outcomes.length >= FLUSH_BATCH) {
       clearTimeout(this.#flushTimer);
       void this.#flush();
@@ -776,20 +792,39 @@ export class DeliveryWorker {
    * database busy or restarting) goes back to the head of the buffer and is tried again with backoff:
    * dropping it would let the leases run out and send delivered webhooks a second time.
    */
+  /**
+   * Retries just written are claimable now: a claim made before the write found them still leased,
+   * so their lanes look again when each is due, not at the next poll.
+   */
+  #retriesWritten(batch: AttemptRecord[], endpointIds: string[]): void {
+    let woken = false;
+    batch.forEach((outcome, index) => {
+      if (outcome.state !== "pending") return;
+      const lane = this.#lane(endpointIds[index]!);
+      lane.dueAt = Math.min(lane.dueAt, outcome.nextAttemptAt);
+      woken = true;
+    });
+    if (woken) this.#armWakeTimer();
+  }
+
   #flush(): Promise<void> {
     this.#flushQueued = false;
     clearTimeout(this.#flushTimer);
     this.#flushing = this.#flushing.then(async () => {
       const batch = this.#outcomes;
+      const endpointIds = this.#outcomeEndpoints;
       if (batch.length === 0) return;
       this.#outcomes = [];
+      this.#outcomeEndpoints = [];
       try {
         await this.store.recordAttempts(batch);
         this.#flushBackoffMs = 0;
+        this.#retriesWritten(batch, endpointIds);
         await this.#flushHealth();
       } catch (error) {
         this.logger.error({ err: error, outcomes: batch.length }, "recording attempt outcomes failed; retrying");
         this.#outcomes = batch.concat(this.#outcomes);
+        this.#outcomeEndpoints = endpointIds.concat(this.#outcomeEndpoints);
         this.#flushBackoffMs = Math.min(Math.max(2 * this.#flushBackoffMs, 50), 2000);
         // After shutdown began, a lost outcome is like a crash: the lease runs out, the same id goes again.
         if (this.#running && !this.#flushQueued) {
