@@ -58,6 +58,8 @@ describe("dashboard under attack", () => {
       "/dashboard/%00.js",
       "/dashboard/assets/%00",
       "/dashboard/a%0a.js",
+      "/dashboard/%252e%252e%252fpackage.json",
+      "/dashboard/..%2f..%2fsettings",
     ];
     for (const probe of probes) {
       const { status, body } = await rawGet(h.url, probe);

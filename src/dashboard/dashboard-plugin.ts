@@ -35,13 +35,12 @@ function secureHeaders(reply: FastifyReply): void {
 }
 
 /**
- * What a dashboard file's path may look like: the build's own names (letters, digits, `-_.`, `/`),
- * no `..` segment. Anything else (`..%2f`, `%5c`, `%00`…) is answered 404 here, before the file
- * server turns it into a 500 and an error in the log.
+ * A path under /dashboard that can only be a probe: a `..` segment, a backslash, a `%` left after
+ * decoding (double encoding), a control character. Answered 404 here, before the file server turns
+ * it into a 500 and an error in the log.
  */
-const ASSET_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))[\w\-.][\w\-./]*$/;
-/** A page path that can only be a probe: a `..` segment, a backslash, a control character. */
-const PROBE = /(?:^|[/\\])\.\.(?:[/\\]|$)|[\\\u0000-\u001f]/;
+const isProbe = (path: string): boolean =>
+  path.split(/[/\\]/).includes("..") || /[\\%]/.test(path) || [...path].some((char) => char.charCodeAt(0) < 0x20);
 
 const notFound = (reply: FastifyReply) => {
   const { status, body } = formatNativeError(new HeraldError("not_found", "No such dashboard file."));
@@ -87,9 +86,8 @@ export async function registerDashboard(app: FastifyInstance, root = DASHBOARD_A
   // Hashed assets are files; any other path is a page of the single-page app.
   app.get("/dashboard/*", async (request, reply) => {
     const path = (request.params as { "*": string })["*"];
-    if (PROBE.test(path)) return notFound(reply);
+    if (isProbe(path)) return notFound(reply);
     if (path.startsWith("assets/") || /\.[a-z0-9]+$/i.test(path)) {
-      if (!ASSET_PATH.test(path)) return notFound(reply);
       secureHeaders(reply);
       return reply.sendFile(path, root);
     }
