@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, eventually, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
 
 /**
  * What an attacker review found on the streaming routes (`/v1/listen`, `/v1/live/deliveries`):
@@ -155,5 +155,69 @@ describe("streaming routes under attack", { concurrency: 1 }, () => {
     const deleted = await call(h.url, "DELETE", `/v1/apps/${doomed.appId}`, { token: h.adminToken });
     assert.equal(deleted.status, 204);
     await eventually(() => (live.ended && listen.ended ? true : undefined), 15_000);
+  });
+
+  it("listen sessions: at most 10 per app and 100 per process, then 429 with Retry-After", async () => {
+    const capped = await h.createApp("capped");
+    const post = (token: string) =>
+      fetch(`${h.url}/v1/listen`, {
+        method: "POST",
+        headers: { "api-token": token, "content-type": "application/json" },
+        body: "{}",
+      });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const created = await post(capped.token);
+      assert.equal(created.status, 201);
+      ids.push(((await created.json()) as { id: string }).id);
+    }
+    const refused = await post(capped.token);
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get("retry-after")) > 0);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, "rate_limited");
+    assert.match(error.message, /10 listen sessions/);
+    // Ending one frees its place.
+    assert.equal((await call(h.url, "DELETE", `/v1/listen/${ids.pop()}`, { token: capped.token })).status, 204);
+    const again = await post(capped.token);
+    assert.equal(again.status, 201);
+    ids.push(((await again.json()) as { id: string }).id);
+    // Nine more apps of ten sessions: the process holds 100, and the next app is refused too.
+    for (let n = 0; n < 9; n++) {
+      const other = await h.createApp(`filler-${n}`);
+      for (let i = 0; i < 10; i++) assert.equal((await post(other.token)).status, 201);
+    }
+    const late = await h.createApp("late");
+    const full = await post(late.token);
+    assert.equal(full.status, 429);
+    assert.ok(Number(full.headers.get("retry-after")) > 0);
+    assert.match(((await full.json()) as { error: { message: string } }).error.message, /on this server/);
+  });
+
+  it("an expired session's endpoint is kept when it was changed to an ordinary URL meanwhile", async () => {
+    const local = await startHerald({ listenGraceMs: 800 });
+    try {
+      const owner = await local.createApp();
+      const create = async () => {
+        const created = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
+        assert.equal(created.status, 201);
+        return created.body.endpoint.id as string;
+      };
+      const changed = await create();
+      const untouched = await create();
+      const patched = await call(local.url, "PATCH", `/v1/endpoints/${changed}`, {
+        token: owner.token,
+        body: { url: "http://127.0.0.1:9/webhooks" },
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      const endpointStatus = async (id: string) =>
+        (await call(local.url, "GET", `/v1/endpoints/${id}`, { token: owner.token })).status;
+      // Neither stream connects: both sessions expire after the grace period.
+      await eventually(async () => ((await endpointStatus(untouched)) === 404 ? true : undefined), 15_000);
+      await sleep(500);
+      assert.equal(await endpointStatus(changed), 200);
+    } finally {
+      await local.close();
+    }
   });
 });

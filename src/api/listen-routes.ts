@@ -108,7 +108,7 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
           summary: "Start a listen session: a temporary endpoint whose webhooks go to the CLI that opens its stream",
           tags: ["listen"],
           body: NewListenSession,
-          response: responses({ 201: ListenSessionJson }),
+          response: responses({ 201: ListenSessionJson }, [400, 401, 403, 404, 429]),
         },
       },
       async (request, reply) => {
@@ -229,8 +229,11 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         const tenant = appOf(request);
         const session = sessionOf(tenant.id, request.params.id);
         relay.close(session.id);
-        await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
-        ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);
+        // An endpoint PATCHed to an ordinary URL meanwhile is the user's now: it outlives the session.
+        if ((await ctx.store.getEndpoint(session.endpointId))?.url === listenUrl(session.id)) {
+          await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
+          ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);
+        }
         return reply.status(204).send();
       },
     );
