@@ -216,6 +216,18 @@ describe("streaming routes under attack", { concurrency: 1 }, () => {
       await eventually(async () => ((await endpointStatus(untouched)) === 404 ? true : undefined), 15_000);
       await sleep(500);
       assert.equal(await endpointStatus(changed), 200);
+      // Ending a session by hand keeps a changed endpoint too.
+      const ended = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
+      const endedEndpoint = ended.body.endpoint.id as string;
+      await call(local.url, "PATCH", `/v1/endpoints/${endedEndpoint}`, {
+        token: owner.token,
+        body: { url: "http://127.0.0.1:9/webhooks" },
+      });
+      assert.equal(
+        (await call(local.url, "DELETE", `/v1/listen/${ended.body.id}`, { token: owner.token })).status,
+        204,
+      );
+      assert.equal(await endpointStatus(endedEndpoint), 200);
     } finally {
       await local.close();
     }
