@@ -65,12 +65,12 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const metrics = new Metrics();
   // `herald listen` sessions: their endpoints' attempts go through the relay, not HTTP.
   let onListenConnected = (_endpointId: string) => {};
-  let onListenExpired = async (_appId: string, _endpointId: string) => {};
+  let onListenExpired = async (_appId: string, _endpointId: string, _url: string) => {};
   const relay = new ListenRelay({
     graceMs: config.listenGraceMs,
     captureBytes: config.responseCaptureBytes,
     onConnected: (endpointId) => onListenConnected(endpointId),
-    onExpired: (appId, endpointId) => onListenExpired(appId, endpointId),
+    onExpired: (appId, endpointId, url) => onListenExpired(appId, endpointId, url),
   });
   // Before the store opens: a bad HERALD_ALLOW_NETWORKS stops the start with nothing to close.
   const transport = new RelayingTransport(relay, {
@@ -89,7 +89,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   // Wakes this process's worker, once it exists: operational events are published from inside it.
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
   onListenConnected = (endpointId) => wake([endpointId]);
-  onListenExpired = async (appId, endpointId) => {
+  onListenExpired = async (appId, endpointId, url) => {
+    // An endpoint PATCHed to an ordinary URL meanwhile is the user's now: it outlives the session.
+    if ((await store.getEndpoint(endpointId))?.url !== url) return;
     await store.deleteEndpoint(appId, endpointId, Date.now());
     endpoints.forgetEndpoint(appId, endpointId);
   };

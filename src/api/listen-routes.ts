@@ -11,6 +11,7 @@ import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { keyRecords, shownSecret } from "./endpoints-routes.js";
 import { EndpointJson, responses, Secret } from "./schemas.js";
+import { StreamCredentials } from "./stream-credentials.js";
 import { endpointJson } from "./views.js";
 
 const LISTEN_PROFILES = WIRE_FORMATS.filter((format) => !format.synchronous).map((format) => format.id);
@@ -41,10 +42,18 @@ const AttemptParams = Type.Object({
   attempt_id: Type.String({ minLength: 1, maxLength: 64 }),
 });
 
+/** What a report's headers may carry, like a real HTTP answer: the delivery log keeps them with every attempt. */
+export const REPORT_MAX_HEADERS = 100;
+export const REPORT_MAX_HEADER_BYTES = 16 * 1024;
+
 const AttemptReport = Type.Object(
   {
     status_code: Type.Union([Type.Integer({ minimum: 100, maximum: 599 }), Type.Null()]),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    headers: Type.Optional(
+      Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: REPORT_MAX_HEADER_BYTES }), {
+        maxProperties: REPORT_MAX_HEADERS,
+      }),
+    ),
     body: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     error_class: Type.Optional(Type.Union([Type.Enum([...ERROR_CLASSES]), Type.Null()])),
     error: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
@@ -57,6 +66,20 @@ interface AttemptReportBody {
   body?: string | null;
   error_class?: ErrorClass | null;
   error?: string | null;
+}
+
+/** Refuses a report whose headers weigh more than a real HTTP answer's (the schema caps their count). */
+function checkReportHeaders(headers: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(headers);
+  const bytes = entries.reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value), 0);
+  if (bytes > REPORT_MAX_HEADER_BYTES) {
+    throw new HeraldError(
+      "invalid_value",
+      `A report's headers carry at most ${REPORT_MAX_HEADER_BYTES} bytes of names and values in total.`,
+      { parameter: "headers" },
+    );
+  }
+  return headers;
 }
 
 /**
@@ -72,6 +95,8 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
       return session;
     };
 
+    const credentials = new StreamCredentials(ctx);
+
     // The CLIs' streams would keep the server's close waiting: end them first.
     app.addHook("preClose", async () => relay.closeAll());
 
@@ -83,7 +108,7 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
           summary: "Start a listen session: a temporary endpoint whose webhooks go to the CLI that opens its stream",
           tags: ["listen"],
           body: NewListenSession,
-          response: responses({ 201: ListenSessionJson }),
+          response: responses({ 201: ListenSessionJson }, [400, 401, 403, 404, 429]),
         },
       },
       async (request, reply) => {
@@ -129,6 +154,8 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
     app.get<{ Params: { id: string } }>(
       "/listen/:id/stream",
       {
+        // Fastify's automatic HEAD would run this handler and attach a stream that never answers: 404 instead.
+        exposeHeadRoute: false,
         config: { access: "manage" },
         schema: {
           summary: "The session's deliveries, as server-sent events (`delivery`: attempt_id, headers, base64 body)",
@@ -137,9 +164,21 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         },
       },
       async (request, reply) => {
-        const session = sessionOf(appOf(request).id, request.params.id);
+        const appId = appOf(request).id;
+        const session = sessionOf(appId, request.params.id);
         reply.hijack();
         relay.attach(session.id, reply.raw);
+        // A revoked token ends the stream (the session then expires unless another connects); a deleted app ends the session.
+        credentials.watch(request, appId, reply.raw, () => {
+          ctx.store.getApp(appId).then(
+            (stillThere) => {
+              if (stillThere) return reply.raw.end();
+              relay.close(session.id);
+              ctx.endpoints.forgetEndpoint(appId, session.endpointId);
+            },
+            () => reply.raw.end(),
+          );
+        });
       },
     );
 
@@ -160,7 +199,7 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         const { body } = request;
         const waiting = relay.report(session.id, request.params.attempt_id, {
           statusCode: body.status_code,
-          headers: body.headers ?? {},
+          headers: checkReportHeaders(body.headers ?? {}),
           body: body.body ?? null,
           errorClass: body.error_class ?? null,
           error: body.error ?? null,
@@ -190,8 +229,11 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         const tenant = appOf(request);
         const session = sessionOf(tenant.id, request.params.id);
         relay.close(session.id);
-        await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
-        ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);
+        // An endpoint PATCHed to an ordinary URL meanwhile is the user's now: it outlives the session.
+        if ((await ctx.store.getEndpoint(session.endpointId))?.url === listenUrl(session.id)) {
+          await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
+          ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);
+        }
         return reply.status(204).send();
       },
     );

@@ -6,6 +6,7 @@ import type { DeliveryView } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
+import { StreamCredentials } from "./stream-credentials.js";
 import { deliveryJson } from "./views.js";
 
 /** How often an app's feed looks at the store: the store is the truth across processes. */
@@ -145,6 +146,7 @@ const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.str
  */
 export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimits }> = async (app, ctx) => {
   const hub = new LiveHub(ctx.store, ctx.logger, ctx.liveLimits);
+  const credentials = new StreamCredentials(ctx);
   app.addHook("preClose", (done) => {
     hub.closeAll();
     done();
@@ -153,6 +155,8 @@ export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimi
   app.get(
     "/live/deliveries",
     {
+      // Fastify's automatic HEAD would run this handler and hold a stream slot with no stream: 404 instead.
+      exposeHeadRoute: false,
       config: { access: "read" },
       schema: {
         summary: "Live delivery updates, as server-sent events (text/event-stream)",
@@ -163,7 +167,8 @@ export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimi
     },
     async (request, reply) => {
       const stream = reply.raw;
-      const { feed, unsubscribe } = hub.subscribe(appOf(request).id, stream, (delivery) => {
+      const appId = appOf(request).id;
+      const { feed, unsubscribe } = hub.subscribe(appId, stream, (delivery) => {
         stream.write(sse("delivery", deliveryJson(delivery)));
       });
       reply.hijack();
@@ -180,6 +185,8 @@ export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimi
       };
       request.raw.on("close", end);
       stream.on("close", end);
+      // A revoked token or a deleted app stops watching.
+      credentials.watch(request, appId, stream, () => stream.end());
       await feed.ready();
       if (!stream.writableEnded) stream.write(sse("ready", { poll_ms: LIVE_POLL_MS }));
     },

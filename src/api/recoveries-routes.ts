@@ -27,6 +27,31 @@ function recoveryWindow(body: { since: string; until?: string }, now: number): {
 
 /** `POST /v1/endpoints/{id}/recover` starts a background recovery; `GET /v1/recoveries/{id}` shows its progress. */
 export const recoveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  /**
+   * The last recovery started here per endpoint, and a queue per endpoint so two requests cannot
+   * both see "none running": at most one running recovery per endpoint (a second one would only
+   * double the work). Per process: the store has no "running recovery of an endpoint" query yet.
+   */
+  const latest = new Map<string, string>();
+  const queues = new Map<string, Promise<unknown>>();
+  const oneAtATime = <T>(endpointId: string, work: () => Promise<T>): Promise<T> => {
+    const turn = (queues.get(endpointId) ?? Promise.resolve()).then(work, work);
+    const settled = turn.catch(() => {});
+    queues.set(endpointId, settled);
+    void settled.then(() => queues.get(endpointId) === settled && queues.delete(endpointId));
+    return turn;
+  };
+  const refuseIfRunning = async (appId: string, endpointId: string) => {
+    const id = latest.get(endpointId);
+    if (id === undefined) return;
+    const previous = await ctx.store.getRecovery(appId, id);
+    if (previous?.status !== "running") {
+      latest.delete(endpointId);
+      return;
+    }
+    throw new HeraldError("conflict", `Recovery "${id}" of this endpoint is still running: wait for it to finish.`);
+  };
+
   app.post<{ Params: { id: string }; Body: { since: string; until?: string } }>(
     "/endpoints/:id/recover",
     {
@@ -37,7 +62,7 @@ export const recoveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
         tags: ["deliveries"],
         params: IdParams,
         body: NewRecovery,
-        response: responses({ 202: RecoveryJson }, [400, 401, 403, 404]),
+        response: responses({ 202: RecoveryJson }, [400, 401, 403, 404, 409]),
       },
     },
     async (request, reply) => {
@@ -48,21 +73,25 @@ export const recoveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
       if (!endpoint || endpoint.appId !== tenant.id) {
         throw new HeraldError("not_found", `No endpoint "${request.params.id}".`);
       }
-      const recovery = {
-        id: newRecoveryId(),
-        appId: tenant.id,
-        endpointId: endpoint.id,
-        ...window,
-        status: "running" as const,
-        recovered: 0,
-        total: null,
-        error: null,
-        createdAt: now,
-        finishedAt: null,
-      };
-      await ctx.store.createRecovery(recovery);
-      ctx.onRecoveryCreated();
-      return reply.status(202).send(recoveryJson(recovery));
+      return oneAtATime(endpoint.id, async () => {
+        await refuseIfRunning(tenant.id, endpoint.id);
+        const recovery = {
+          id: newRecoveryId(),
+          appId: tenant.id,
+          endpointId: endpoint.id,
+          ...window,
+          status: "running" as const,
+          recovered: 0,
+          total: null,
+          error: null,
+          createdAt: now,
+          finishedAt: null,
+        };
+        await ctx.store.createRecovery(recovery);
+        latest.set(endpoint.id, recovery.id);
+        ctx.onRecoveryCreated();
+        return reply.status(202).send(recoveryJson(recovery));
+      });
     },
   );
 

@@ -85,6 +85,7 @@ function attentionRank(endpoint: Record<string, unknown>, successRate: number | 
  * `complete: false` says it stopped there.
  */
 export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
+  const cache = new StatsCache(ctx.store);
   app.get<{ Querystring: { hours?: string } }>(
     "/stats",
     {
@@ -100,103 +101,136 @@ export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
       if (!Number.isInteger(hours) || hours < 1 || hours > 24) {
         throw new HeraldError("invalid_value", '"hours" must be an integer from 1 to 24.', { parameter: "hours" });
       }
-      const appId = appOf(request).id;
-      const now = Date.now();
-      const since = now - hours * 3_600_000;
-      const bucketMs = (hours * 3_600_000) / BUCKETS;
-      const endpoints = await ctx.store.listEndpoints(appId);
-      const window = await scan(ctx.store, appId, {}, (delivery) => delivery.createdAt >= since);
-      const queue = await scan(ctx.store, appId, { state: "pending" }, () => true);
-
-      const tallies = new Map<string, EndpointTally>(
-        endpoints.map((endpoint) => [
-          endpoint.id,
-          {
-            endpoint,
-            buckets: Array.from({ length: BUCKETS }, (_, index) => ({
-              start: since + index * bucketMs,
-              succeeded: 0,
-              failed: 0,
-              pending: 0,
-              latencies: [],
-            })),
-            latencies: [],
-            lastError: null,
-            pending: 0,
-            oldestPending: null,
-          },
-        ]),
-      );
-      for (const delivery of window.deliveries) {
-        const tally = tallies.get(delivery.endpointId);
-        if (!tally) continue; // a deleted endpoint's deliveries stay in the log, not in the overview
-        const bucket = tally.buckets[Math.min(BUCKETS - 1, Math.floor((delivery.createdAt - since) / bucketMs))]!;
-        bucket[delivery.state] += 1;
-        for (const attempt of delivery.attemptLog) {
-          bucket.latencies.push(attempt.durationMs);
-          tally.latencies.push(attempt.durationMs);
-          const problem = attemptProblem(attempt);
-          if (problem !== null && (tally.lastError === null || attempt.startedAt > tally.lastError.at)) {
-            tally.lastError = { at: attempt.startedAt, message: problem };
-          }
-        }
-      }
-      for (const delivery of queue.deliveries) {
-        const tally = tallies.get(delivery.endpointId);
-        if (!tally) continue;
-        tally.pending += 1;
-        tally.oldestPending = Math.min(tally.oldestPending ?? delivery.createdAt, delivery.createdAt);
-      }
-
-      const rows = [...tallies.values()].map((tally) => {
-        const succeeded = tally.buckets.reduce((sum, bucket) => sum + bucket.succeeded, 0);
-        const failed = tally.buckets.reduce((sum, bucket) => sum + bucket.failed, 0);
-        const pending = tally.buckets.reduce((sum, bucket) => sum + bucket.pending, 0);
-        const finished = succeeded + failed;
-        const successRate = finished === 0 ? null : succeeded / finished;
-        const latencies = sortedCopy(tally.latencies);
-        // The endpoint JSON's fields as the API shows them; `breaker` and friends when the engine has them.
-        const extra = tally.endpoint as unknown as Record<string, unknown>;
-        return {
-          rank: attentionRank(extra, successRate),
-          json: {
-            endpoint_id: tally.endpoint.id,
-            url: tally.endpoint.url,
-            profile: tally.endpoint.profile,
-            enabled: tally.endpoint.enabled,
-            disabled_reason: tally.endpoint.disabledReason,
-            breaker: typeof extra.breaker === "string" ? extra.breaker : null,
-            deliveries: succeeded + failed + pending,
-            succeeded,
-            failed,
-            success_rate: successRate,
-            latency_p50_ms: percentile(latencies, 50),
-            latency_p99_ms: percentile(latencies, 99),
-            last_error: tally.lastError && { at: isoTime(tally.lastError.at), message: tally.lastError.message },
-            queue_depth: tally.pending,
-            oldest_pending_age_ms: tally.oldestPending === null ? null : now - tally.oldestPending,
-            series: tally.buckets.map((bucket) => {
-              const sorted = sortedCopy(bucket.latencies);
-              return {
-                start: isoTime(bucket.start),
-                per_minute: (bucket.succeeded + bucket.failed + bucket.pending) / (bucketMs / 60_000),
-                succeeded: bucket.succeeded,
-                failed: bucket.failed,
-                pending: bucket.pending,
-                latency_p50_ms: percentile(sorted, 50),
-                latency_p99_ms: percentile(sorted, 99),
-              };
-            }),
-          },
-        };
-      });
-      rows.sort((a, b) => a.rank - b.rank || b.json.failed - a.json.failed);
-      return {
-        hours,
-        bucket_seconds: bucketMs / 1000,
-        complete: window.complete && queue.complete,
-        endpoints: rows.map((row) => row.json),
-      };
+      return cache.get(appOf(request).id, hours);
     },
   );
 };
+
+/** How long one computation of an app's stats answers every caller: the Overview polls, tabs multiply. */
+export const STATS_CACHE_MS = 5000;
+
+/**
+ * Stats per app and window, computed at most once per few seconds: concurrent callers share the
+ * computation under way, later ones its result until it is `STATS_CACHE_MS` old. Each computation
+ * reads up to 10,000 deliveries, so an uncached flood of calls would starve the event loop.
+ */
+class StatsCache {
+  readonly #entries = new Map<string, { at: number; answer: Promise<StatsAnswer> }>();
+
+  constructor(private readonly store: Store) {}
+
+  get(appId: string, hours: number): Promise<StatsAnswer> {
+    const key = `${appId}\0${hours}`;
+    const now = Date.now();
+    const cached = this.#entries.get(key);
+    if (cached && now - cached.at < STATS_CACHE_MS) return cached.answer;
+    for (const [old, entry] of this.#entries) if (now - entry.at >= STATS_CACHE_MS) this.#entries.delete(old);
+    const answer = computeStats(this.store, appId, hours, now);
+    // A failed computation is not kept: the next caller tries again.
+    answer.catch(() => this.#entries.get(key)?.answer === answer && this.#entries.delete(key));
+    this.#entries.set(key, { at: now, answer });
+    return answer;
+  }
+}
+
+type StatsAnswer = Awaited<ReturnType<typeof computeStats>>;
+
+async function computeStats(store: Store, appId: string, hours: number, now: number) {
+  const since = now - hours * 3_600_000;
+  const bucketMs = (hours * 3_600_000) / BUCKETS;
+  const endpoints = await store.listEndpoints(appId);
+  const window = await scan(store, appId, {}, (delivery) => delivery.createdAt >= since);
+  const queue = await scan(store, appId, { state: "pending" }, () => true);
+
+  const tallies = new Map<string, EndpointTally>(
+    endpoints.map((endpoint) => [
+      endpoint.id,
+      {
+        endpoint,
+        buckets: Array.from({ length: BUCKETS }, (_, index) => ({
+          start: since + index * bucketMs,
+          succeeded: 0,
+          failed: 0,
+          pending: 0,
+          latencies: [],
+        })),
+        latencies: [],
+        lastError: null,
+        pending: 0,
+        oldestPending: null,
+      },
+    ]),
+  );
+  for (const delivery of window.deliveries) {
+    const tally = tallies.get(delivery.endpointId);
+    if (!tally) continue; // a deleted endpoint's deliveries stay in the log, not in the overview
+    const bucket = tally.buckets[Math.min(BUCKETS - 1, Math.floor((delivery.createdAt - since) / bucketMs))]!;
+    bucket[delivery.state] += 1;
+    for (const attempt of delivery.attemptLog) {
+      bucket.latencies.push(attempt.durationMs);
+      tally.latencies.push(attempt.durationMs);
+      const problem = attemptProblem(attempt);
+      if (problem !== null && (tally.lastError === null || attempt.startedAt > tally.lastError.at)) {
+        tally.lastError = { at: attempt.startedAt, message: problem };
+      }
+    }
+  }
+  for (const delivery of queue.deliveries) {
+    const tally = tallies.get(delivery.endpointId);
+    if (!tally) continue;
+    tally.pending += 1;
+    tally.oldestPending = Math.min(tally.oldestPending ?? delivery.createdAt, delivery.createdAt);
+  }
+
+  const rows = [...tallies.values()].map((tally) => {
+    const succeeded = tally.buckets.reduce((sum, bucket) => sum + bucket.succeeded, 0);
+    const failed = tally.buckets.reduce((sum, bucket) => sum + bucket.failed, 0);
+    const pending = tally.buckets.reduce((sum, bucket) => sum + bucket.pending, 0);
+    const finished = succeeded + failed;
+    const successRate = finished === 0 ? null : succeeded / finished;
+    const latencies = sortedCopy(tally.latencies);
+    // The endpoint JSON's fields as the API shows them; `breaker` and friends when the engine has them.
+    const extra = tally.endpoint as unknown as Record<string, unknown>;
+    return {
+      rank: attentionRank(extra, successRate),
+      json: {
+        endpoint_id: tally.endpoint.id,
+        url: tally.endpoint.url,
+        profile: tally.endpoint.profile,
+        enabled: tally.endpoint.enabled,
+        disabled_reason: tally.endpoint.disabledReason,
+        breaker: typeof extra.breaker === "string" ? extra.breaker : null,
+        deliveries: succeeded + failed + pending,
+        succeeded,
+        failed,
+        success_rate: successRate,
+        latency_p50_ms: percentile(latencies, 50),
+        latency_p99_ms: percentile(latencies, 99),
+        last_error: tally.lastError && { at: isoTime(tally.lastError.at), message: tally.lastError.message },
+        queue_depth: tally.pending,
+        oldest_pending_age_ms: tally.oldestPending === null ? null : now - tally.oldestPending,
+        series: tally.buckets.map((bucket) => {
+          const sorted = sortedCopy(bucket.latencies);
+          return {
+            start: isoTime(bucket.start),
+            per_minute: (bucket.succeeded + bucket.failed + bucket.pending) / (bucketMs / 60_000),
+            succeeded: bucket.succeeded,
+            failed: bucket.failed,
+            pending: bucket.pending,
+            latency_p50_ms: percentile(sorted, 50),
+            latency_p99_ms: percentile(sorted, 99),
+          };
+        }),
+      },
+    };
+  });
+  rows.sort((a, b) => a.rank - b.rank || b.json.failed - a.json.failed);
+  return {
+    hours,
+    /** When these numbers were computed: answers are shared for a few seconds. */
+    generated_at: isoTime(now),
+    bucket_seconds: bucketMs / 1000,
+    complete: window.complete && queue.complete,
+    endpoints: rows.map((row) => row.json),
+  };
+}

@@ -35,6 +35,19 @@ function secureHeaders(reply: FastifyReply): void {
 }
 
 /**
+ * A path under /dashboard that can only be a probe: a `..` segment, a backslash, a `%` left after
+ * decoding (double encoding), a control character. Answered 404 here, before the file server turns
+ * it into a 500 and an error in the log.
+ */
+const isProbe = (path: string): boolean =>
+  path.split(/[/\\]/).includes("..") || /[\\%]/.test(path) || [...path].some((char) => char.charCodeAt(0) < 0x20);
+
+const notFound = (reply: FastifyReply) => {
+  const { status, body } = formatNativeError(new HeraldError("not_found", "No such dashboard file."));
+  return reply.status(status).send(body);
+};
+
+/**
  * Serves the web dashboard at `/dashboard`: hashed assets cached for good, and `index.html` (never
  * cached) for every other path under it, so a reload on `/dashboard/deliveries` opens that page.
  */
@@ -73,6 +86,7 @@ export async function registerDashboard(app: FastifyInstance, root = DASHBOARD_A
   // Hashed assets are files; any other path is a page of the single-page app.
   app.get("/dashboard/*", async (request, reply) => {
     const path = (request.params as { "*": string })["*"];
+    if (isProbe(path)) return notFound(reply);
     if (path.startsWith("assets/") || /\.[a-z0-9]+$/i.test(path)) {
       secureHeaders(reply);
       return reply.sendFile(path, root);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
+import { HeraldError } from "../../core/errors.js";
 import {
   type ErrorClass,
   OutboundTransport,
@@ -53,9 +54,13 @@ export interface ListenRelayOptions {
   captureBytes: number;
   /** A session (re)connected: its held deliveries can go now. */
   onConnected(endpointId: string): void;
-  /** A session expired: delete its endpoint. */
-  onExpired(appId: string, endpointId: string): Promise<void>;
+  /** A session expired: delete its endpoint, if its URL is still the session's (`url`): it may have been changed since. */
+  onExpired(appId: string, endpointId: string, url: string): Promise<void>;
 }
+
+/** Sessions one app may hold in this process, and the process in all: each is an endpoint and, connected, a stream. */
+export const MAX_LISTEN_SESSIONS_PER_APP = 10;
+export const MAX_LISTEN_SESSIONS = 100;
 
 const HEARTBEAT_MS = 15_000;
 /** Error classes a CLI may report for an attempt that got no status. */
@@ -79,6 +84,7 @@ export class ListenRelay {
 
   /** A new session for an endpoint about to be created; it expires unless a CLI connects within the grace period. */
   open(appId: string, endpointId: string): string {
+    this.#refuseBeyondCaps(appId);
     const id = `lsn_${randomBytes(12).toString("base64url")}`;
     const session: Session = {
       id,
@@ -187,7 +193,27 @@ export class ListenRelay {
   async closeAll(): Promise<void> {
     const sessions = [...this.#sessions.values()];
     for (const session of sessions) this.close(session.id);
-    await Promise.allSettled(sessions.map((session) => this.options.onExpired(session.appId, session.endpointId)));
+    await Promise.allSettled(
+      sessions.map((session) => this.options.onExpired(session.appId, session.endpointId, listenUrl(session.id))),
+    );
+  }
+
+  /** Too many sessions: 429 with Retry-After, in the API's format. */
+  #refuseBeyondCaps(appId: string): void {
+    if (this.#sessions.size >= MAX_LISTEN_SESSIONS) {
+      throw new HeraldError("rate_limited", "Too many listen sessions are open on this server; try again later.", {
+        retryAfterSeconds: 30,
+      });
+    }
+    let ofApp = 0;
+    for (const session of this.#sessions.values()) if (session.appId === appId) ofApp += 1;
+    if (ofApp >= MAX_LISTEN_SESSIONS_PER_APP) {
+      throw new HeraldError(
+        "rate_limited",
+        `This app already has ${MAX_LISTEN_SESSIONS_PER_APP} listen sessions; end one (DELETE /v1/listen/{id}) and try again.`,
+        { retryAfterSeconds: 30 },
+      );
+    }
   }
 
   #detach(session: Session, stream: ServerResponse): void {
@@ -201,7 +227,7 @@ export class ListenRelay {
     clearTimeout(session.expiry);
     session.expiry = setTimeout(() => {
       this.close(session.id);
-      this.options.onExpired(session.appId, session.endpointId).catch(() => {});
+      this.options.onExpired(session.appId, session.endpointId, listenUrl(session.id)).catch(() => {});
     }, this.options.graceMs);
     session.expiry.unref();
   }
