@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WIRE_FORMATS } from "../src/profiles/registry.js";
-import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 /**
@@ -14,7 +13,6 @@ import { Receiver } from "./helpers/receiver.js";
  */
 
 const HERALD = join(import.meta.dirname, "../bin/herald.js");
-const RECEIVER_CLI = join(import.meta.dirname, "../packages/receiver/bin/herald-receiver.js");
 
 interface Run {
   code: number | null;
@@ -46,15 +44,6 @@ function parsed(result: Run, what: string): any {
   } catch {
     assert.fail(`${what}: --json printed something that is not JSON: ${result.stdout}`);
   }
-}
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe("herald CLI: a newcomer's review", { concurrency: 1 }, () => {
@@ -201,78 +190,5 @@ describe("herald CLI: a newcomer's review", { concurrency: 1 }, () => {
     const typo = await herald(["trigger", "group_channel:mesage_send"]);
     assert.equal(typo.code, 2);
     assert.match(typo.stderr, /did you mean group_channel:message_send[,?]/);
-  });
-
-  it("help texts: no doubled default, grammar, required options; herald-receiver's usage and profile alias", async () => {
-    const trigger = await herald(["trigger", "--help"]);
-    assert.doesNotMatch(trigger.stdout, /\(default 60\)/);
-    assert.match(trigger.stdout, /\(default: 60\)/);
-    assert.doesNotMatch((await herald(["endpoint", "rotate-secret", "--help"])).stdout, /keys stays/);
-    const recover = await herald(["deliveries", "recover", "--help"]);
-    assert.match(recover.stdout, /--endpoint <id> +\(required\)/);
-    assert.match(recover.stdout, /--since <time> +\(required\)/);
-
-    const bare = await run(RECEIVER_CLI, [], env);
-    assert.equal(bare.code, 2);
-    assert.equal(bare.stdout, "");
-    assert.match(bare.stderr, /herald-receiver <command>/);
-    const check = (profile: string) =>
-      run(RECEIVER_CLI, ["check", receiver.url, "--profile", profile, "--secret", "s", "--timeout-ms", "2000"], env);
-    const alias = await check("standard");
-    assert.notEqual(alias.code, 2, alias.stderr);
-    assert.doesNotMatch(alias.stderr, /--profile/);
-    const wrong = await check("nope");
-    assert.equal(wrong.code, 2);
-    assert.match(wrong.stderr, /--profile must be/);
-  });
-
-  it("trigger --wait on a delivery that fails: exit 1 and one stderr line naming it", async () => {
-    // Sendbird's three attempts a few milliseconds apart, and no breaker holding the delivery pending.
-    const fast = await startHerald({ retryDelayScale: 0.0001, endpointBreakerFailures: 1_000_000 });
-    const broken = await Receiver.start(() => 503);
-    try {
-      const tenant = await fast.createApp();
-      const created = await call(fast.url, "POST", "/v1/endpoints", {
-        token: tenant.token,
-        body: { url: broken.url, profile: "sendbird" },
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      const local = { HERALD_URL: fast.url, HERALD_API_TOKEN: tenant.token };
-      const failing = await herald(["trigger", "user:block", "--wait"], local);
-      assert.equal(failing.code, 1, failing.stdout);
-      const lines = failing.stderr.split("\n").filter(Boolean);
-      assert.equal(lines.length, 1, failing.stderr);
-      assert.match(lines[0]!, new RegExp(`^failed: delivery \\S+ to ${created.body.id}$`));
-    } finally {
-      await broken.close();
-      await fast.close();
-    }
-  });
-
-  it("listen: a refused forward names its error class once; Ctrl-C says it stopped and removed the endpoint", async () => {
-    const port = await closedPort();
-    const child = spawn(process.execPath, [HERALD, "listen", "--forward-to", `http://127.0.0.1:${port}/hooks`], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-    try {
-      const ready = await eventually(() => /endpoint (\S+), session/.exec(out)?.[1], 15_000);
-      await call(h.url, "POST", "/v1/events", {
-        token: app.token,
-        body: { category: "group_channel:message_send", payload: { message: "to nowhere" } },
-      });
-      const line = await eventually(() => out.split("\n").find((text) => text.includes("ERR")), 15_000);
-      assert.match(line, /ERR refused/);
-      assert.equal(line.match(/ECONNREFUSED/g)?.length ?? 0, 1, line);
-      child.kill("SIGINT");
-      assert.equal(await exited, 0);
-      assert.match(out, new RegExp(`^stopped; endpoint ${ready} removed$`, "m"));
-      assert.equal((await call(h.url, "GET", `/v1/endpoints/${ready}`, { token: app.token })).status, 404);
-    } finally {
-      child.kill("SIGKILL");
-    }
   });
 });
