@@ -274,6 +274,7 @@ describe("dashboard", () => {
       await page.getByRole("button", { name: "group_channel:message_send", exact: true }).first().click();
       const editor = page.getByLabel("Event (JSON, as receivers will get it)");
       const sample = JSON.parse(await editor.inputValue());
+      assert.equal(sample.app_id, app.appId, "the sample carries the app's own id, not the catalog's placeholder");
       sample.payload = { ...sample.payload, message: "sent from the dashboard" };
       await editor.fill(JSON.stringify(sample, null, 2));
       await page.getByRole("button", { name: "Send test event" }).click();
@@ -281,6 +282,7 @@ describe("dashboard", () => {
       await arrivals.getByText("succeeded").waitFor({ timeout: 15_000 });
       assert.equal(local.requests.length, 1);
       assert.match(local.requests[0]!.raw.toString(), /sent from the dashboard/);
+      assert.equal(JSON.parse(local.requests[0]!.raw.toString()).app_id, app.appId, "the delivered body's app_id");
       await arrivals.getByRole("button", { name: "Attempts" }).click();
       const attempt = page.getByRole("listitem", { name: "Attempt 1" });
       await attempt.getByText("HTTP 200").waitFor();
@@ -387,6 +389,34 @@ describe("dashboard", () => {
       await screenshot(page, "delivery-log-recover");
     } finally {
       await flaky.close();
+    }
+  });
+
+  test("the Overview never calls an endpoint whose every attempt fails healthy, and shows its open breaker", async () => {
+    // Real retry delays (the first retry is seconds away) and a breaker that opens at the first failure:
+    // the delivery stays pending behind a failed attempt, so there is no success rate yet ("—").
+    const slow = await startHerald({ endpointBreakerFailures: 1 });
+    const broken = await Receiver.start(() => 500);
+    try {
+      const app = await slow.createApp("broken");
+      await configureChatWebhook(slow.url, app.token, { url: broken.url });
+      await call(slow.url, "POST", "/v1/events", { token: app.token, body: sampleEvent("to a broken endpoint") });
+      await eventually(async () => {
+        const page = await call(slow.url, "GET", "/v1/deliveries", { token: app.token });
+        const [delivery] = page.body.deliveries;
+        return delivery?.attempts >= 1 && delivery.status === "pending" ? true : undefined;
+      }, 15_000);
+      const { page, errors } = await browser.newPage();
+      await signIn(page, slow.url, app.token);
+      const card = page.getByRole("region", { name: `Endpoint ${broken.url}` });
+      await card.getByText("failing", { exact: true }).waitFor({ timeout: 15_000 });
+      assert.equal(await card.getByText("healthy", { exact: true }).count(), 0, "a failing endpoint is not healthy");
+      await card.getByText("breaker open", { exact: true }).waitFor({ timeout: 15_000 });
+      await screenshot(page, "overview-failing-endpoint");
+      assert.deepEqual(errors, []);
+    } finally {
+      await broken.close();
+      await slow.close();
     }
   });
 

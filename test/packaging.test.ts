@@ -249,6 +249,7 @@ test("the packed packages install and run in a plain Node project", { timeout: 6
     JSON.parse(await run(process.execPath, ["check.mjs", "sqlite", join(dir, "inbox.db")], app)),
     expected,
   );
-  const usage = await run(process.execPath, [join(app, "node_modules", ".bin", "herald-receiver")], app);
+  // With no command it is a usage error (exit 2, usage on stderr); --help is the usage on stdout, exit 0.
+  const usage = await run(process.execPath, [join(app, "node_modules", ".bin", "herald-receiver"), "--help"], app);
   assert.match(usage, /herald-receiver <command>/);
 });

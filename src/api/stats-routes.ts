@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
+import type { BreakerState } from "../core/circuit-breaker.js";
 import { HeraldError } from "../core/errors.js";
 import type { AttemptView, DeliveryView, Endpoint } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -71,9 +72,9 @@ function attemptProblem(attempt: AttemptView): string | null {
 }
 
 /** Failing, disabled or breaker-open endpoints first: what needs a look. */
-function attentionRank(endpoint: Record<string, unknown>, successRate: number | null): number {
-  if (endpoint.enabled === false) return 0;
-  if (endpoint.breaker === "open" || endpoint.breaker === "half_open") return 1;
+function attentionRank(enabled: boolean, breaker: BreakerState, successRate: number | null): number {
+  if (!enabled) return 0;
+  if (breaker !== "closed") return 1;
   if (successRate !== null && successRate < 1) return 2;
   return 3;
 }
@@ -85,7 +86,7 @@ function attentionRank(endpoint: Record<string, unknown>, successRate: number | 
  * `complete: false` says it stopped there.
  */
 export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  const cache = new StatsCache(ctx.store);
+  const cache = new StatsCache(ctx.store, (id) => ctx.breakerOf?.(id) ?? "closed");
   app.get<{ Querystring: { hours?: string } }>(
     "/stats",
     {
@@ -117,7 +118,10 @@ export const STATS_CACHE_MS = 5000;
 class StatsCache {
   readonly #entries = new Map<string, { at: number; answer: Promise<StatsAnswer> }>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly breakerOf: BreakerOf,
+  ) {}
 
   get(appId: string, hours: number): Promise<StatsAnswer> {
     const key = `${appId}\0${hours}`;
@@ -125,7 +129,7 @@ class StatsCache {
     const cached = this.#entries.get(key);
     if (cached && now - cached.at < STATS_CACHE_MS) return cached.answer;
     for (const [old, entry] of this.#entries) if (now - entry.at >= STATS_CACHE_MS) this.#entries.delete(old);
-    const answer = computeStats(this.store, appId, hours, now);
+    const answer = computeStats(this.store, this.breakerOf, appId, hours, now);
     // A failed computation is not kept: the next caller tries again.
     answer.catch(() => this.#entries.get(key)?.answer === answer && this.#entries.delete(key));
     this.#entries.set(key, { at: now, answer });
@@ -135,7 +139,10 @@ class StatsCache {
 
 type StatsAnswer = Awaited<ReturnType<typeof computeStats>>;
 
-async function computeStats(store: Store, appId: string, hours: number, now: number) {
+/** An endpoint's breaker as this process's worker knows it (closed where no worker runs). */
+type BreakerOf = (endpointId: string) => BreakerState;
+
+async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, hours: number, now: number) {
   const since = now - hours * 3_600_000;
   const bucketMs = (hours * 3_600_000) / BUCKETS;
   const endpoints = await store.listEndpoints(appId);
@@ -189,17 +196,16 @@ async function computeStats(store: Store, appId: string, hours: number, now: num
     const finished = succeeded + failed;
     const successRate = finished === 0 ? null : succeeded / finished;
     const latencies = sortedCopy(tally.latencies);
-    // The endpoint JSON's fields as the API shows them; `breaker` and friends when the engine has them.
-    const extra = tally.endpoint as unknown as Record<string, unknown>;
+    const breaker = breakerOf(tally.endpoint.id);
     return {
-      rank: attentionRank(extra, successRate),
+      rank: attentionRank(tally.endpoint.enabled, breaker, successRate),
       json: {
         endpoint_id: tally.endpoint.id,
         url: tally.endpoint.url,
         profile: tally.endpoint.profile,
         enabled: tally.endpoint.enabled,
         disabled_reason: tally.endpoint.disabledReason,
-        breaker: typeof extra.breaker === "string" ? extra.breaker : null,
+        breaker,
         deliveries: succeeded + failed + pending,
         succeeded,
         failed,

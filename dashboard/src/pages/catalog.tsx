@@ -5,10 +5,17 @@ import { followDeliveries } from "../live";
 import { Card, ErrorNote, StatusNote, useLoad } from "../ui";
 import { DeliveryDetail, statusBadge, upsert } from "./deliveries";
 
+/** A type's sample as this app would send it: the sample's placeholder app_id becomes the app's own. */
+function testEvent(entry: CatalogType, typeField: string, appId: string): Record<string, unknown> {
+  const event: Record<string, unknown> = { ...entry.sample, [typeField]: entry.type };
+  if ("app_id" in event) event.app_id = appId;
+  return event;
+}
+
 /** Sends a test event from a type's sample (editable) and shows its deliveries as they happen. */
 function SendTestEvent(props: PageProps & { entry: CatalogType; typeField: string }) {
   const { session, entry, typeField } = props;
-  const [text, setText] = useState(() => JSON.stringify({ ...entry.sample, [typeField]: entry.type }, null, 2));
+  const [text, setText] = useState(() => JSON.stringify(testEvent(entry, typeField, session.appId), null, 2));
   const [error, setError] = useState<unknown>(undefined);
   const [eventId, setEventId] = useState<string | undefined>(undefined);
   const [deliveries, setDeliveries] = useState<DeliveryJson[]>([]);

@@ -1,13 +1,48 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, type StatsJson } from "../api";
+import { api, type EndpointJson, type EndpointStats, type StatsJson } from "../api";
 import type { PageProps } from "../app";
 import { Lines, StackedBars } from "../charts";
 import { Badge, ErrorNote, formatAge, ms, percent, useLoad } from "../ui";
 
+/**
+ * How an endpoint is doing in the window. Failing when attempts fail without successes to match: a success
+ * rate below 1, failed attempts (last_error) with no success at all, or with deliveries waiting — deliveries still pending after
+ * failed attempts have no success rate yet ("—"), and are failing, not healthy.
+ */
+export function health(e: EndpointStats): "disabled" | "failing" | "idle" | "healthy" {
+  if (!e.enabled) return "disabled";
+  if (e.breaker === "open" || e.breaker === "half_open") return "failing";
+  if (e.success_rate !== null && e.success_rate < 1) return "failing";
+  if (e.succeeded === 0 && (e.failed > 0 || e.last_error !== null)) return "failing";
+  // Earlier successes, but deliveries wait behind failed attempts now.
+  if (e.last_error !== null && e.queue_depth > 0) return "failing";
+  if (e.deliveries === 0) return "idle";
+  return "healthy";
+}
+
+function HealthBadge({ stats }: { stats: EndpointStats }) {
+  const state = health(stats);
+  if (state === "disabled") {
+    return <Badge tone="bad">disabled{stats.disabled_reason ? `: ${stats.disabled_reason}` : ""}</Badge>;
+  }
+  if (state === "failing") return <Badge tone="bad">failing</Badge>;
+  if (state === "idle") return <Badge tone="off">idle</Badge>;
+  return <Badge tone="ok">healthy</Badge>;
+}
+
 /** Per endpoint: deliveries per minute, success rate, latency, queue; what needs a look comes first. */
 export function OverviewPage({ session }: PageProps) {
   const [hours, setHours] = useState(3);
-  const stats = useLoad(() => api<StatsJson>(session, "GET", `/v1/stats?hours=${hours}`), [hours]);
+  // The breaker state comes from the endpoints themselves (GET /v1/endpoints knows it; the stats may not).
+  const stats = useLoad(async () => {
+    const [window, listed] = await Promise.all([
+      api<StatsJson>(session, "GET", `/v1/stats?hours=${hours}`),
+      api<{ endpoints: EndpointJson[] }>(session, "GET", "/v1/endpoints?limit=500"),
+    ]);
+    const breakers = new Map(listed.endpoints.map((endpoint) => [endpoint.id, endpoint.breaker]));
+    const endpoints = window.endpoints.map((e) => ({ ...e, breaker: breakers.get(e.endpoint_id) ?? e.breaker }));
+    return { ...window, endpoints };
+  }, [hours]);
   useEffect(() => {
     const timer = setInterval(stats.reload, 10_000);
     return () => clearInterval(timer);
@@ -37,15 +72,12 @@ export function OverviewPage({ session }: PageProps) {
           <section class="card" key={e.endpoint_id} aria-label={`Endpoint ${e.url}`}>
             <h2 class="url">{e.url || e.endpoint_id}</h2>
             <p>
-              <Badge tone="off">{e.profile}</Badge>{" "}
-              {!e.enabled ? (
-                <Badge tone="bad">disabled{e.disabled_reason ? `: ${e.disabled_reason}` : ""}</Badge>
-              ) : e.breaker && e.breaker !== "closed" ? (
-                <Badge tone="bad">breaker {e.breaker.replace("_", " ")}</Badge>
-              ) : e.success_rate !== null && e.success_rate < 1 ? (
-                <Badge tone="wait">failing</Badge>
-              ) : (
-                <Badge tone="ok">healthy</Badge>
+              <Badge tone="off">{e.profile}</Badge> <HealthBadge stats={e} />
+              {e.breaker && e.breaker !== "closed" && (
+                <>
+                  {" "}
+                  <Badge tone="bad">breaker {e.breaker.replace("_", " ")}</Badge>
+                </>
               )}
             </p>
             <dl class="numbers">

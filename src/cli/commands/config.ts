@@ -15,15 +15,20 @@ export function registerConfigCommand(program: Command): void {
   program
     .command("config")
     .description("Print the settings in effect, VAR=value: the environment's, else the defaults")
-    .action(() => {
+    .option("--json", "print them as JSON: {VAR: {value, from_environment}}, secrets masked")
+    .action((options: { json?: boolean }, command: Command) => {
+      const json = Boolean(options.json ?? command.parent?.opts<{ json?: boolean }>().json);
       const env = process.env;
       const lines: string[] = [];
+      const settings: Record<string, { value: string; from_environment: boolean }> = {};
       const problems: string[] = [];
       const line = (name: string, value: string) => {
         const raw = env[name];
         const fromEnv = raw !== undefined && raw !== "";
+        // Secrets are never printed, in either form: only whether one is set.
         const shown = SECRET_VARIABLES.has(name) ? (fromEnv ? "(set)" : "") : value;
         lines.push(`${name}=${shown}${fromEnv ? "  # from the environment" : ""}`);
+        settings[name] = { value: shown, from_environment: fromEnv };
       };
       for (const { env: name, default: fallback } of CONFIG_VARIABLES) {
         const raw = env[name];
@@ -48,7 +53,7 @@ export function registerConfigCommand(program: Command): void {
         }
         line(name, value);
       }
-      say(lines.join("\n"));
+      say(json ? JSON.stringify(settings) : lines.join("\n"));
       if (problems.length > 0) throw new CliError(problems.join("; "));
     });
 }

@@ -1,9 +1,10 @@
 import { type Command, Option } from "commander";
+import { catalogTypes, closeTypes, fetchCatalog } from "../catalog-types.js";
+import type { Credential, HeraldClient } from "../client.js";
 import { CliError } from "../errors.js";
 import {
   asClient,
   clientCommand,
-  colours,
   dim,
   green,
   id,
@@ -50,6 +51,7 @@ interface RecoveryJson {
   status: "running" | "succeeded" | "failed";
   recovered: number;
   total: number | null;
+  error?: string | null;
 }
 
 const stateColour = (status: DeliveryJson["status"]) =>
@@ -116,6 +118,23 @@ const withFilters = (command: Command) =>
     .option("--since <time>", "created at or after (RFC 3339, or 15m, 2h, 7d ago)", time)
     .option("--until <time>", "created before (RFC 3339, or a duration ago)", time);
 
+/**
+ * Checks the filters before asking: a reversed window is a usage error in the CLI's own names, and a type
+ * not in the catalog a warning (it can only match nothing, but an event published with it may exist).
+ */
+async function checkFilters(options: ListFilters, client: HeraldClient, credential: Credential): Promise<void> {
+  if (options.since && options.until && options.since >= options.until) {
+    throw new CliError("--since must be earlier than --until", 2);
+  }
+  if (options.type === undefined) return;
+  const known = catalogTypes(await fetchCatalog(client, credential));
+  if (known.includes(options.type)) return;
+  const close = closeTypes(known, options.type, 3);
+  process.stderr.write(
+    `warning: no event type "${options.type}" in Herald's catalog${close.length > 0 ? `; did you mean ${close.join(", ")}?` : ""}\n`,
+  );
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `[#######        ] 40/100`, redrawn in place on a terminal's stderr. */
@@ -128,6 +147,10 @@ function progressBar(done: number, total: number | null): string {
 
 const TAIL_POLL_MS = 250;
 
+/** `2 failed deliveries of ep_…`: what a recovery sends again (not how they fare). */
+const sentAgain = (recovery: RecoveryJson) =>
+  `${recovery.recovered} failed ${recovery.recovered === 1 ? "delivery" : "deliveries"} of ${recovery.endpoint_id}`;
+
 export function registerDeliveryCommands(program: Command): void {
   const deliveries = program
     .command("deliveries")
@@ -137,6 +160,7 @@ export function registerDeliveryCommands(program: Command): void {
   withPaging(withFilters(clientCommand(deliveries, "list", "List deliveries, newest first", "app"))).action(
     (options: ListFilters & { limit?: number; cursor?: string }, command: Command) =>
       asClient(command, "app", async ({ json, client, credential }) => {
+        await checkFilters(options, client, credential);
         const query = queryOf({ ...filterQuery(options), limit: options.limit, cursor: options.cursor });
         const page = await client.call("GET", `/v1/deliveries${query}`, credential);
         show(
@@ -162,23 +186,27 @@ export function registerDeliveryCommands(program: Command): void {
     clientCommand(deliveries, "tail", "Follow the delivery log: a line as each delivery appears and settles", "app"),
   ).action((options: ListFilters, command: Command) =>
     asClient(command, "app", async ({ json, client, credential }) => {
+      const startedAt = Date.now();
+      await checkFilters(options, client, credential);
       // What each delivery was last shown as: a line again only when it changes state.
       const shown = new Map<string, DeliveryJson["status"]>();
       let first = true;
       const stop = () => process.exit(0);
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
-      if (!json) process.stderr.write(dim("following the delivery log (Ctrl-C to stop)\n"));
       for (;;) {
         const query = queryOf({ ...filterQuery(options), limit: 100 });
         const page = await client.call("GET", `/v1/deliveries${query}`, credential);
         const seen = (page.deliveries as DeliveryJson[]).slice().reverse();
         for (const delivery of seen) {
           if (shown.get(delivery.id) === delivery.status) continue;
-          // The first page is history: only what happens from now on is printed.
-          if (!first) say(json ? JSON.stringify(delivery) : describeDeliveryLine(delivery));
+          // The first page is history, but for what was created since the command started.
+          const isNew = !first || Date.parse(delivery.created_at) >= startedAt;
+          if (isNew) say(json ? JSON.stringify(delivery) : describeDeliveryLine(delivery));
           shown.set(delivery.id, delivery.status);
         }
+        // On stderr even with --json: scripts (and tests) can wait for it before making deliveries.
+        if (first) process.stderr.write(dim("following the delivery log (Ctrl-C to stop)\n"));
         // Forget what fell off the page, so the map stays the size of a page.
         if (shown.size > 1000) for (const key of [...shown.keys()].slice(0, shown.size - 500)) shown.delete(key);
         first = false;
@@ -201,11 +229,18 @@ export function registerDeliveryCommands(program: Command): void {
     );
 
   clientCommand(deliveries, "recover", "Send again every failed delivery of an endpoint since a time", "app")
-    .requiredOption("--endpoint <id>", "the endpoint whose failed deliveries to send again")
-    .requiredOption("--since <time>", "failed deliveries created at or after (RFC 3339, or 15m, 2h, 7d ago)", time)
+    .requiredOption("--endpoint <id>", "(required) the endpoint whose failed deliveries to send again")
+    .requiredOption(
+      "--since <time>",
+      "(required) failed deliveries created at or after (RFC 3339, or 15m, 2h, 7d ago)",
+      time,
+    )
     .option("--until <time>", "and before (RFC 3339, or a duration ago)", time)
     .action((options: { endpoint: string; since: string; until?: string }, command: Command) =>
       asClient(command, "app", async ({ json, client, credential }) => {
+        if (options.until && options.since >= options.until) {
+          throw new CliError("--since must be earlier than --until", 2);
+        }
         const body = { since: options.since, ...(options.until ? { until: options.until } : {}) };
         let recovery = (await client.call(
           "POST",
@@ -213,24 +248,21 @@ export function registerDeliveryCommands(program: Command): void {
           credential,
           body,
         )) as RecoveryJson;
-        // A bar on a terminal; a line per change for anything else (unless --json).
-        const bar = colours && process.stderr.isTTY === true && !json;
-        let last = "";
+        // A bar on a terminal's stderr; piped, only the final line, so scripts read one result.
+        const bar = process.stderr.isTTY === true && !json;
         while (recovery.status === "running") {
-          const line = progressBar(recovery.recovered, recovery.total);
-          if (bar) process.stderr.write(`\r${line}`);
-          else if (!json && line !== last) say(line);
-          last = line;
+          if (bar) process.stderr.write(`\r${progressBar(recovery.recovered, recovery.total)}`);
           await sleep(250);
           recovery = (await client.call("GET", `/v1/recoveries/${id(recovery.id)}`, credential)) as RecoveryJson;
         }
         if (bar) process.stderr.write(`\r${progressBar(recovery.recovered, recovery.total)}\n`);
-        show(
-          json,
-          recovery,
-          () => `recovered ${recovery.recovered} deliveries of ${recovery.endpoint_id} (${recovery.status})`,
-        );
-        if (recovery.status === "failed") throw new CliError(`recovery ${recovery.id} failed`);
+        if (recovery.status === "failed") {
+          if (json) say(JSON.stringify(recovery));
+          throw new CliError(
+            `recovery ${recovery.id} failed after sending ${sentAgain(recovery)} again: ${recovery.error ?? "no reason given"}`,
+          );
+        }
+        show(json, recovery, () => `recovery ${recovery.id} done: ${sentAgain(recovery)} sent again`);
       }),
     );
 }

@@ -1,4 +1,5 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { WIRE_FORMATS } from "../../profiles/registry.js";
 import { CliError } from "../errors.js";
 import {
   asClient,
@@ -28,7 +29,28 @@ interface EndpointJson {
   enabled: boolean;
   headers: Record<string, string>;
   signing_keys: { id: string; type: string; expires_at: string | null }[];
+  disabled_reason?: string | null;
+  retry_policy?: string;
+  rate_limit?: number | null;
+  max_concurrency?: number | null;
+  breaker?: string;
 }
+
+/** The profiles an endpoint can be created with: every queued wire format in the registry (hooks are set elsewhere). */
+export const ENDPOINT_PROFILES = WIRE_FORMATS.filter((format) => !format.synchronous).map((format) => format.id);
+
+/**
+ * `--rate-limit 50`, or `none` for no limit (sent as null); the API checks the range. The parser keeps
+ * "none" as text: commander turns a parser's null into "".
+ */
+const limitOrNone = (raw: string): number | "none" => {
+  if (raw === "none") return "none";
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError("must be an integer >= 1, or none.");
+  return Number(raw);
+};
+const nullIfNone = (value: number | "none") => (value === "none" ? null : value);
+const orNone = (value: number | null | undefined, unit = "") =>
+  value === null || value === undefined ? "none" : `${value}${unit}`;
 interface Secret {
   secret: string | null;
   public_key?: string;
@@ -41,7 +63,12 @@ const describeEndpoint = (endpoint: EndpointJson) => {
     `profile:     ${endpoint.profile} (events: ${endpoint.vocabulary})`,
     `enabled:     ${endpoint.enabled ? "yes" : "no"}`,
     `filter:      ${endpoint.filter.length === 0 ? "(every type)" : endpoint.filter.join(", ")}`,
+    `breaker:     ${endpoint.breaker ?? "closed"}`,
+    `rate_limit:  ${orNone(endpoint.rate_limit, "/s")}`,
+    `max_concurrency: ${orNone(endpoint.max_concurrency)}`,
+    `retry_policy: ${endpoint.retry_policy ?? "profile"}`,
   ];
+  if (endpoint.disabled_reason) lines.push(`disabled_reason: ${endpoint.disabled_reason}`);
   if (endpoint.description) lines.push(`description: ${endpoint.description}`);
   for (const [name, value] of Object.entries(endpoint.headers)) lines.push(`header:      ${name}: ${value}`);
   for (const key of endpoint.signing_keys) {
@@ -62,6 +89,9 @@ interface EndpointFieldOptions {
   description?: string;
   filter?: string[];
   header?: Record<string, string>;
+  rateLimit?: number | "none";
+  maxConcurrency?: number | "none";
+  retryPolicy?: string;
 }
 const endpointFields = (command: Command, urlRequired: boolean) => {
   const url = "the URL webhooks are POSTed to (Herald's own URL: herald --url X endpoint …, or HERALD_URL)";
@@ -74,14 +104,41 @@ const endpointFields = (command: Command, urlRequired: boolean) => {
       "event types and wildcards, comma-separated (e.g. group_channel:*); empty: every type",
       list,
     )
-    .option("--header <name=value>", "an extra request header (repeatable; replaces all headers)", header);
+    .option("--header <name=value>", "an extra request header (repeatable; replaces all headers)", header)
+    .option(
+      "--rate-limit <n|none>",
+      "requests per second Herald sends it at most (1-10000); none: no limit",
+      limitOrNone,
+    )
+    .option(
+      "--max-concurrency <n|none>",
+      "attempts in flight to it at once (1-1000); none: HERALD_ENDPOINT_CONCURRENCY",
+      limitOrNone,
+    )
+    .addOption(
+      new Option(
+        "--retry-policy <policy>",
+        "profile: the wire format's own retries; durable: 12 attempts over about three days",
+      ).choices(["profile", "durable"]),
+    );
 };
 const fieldsBody = (options: EndpointFieldOptions) => ({
   ...(options.url !== undefined ? { url: options.url } : {}),
   ...(options.description !== undefined ? { description: options.description } : {}),
   ...(options.filter !== undefined ? { filter: options.filter } : {}),
   ...(options.header !== undefined ? { headers: options.header } : {}),
+  ...(options.rateLimit !== undefined ? { rate_limit: nullIfNone(options.rateLimit) } : {}),
+  ...(options.maxConcurrency !== undefined ? { max_concurrency: nullIfNone(options.maxConcurrency) } : {}),
+  ...(options.retryPolicy !== undefined ? { retry_policy: options.retryPolicy } : {}),
 });
+
+/** `breaker open, 50/s, 4 at once`: flow control on a list line, only what differs from the defaults but the breaker. */
+const listFlow = (endpoint: EndpointJson) =>
+  [
+    `breaker ${endpoint.breaker ?? "closed"}`,
+    ...(endpoint.rate_limit ? [`${endpoint.rate_limit}/s`] : []),
+    ...(endpoint.max_concurrency ? [`${endpoint.max_concurrency} at once`] : []),
+  ].join(", ");
 
 export function registerEndpointCommands(program: Command): void {
   const endpoints = program.command("endpoint").description("Manage an app's endpoints (where webhooks go)");
@@ -90,7 +147,7 @@ export function registerEndpointCommands(program: Command): void {
     clientCommand(endpoints, "create", "Create an endpoint; its signing secret is shown only this once", "app", false),
     true,
   )
-    .addOption(new Option("--profile <profile>", "the wire format").choices(["standard", "sendbird", "sendbird-calls"]))
+    .addOption(new Option("--profile <profile>", "the wire format").choices(ENDPOINT_PROFILES))
     .option("--ed25519", "standard: also sign with an ed25519 key (v1a)")
     .option("--disabled", "create it turned off")
     .action(
@@ -122,7 +179,8 @@ export function registerEndpointCommands(program: Command): void {
           () =>
             rows(
               (page.endpoints as EndpointJson[]).map(
-                (e) => `${e.id}  ${e.enabled ? "enabled " : "disabled"}  ${e.profile}  ${e.url}`,
+                (e) =>
+                  `${e.id}  ${e.enabled ? "enabled " : "disabled"}  ${e.profile}  ${e.url}  ${listFlow(e)}${e.disabled_reason ? `  (${e.disabled_reason})` : ""}`,
               ),
               "no endpoints",
             ) + more(page.next_cursor),
@@ -164,7 +222,7 @@ export function registerEndpointCommands(program: Command): void {
             };
             if (Object.keys(body).length === 0) {
               throw new CliError(
-                "nothing to change: give --url, --description, --filter, --header, --clear-headers, --enable or --disable",
+                "nothing to change: give --url, --description, --filter, --header, --clear-headers, --rate-limit, --max-concurrency, --retry-policy, --enable or --disable",
                 2,
               );
             }
@@ -196,7 +254,7 @@ export function registerEndpointCommands(program: Command): void {
     "app",
   )
     .argument("<id>", "the endpoint's id")
-    .addOption(overlapOption("the current keys"))
+    .addOption(overlapOption("each current key"))
     .action((endpointId: string, options: { overlap?: number }, command: Command) =>
       asClient(command, "app", async ({ json, client, credential }) => {
         const rotated = (await client.call(

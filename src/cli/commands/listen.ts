@@ -31,6 +31,8 @@ interface Forwarded {
   headers: Record<string, string>;
   body: string | null;
   errorClass: string | null;
+  /** The failure in words for the terminal line, without the code the class already names. */
+  errorMessage?: string;
   error: string | null;
   latencyMs: number;
 }
@@ -123,6 +125,7 @@ async function forward(agent: Agent, url: string, delivery: RelayedDelivery): Pr
       body: null,
       errorClass: failureClass(code),
       error: `${code ?? "error"}: ${message}`,
+      errorMessage: message,
       latencyMs: latency(),
     };
   }
@@ -178,7 +181,18 @@ async function listen(options: ListenOptions, client: HeraldClient, credential: 
     if (stopping) return;
     stopping = true;
     // The endpoint goes with the session; if Herald is gone, it removes it after its grace period.
-    await client.call("DELETE", path, credential).catch(() => {});
+    const removed = await client.call("DELETE", path, credential).then(
+      () => true,
+      () => false,
+    );
+    // Stopped by the user (Ctrl-C, SIGTERM): say so, and what became of the temporary endpoint.
+    if (code === 0 && !json) {
+      say(
+        removed
+          ? `stopped; endpoint ${session.endpoint.id} removed`
+          : `stopped; Herald removes endpoint ${session.endpoint.id} after its grace period`,
+      );
+    }
     stopper.abort();
     await Promise.allSettled([local.close(), client.close()]);
     process.exit(code);
@@ -237,7 +251,7 @@ async function listen(options: ListenOptions, client: HeraldClient, credential: 
           ? red(`ERR ${result.errorClass}`)
           : statusColour(result.statusCode, String(result.statusCode));
       say(
-        `${dim(at.slice(11, 23))}  ${type.padEnd(36)}  ${status.padEnd(3)}  ${result.latencyMs} ms${result.error ? `  ${dim(result.error)}` : ""}`,
+        `${dim(at.slice(11, 23))}  ${type.padEnd(36)}  ${status.padEnd(3)}  ${result.latencyMs} ms${result.error ? `  ${dim(result.errorMessage ?? result.error)}` : ""}`,
       );
     }
   };

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import { type CatalogJson, catalogTypes, closeTypes, fetchCatalog } from "../catalog-types.js";
+import type { Credential, HeraldClient } from "../client.js";
 import { CliError } from "../errors.js";
 import { asClient, clientCommand, dim, integerAtLeast, queryOf, say } from "../shared.js";
 import { type DeliveryJson, describeDeliveryLine } from "./deliveries.js";
@@ -9,10 +11,6 @@ import { type DeliveryJson, describeDeliveryLine } from "./deliveries.js";
  * `herald trigger <type>`: publishes the catalog's sample of a type (or a file), with `--set`
  * overrides, and prints the event id; `--wait` follows its deliveries until each has settled.
  */
-
-interface CatalogJson {
-  vocabularies: { id: string; type_field: string; types: { type: string; sample: Record<string, unknown> }[] }[];
-}
 
 /** `payload.message=hi`: a dotted path and a value (JSON when it parses as JSON, else the text). */
 export interface Override {
@@ -80,13 +78,20 @@ function sampleOf(catalog: CatalogJson, type: string): Record<string, unknown> {
     const found = vocabulary.types.find((entry) => entry.type === type);
     if (found) return structuredClone(found.sample);
   }
-  const all = catalog.vocabularies.flatMap((vocabulary) => vocabulary.types.map((entry) => entry.type));
-  const prefix = type.split(/[:.]/)[0] ?? type;
-  const close = all.filter((known) => known.startsWith(prefix)).slice(0, 8);
+  const close = closeTypes(catalogTypes(catalog), type);
   throw new CliError(
     `no event type "${type}" in Herald's catalog${close.length > 0 ? `; did you mean ${close.join(", ")}?` : " (herald trigger --help)"}`,
     2,
   );
+}
+
+/** The app the command acts for: `--app`/HERALD_APP_ID with the admin token, else who the token belongs to. */
+export async function actingAppId(client: HeraldClient, credential: Credential): Promise<string> {
+  const named = credential.headers["herald-app-id"];
+  if (named) return named;
+  const session = (await client.call("GET", "/v1/session", credential)) as { app?: { id: string } };
+  if (!session.app) throw new CliError("cannot tell which app this credential belongs to");
+  return session.app.id;
 }
 
 interface TriggerOptions {
@@ -108,7 +113,7 @@ export function registerTriggerCommand(program: Command): void {
     )
     .option("--file <event.json>", "publish this event instead of the catalog's sample (--set still applies)")
     .option("--wait", "follow the event's deliveries until each has succeeded or failed, and print them")
-    .option("--timeout <seconds>", "with --wait: how long to follow them (default 60)", integerAtLeast(1), 60)
+    .option("--timeout <seconds>", "with --wait: how long to follow them", integerAtLeast(1), 60)
     .action((type: string | undefined, options: TriggerOptions, command: Command) =>
       asClient(command, "app", async ({ json, client, credential }) => {
         if (!type && !options.file) throw new CliError("give an event type, or --file event.json", 2);
@@ -116,7 +121,9 @@ export function registerTriggerCommand(program: Command): void {
         if (options.file) {
           event = readEventFile(options.file);
         } else {
-          event = sampleOf((await client.call("GET", "/v1/catalog", credential)) as CatalogJson, type!);
+          event = sampleOf(await fetchCatalog(client, credential), type!);
+          // The sample's app_id is a placeholder: receivers should see the app that sent it.
+          if ("app_id" in event) event.app_id = await actingAppId(client, credential);
         }
         applyOverrides(event, options.set ?? []);
         const published = (await client.call("POST", "/v1/events", credential, event)) as {
@@ -149,7 +156,11 @@ export function registerTriggerCommand(program: Command): void {
           for (const delivery of deliveries) say(describeDeliveryLine(delivery));
         }
         if (!settled(deliveries)) throw new CliError(`some deliveries were still pending after ${options.timeout} s`);
-        if (deliveries.some((delivery) => delivery.status === "failed")) process.exitCode = 1;
+        const failed = deliveries.filter((delivery) => delivery.status === "failed");
+        if (failed.length > 0) {
+          process.stderr.write(`failed: ${failed.map((d) => `delivery ${d.id} to ${d.endpoint_id}`).join(", ")}\n`);
+          process.exitCode = 1;
+        }
       }),
     );
 }

@@ -36,7 +36,7 @@ List the events whose handlers gave up (seq, key, type, attempts, last error), o
 or the given ones) due again for a running receiver to process.
 `;
 
-const CHECK_USAGE = `herald-receiver check URL --profile sendbird|stream|standard-webhooks --secret S [--secret ROTATED] [--timeout-ms N] [--json]
+const CHECK_USAGE = `herald-receiver check URL --profile sendbird|stream|standard-webhooks|standard --secret S [--secret ROTATED] [--timeout-ms N] [--json]
 
 Fire the conformance cases at a webhook receiver and grade it (exit 1 when a case fails).
 `;
@@ -109,6 +109,17 @@ async function notifier(args: string[]) {
   process.once("SIGINT", stop);
 }
 
+/** `standard` is what Herald calls the profile (`herald endpoint create --profile standard`): the same one. */
+const PROFILE_ALIASES: Readonly<Record<string, ProfileName>> = { standard: "standard-webhooks" };
+const PROFILE_NAMES: readonly ProfileName[] = ["sendbird", "stream", "standard-webhooks"];
+function profileNamed(given: string): ProfileName {
+  const name = PROFILE_ALIASES[given] ?? given;
+  if (!(PROFILE_NAMES as readonly string[]).includes(name)) {
+    throw new UsageError(`--profile must be sendbird, stream or standard-webhooks (or standard), not "${given}"`);
+  }
+  return name as ProfileName;
+}
+
 async function check(args: string[]) {
   const parsed = parse(
     args,
@@ -128,7 +139,7 @@ async function check(args: string[]) {
   if (!url || !secret) throw new UsageError("give the receiver's URL and --secret S (herald-receiver check --help)");
   const report = await runConformanceCheck({
     url,
-    profile: values.profile as ProfileName,
+    profile: profileNamed(values.profile as string),
     secret,
     ...(rotatedSecret ? { rotatedSecret } : {}),
     timeoutMs: Number(values["timeout-ms"]),
@@ -173,8 +184,12 @@ async function deadLetters(args: string[]) {
 const [command, ...rest] = process.argv.slice(2);
 const commands: Record<string, (args: string[]) => Promise<void>> = { notifier, "dead-letters": deadLetters, check };
 const run = command ? commands[command] : undefined;
-if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+if (command === "--help" || command === "-h" || command === "help") {
   process.stdout.write(COMMANDS_USAGE);
+} else if (command === undefined) {
+  // No command is a usage error, as with herald: the usage on stderr, exit 2.
+  process.stderr.write(COMMANDS_USAGE);
+  process.exitCode = 2;
 } else if (!run) {
   process.stderr.write(`herald-receiver: unknown command "${command}"\n\n${COMMANDS_USAGE}`);
   process.exitCode = 2;

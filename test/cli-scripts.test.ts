@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Command } from "commander";
+import { buildProgram } from "../src/cli/program.js";
+import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import { Receiver } from "./helpers/receiver.js";
+
+/**
+ * The CLI's newer commands (trigger, deliveries, events, completion) and its contract with scripts:
+ * `--json` that parses, `--help` that exits 0 on every command, usage errors that exit 2. A real Herald
+ * started here, the CLI run as users run it.
+ */
+
+const HERALD = join(import.meta.dirname, "../bin/herald.js");
+const RECEIVER_CLI = join(import.meta.dirname, "../packages/receiver/bin/herald-receiver.js");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(bin: string, args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `--json` output: exit 0 and stdout that parses as JSON. */
+function parsed(result: Run, what: string): any {
+  assert.equal(result.code, 0, `${what}: exit code (stderr: ${result.stderr})`);
+  try {
+    return JSON.parse(result.stdout);
+  } catch {
+    assert.fail(`${what}: --json printed something that is not JSON: ${result.stdout}`);
+  }
+}
+
+/** Every command path of a commander tree: [] for the root, ["deliveries", "list"], … */
+function commandPaths(command: Command, prefix: string[] = []): string[][] {
+  return [prefix, ...command.commands.flatMap((child) => commandPaths(child, [...prefix, child.name()]))];
+}
+
+/** Runs `work` over `items`, `width` at a time. */
+async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
+}
+
+describe("herald CLI: --help everywhere, completion, recover as scripts see it", { concurrency: 1 }, () => {
+  let h: TestHerald;
+  let app: { appId: string; token: string };
+  let receiver: Receiver;
+  let env: Record<string, string>;
+  const endpoints: Record<string, string> = {};
+  const herald = (args: string[]) => run(HERALD, args, env);
+
+  before(async () => {
+    h = await startHerald();
+    app = await h.createApp();
+    receiver = await Receiver.start();
+    const clean: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      if (!name.startsWith("HERALD_") && value !== undefined) clean[name] = value;
+    }
+    env = { ...clean, HERALD_URL: h.url, HERALD_API_TOKEN: app.token, NO_COLOR: "1" };
+    const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    for (const [name, profile, filter] of [
+      ["chat", "sendbird", ["group_channel:*"]],
+      ["calls", "sendbird-calls", ["*"]],
+      ["stream", "stream", ["message.*"]],
+    ] as const) {
+      const created = await call(h.url, "POST", "/v1/endpoints", {
+        token: app.token,
+        body: { url: receiver.url, profile, filter },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      endpoints[name] = created.body.id;
+    }
+  });
+  after(async () => {
+    await receiver.close();
+    await h.close();
+  });
+
+  it("--help exits 0 on every command and subcommand, for herald and herald-receiver", async () => {
+    const paths = commandPaths(buildProgram());
+    assert.ok(paths.length > 30, `walked ${paths.length} commands`);
+    await inBatches(paths, 4, async (path) => {
+      const result = await herald([...path, "--help"]);
+      assert.equal(result.code, 0, `herald ${path.join(" ")} --help: ${result.stderr}`);
+      assert.match(result.stdout, /^Usage: herald/);
+    });
+    for (const path of [[], ["notifier"], ["dead-letters"], ["check"]]) {
+      const result = await run(RECEIVER_CLI, [...path, "--help"], env);
+      assert.equal(result.code, 0, `herald-receiver ${path.join(" ")} --help: ${result.stderr}`);
+      assert.match(result.stdout, /herald-receiver/);
+    }
+    assert.equal((await run(RECEIVER_CLI, ["no-such-command"], env)).code, 2);
+    assert.equal((await run(RECEIVER_CLI, ["check"], env)).code, 2);
+  });
+
+  it("completion bash|zsh: scripts from the command tree that complete subcommands", async () => {
+    const script = await herald(["completion", "bash"]);
+    assert.equal(script.code, 0);
+    const dir = mkdtempSync(join(tmpdir(), "herald-completion-"));
+    writeFileSync(join(dir, "herald.bash"), script.stdout);
+    const completed = await new Promise<string>((resolve, reject) => {
+      const bash = spawn("bash", [
+        "-c",
+        `source ${join(dir, "herald.bash")}; COMP_WORDS=(herald deliveries ""); COMP_CWORD=2; _herald; echo "\${COMPREPLY[@]}"`,
+      ]);
+      let out = "";
+      bash.stdout.on("data", (chunk: Buffer) => (out += chunk));
+      bash.on("error", reject);
+      bash.on("close", () => resolve(out));
+    });
+    for (const word of ["list", "get", "tail", "resend", "recover"])
+      assert.match(completed, new RegExp(`\\b${word}\\b`));
+    const zsh = await herald(["completion", "zsh"]);
+    assert.equal(zsh.code, 0);
+    assert.match(zsh.stdout, /bashcompinit/);
+  });
+
+  it("deliveries recover, piped, prints only its final line; its --json is the finished recovery", async () => {
+    // Dead letters are the point: no breaker may hold the failing deliveries back as pending.
+    const fast = await startHerald({ retryDelayScale: 0.01, endpointBreakerFailures: 1_000_000 });
+    let up = false;
+    const flaky = await Receiver.start(() => (up ? 200 : 503));
+    try {
+      const tenant = await fast.createApp();
+      const created = await call(fast.url, "POST", "/v1/endpoints", {
+        token: tenant.token,
+        body: { url: flaky.url, profile: "sendbird" },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const events = Array.from({ length: 40 }, (_, n) => ({ category: "user:block", n }));
+      await call(fast.url, "POST", "/v1/events/batch", { token: tenant.token, body: { events } });
+      await eventually(async () => {
+        const failed = await call(fast.url, "GET", "/v1/deliveries?status=failed&limit=100", { token: tenant.token });
+        return failed.body.deliveries.length === 40 ? true : undefined;
+      }, 30_000);
+      up = true;
+      const local = { ...env, HERALD_URL: fast.url, HERALD_API_TOKEN: tenant.token };
+      const args = ["deliveries", "recover", "--endpoint", created.body.id, "--since", "10m"];
+      const human = await run(HERALD, args, local);
+      assert.equal(human.code, 0, human.stderr);
+      // Piped: no progress lines, only the final one, which says what was sent (not how it fared).
+      assert.match(human.stdout, /^recovery \S+ done: 40 failed deliveries of \S+ sent again\n$/);
+      await flaky.waitFor(40 * 3 + 40);
+      // A second recovery of the same window finds them delivered: nothing failed is left.
+      const again = parsed(await run(HERALD, [...args, "--json"], local), "deliveries recover --json");
+      assert.equal(again.status, "succeeded");
+      assert.equal(again.recovered, 0);
+    } finally {
+      await flaky.close();
+      await fast.close();
+    }
+  });
+});
