@@ -292,8 +292,9 @@ describe("endpoint health: auto-disable", { concurrency: true }, () => {
       endpointConcurrency: 1,
       autoDisableFailures: 3,
       // Long enough that, on a loaded machine, the count rule's test and the success-between-failures test
-      // finish well inside it; the period's own test waits for it (Standard's scaled schedule reaches 6.3 s).
-      autoDisableAfterMs: 3000,
+      // never go that long without a success; the period's own test waits for it (Standard's scaled
+      // schedule attempts at 2.7 s and 6.3 s, so the 7th attempt, of 8, is the one past 6 s).
+      autoDisableAfterMs: 6000,
       ...NO_BREAKER,
     });
   });
