@@ -441,8 +441,20 @@ export class DeliveryWorker {
     const kept = claimed.filter((delivery) => stillSubscribes(current, delivery.type));
     for (const delivery of kept) lane.queue.push({ delivery, leaseUntil });
     if (!lane.target) this.#hold(lane, now);
+    else if (lane.breaker.openUntil > Date.now()) this.#pausedByBreaker(lane);
     else this.#startQueued(lane);
     return kept.length;
+  }
+
+  /**
+   * The breaker opened while the claim ran: what it brought back goes back to the store, as on
+   * opening, so the lane is empty and looks again (for its probe) when the cool-down ends.
+   */
+  #pausedByBreaker(lane: Lane): void {
+    const now = Date.now();
+    this.#release(lane, now);
+    lane.dueAt = Math.min(lane.dueAt, now);
+    this.#armWakeTimer();
   }
 
   /** Ends deliveries whose endpoint no longer subscribes to their type: failed, with the reason kept. */
@@ -553,8 +565,12 @@ export class DeliveryWorker {
         { ...fields, retryAt: new Date(lane.breaker.openUntil).toISOString() },
         "endpoint breaker opened: no attempts until the cool-down ends",
       );
-      // Its queued work goes back, pending with its attempts untouched, until the probe succeeds.
-      this.#release(lane, Date.now());
+      // Its queued work goes back, pending with its attempts untouched, until the probe succeeds;
+      // that work is due, so the lane looks again when the cool-down ends, whatever it knew before.
+      const now = Date.now();
+      this.#release(lane, now);
+      lane.dueAt = Math.min(lane.dueAt, now);
+      this.#armWakeTimer();
     } else if (change === "half_opened") {
       this.logger.warn(fields, "endpoint breaker half-open: one probe attempt");
     } else {
