@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { cliEnv, HERALD, parsed, run } from "./helpers/cli.js";
 import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -12,40 +13,6 @@ import { Receiver } from "./helpers/receiver.js";
  * `--json` that parses, `--help` that exits 0 on every command, usage errors that exit 2. A real Herald
  * started here, the CLI run as users run it.
  */
-
-const HERALD = join(import.meta.dirname, "../bin/herald.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(bin: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** `--json` output: exit 0 and stdout that parses as JSON. */
-function parsed(result: Run, what: string): any {
-  assert.equal(result.code, 0, `${what}: exit code (stderr: ${result.stderr})`);
-  try {
-    return JSON.parse(result.stdout);
-  } catch {
-    assert.fail(`${what}: --json printed something that is not JSON: ${result.stdout}`);
-  }
-}
 
 /** Runs `work` over `items`, `width` at a time. */
 async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -64,11 +31,7 @@ describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { 
     h = await startHerald();
     app = await h.createApp();
     receiver = await Receiver.start();
-    const clean: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith("HERALD_") && value !== undefined) clean[name] = value;
-    }
-    env = { ...clean, HERALD_URL: h.url, HERALD_API_TOKEN: app.token, NO_COLOR: "1" };
+    env = cliEnv(h.url, app.token);
     const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
       headers: { authorization: `Bearer ${h.adminToken}` },
     });

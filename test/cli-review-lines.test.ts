@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { cliEnv, HERALD, RECEIVER_CLI, run } from "./helpers/cli.js";
 import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -11,31 +11,6 @@ import { Receiver } from "./helpers/receiver.js";
  * app_id, every profile and the flow-control options on endpoints, config --json, filter checks, typo
  * suggestions, help texts, herald-receiver's usage, and listen's lines.
  */
-
-const HERALD = join(import.meta.dirname, "../bin/herald.js");
-const RECEIVER_CLI = join(import.meta.dirname, "../packages/receiver/bin/herald-receiver.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(bin: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -57,11 +32,7 @@ describe("herald CLI: a newcomer's review, help texts and the lines it prints", 
     h = await startHerald({ listenGraceMs: 1500 });
     app = await h.createApp();
     receiver = await Receiver.start();
-    const clean: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith("HERALD_") && value !== undefined) clean[name] = value;
-    }
-    env = { ...clean, HERALD_URL: h.url, HERALD_API_TOKEN: app.token, NO_COLOR: "1" };
+    env = cliEnv(h.url, app.token);
     const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
       headers: { authorization: `Bearer ${h.adminToken}` },
     });

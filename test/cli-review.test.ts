@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { WIRE_FORMATS } from "../src/profiles/registry.js";
+import { cliEnv, HERALD, parsed, run } from "./helpers/cli.js";
 import { call, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -11,40 +10,6 @@ import { Receiver } from "./helpers/receiver.js";
  * app_id, every profile and the flow-control options on endpoints, config --json, filter checks, typo
  * suggestions, help texts, herald-receiver's usage, and listen's lines.
  */
-
-const HERALD = join(import.meta.dirname, "../bin/herald.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(bin: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** `--json` output: exit 0 and stdout that parses as JSON. */
-function parsed(result: Run, what: string): any {
-  assert.equal(result.code, 0, `${what}: exit code (stderr: ${result.stderr})`);
-  try {
-    return JSON.parse(result.stdout);
-  } catch {
-    assert.fail(`${what}: --json printed something that is not JSON: ${result.stdout}`);
-  }
-}
 
 describe("herald CLI: a newcomer's review", { concurrency: 1 }, () => {
   let h: TestHerald;
@@ -57,11 +22,7 @@ describe("herald CLI: a newcomer's review", { concurrency: 1 }, () => {
     h = await startHerald({ listenGraceMs: 1500 });
     app = await h.createApp();
     receiver = await Receiver.start();
-    const clean: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith("HERALD_") && value !== undefined) clean[name] = value;
-    }
-    env = { ...clean, HERALD_URL: h.url, HERALD_API_TOKEN: app.token, NO_COLOR: "1" };
+    env = cliEnv(h.url, app.token);
     const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
       headers: { authorization: `Bearer ${h.adminToken}` },
     });

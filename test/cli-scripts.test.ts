@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Command } from "commander";
 import { buildProgram } from "../src/cli/program.js";
+import { cliEnv, HERALD, parsed, RECEIVER_CLI, run } from "./helpers/cli.js";
 import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -14,41 +15,6 @@ import { Receiver } from "./helpers/receiver.js";
  * `--json` that parses, `--help` that exits 0 on every command, usage errors that exit 2. A real Herald
  * started here, the CLI run as users run it.
  */
-
-const HERALD = join(import.meta.dirname, "../bin/herald.js");
-const RECEIVER_CLI = join(import.meta.dirname, "../packages/receiver/bin/herald-receiver.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(bin: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** `--json` output: exit 0 and stdout that parses as JSON. */
-function parsed(result: Run, what: string): any {
-  assert.equal(result.code, 0, `${what}: exit code (stderr: ${result.stderr})`);
-  try {
-    return JSON.parse(result.stdout);
-  } catch {
-    assert.fail(`${what}: --json printed something that is not JSON: ${result.stdout}`);
-  }
-}
 
 /** Every command path of a commander tree: [] for the root, ["deliveries", "list"], … */
 function commandPaths(command: Command, prefix: string[] = []): string[][] {
@@ -72,11 +38,7 @@ describe("herald CLI: --help everywhere, completion, recover as scripts see it",
     h = await startHerald();
     app = await h.createApp();
     receiver = await Receiver.start();
-    const clean: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith("HERALD_") && value !== undefined) clean[name] = value;
-    }
-    env = { ...clean, HERALD_URL: h.url, HERALD_API_TOKEN: app.token, NO_COLOR: "1" };
+    env = cliEnv(h.url, app.token);
     const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
       headers: { authorization: `Bearer ${h.adminToken}` },
     });
