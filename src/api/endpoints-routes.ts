@@ -219,12 +219,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       };
       const endpoint = applyFields(blank, body, wire, ctx.transport);
       const keys = wire.newKeys?.({ ed25519: body.ed25519 === true }) ?? [];
-      await ctx.endpoints.save(endpoint);
-      if (keys.length > 0) {
-        await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now));
-        // The save told the worker already, which may have read the endpoint without its keys.
-        ctx.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
-      }
+      await ctx.endpoints.create(endpoint, keyRecords(endpoint, keys, now));
       return reply.status(201).send({ ...(await view(endpoint)), ...shownSecret(keys) });
     },
   );

@@ -144,12 +144,7 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
           updatedAt: now,
         };
         const keys = wire.newKeys?.({ ed25519: false }) ?? [];
-        await ctx.endpoints.save(endpoint);
-        if (keys.length > 0) {
-          await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now));
-          // The save told the worker already, which may have read the endpoint without its keys.
-          ctx.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
-        }
+        await ctx.endpoints.create(endpoint, keyRecords(endpoint, keys, now));
         const view = endpointJson(endpoint, await ctx.store.listSigningKeys(endpoint.id, now));
         return reply.status(201).send({ id: sessionId, endpoint: view, ...shownSecret(keys) });
       },

@@ -81,6 +81,11 @@ export interface Store {
   /** Inserts or updates an endpoint (never moving it to another app). */
   saveEndpoint(endpoint: Endpoint): Promise<void>;
   /**
+   * Inserts a new endpoint with its first signing keys in one transaction: no reader ever sees it
+   * without them. Writes nothing when either insert fails (an id that exists already, say).
+   */
+  createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void>;
+  /**
    * Disables an endpoint on Herald's own account (a 410 Gone, …), saying why; its pending deliveries
    * are held, as for any disabled endpoint. False if it was already disabled, or does not exist.
    */

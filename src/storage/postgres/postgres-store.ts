@@ -67,6 +67,41 @@ const notifyPayload = (endpointIds: Iterable<string>): string => {
   return payload.length <= MAX_NOTIFY_PAYLOAD ? payload : "";
 };
 
+const INSERT_ENDPOINT = `
+  INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
+    options, created_at, updated_at, disabled_reason, retry_policy, rate_limit, max_concurrency)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+
+/** The parameters of `INSERT_ENDPOINT`, in order. */
+const endpointParams = (endpoint: Endpoint): unknown[] => [
+  endpoint.id,
+  endpoint.appId,
+  endpoint.vocabulary,
+  endpoint.profile,
+  endpoint.url,
+  endpoint.description,
+  endpoint.enabled,
+  JSON.stringify(endpoint.eventTypes),
+  JSON.stringify(endpoint.headers),
+  JSON.stringify(endpoint.options),
+  endpoint.createdAt,
+  endpoint.updatedAt,
+  endpoint.enabled ? null : endpoint.disabledReason,
+  endpoint.retryPolicy,
+  endpoint.rateLimit ?? null,
+  endpoint.maxConcurrency ?? null,
+];
+
+/** Inserts signing keys in one statement, inside the caller's transaction. */
+async function insertSigningKeys(client: pg.PoolClient, keys: SigningKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  await client.query(
+    `INSERT INTO signing_keys (id, app_id, endpoint_id, kind, secret, public_key, created_at, expires_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
+    columns(keys, "id", "appId", "endpointId", "kind", "secret", "publicKey", "createdAt", "expiresAt"),
+  );
+}
+
 export interface PostgresStoreOptions {
   connectionString: string;
   poolSize: number;
@@ -329,9 +364,7 @@ export class PostgresStore implements Store {
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
-         options, created_at, updated_at, disabled_reason, retry_policy, rate_limit, max_concurrency)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+      `${INSERT_ENDPOINT}
        ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
          enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
          options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
@@ -341,25 +374,15 @@ export class PostgresStore implements Store {
          failed_deliveries = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN 0
            ELSE endpoints.failed_deliveries END
        WHERE endpoints.app_id = excluded.app_id`,
-      [
-        endpoint.id,
-        endpoint.appId,
-        endpoint.vocabulary,
-        endpoint.profile,
-        endpoint.url,
-        endpoint.description,
-        endpoint.enabled,
-        JSON.stringify(endpoint.eventTypes),
-        JSON.stringify(endpoint.headers),
-        JSON.stringify(endpoint.options),
-        endpoint.createdAt,
-        endpoint.updatedAt,
-        endpoint.enabled ? null : endpoint.disabledReason,
-        endpoint.retryPolicy,
-        endpoint.rateLimit ?? null,
-        endpoint.maxConcurrency ?? null,
-      ],
+      endpointParams(endpoint),
     );
+  }
+
+  async createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
+    await this.#transaction(async (client) => {
+      await client.query(INSERT_ENDPOINT, endpointParams(endpoint));
+      await insertSigningKeys(client, keys);
+    });
   }
 
   async recordEndpointHealth(
@@ -435,12 +458,7 @@ export class PostgresStore implements Store {
           [retireAt, endpointId],
         );
       }
-      if (keys.length === 0) return;
-      await client.query(
-        `INSERT INTO signing_keys (id, app_id, endpoint_id, kind, secret, public_key, created_at, expires_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
-        columns(keys, "id", "appId", "endpointId", "kind", "secret", "publicKey", "createdAt", "expiresAt"),
-      );
+      await insertSigningKeys(client, keys);
     });
   }
 

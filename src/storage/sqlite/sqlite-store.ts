@@ -62,6 +62,24 @@ export interface SqliteStoreOptions {
   synchronous: "full" | "normal";
 }
 
+const INSERT_ENDPOINT = `
+  INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, disabled_reason,
+    retry_policy, rate_limit, max_concurrency, event_types, headers, options, created_at, updated_at)
+  VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @retryPolicy,
+    @rateLimit, @maxConcurrency, @eventTypes, @headers, @options, @createdAt, @updatedAt)`;
+
+/** An endpoint as the endpoint statements bind it (SQLite has no booleans, JSON is text). */
+const endpointParams = (endpoint: Endpoint) => ({
+  ...endpoint,
+  enabled: endpoint.enabled ? 1 : 0,
+  disabledReason: endpoint.enabled ? null : endpoint.disabledReason,
+  rateLimit: endpoint.rateLimit ?? null,
+  maxConcurrency: endpoint.maxConcurrency ?? null,
+  eventTypes: JSON.stringify(endpoint.eventTypes),
+  headers: JSON.stringify(endpoint.headers),
+  options: JSON.stringify(endpoint.options),
+});
+
 /** Every statement the store runs, prepared once the schema exists. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -105,11 +123,8 @@ function prepareStatements(db: Database.Database) {
       "SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at, id",
     ),
     getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
-    saveEndpoint: db.prepare(`
-      INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, disabled_reason,
-        retry_policy, rate_limit, max_concurrency, event_types, headers, options, created_at, updated_at)
-      VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @retryPolicy,
-        @rateLimit, @maxConcurrency, @eventTypes, @headers, @options, @createdAt, @updatedAt)
+    insertEndpoint: db.prepare(INSERT_ENDPOINT),
+    saveEndpoint: db.prepare(`${INSERT_ENDPOINT}
       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
         enabled = excluded.enabled, disabled_reason = excluded.disabled_reason, retry_policy = excluded.retry_policy,
         rate_limit = excluded.rate_limit, max_concurrency = excluded.max_concurrency,
@@ -457,17 +472,15 @@ export class SqliteStore implements Store {
   }
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
-    const row = {
-      ...endpoint,
-      enabled: endpoint.enabled ? 1 : 0,
-      disabledReason: endpoint.enabled ? null : endpoint.disabledReason,
-      rateLimit: endpoint.rateLimit ?? null,
-      maxConcurrency: endpoint.maxConcurrency ?? null,
-      eventTypes: JSON.stringify(endpoint.eventTypes),
-      headers: JSON.stringify(endpoint.headers),
-      options: JSON.stringify(endpoint.options),
-    };
-    this.#durably(() => this.#statements.saveEndpoint.run(row));
+    this.#durably(() => this.#statements.saveEndpoint.run(endpointParams(endpoint)));
+  }
+
+  async createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
+    const { insertEndpoint, insertKey } = this.#statements;
+    this.#durably(() => {
+      insertEndpoint.run(endpointParams(endpoint));
+      for (const key of keys) insertKey.run(key);
+    });
   }
 
   async disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean> {
