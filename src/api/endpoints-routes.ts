@@ -3,6 +3,7 @@ import { Type } from "typebox";
 import { checkFilter } from "../catalog/index.js";
 import { HeraldError } from "../core/errors.js";
 import { newEndpointId, newSigningKeyId } from "../core/ids.js";
+import { listenSessionOf } from "../delivery/transport/listen-relay.js";
 import type { KeySource, NewEndpointKey, WireFormat } from "../profiles/profile.js";
 import { findVocabulary, findWireFormat, VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
 import type { Endpoint, RetryPolicyName, SigningKey } from "../storage/records.js";
@@ -134,6 +135,20 @@ function checkRetryPolicy(policy: RetryPolicyName, wire: WireFormat): RetryPolic
     );
   }
   return policy;
+}
+
+/**
+ * A `herald listen` endpoint's URL is its session's (`listen://…`): the session ends it, and an
+ * ordinary URL would turn a temporary endpoint into a lasting one. The rest may change; deleting is allowed.
+ */
+function refuseListenUrlChange(current: Endpoint, body: EndpointPatchBody): void {
+  const session = listenSessionOf(current.url);
+  if (session === undefined || body.url === undefined) return;
+  throw new HeraldError(
+    "conflict",
+    `Endpoint "${current.id}" belongs to listen session "${session}", whose URL it keeps: end the session (DELETE /v1/listen/${session}) and create an ordinary endpoint instead.`,
+    { parameter: "url" },
+  );
 }
 
 interface ById {
@@ -270,6 +285,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
     },
     async (request) => {
       const current = await endpointOf(appOf(request).id, request.params.id);
+      refuseListenUrlChange(current, request.body);
       const next = applyFields(current, request.body, findWireFormat(current.profile)!, ctx.transport);
       if (next.enabled && next.url === "") {
         throw new HeraldError("missing_parameter", '"url" is required to enable an endpoint.', { parameter: "url" });

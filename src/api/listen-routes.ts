@@ -228,7 +228,8 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         const tenant = appOf(request);
         const session = sessionOf(tenant.id, request.params.id);
         relay.close(session.id);
-        // An endpoint PATCHed to an ordinary URL meanwhile is the user's now: it outlives the session.
+        // Only while it still has the session's URL: Herald's API refuses to change it, but Stream's
+        // PATCH /app can set a stream-format listen endpoint's hook to an ordinary URL, which makes it the user's.
         if ((await ctx.store.getEndpoint(session.endpointId))?.url === listenUrl(session.id)) {
           await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
           ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);
