@@ -138,7 +138,10 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   });
   // Recover jobs run in any process (a lease picks one); the worker that holds the endpoint is woken,
   // here directly, elsewhere through the store's notifications.
-  const recoveries = new RecoveryRunner(store, (endpointId) => wake([endpointId]), logger, DEFAULT_RECOVERY_OPTIONS);
+  const recoveries = new RecoveryRunner(store, (endpointId) => wake([endpointId]), logger, {
+    ...DEFAULT_RECOVERY_OPTIONS,
+    maxManualRetries: config.maxManualRetries,
+  });
   // Pruning runs where deliveries are worked on; with split roles, the API processes leave it alone.
   const retention = new RetentionSweeper(store, logger, {
     retentionDays: config.retentionDays,
