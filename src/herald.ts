@@ -90,8 +90,8 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
   onListenConnected = (endpointId) => wake([endpointId]);
   onListenExpired = async (appId, endpointId, url) => {
-    // Only while it still has the session's URL: Herald's API refuses to change it, but Stream's
-    // PATCH /app can set a stream-format listen endpoint's hook to an ordinary URL, which makes it the user's.
+    // Only while it has the session's URL: no API changes it (PATCH /v1/endpoints refuses, Stream's
+    // PATCH /app leaves it out), but an endpoint with an ordinary URL is never deleted with a session.
     if ((await store.getEndpoint(endpointId))?.url !== url) return;
     await store.deleteEndpoint(appId, endpointId, Date.now());
     endpoints.forgetEndpoint(appId, endpointId);

@@ -133,6 +133,25 @@ describe("Stream's /app settings API, driven by the real stream-chat server clie
     assert.deepEqual(((await client.getAppSettings()) as any).app.event_hooks, []);
   });
 
+  it("leaves a stream-format listen session's endpoint out of event_hooks: PATCH /app neither changes nor deletes it", async () => {
+    const session = await call(h.url, "POST", "/v1/listen", { token: app.token, body: { profile: "stream" } });
+    assert.equal(session.status, 201, JSON.stringify(session.body));
+    const endpointId = session.body.endpoint.id as string;
+    await client.updateAppSettings({
+      event_hooks: [{ hook_type: "webhook", enabled: true, event_types: [], webhook_url: "http://127.0.0.1:9/mine" }],
+    } as never);
+    const hooks = ((await client.getAppSettings()) as any).app.event_hooks as Record<string, any>[];
+    assert.deepEqual(
+      hooks.map((hook) => hook.webhook_url),
+      ["http://127.0.0.1:9/mine"],
+    );
+    await client.updateAppSettings({ event_hooks: [] } as never);
+    const kept = await call(h.url, "GET", `/v1/endpoints/${endpointId}`, { token: app.token });
+    assert.equal(kept.status, 200, "not deleted by a list that leaves it out");
+    assert.equal(kept.body.url, `listen://${session.body.id}`);
+    assert.equal((await call(h.url, "DELETE", `/v1/listen/${session.body.id}`, { token: app.token })).status, 204);
+  });
+
   it("lists the hook events for getHookEvents", async () => {
     const { events } = (await client.getHookEvents()) as { events: { name: string; products: string[] }[] };
     const names = events.map((event) => event.name);

@@ -228,8 +228,8 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         const tenant = appOf(request);
         const session = sessionOf(tenant.id, request.params.id);
         relay.close(session.id);
-        // Only while it still has the session's URL: Herald's API refuses to change it, but Stream's
-        // PATCH /app can set a stream-format listen endpoint's hook to an ordinary URL, which makes it the user's.
+        // Only while it has the session's URL: no API changes it (PATCH /v1/endpoints refuses, Stream's
+        // PATCH /app leaves it out), but an endpoint with an ordinary URL is never deleted with a session.
         if ((await ctx.store.getEndpoint(session.endpointId))?.url === listenUrl(session.id)) {
           await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
           ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);

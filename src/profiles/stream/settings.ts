@@ -10,6 +10,7 @@ import {
 import { ALL_TYPES, checkFilter } from "../../catalog/index.js";
 import { HeraldError } from "../../core/errors.js";
 import { newEndpointId } from "../../core/ids.js";
+import { listenSessionOf } from "../../delivery/transport/listen-relay.js";
 import type { Endpoint } from "../../storage/records.js";
 import { streamVocabulary } from "./vocabulary.js";
 import {
@@ -85,8 +86,14 @@ export function streamState(
 ): StreamState {
   return {
     legacy: endpoints.find((endpoint) => endpoint.id === legacyHookId(appId)),
+    // A `herald listen` session's endpoint is the session's, not a setting: PATCH /app neither changes nor deletes it.
     hooks: endpoints
-      .filter((endpoint) => endpoint.profile === streamWireFormat.id && endpoint.id !== legacyHookId(appId))
+      .filter(
+        (endpoint) =>
+          endpoint.profile === streamWireFormat.id &&
+          endpoint.id !== legacyHookId(appId) &&
+          listenSessionOf(endpoint.url) === undefined,
+      )
       .sort((a, b) => positionOf(a) - positionOf(b)),
     beforeSend: endpoints.find((endpoint) => endpoint.id === beforeSendHookId(appId)),
     commands: endpoints.find((endpoint) => endpoint.id === commandsHookId(appId)),
