@@ -160,6 +160,8 @@ interface Recovery {
   id: string;
   status: "running" | "succeeded" | "failed";
   recovered: number;
+  /** Left failed: resent by hand as often as HERALD_MAX_MANUAL_RETRIES allows. */
+  skipped: number;
   total: number | null;
 }
 
@@ -218,10 +220,11 @@ function RecoverForm({ session, endpoints }: PageProps & { endpoints: EndpointJs
       <ErrorNote error={error} />
       {job && (
         <div role="status" aria-live="polite">
-          <progress max={job.total ?? undefined} value={job.recovered} aria-label="Recovery progress" />{" "}
+          <progress max={job.total ?? undefined} value={job.recovered + job.skipped} aria-label="Recovery progress" />{" "}
           {job.status === "running" ? "Recovering" : job.status === "succeeded" ? "Recovered" : "Recovery failed after"}{" "}
           {job.recovered}
           {job.total !== null && ` of ${job.total}`}
+          {job.skipped > 0 && ` (${job.skipped} skipped: resent by hand as often as allowed)`}
         </div>
       )}
     </form>
