@@ -9,6 +9,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { type Bind, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../src/storage/log-query.js";
 import { openStore } from "../src/storage/open-store.js";
+import { sampleQueueSql } from "../src/storage/queue-samples.js";
 import type { DeliveryQuery, DeliveryState, EventQuery } from "../src/storage/records.js";
 import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
 
@@ -53,6 +54,8 @@ interface Explainer {
   eventPlan(query: EventQuery): Promise<string[]>;
   /** The loose index scan finding the endpoints of a type. */
   typeEndpointsPlan(): Promise<string[]>;
+  /** The queue sample: only the pending deliveries, read off the partial index deliveries_due. */
+  queueSamplePlan(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -116,6 +119,13 @@ async function sqliteExplainer(database: TestDatabase): Promise<Explainer> {
     async typeEndpointsPlan() {
       const rows = plan(typeEndpointsSql("sqlite", ["?", "?", "?", "?"]), ["A", "t1", "A", "t1"]);
       return check(rows, "deliveries", "INDEX deliveries_by_type (app_id=? AND type=?", false);
+    },
+    async queueSamplePlan() {
+      // Scanning deliveries_due whole is the point: it holds the pending deliveries only.
+      const rows = plan(sampleQueueSql("sqlite", "?"), [1]);
+      const text = rows.map((row) => row.detail).join(" | ");
+      const reads = rows.filter((row) => / deliveries\b/.test(row.detail));
+      return reads.length === 1 && reads[0]!.detail === "SCAN deliveries USING INDEX deliveries_due" ? [] : [text];
     },
     async close() {
       db.close();
@@ -199,6 +209,14 @@ async function postgresExplainer(database: TestDatabase): Promise<Explainer> {
       const root = await explain(typeEndpointsSql("postgres", ["$1", "$2", "$1", "$2"]), ["A", "t1"]);
       return check(root, "deliveries", /^deliveries_by_type$/, false);
     },
+    async queueSamplePlan() {
+      return check(
+        await explain(sampleQueueSql("postgres", "$1::bigint"), [1]),
+        "deliveries",
+        /^deliveries_due$/,
+        true,
+      );
+    },
     async close() {
       await client.end();
     },
@@ -234,6 +252,10 @@ describe(`the delivery log's query plans (${TEST_STORE})`, () => {
 
   it("finds the endpoints of a type with index probes", async () => {
     assert.deepEqual(await explainer.typeEndpointsPlan(), []);
+  });
+
+  it("samples the queue from the pending deliveries alone, off the partial index", async () => {
+    assert.deepEqual(await explainer.queueSamplePlan(), []);
   });
 
   it("reads events by type, window and cursor off an index, in order", async () => {

@@ -1428,6 +1428,80 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("queue samples", () => {
+      /** A, with a busy endpoint (two pending from T and T + 500), and a drained one; B, with one pending. */
+      const queues = async () => {
+        await createApp("A");
+        await createApp("B");
+        for (const [app, ep] of [
+          ["A", "A-busy"],
+          ["A", "A-done"],
+          ["B", "B-busy"],
+        ] as const) {
+          await store.saveEndpoint(endpointRecord(app, ep));
+        }
+        await publishEvents("A", [{ id: "a1" }, { id: "a2", createdAt: T + 500 }], ["A-busy"]);
+        await publishEvents("A", [{ id: "a3" }], ["A-done"]);
+        await publishEvents("B", [{ id: "b1", createdAt: T + 100 }], ["B-busy"]);
+        await store.claimDue("A-done", 10, T, T + 1000);
+        await store.recordAttempts([attemptRecord("a3-A-done", 1, "succeeded")]);
+      };
+
+      it("samples each endpoint's pending count and oldest delivery once per time, whichever process asks", async () => {
+        await queues();
+        assert.equal(await store.sampleQueue(T + 60_000), true);
+        const other = t.reopen();
+        await other.migrate();
+        assert.equal(await other.sampleQueue(T + 60_000), false, "another process on the database: already taken");
+        assert.equal(await t.rowCount("queue_sample_runs"), 1);
+        assert.equal(await t.rowCount("queue_samples"), 2, "one per endpoint with pending deliveries");
+
+        assert.deepEqual(await store.queueHistory("A", T), {
+          runs: [T + 60_000],
+          samples: [{ sampledAt: T + 60_000, endpointId: "A-busy", pending: 2, oldestCreatedAt: T }],
+        });
+        assert.deepEqual(await other.queueHistory("B", T), {
+          runs: [T + 60_000],
+          samples: [{ sampledAt: T + 60_000, endpointId: "B-busy", pending: 1, oldestCreatedAt: T + 100 }],
+        });
+
+        // A's queue drains: the next run has no sample of it, which reads as nothing pending.
+        await store.claimDue("A-busy", 10, T + 61_000, T + 62_000);
+        await store.recordAttempts([
+          attemptRecord("a1-A-busy", 1, "succeeded"),
+          attemptRecord("a2-A-busy", 1, "failed"),
+        ]);
+        assert.equal(await other.sampleQueue(T + 120_000), true);
+        assert.deepEqual(await store.queueHistory("A", T + 60_001), { runs: [T + 120_000], samples: [] });
+        assert.equal((await store.queueHistory("B", T + 60_001)).samples.length, 1);
+        assert.deepEqual(await store.queueHistory("nope", T), { runs: [T + 60_000, T + 120_000], samples: [] });
+      });
+
+      it("prunes runs and samples taken before the cut-off, a batch at a time, oldest first", async () => {
+        await queues();
+        for (const at of [T + 1000, T + 2000, T + 3000]) assert.equal(await store.sampleQueue(at), true);
+        assert.equal(await t.rowCount("queue_samples"), 6);
+        assert.deepEqual(await store.pruneQueueSamples(T + 2500, 3), { runs: 2, samples: 3 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 2500, 3), { runs: 0, samples: 1 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 2500, 3), { runs: 0, samples: 0 });
+        const left = await store.queueHistory("A", 0);
+        assert.deepEqual(left.runs, [T + 3000]);
+        assert.deepEqual(
+          left.samples.map((s) => s.sampledAt),
+          [T + 3000],
+        );
+      });
+
+      it("deletes an app's samples with the app, and no other app's", async () => {
+        await queues();
+        await store.sampleQueue(T + 1000);
+        assert.equal(await store.deleteApp("A"), true);
+        assert.equal(await t.rowCount("queue_samples", { app_id: "A" }), 0);
+        assert.equal(await t.rowCount("queue_samples", { app_id: "B" }), 1);
+        assert.deepEqual((await store.queueHistory("B", 0)).runs, [T + 1000], "runs belong to no app");
+      });
+    });
+
     describe("retryDelivery", () => {
       it("makes only a finished delivery due now with a fresh attempt budget", async () => {
         await createApp("A");

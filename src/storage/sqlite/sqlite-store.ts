@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
+import { sampleQueueSql } from "../queue-samples.js";
 import type {
   ApiKey,
   ApiTokenRecord,
@@ -23,6 +24,9 @@ import type {
   IdempotentResponse,
   PruneResult,
   PublishBatch,
+  QueueHistory,
+  QueueSample,
+  QueueSamplesPruned,
   QueueStats,
   Recovery,
   RecoveryStep,
@@ -192,6 +196,20 @@ function prepareStatements(db: Database.Database) {
              (SELECT MIN(next_attempt_at) FROM deliveries d
               WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS dueAt
       FROM pending WHERE endpoint_id IS NOT NULL`),
+    insertSampleRun: db.prepare("INSERT OR IGNORE INTO queue_sample_runs (sampled_at) VALUES (?)"),
+    insertSamples: db.prepare(sampleQueueSql("sqlite", "?")),
+    sampleRunsSince: db.prepare<[number], { sampled_at: number }>(
+      "SELECT sampled_at FROM queue_sample_runs WHERE sampled_at >= ? ORDER BY sampled_at",
+    ),
+    samplesSince: db.prepare<[string, number], QueueSample>(`
+      SELECT sampled_at AS sampledAt, endpoint_id AS endpointId, pending, oldest_created_at AS oldestCreatedAt
+      FROM queue_samples WHERE app_id = ? AND sampled_at >= ? ORDER BY sampled_at, endpoint_id`),
+    pruneSampleRuns: db.prepare(`
+      DELETE FROM queue_sample_runs WHERE sampled_at IN (
+        SELECT sampled_at FROM queue_sample_runs WHERE sampled_at < ? ORDER BY sampled_at LIMIT ?)`),
+    pruneSamples: db.prepare(`
+      DELETE FROM queue_samples WHERE rowid IN (
+        SELECT rowid FROM queue_samples INDEXED BY queue_samples_by_age WHERE sampled_at < ? ORDER BY sampled_at LIMIT ?)`),
     insertAttempt: db.prepare(`
       INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
         response_body, body_sha256, error_class, request_headers, response_headers, response_truncated)
@@ -630,6 +648,30 @@ export class SqliteStore implements Store {
       pendingByProfile: this.#statements.pendingByProfile.all(),
       oldestDueAt: due.length === 0 ? null : Math.min(...due.map((endpoint) => endpoint.dueAt)),
     };
+  }
+
+  async sampleQueue(at: number): Promise<boolean> {
+    const { insertSampleRun, insertSamples } = this.#statements;
+    return this.#db.transaction(() => {
+      if (insertSampleRun.run(at).changes === 0) return false;
+      insertSamples.run(at);
+      return true;
+    })();
+  }
+
+  async queueHistory(appId: string, since: number): Promise<QueueHistory> {
+    return {
+      runs: this.#statements.sampleRunsSince.all(since).map((row) => row.sampled_at),
+      samples: this.#statements.samplesSince.all(appId, since),
+    };
+  }
+
+  async pruneQueueSamples(before: number, limit: number): Promise<QueueSamplesPruned> {
+    const { pruneSampleRuns, pruneSamples } = this.#statements;
+    return this.#db.transaction(() => ({
+      runs: pruneSampleRuns.run(before, limit).changes,
+      samples: pruneSamples.run(before, limit).changes,
+    }))();
   }
 
   async recordAttempts(attempts: AttemptRecord[]): Promise<void> {
