@@ -14,6 +14,7 @@ import { SyncHookCaller } from "./hooks/sync-caller.js";
 import { OperationalEvents } from "./ingest/operational-events.js";
 import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
+import { QueueSampler } from "./operations/queue-sampler.js";
 import { DEFAULT_RECOVERY_OPTIONS, RecoveryRunner } from "./operations/recovery.js";
 import { RetentionSweeper } from "./operations/retention.js";
 import {
@@ -143,6 +144,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     retentionDays: config.retentionDays,
     sweepMs: config.retentionSweepMs,
   });
+  // The queue's history for the Overview: sampled where deliveries are worked on, like pruning (with
+  // split roles, one sample per period still, whichever worker takes it first).
+  const queueSampler = new QueueSampler(store, logger, config.queueSampleMs);
   const server = await buildServer(
     {
       config,
@@ -164,6 +168,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   if (runsWorker) {
     worker.start();
     retention.start();
+    queueSampler.start();
   }
   recoveries.start();
   // Deliveries committed by other processes (an `--role api` process, another machine) wake this one.
@@ -223,7 +228,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       closed = true;
       logger.info({ graceMs: config.shutdownGraceMs }, "herald stopping");
       clearInterval(sweeper);
-      await Promise.all([recoveries.close(), retention.close()]);
+      await Promise.all([recoveries.close(), retention.close(), queueSampler.close()]);
       await stopListening?.();
       // New connections are refused at once; requests under way and attempts in flight get the
       // grace period, after which connections still open (a client still sending) are cut.
