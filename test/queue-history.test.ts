@@ -112,3 +112,15 @@ describe("queue history in GET /v1/stats", () => {
     assert.ok(before.samples.some((s) => s.pending === 3));
   });
 });
+
+describe("queue sampling and roles", () => {
+  it("an --role api process takes no samples: the processes that deliver do", async () => {
+    const api = await startHerald({ role: "api", queueSampleMs: SAMPLE_MS });
+    try {
+      await sleep(4 * SAMPLE_MS);
+      assert.deepEqual(await api.herald.store.queueHistory("any", 0), { runs: [], samples: [] });
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -1479,17 +1479,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
 
       it("prunes runs and samples taken before the cut-off, a batch at a time, oldest first", async () => {
         await queues();
-        for (const at of [T + 1000, T + 2000, T + 3000]) assert.equal(await store.sampleQueue(at), true);
-        assert.equal(await t.rowCount("queue_samples"), 6);
-        assert.deepEqual(await store.pruneQueueSamples(T + 2500, 3), { runs: 2, samples: 3 });
-        assert.deepEqual(await store.pruneQueueSamples(T + 2500, 3), { runs: 0, samples: 1 });
-        assert.deepEqual(await store.pruneQueueSamples(T + 2500, 3), { runs: 0, samples: 0 });
+        for (const at of [T + 1000, T + 2000, T + 3000, T + 4000]) assert.equal(await store.sampleQueue(at), true);
+        assert.equal(await t.rowCount("queue_samples"), 8, "A-busy and B-busy each time");
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 2, samples: 2 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 1, samples: 2 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 0, samples: 2 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 0, samples: 0 });
         const left = await store.queueHistory("A", 0);
-        assert.deepEqual(left.runs, [T + 3000]);
+        assert.deepEqual(left.runs, [T + 4000]);
         assert.deepEqual(
           left.samples.map((s) => s.sampledAt),
-          [T + 3000],
+          [T + 4000],
         );
+        assert.equal(await t.rowCount("queue_samples"), 2);
       });
 
       it("deletes an app's samples with the app, and no other app's", async () => {
