@@ -876,6 +876,58 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.ok(await store.getDelivery("A", "d-fresh"));
       });
 
+      it("publishes started together each keep their own outcome: one failing or replayed leaves the others whole", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await store.saveEndpoint(endpointRecord("B", "EB"));
+        await publishEvents("A", [{ id: "taken" }], ["E"]);
+        const key = (response: string) => ({
+          scope: "S",
+          requestSha256: "h",
+          key: "same",
+          response,
+          createdAt: T,
+          expiredBefore: T - 1,
+        });
+        const single = (appId: string, id: string, endpointId: string, idempotency?: ReturnType<typeof key>) => {
+          const event = eventRecord(appId, id);
+          return { appId, events: [event], deliveries: [deliveryRecord(event, endpointId, `d-${id}`)], idempotency };
+        };
+        // Started in one turn of the event loop, as concurrent requests are: the SQLite store commits them together.
+        const outcomes = await Promise.allSettled([
+          store.publish(single("A", "a1", "E")),
+          store.publish({
+            ...single("A", "clash", "E"),
+            events: [eventRecord("A", "clash"), eventRecord("A", "taken")],
+          }),
+          store.publish(single("B", "b1", "EB", key("first"))),
+          store.publish(single("B", "b2", "EB", key("second"))),
+          store.publish(single("A", "a2", "E")),
+        ]);
+        const settled = outcomes.map((outcome) => (outcome.status === "fulfilled" ? outcome.value : "rejected"));
+        assert.deepEqual([settled[0], settled[1], settled[4]], [true, "rejected", true]);
+        // One of the two publishes under one key wins (which one is the store's race), the other is told so.
+        assert.deepEqual([settled[2], settled[3]].sort(), [false, true]);
+        const [won, lost] = settled[2] === true ? ["b1", "b2"] : ["b2", "b1"];
+        for (const [appId, id] of [
+          ["A", "a1"],
+          ["B", won],
+          ["A", "a2"],
+        ] as const) {
+          assert.ok(await store.getEvent(appId, id), `${id} stored`);
+          assert.ok(await store.getDelivery(appId, `d-${id}`), `d-${id} stored`);
+        }
+        for (const [appId, id] of [
+          ["A", "clash"],
+          ["B", lost],
+        ] as const) {
+          assert.equal(await store.getEvent(appId, id), undefined, `${id} not stored`);
+          assert.equal(await t.rowCount("deliveries", { id: `d-${id}` }), 0);
+        }
+        assert.equal(await responseOf("B", "same", 0), won === "b1" ? "first" : "second");
+      });
+
       it("returns false and writes nothing on an unexpired duplicate key; replaces an expired one; keys are per app", async () => {
         await createApp("A");
         await createApp("B");
