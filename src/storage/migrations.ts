@@ -305,4 +305,10 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   { version: 11, name: "queue-samples", sql: QUEUE_SAMPLES },
+  {
+    version: 12,
+    name: "listen-leases",
+    // Until when the process holding a `herald listen` session vouches for its endpoint (null: any other endpoint).
+    sql: "ALTER TABLE endpoints ADD COLUMN listen_lease_until BIGINT;",
+  },
 ];

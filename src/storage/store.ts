@@ -102,6 +102,17 @@ export interface Store {
    * the log keeps them. False if the app has no such endpoint.
    */
   deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean>;
+  /** Extends the lease of listen endpoints whose sessions this process holds (ids not found are skipped). */
+  renewListenLeases(endpointIds: readonly string[], until: number): Promise<void>;
+  /**
+   * Listen endpoints (`listen://` URLs) whose lease ran out before `now`: no process holds their
+   * session any more (it died). One never renewed counts from its last update plus `leaseMs`. At most `limit`.
+   */
+  expiredListenEndpoints(
+    now: number,
+    leaseMs: number,
+    limit: number,
+  ): Promise<{ appId: string; id: string; url: string }[]>;
 
   /**
    * Adds signing keys for an endpoint. With `retireAt`, the endpoint's keys that were active until

@@ -418,6 +418,23 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0;
   }
 
+  async renewListenLeases(endpointIds: readonly string[], until: number): Promise<void> {
+    if (endpointIds.length === 0) return;
+    await this.#pool.query("UPDATE endpoints SET listen_lease_until = $1 WHERE id = ANY($2::text[])", [
+      until,
+      endpointIds,
+    ]);
+  }
+
+  async expiredListenEndpoints(now: number, leaseMs: number, limit: number) {
+    const { rows } = await this.#pool.query(
+      `SELECT app_id AS "appId", id, url FROM endpoints
+       WHERE url LIKE 'listen://%' AND COALESCE(listen_lease_until, updated_at + $2) < $1 LIMIT $3`,
+      [now, leaseMs, limit],
+    );
+    return rows as { appId: string; id: string; url: string }[];
+  }
+
   async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
     return this.#transaction(async (client) => {
       const deleted = await client.query("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", [appId, endpointId]);

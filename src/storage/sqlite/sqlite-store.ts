@@ -185,6 +185,11 @@ function prepareStatements(db: Database.Database) {
       SELECT e.profile AS profile, COUNT(*) AS count FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
       WHERE d.state = 'pending' GROUP BY e.profile`),
     // A loose index scan: one index probe per endpoint, however many deliveries are pending.
+    renewListenLease: db.prepare<[number, string]>("UPDATE endpoints SET listen_lease_until = ? WHERE id = ?"),
+    expiredListenEndpoints: db.prepare<[number, number, number], { appId: string; id: string; url: string }>(
+      `SELECT app_id AS appId, id, url FROM endpoints
+       WHERE url LIKE 'listen://%' AND COALESCE(listen_lease_until, updated_at + ?) < ? LIMIT ?`,
+    ),
     endpointsWithPending: db.prepare<[], EndpointDue>(`
       WITH RECURSIVE pending(endpoint_id) AS (
         SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending'
@@ -532,6 +537,17 @@ export class SqliteStore implements Store {
       }
       return disabled;
     })();
+  }
+
+  async renewListenLeases(endpointIds: readonly string[], until: number): Promise<void> {
+    const renew = this.#statements.renewListenLease;
+    this.#db.transaction(() => {
+      for (const id of endpointIds) renew.run(until, id);
+    })();
+  }
+
+  async expiredListenEndpoints(now: number, leaseMs: number, limit: number) {
+    return this.#statements.expiredListenEndpoints.all(leaseMs, now, limit);
   }
 
   async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
