@@ -92,7 +92,8 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
   onListenConnected = (endpointId) => wake([endpointId]);
   onListenExpired = async (appId, endpointId, url) => {
-    // An endpoint PATCHed to an ordinary URL meanwhile is the user's now: it outlives the session.
+    // Only while it still has the session's URL: Herald's API refuses to change it, but Stream's
+    // PATCH /app can set a stream-format listen endpoint's hook to an ordinary URL, which makes it the user's.
     if ((await store.getEndpoint(endpointId))?.url !== url) return;
     await store.deleteEndpoint(appId, endpointId, Date.now());
     endpoints.forgetEndpoint(appId, endpointId);
@@ -139,7 +140,10 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   });
   // Recover jobs run in any process (a lease picks one); the worker that holds the endpoint is woken,
   // here directly, elsewhere through the store's notifications.
-  const recoveries = new RecoveryRunner(store, (endpointId) => wake([endpointId]), logger, DEFAULT_RECOVERY_OPTIONS);
+  const recoveries = new RecoveryRunner(store, (endpointId) => wake([endpointId]), logger, {
+    ...DEFAULT_RECOVERY_OPTIONS,
+    maxManualRetries: config.maxManualRetries,
+  });
   // Pruning runs where deliveries are worked on; with split roles, the API processes leave it alone.
   const retention = new RetentionSweeper(store, logger, {
     retentionDays: config.retentionDays,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, eventually, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
 
 /**
  * What an attacker review found on the streaming routes (`/v1/listen`, `/v1/live/deliveries`):
@@ -194,40 +194,47 @@ describe("streaming routes under attack", { concurrency: 1 }, () => {
     assert.match(((await full.json()) as { error: { message: string } }).error.message, /on this server/);
   });
 
-  it("an expired session's endpoint is kept when it was changed to an ordinary URL meanwhile", async () => {
+  it("a listen endpoint keeps its session's URL: changing it is a 409; other fields change, deleting is allowed", async () => {
     const local = await startHerald({ listenGraceMs: 800 });
     try {
       const owner = await local.createApp();
       const create = async () => {
         const created = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
         assert.equal(created.status, 201);
-        return created.body.endpoint.id as string;
+        return { session: created.body.id as string, endpoint: created.body.endpoint.id as string };
       };
-      const changed = await create();
-      const untouched = await create();
-      const patched = await call(local.url, "PATCH", `/v1/endpoints/${changed}`, {
-        token: owner.token,
-        body: { url: "http://127.0.0.1:9/webhooks" },
-      });
-      assert.equal(patched.status, 200, JSON.stringify(patched.body));
-      const endpointStatus = async (id: string) =>
-        (await call(local.url, "GET", `/v1/endpoints/${id}`, { token: owner.token })).status;
-      // Neither stream connects: both sessions expire after the grace period.
-      await eventually(async () => ((await endpointStatus(untouched)) === 404 ? true : undefined), 15_000);
-      await sleep(500);
-      assert.equal(await endpointStatus(changed), 200);
-      // Ending a session by hand keeps a changed endpoint too.
-      const ended = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
-      const endedEndpoint = ended.body.endpoint.id as string;
-      await call(local.url, "PATCH", `/v1/endpoints/${endedEndpoint}`, {
-        token: owner.token,
-        body: { url: "http://127.0.0.1:9/webhooks" },
-      });
+      const patch = (id: string, body: unknown) =>
+        call(local.url, "PATCH", `/v1/endpoints/${id}`, { token: owner.token, body });
+      const endpointOf = (id: string) => call(local.url, "GET", `/v1/endpoints/${id}`, { token: owner.token });
+
+      const first = await create();
+      const refused = await patch(first.endpoint, { url: "http://127.0.0.1:9/webhooks", description: "mine now" });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, "conflict");
+      assert.equal(refused.body.error.parameter, "url");
+      assert.match(refused.body.error.message, new RegExp(`listen session "${first.session}"`));
+      assert.match(refused.body.error.message, new RegExp(`DELETE /v1/listen/${first.session}`));
+      const unchanged = (await endpointOf(first.endpoint)).body;
+      assert.equal(unchanged.url, `listen://${first.session}`);
+      assert.equal(unchanged.description, "herald listen", "nothing of a refused change is kept");
+      // The rest is an ordinary endpoint's.
+      const described = await patch(first.endpoint, { description: "my listener", filter: ["user:block"] });
+      assert.equal(described.status, 200, JSON.stringify(described.body));
+      assert.equal(described.body.url, `listen://${first.session}`);
+      // No stream connects: the session expires after the grace period and takes its endpoint along.
+      await eventually(async () => ((await endpointOf(first.endpoint)).status === 404 ? true : undefined), 15_000);
+
+      // Deleting the endpoint is allowed; ending the session afterwards still answers.
+      const second = await create();
       assert.equal(
-        (await call(local.url, "DELETE", `/v1/listen/${ended.body.id}`, { token: owner.token })).status,
+        (await call(local.url, "DELETE", `/v1/endpoints/${second.endpoint}`, { token: owner.token })).status,
         204,
       );
-      assert.equal(await endpointStatus(endedEndpoint), 200);
+      assert.equal((await endpointOf(second.endpoint)).status, 404);
+      assert.equal(
+        (await call(local.url, "DELETE", `/v1/listen/${second.session}`, { token: owner.token })).status,
+        204,
+      );
     } finally {
       await local.close();
     }

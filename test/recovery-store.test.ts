@@ -3,6 +3,7 @@
 // the window's bounds. Two stores on one database stand for two processes.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { MIGRATIONS, migrationSql } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open-store.js";
 import type { Recovery } from "../src/storage/records.js";
 import type { Store } from "../src/storage/store.js";
@@ -87,6 +88,7 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
     until,
     status: "running",
     recovered: 0,
+    skipped: 0,
     total: null,
     error: null,
     createdAt: T + 1000,
@@ -104,13 +106,20 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
 
   it("recovers the window's failed deliveries in batches, oldest first, each once", async () => {
     // Window T+2 … T+9 (both inclusive): d02 … d09, eight deliveries of E (d12 is F's).
-    const first = await two.stepRecovery("r1", { limit: 3, extraAttempts: 3, now: T + 3000, leaseUntil: T + 9000 });
+    const first = await two.stepRecovery("r1", {
+      limit: 3,
+      extraAttempts: 3,
+      maxManualRetries: 10,
+      now: T + 3000,
+      leaseUntil: T + 9000,
+    });
     assert.deepEqual([first?.status, first?.recovered, first?.total], ["running", 3, 8]);
     const pending = async () =>
       (await one.listDeliveries("A", { limit: 100, state: "pending" })).map((d) => d.id).sort();
     assert.deepEqual(await pending(), ["d02", "d03", "d04"]);
     const d02 = await one.getDelivery("A", "d02");
     assert.deepEqual([d02?.maxAttempts, d02?.nextAttemptAt], [4, T + 3000], "a fresh budget, due now");
+    assert.equal(d02?.manualRetries, 1, "a recovery counts as a manual resend");
 
     // d02 fails again before the job is done: the job has passed it and leaves it failed.
     const [again] = await one.claimDue("E", 1, T + 3000, T + 3500);
@@ -133,9 +142,21 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
         nextAttemptAt: T + 3002,
       },
     ]);
-    const second = await one.stepRecovery("r1", { limit: 3, extraAttempts: 3, now: T + 4000, leaseUntil: T + 9000 });
+    const second = await one.stepRecovery("r1", {
+      limit: 3,
+      extraAttempts: 3,
+      maxManualRetries: 10,
+      now: T + 4000,
+      leaseUntil: T + 9000,
+    });
     assert.deepEqual([second?.status, second?.recovered], ["running", 6]);
-    const last = await two.stepRecovery("r1", { limit: 3, extraAttempts: 3, now: T + 5000, leaseUntil: T + 9000 });
+    const last = await two.stepRecovery("r1", {
+      limit: 3,
+      extraAttempts: 3,
+      maxManualRetries: 10,
+      now: T + 5000,
+      leaseUntil: T + 9000,
+    });
     assert.deepEqual([last?.status, last?.recovered, last?.total], ["succeeded", 8, 8]);
     assert.equal(last?.finishedAt, T + 5000);
     assert.deepEqual(await pending(), ["d03", "d04", "d05", "d06", "d07", "d08", "d09"]);
@@ -155,5 +176,83 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
       [failed?.status, failed?.error, failed?.finishedAt],
       ["failed", "The endpoint has been deleted.", T + 7000],
     );
+  });
+
+  it("skips, and counts, deliveries resent by hand as often as allowed; re-queues the others, counting one resend", async () => {
+    // Left failed by the first job: d00, d01, d10, d11 (never resent) and d02 (recovered once, failed again).
+    const before = await one.getDelivery("A", "d00");
+    assert.equal(before?.manualRetries, 0);
+    await one.createRecovery(job("r3", T, T + 11));
+    const step = { limit: 10, extraAttempts: 3, maxManualRetries: 1, now: T + 8000, leaseUntil: T + 9000 };
+    const done = await two.stepRecovery("r3", step);
+    assert.deepEqual(
+      [done?.status, done?.recovered, done?.skipped, done?.total],
+      ["succeeded", 4, 1, 5],
+      "d02 is at the cap of 1",
+    );
+    const d02 = await one.getDelivery("A", "d02");
+    assert.deepEqual([d02?.state, d02?.manualRetries], ["failed", 1], "skipped: left as it was");
+    for (const id of ["d00", "d01", "d10", "d11"]) {
+      const recovered = await one.getDelivery("A", id);
+      assert.deepEqual([recovered?.state, recovered?.manualRetries], ["pending", 1], id);
+    }
+    assert.equal((await one.getRecovery("A", "r3"))?.skipped, 1, "kept with the job");
+  });
+
+  it("keeps one running recovery per endpoint, whichever process starts it; a finished one blocks nothing", async () => {
+    const [a, b] = await Promise.all([
+      one.createRecovery(job("r4", T, T + 11)),
+      two.createRecovery(job("r5", T, T + 11)),
+    ]);
+    assert.equal(a.id, b.id, "both processes are answered with the same running recovery");
+    assert.ok(["r4", "r5"].includes(a.id));
+    assert.equal(await one.getRecovery("A", a.id === "r4" ? "r5" : "r4"), undefined, "the other is not written");
+    assert.equal((await one.createRecovery(job("r6", T, T + 1))).id, a.id, "another window of the endpoint too");
+    assert.equal((await two.createRecovery({ ...job("r7", T, T + 11), endpointId: "F" })).id, "r7", "another endpoint");
+    // Its lease out (its process died): still running, another process takes it over, so still one.
+    const leased = [
+      await one.leaseRecovery(T + 100_000, T + 200_000),
+      await one.leaseRecovery(T + 100_000, T + 200_000),
+    ];
+    assert.deepEqual(leased.map((r) => r?.id).sort(), [a.id, "r7"].sort());
+    assert.equal((await two.createRecovery(job("r8", T, T + 11))).id, a.id);
+    await one.failRecovery(a.id, "stopped", T + 9000);
+    assert.equal((await two.createRecovery(job("r9", T, T + 11))).id, "r9", "once it has finished, a new one starts");
+  });
+});
+
+describe(`upgrading to one running recovery per endpoint (${TEST_STORE})`, () => {
+  it("keeps the oldest of recoveries of one endpoint running side by side, and ends the others as failed", async () => {
+    const database = testDatabase();
+    after(() => database.drop());
+    // A database as version 10 left it, where two processes each started a recovery of endpoint E.
+    const upTo10 = MIGRATIONS.filter((migration) => migration.version <= 10);
+    // The test's PostgreSQL schema is named in its search_path; the store creates it, but here nothing has yet.
+    const ownSchema =
+      TEST_STORE === "postgres"
+        ? "DO $$ BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', current_setting('search_path')); END $$;"
+        : "";
+    await database.exec(`${ownSchema}
+      CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);
+      ${upTo10.map((migration) => migrationSql(migration, TEST_STORE)).join(";\n")};
+      ${upTo10.map((m) => `INSERT INTO schema_migrations VALUES (${m.version}, '${m.name}', ${T})`).join(";\n")};
+      INSERT INTO apps (id, name, signing_key, created_at) VALUES ('A', 'a', 'k', ${T});
+      INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, created_at, finished_at) VALUES
+        ('older', 'A', 'E', ${T}, ${T + 1}, 'running', ${T + 10}, NULL),
+        ('newer', 'A', 'E', ${T}, ${T + 1}, 'running', ${T + 20}, NULL),
+        ('done', 'A', 'E', ${T}, ${T + 1}, 'succeeded', ${T}, ${T + 5}),
+        ('other', 'A', 'F', ${T}, ${T + 1}, 'running', ${T + 30}, NULL)`);
+    const store = openStore(database.url, OPEN);
+    after(() => store.close());
+    const before = Date.now();
+    await store.migrate();
+    const get = (id: string) => store.getRecovery("A", id);
+    assert.deepEqual([(await get("older"))?.status, (await get("older"))?.skipped], ["running", 0]);
+    const newer = await get("newer");
+    assert.equal(newer?.status, "failed");
+    assert.match(newer?.error ?? "", /Another recovery of this endpoint was running/);
+    assert.ok((newer?.finishedAt ?? 0) >= before - 1000, "finished when the upgrade ran");
+    assert.equal((await get("done"))?.status, "succeeded");
+    assert.equal((await get("other"))?.status, "running", "another endpoint's is left alone");
   });
 });

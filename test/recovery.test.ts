@@ -88,8 +88,16 @@ describe("recover failed deliveries of an endpoint", () => {
     assert.equal(attemptsWhileDown, EVENTS * 3, "three attempts each while down");
 
     up = true;
-    const started = await recover(endpointId, { since });
-    assert.equal(started.status, 202, JSON.stringify(started.body));
+    // Two at once: one starts, the other is told which one runs (1,000 deliveries take two batches).
+    const both = await Promise.all([recover(endpointId, { since }), recover(endpointId, { since })]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [202, 409], JSON.stringify(both.map((r) => r.body)));
+    const started = both.find((r) => r.status === 202)!;
+    const refused = both.find((r) => r.status === 409)!;
+    assert.equal(refused.body.error.code, "conflict");
+    assert.match(
+      refused.body.error.message,
+      new RegExp(`Recovery "${started.body.id}" of this endpoint is still running`),
+    );
     const job = started.body;
     assert.match(job.id, /^rcv_/);
     assert.equal(job.endpoint_id, endpointId);
@@ -104,6 +112,7 @@ describe("recover failed deliveries of an endpoint", () => {
       return body.status === "succeeded" ? body : undefined;
     }, 30_000);
     assert.equal(finished.recovered, EVENTS);
+    assert.equal(finished.skipped, 0);
     assert.equal(finished.total, EVENTS);
     assert.ok(finished.finished_at);
     assert.ok(
@@ -127,5 +136,105 @@ describe("recover failed deliveries of an endpoint", () => {
 
     const other = await h.createApp();
     assert.equal((await call(h.url, "GET", `/v1/recoveries/${job.id}`, { token: other.token })).status, 404);
+
+    // Finished, it blocks nothing: the same window again finds nothing failed.
+    const again = await recover(endpointId, { since });
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    await eventually(async () => {
+      const { body } = await call(h.url, "GET", `/v1/recoveries/${again.body.id}`, { token: app.token });
+      return body.status === "succeeded" ? true : undefined;
+    });
+  });
+
+  it("refuses a recovery while another process runs one of the endpoint (its row in the store)", async () => {
+    // What another process sharing the database leaves while it works: a running row, leased for a minute.
+    const now = Date.now();
+    await h.database.exec(`
+      INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, recovered, total, lease_until, created_at)
+      VALUES ('rcv_elsewhere', '${app.appId}', '${endpointId}', ${now - 60_000}, ${now}, 'running', 0, NULL, ${now + 60_000}, ${now})`);
+    const since = new Date(now - 1000).toISOString();
+    const refused = await recover(endpointId, { since });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, "conflict");
+    assert.match(refused.body.error.message, /Recovery "rcv_elsewhere" of this endpoint is still running/);
+    // Not yet taken by any process (lease 0): running all the same.
+    await h.database.exec("UPDATE recoveries SET lease_until = 0 WHERE id = 'rcv_elsewhere'");
+    // This process's runner may take it now and finish it at once (nothing failed in its window): either way, no second one.
+    const meanwhile = await recover(endpointId, { since });
+    if (meanwhile.status === 202) {
+      const { body } = await call(h.url, "GET", "/v1/recoveries/rcv_elsewhere", { token: app.token });
+      assert.equal(body.status, "succeeded", "a second one started only once the first had finished");
+    } else {
+      assert.equal(meanwhile.status, 409, JSON.stringify(meanwhile.body));
+    }
+    await h.database.exec("UPDATE recoveries SET status = 'succeeded', finished_at = 1 WHERE id = 'rcv_elsewhere'");
+    await eventually(async () => {
+      const started = await recover(endpointId, { since });
+      return started.status === 202 ? true : undefined;
+    });
+  });
+});
+
+describe("recover and the cap on manual resends", () => {
+  let h: TestHerald;
+  let receiver: Receiver;
+  before(async () => {
+    h = await startHerald({
+      retryDelayScale: 0.01,
+      maxManualRetries: 1,
+      autoDisableFailures: 0,
+      autoDisableAfterMs: 0,
+      endpointBreakerFailures: 1_000_000,
+    });
+    receiver = await Receiver.start(() => 503);
+  });
+  after(async () => {
+    await h.close();
+    await receiver.close();
+  });
+
+  it("counts as a manual resend per delivery it re-queues, and skips those at the cap", async () => {
+    const app = await h.createApp();
+    const { token } = app;
+    const created = await call(h.url, "POST", "/v1/endpoints", {
+      token,
+      body: { url: receiver.url, profile: "sendbird" },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const since = new Date(Date.now() - 1000).toISOString();
+    const events = [{ category: "user:block" }, { category: "user:block" }];
+    assert.equal((await call(h.url, "POST", "/v1/events/batch", { token, body: { events } })).status, 202);
+    const failed = async () => {
+      const { body } = await call(h.url, "GET", "/v1/deliveries?status=failed", { token });
+      return body.deliveries.length === 2 ? (body.deliveries as { id: string; manual_retries: number }[]) : undefined;
+    };
+    const [capped, under] = await eventually(failed, 30_000);
+    // One is resent by hand and fails again: at the cap of 1 now.
+    assert.equal((await call(h.url, "POST", `/v1/deliveries/${capped!.id}/retry`, { token })).status, 202);
+    const again = await eventually(async () => {
+      const list = await failed();
+      return list?.find((d) => d.id === capped!.id)?.manual_retries === 1 ? list : undefined;
+    }, 30_000);
+    assert.equal(again.find((d) => d.id === under!.id)?.manual_retries, 0);
+
+    const started = await call(h.url, "POST", `/v1/endpoints/${created.body.id}/recover`, { token, body: { since } });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    assert.equal(started.body.skipped, 0);
+    const done = await eventually(async () => {
+      const { body } = await call(h.url, "GET", `/v1/recoveries/${started.body.id}`, { token });
+      return body.status === "succeeded" ? body : undefined;
+    });
+    assert.deepEqual([done.total, done.recovered, done.skipped], [2, 1, 1]);
+    const delivery = async (id: string) => (await call(h.url, "GET", `/v1/deliveries/${id}`, { token })).body;
+    const skipped = await delivery(capped!.id);
+    assert.deepEqual([skipped.status, skipped.manual_retries], ["failed", 1], "at the cap: left failed");
+    const requeued = await delivery(under!.id);
+    assert.equal(requeued.manual_retries, 1, "re-queued, counting one manual resend");
+    assert.notEqual(requeued.attempt_log.length, 0);
+    // Its resend by hand is now past the cap too.
+    await eventually(async () => ((await delivery(under!.id)).status === "failed" ? true : undefined), 30_000);
+    const refused = await call(h.url, "POST", `/v1/deliveries/${under!.id}/retry`, { token });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, "limit_exceeded");
   });
 });

@@ -751,6 +751,40 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("createEndpoint", () => {
+      it("saves a new endpoint and its first keys together", async () => {
+        await createApp("A");
+        const endpoint = endpointRecord("A", "E", { profile: "standard" });
+        const keys = [keyRecord("A", "E", "k1"), keyRecord("A", "E", "k2", { kind: "ed25519", publicKey: "whpk_x" })];
+        await store.createEndpoint(endpoint, keys);
+        assert.deepEqual(await store.getEndpoint("E"), endpoint);
+        assert.deepEqual(sortedIds(await store.listSigningKeys("E", T)), ["k1", "k2"]);
+        // Without keys (a format signed with the app's token), it is a plain insert.
+        await store.createEndpoint(endpointRecord("A", "F"), []);
+        assert.ok(await store.getEndpoint("F"));
+      });
+
+      it("writes neither when the keys cannot be written, nor when the endpoint exists already", async () => {
+        await createApp("A");
+        await store.createEndpoint(endpointRecord("A", "E"), [keyRecord("A", "E", "taken")]);
+        // A key id that exists already fails the keys' insert: the endpoint goes with it.
+        await assert.rejects(store.createEndpoint(endpointRecord("A", "G"), [keyRecord("A", "G", "taken")]));
+        assert.equal(await store.getEndpoint("G"), undefined, "no endpoint without its keys");
+        assert.equal(await t.rowCount("signing_keys", { endpoint_id: "G" }), 0);
+        // Two keys with one id in the same call: the same.
+        const twice = [keyRecord("A", "H", "dup"), keyRecord("A", "H", "dup")];
+        await assert.rejects(store.createEndpoint(endpointRecord("A", "H"), twice));
+        assert.equal(await store.getEndpoint("H"), undefined);
+        assert.equal(await t.rowCount("signing_keys", { id: "dup" }), 0);
+        // An id that exists already is not overwritten (create is no upsert), and adds no key.
+        await assert.rejects(
+          store.createEndpoint(endpointRecord("A", "E", { url: "https://other.test/" }), [keyRecord("A", "E", "k9")]),
+        );
+        assert.equal((await store.getEndpoint("E"))?.url, "https://example.test/E");
+        assert.deepEqual(ids(await store.listSigningKeys("E", T)), ["taken"]);
+      });
+    });
+
     describe("publish and idempotency", () => {
       it("writes events and deliveries, which read back as published", async () => {
         await createApp("A");

@@ -3,6 +3,7 @@ import { Type } from "typebox";
 import { checkFilter } from "../catalog/index.js";
 import { HeraldError } from "../core/errors.js";
 import { newEndpointId, newSigningKeyId } from "../core/ids.js";
+import { listenSessionOf } from "../delivery/transport/listen-relay.js";
 import type { KeySource, NewEndpointKey, WireFormat } from "../profiles/profile.js";
 import { findVocabulary, findWireFormat, VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
 import type { Endpoint, RetryPolicyName, SigningKey } from "../storage/records.js";
@@ -136,6 +137,20 @@ function checkRetryPolicy(policy: RetryPolicyName, wire: WireFormat): RetryPolic
   return policy;
 }
 
+/**
+ * A `herald listen` endpoint's URL is its session's (`listen://…`): the session ends it, and an
+ * ordinary URL would turn a temporary endpoint into a lasting one. The rest may change; deleting is allowed.
+ */
+function refuseListenUrlChange(current: Endpoint, body: EndpointPatchBody): void {
+  const session = listenSessionOf(current.url);
+  if (session === undefined || body.url === undefined) return;
+  throw new HeraldError(
+    "conflict",
+    `Endpoint "${current.id}" belongs to listen session "${session}", whose URL it keeps: end the session (DELETE /v1/listen/${session}) and create an ordinary endpoint instead.`,
+    { parameter: "url" },
+  );
+}
+
 interface ById {
   Params: { id: string };
 }
@@ -219,12 +234,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       };
       const endpoint = applyFields(blank, body, wire, ctx.transport);
       const keys = wire.newKeys?.({ ed25519: body.ed25519 === true }) ?? [];
-      await ctx.endpoints.save(endpoint);
-      if (keys.length > 0) {
-        await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now));
-        // The save told the worker already, which may have read the endpoint without its keys.
-        ctx.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
-      }
+      await ctx.endpoints.create(endpoint, keyRecords(endpoint, keys, now));
       return reply.status(201).send({ ...(await view(endpoint)), ...shownSecret(keys) });
     },
   );
@@ -275,6 +285,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
     },
     async (request) => {
       const current = await endpointOf(appOf(request).id, request.params.id);
+      refuseListenUrlChange(current, request.body);
       const next = applyFields(current, request.body, findWireFormat(current.profile)!, ctx.transport);
       if (next.enabled && next.url === "") {
         throw new HeraldError("missing_parameter", '"url" is required to enable an endpoint.', { parameter: "url" });

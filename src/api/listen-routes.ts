@@ -144,12 +144,7 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
           updatedAt: now,
         };
         const keys = wire.newKeys?.({ ed25519: false }) ?? [];
-        await ctx.endpoints.save(endpoint);
-        if (keys.length > 0) {
-          await ctx.store.addSigningKeys(endpoint.id, keyRecords(endpoint, keys, now));
-          // The save told the worker already, which may have read the endpoint without its keys.
-          ctx.endpoints.forgetEndpoint(endpoint.appId, endpoint.id);
-        }
+        await ctx.endpoints.create(endpoint, keyRecords(endpoint, keys, now));
         const view = endpointJson(endpoint, await ctx.store.listSigningKeys(endpoint.id, now));
         return reply.status(201).send({ id: sessionId, endpoint: view, ...shownSecret(keys) });
       },
@@ -233,7 +228,8 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         const tenant = appOf(request);
         const session = sessionOf(tenant.id, request.params.id);
         relay.close(session.id);
-        // An endpoint PATCHed to an ordinary URL meanwhile is the user's now: it outlives the session.
+        // Only while it still has the session's URL: Herald's API refuses to change it, but Stream's
+        // PATCH /app can set a stream-format listen endpoint's hook to an ordinary URL, which makes it the user's.
         if ((await ctx.store.getEndpoint(session.endpointId))?.url === listenUrl(session.id)) {
           await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
           ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { HeraldError } from "../core/errors.js";
 import { newRecoveryId } from "../core/ids.js";
+import type { Recovery } from "../storage/records.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { optionalTime } from "./params.js";
@@ -27,31 +28,6 @@ function recoveryWindow(body: { since: string; until?: string }, now: number): {
 
 /** `POST /v1/endpoints/{id}/recover` starts a background recovery; `GET /v1/recoveries/{id}` shows its progress. */
 export const recoveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
-  /**
-   * The last recovery started here per endpoint, and a queue per endpoint so two requests cannot
-   * both see "none running": at most one running recovery per endpoint (a second one would only
-   * double the work). Per process: the store has no "running recovery of an endpoint" query yet.
-   */
-  const latest = new Map<string, string>();
-  const queues = new Map<string, Promise<unknown>>();
-  const oneAtATime = <T>(endpointId: string, work: () => Promise<T>): Promise<T> => {
-    const turn = (queues.get(endpointId) ?? Promise.resolve()).then(work, work);
-    const settled = turn.catch(() => {});
-    queues.set(endpointId, settled);
-    void settled.then(() => queues.get(endpointId) === settled && queues.delete(endpointId));
-    return turn;
-  };
-  const refuseIfRunning = async (appId: string, endpointId: string) => {
-    const id = latest.get(endpointId);
-    if (id === undefined) return;
-    const previous = await ctx.store.getRecovery(appId, id);
-    if (previous?.status !== "running") {
-      latest.delete(endpointId);
-      return;
-    }
-    throw new HeraldError("conflict", `Recovery "${id}" of this endpoint is still running: wait for it to finish.`);
-  };
-
   app.post<{ Params: { id: string }; Body: { since: string; until?: string } }>(
     "/endpoints/:id/recover",
     {
@@ -73,25 +49,30 @@ export const recoveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
       if (!endpoint || endpoint.appId !== tenant.id) {
         throw new HeraldError("not_found", `No endpoint "${request.params.id}".`);
       }
-      return oneAtATime(endpoint.id, async () => {
-        await refuseIfRunning(tenant.id, endpoint.id);
-        const recovery = {
-          id: newRecoveryId(),
-          appId: tenant.id,
-          endpointId: endpoint.id,
-          ...window,
-          status: "running" as const,
-          recovered: 0,
-          total: null,
-          error: null,
-          createdAt: now,
-          finishedAt: null,
-        };
-        await ctx.store.createRecovery(recovery);
-        latest.set(endpoint.id, recovery.id);
-        ctx.onRecoveryCreated();
-        return reply.status(202).send(recoveryJson(recovery));
-      });
+      const recovery: Recovery = {
+        id: newRecoveryId(),
+        appId: tenant.id,
+        endpointId: endpoint.id,
+        ...window,
+        status: "running",
+        recovered: 0,
+        skipped: 0,
+        total: null,
+        error: null,
+        createdAt: now,
+        finishedAt: null,
+      };
+      // The store keeps one running recovery per endpoint, whichever process started it: a second
+      // would only double the work.
+      const running = await ctx.store.createRecovery(recovery);
+      if (running.id !== recovery.id) {
+        throw new HeraldError(
+          "conflict",
+          `Recovery "${running.id}" of this endpoint is still running: wait for it to finish (GET /v1/recoveries/${running.id}).`,
+        );
+      }
+      ctx.onRecoveryCreated();
+      return reply.status(202).send(recoveryJson(recovery));
     },
   );
 

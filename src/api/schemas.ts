@@ -283,7 +283,13 @@ export const RecoveryJson = Type.Object(
     since: Timestamp,
     until: Timestamp,
     status: Type.Union([Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
-    recovered: Type.Integer({ description: "failed deliveries made pending again so far" }),
+    recovered: Type.Integer({
+      description: "failed deliveries made pending again so far; each counts as a manual resend (manual_retries)",
+    }),
+    skipped: Type.Integer({
+      description:
+        "failed deliveries of the window left as they are so far: resent by hand (or recovered) HERALD_MAX_MANUAL_RETRIES times already",
+    }),
     total: Type.Union([Type.Integer(), Type.Null()], {
       description: "failed deliveries in the window when the job started; null until counted",
     }),

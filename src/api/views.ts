@@ -99,6 +99,7 @@ export const recoveryJson = (recovery: Recovery) => ({
   until: isoTime(recovery.until),
   status: recovery.status,
   recovered: recovery.recovered,
+  skipped: recovery.skipped,
   total: recovery.total,
   error: recovery.error,
   created_at: isoTime(recovery.createdAt),

@@ -107,6 +107,13 @@ export class EndpointDirectory {
     for (const listener of this.#saveListeners) listener(before, endpoint);
   }
 
+  /** Saves a new endpoint with its first signing keys in one transaction: nothing ever reads it keyless. */
+  async create(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
+    await this.store.createEndpoint(endpoint, keys);
+    this.forgetEndpoint(endpoint.appId, endpoint.id);
+    for (const listener of this.#saveListeners) listener(undefined, endpoint);
+  }
+
   /**
    * Calls back whenever an endpoint changes in this process (saved, deleted, disabled, its keys
    * rotated), after the cache forgot it: the worker applies the change to its queued work at once.

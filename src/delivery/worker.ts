@@ -772,7 +772,8 @@ export class DeliveryWorker {
       return undefined;
     }
     if (wire.signsWith === "endpoint-keys" && endpointKeys.length === 0) {
-      // Never an unsigned request: an endpoint read between its save and its keys' is held until they exist.
+      // Never an unsigned request. Endpoints are created with their keys in one transaction, so this
+      // is a defence only (a store that broke that promise, keys deleted by hand): held until keys exist.
       this.logger.debug({ endpointId, appId: app.id }, "deliveries held: the endpoint has no signing key yet");
       return undefined;
     }

@@ -11,9 +11,15 @@ export interface RecoveryRunnerOptions {
   leaseMs: number;
   /** How often to look for jobs nobody runs (created by another process, or left by one that stopped). */
   pollMs: number;
+  /** `HERALD_MAX_MANUAL_RETRIES`: a recovery counts as a manual resend, and skips deliveries resent this often. */
+  maxManualRetries: number;
 }
 
-export const DEFAULT_RECOVERY_OPTIONS: RecoveryRunnerOptions = { batchSize: 500, leaseMs: 30_000, pollMs: 2000 };
+export const DEFAULT_RECOVERY_OPTIONS: Omit<RecoveryRunnerOptions, "maxManualRetries"> = {
+  batchSize: 500,
+  leaseMs: 30_000,
+  pollMs: 2000,
+};
 
 /** Lets other work (API requests, the worker) run between two batches. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -34,7 +40,7 @@ export class RecoveryRunner {
     /** Tells the worker that an endpoint has due deliveries. */
     private readonly wake: (endpointId: string) => void,
     private readonly logger: Logger,
-    private readonly options: RecoveryRunnerOptions = DEFAULT_RECOVERY_OPTIONS,
+    private readonly options: RecoveryRunnerOptions,
   ) {}
 
   start(): void {
@@ -88,13 +94,20 @@ export class RecoveryRunner {
       const step = await this.store.stepRecovery(job.id, {
         limit: this.options.batchSize,
         extraAttempts,
+        maxManualRetries: this.options.maxManualRetries,
         now,
         leaseUntil: now + this.options.leaseMs,
       });
       this.wake(endpoint.id);
       if (step?.status !== "running") {
         this.logger.info(
-          { recovery: job.id, endpoint: endpoint.id, recovered: step?.recovered, status: step?.status },
+          {
+            recovery: job.id,
+            endpoint: endpoint.id,
+            recovered: step?.recovered,
+            skipped: step?.skipped,
+            status: step?.status,
+          },
           "recovery finished",
         );
         return;

@@ -175,6 +175,23 @@ const QUEUE_SAMPLES = `
   CREATE INDEX queue_samples_by_age ON queue_samples(sampled_at);
 `;
 
+/**
+ * Step 13: at most one running recovery per endpoint, kept by the database (a partial unique index),
+ * so two processes cannot both start one; and how many deliveries a recovery skipped because they had
+ * been resent by hand as often as allowed. Recoveries of one endpoint already running side by side
+ * (started through two processes before this step) keep the oldest; the others end as failed.
+ */
+const oneRunningRecovery = (nowMs: string) => `
+  UPDATE recoveries SET status = 'failed', finished_at = ${nowMs},
+    error = 'Another recovery of this endpoint was running at the same time; start this one again if it is still needed.'
+  WHERE status = 'running' AND EXISTS (
+    SELECT 1 FROM recoveries AS older
+    WHERE older.endpoint_id = recoveries.endpoint_id AND older.status = 'running'
+      AND (older.created_at < recoveries.created_at OR (older.created_at = recoveries.created_at AND older.id < recoveries.id)));
+  CREATE UNIQUE INDEX recoveries_one_running ON recoveries(endpoint_id) WHERE status = 'running';
+  ALTER TABLE recoveries ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -310,5 +327,13 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "listen-leases",
     // Until when the process holding a `herald listen` session vouches for its endpoint (null: any other endpoint).
     sql: "ALTER TABLE endpoints ADD COLUMN listen_lease_until BIGINT;",
+  },
+  {
+    version: 13,
+    name: "one-running-recovery",
+    sql: {
+      sqlite: oneRunningRecovery("CAST(strftime('%s', 'now') AS INTEGER) * 1000"),
+      postgres: oneRunningRecovery("(extract(epoch FROM now()) * 1000)::bigint"),
+    },
   },
 ];

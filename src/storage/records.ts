@@ -313,6 +313,8 @@ export interface Recovery {
   status: RecoveryStatus;
   /** Deliveries made pending so far. */
   recovered: number;
+  /** Deliveries of the window left failed: resent by hand (or recovered) `HERALD_MAX_MANUAL_RETRIES` times already. */
+  skipped: number;
   /** Failed deliveries in the window when the job started; null until it has counted them. */
   total: number | null;
   /** Why it failed (its endpoint was deleted, …); null otherwise. */
@@ -321,10 +323,14 @@ export interface Recovery {
   finishedAt: number | null;
 }
 
-/** One step of a recovery: at most `limit` deliveries, each given `extraAttempts` more, due at `now`. */
+/**
+ * One step of a recovery: at most `limit` deliveries, each given `extraAttempts` more, due at `now`;
+ * each counts as a manual resend, and one resent `maxManualRetries` times already is skipped.
+ */
 export interface RecoveryStep {
   limit: number;
   extraAttempts: number;
+  maxManualRetries: number;
   now: number;
   /** The lease is extended to this, so the job stays with this process while it works. */
   leaseUntil: number;

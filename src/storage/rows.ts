@@ -100,6 +100,7 @@ export interface RecoveryRow {
   until: number;
   status: RecoveryStatus;
   recovered: number;
+  skipped: number;
   total: number | null;
   error: string | null;
   created_at: number;
@@ -255,6 +256,7 @@ export const toRecovery = (row: RecoveryRow): Recovery => ({
   until: row.until,
   status: row.status,
   recovered: row.recovered,
+  skipped: row.skipped,
   total: row.total,
   error: row.error,
   createdAt: row.created_at,

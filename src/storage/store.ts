@@ -83,6 +83,11 @@ export interface Store {
   /** Inserts or updates an endpoint (never moving it to another app). */
   saveEndpoint(endpoint: Endpoint): Promise<void>;
   /**
+   * Inserts a new endpoint with its first signing keys in one transaction: no reader ever sees it
+   * without them. Writes nothing when either insert fails (an id that exists already, say).
+   */
+  createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void>;
+  /**
    * Disables an endpoint on Herald's own account (a 410 Gone, …), saying why; its pending deliveries
    * are held, as for any disabled endpoint. False if it was already disabled, or does not exist.
    */
@@ -186,8 +191,12 @@ export interface Store {
     extraAttempts: number,
     now: number,
   ): Promise<DeliveryView | undefined>;
-  /** Keeps a new recovery job (status running, nothing recovered yet). */
-  createRecovery(recovery: Recovery): Promise<void>;
+  /**
+   * Keeps a new recovery job (status running, nothing recovered yet), unless a recovery of the same
+   * endpoint is still running, started by any process: the database keeps at most one. Returns the
+   * endpoint's running recovery: the new one, or the one that was there first (nothing written then).
+   */
+  createRecovery(recovery: Recovery): Promise<Recovery>;
   getRecovery(appId: string, recoveryId: string): Promise<Recovery | undefined>;
   /**
    * Takes the oldest running recovery whose lease has run out (never started, or its process died),
@@ -197,8 +206,9 @@ export interface Store {
   /**
    * One batch of a recovery, in one transaction: counts the window's failed deliveries the first time,
    * makes the next `step.limit` of them (oldest first, after where the last batch stopped) pending and
-   * due, and records the progress; the job has succeeded when a batch comes up short. Each delivery of
-   * the window is recovered at most once by the job, however often it fails again meanwhile.
+   * due, each counting one more manual resend, skips (and counts) those resent `step.maxManualRetries`
+   * times already, and records the progress; the job has succeeded when a batch comes up short. Each
+   * delivery of the window is recovered at most once by the job, however often it fails again meanwhile.
    */
   stepRecovery(recoveryId: string, step: RecoveryStep): Promise<Recovery | undefined>;
   /** Ends a running recovery as failed, saying why. */

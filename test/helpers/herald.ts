@@ -18,6 +18,8 @@ export interface TestDatabase {
   counts(): Promise<{ events: number; deliveries: number; endpoints: number }>;
   /** Holds write locks from another connection until the returned function is called. */
   lock(): Promise<() => Promise<void>>;
+  /** Runs SQL (no parameters) from another connection: a row as another process would have left it. */
+  exec(sql: string): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export function testDatabase(): TestDatabase {
           await client.end();
         };
       },
+      exec: (sql) => withClient(async (client) => void (await client.query(sql))),
       drop: () => withClient(async (client) => void (await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))),
     };
   }
@@ -81,6 +84,14 @@ export function testDatabase(): TestDatabase {
         db.exec("ROLLBACK");
         db.close();
       };
+    },
+    async exec(sql) {
+      const db = new Database(path);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
     },
     async drop() {
       rmSync(dir, { recursive: true, force: true });

@@ -50,6 +50,8 @@ interface RecoveryJson {
   endpoint_id: string;
   status: "running" | "succeeded" | "failed";
   recovered: number;
+  /** Left failed: resent by hand as often as HERALD_MAX_MANUAL_RETRIES allows (absent from older servers). */
+  skipped?: number;
   total: number | null;
   error?: string | null;
 }
@@ -150,6 +152,11 @@ const TAIL_POLL_MS = 250;
 /** `2 failed deliveries of ep_…`: what a recovery sends again (not how they fare). */
 const sentAgain = (recovery: RecoveryJson) =>
   `${recovery.recovered} failed ${recovery.recovered === 1 ? "delivery" : "deliveries"} of ${recovery.endpoint_id}`;
+/** What the job has gone through so far, sent again or skipped: the progress bar's count. */
+const walked = (recovery: RecoveryJson) => recovery.recovered + (recovery.skipped ?? 0);
+/** ` (3 skipped: resent by hand as often as allowed)`, when any were. */
+const skippedNote = (recovery: RecoveryJson) =>
+  recovery.skipped ? ` (${recovery.skipped} skipped: resent by hand as often as allowed)` : "";
 
 export function registerDeliveryCommands(program: Command): void {
   const deliveries = program
@@ -251,18 +258,22 @@ export function registerDeliveryCommands(program: Command): void {
         // A bar on a terminal's stderr; piped, only the final line, so scripts read one result.
         const bar = process.stderr.isTTY === true && !json;
         while (recovery.status === "running") {
-          if (bar) process.stderr.write(`\r${progressBar(recovery.recovered, recovery.total)}`);
+          if (bar) process.stderr.write(`\r${progressBar(walked(recovery), recovery.total)}`);
           await sleep(250);
           recovery = (await client.call("GET", `/v1/recoveries/${id(recovery.id)}`, credential)) as RecoveryJson;
         }
-        if (bar) process.stderr.write(`\r${progressBar(recovery.recovered, recovery.total)}\n`);
+        if (bar) process.stderr.write(`\r${progressBar(walked(recovery), recovery.total)}\n`);
         if (recovery.status === "failed") {
           if (json) say(JSON.stringify(recovery));
           throw new CliError(
             `recovery ${recovery.id} failed after sending ${sentAgain(recovery)} again: ${recovery.error ?? "no reason given"}`,
           );
         }
-        show(json, recovery, () => `recovery ${recovery.id} done: ${sentAgain(recovery)} sent again`);
+        show(
+          json,
+          recovery,
+          () => `recovery ${recovery.id} done: ${sentAgain(recovery)} sent again${skippedNote(recovery)}`,
+        );
       }),
     );
 }

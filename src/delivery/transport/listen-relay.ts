@@ -21,6 +21,10 @@ export const LISTEN_URL_PREFIX = "listen://";
 
 export const listenUrl = (sessionId: string) => `${LISTEN_URL_PREFIX}${sessionId}`;
 
+/** The listen session an endpoint URL belongs to; undefined for an ordinary endpoint. */
+export const listenSessionOf = (url: string): string | undefined =>
+  url.startsWith(LISTEN_URL_PREFIX) ? url.slice(LISTEN_URL_PREFIX.length) : undefined;
+
 /** What the CLI reports about one forwarded attempt. */
 export interface ListenReport {
   statusCode: number | null;

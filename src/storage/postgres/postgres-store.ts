@@ -71,6 +71,41 @@ const notifyPayload = (endpointIds: Iterable<string>): string => {
   return payload.length <= MAX_NOTIFY_PAYLOAD ? payload : "";
 };
 
+const INSERT_ENDPOINT = `
+  INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
+    options, created_at, updated_at, disabled_reason, retry_policy, rate_limit, max_concurrency)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+
+/** The parameters of `INSERT_ENDPOINT`, in order. */
+const endpointParams = (endpoint: Endpoint): unknown[] => [
+  endpoint.id,
+  endpoint.appId,
+  endpoint.vocabulary,
+  endpoint.profile,
+  endpoint.url,
+  endpoint.description,
+  endpoint.enabled,
+  JSON.stringify(endpoint.eventTypes),
+  JSON.stringify(endpoint.headers),
+  JSON.stringify(endpoint.options),
+  endpoint.createdAt,
+  endpoint.updatedAt,
+  endpoint.enabled ? null : endpoint.disabledReason,
+  endpoint.retryPolicy,
+  endpoint.rateLimit ?? null,
+  endpoint.maxConcurrency ?? null,
+];
+
+/** Inserts signing keys in one statement, inside the caller's transaction. */
+async function insertSigningKeys(client: pg.PoolClient, keys: SigningKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  await client.query(
+    `INSERT INTO signing_keys (id, app_id, endpoint_id, kind, secret, public_key, created_at, expires_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
+    columns(keys, "id", "appId", "endpointId", "kind", "secret", "publicKey", "createdAt", "expiresAt"),
+  );
+}
+
 export interface PostgresStoreOptions {
   connectionString: string;
   poolSize: number;
@@ -333,9 +368,7 @@ export class PostgresStore implements Store {
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, event_types, headers,
-         options, created_at, updated_at, disabled_reason, retry_policy, rate_limit, max_concurrency)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+      `${INSERT_ENDPOINT}
        ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
          enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
          options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
@@ -345,25 +378,15 @@ export class PostgresStore implements Store {
          failed_deliveries = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN 0
            ELSE endpoints.failed_deliveries END
        WHERE endpoints.app_id = excluded.app_id`,
-      [
-        endpoint.id,
-        endpoint.appId,
-        endpoint.vocabulary,
-        endpoint.profile,
-        endpoint.url,
-        endpoint.description,
-        endpoint.enabled,
-        JSON.stringify(endpoint.eventTypes),
-        JSON.stringify(endpoint.headers),
-        JSON.stringify(endpoint.options),
-        endpoint.createdAt,
-        endpoint.updatedAt,
-        endpoint.enabled ? null : endpoint.disabledReason,
-        endpoint.retryPolicy,
-        endpoint.rateLimit ?? null,
-        endpoint.maxConcurrency ?? null,
-      ],
+      endpointParams(endpoint),
     );
+  }
+
+  async createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
+    await this.#transaction(async (client) => {
+      await client.query(INSERT_ENDPOINT, endpointParams(endpoint));
+      await insertSigningKeys(client, keys);
+    });
   }
 
   async recordEndpointHealth(
@@ -456,12 +479,7 @@ export class PostgresStore implements Store {
           [retireAt, endpointId],
         );
       }
-      if (keys.length === 0) return;
-      await client.query(
-        `INSERT INTO signing_keys (id, app_id, endpoint_id, kind, secret, public_key, created_at, expires_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])`,
-        columns(keys, "id", "appId", "endpointId", "kind", "secret", "publicKey", "createdAt", "expiresAt"),
-      );
+      await insertSigningKeys(client, keys);
     });
   }
 
@@ -788,12 +806,22 @@ export class PostgresStore implements Store {
     return this.getDelivery(appId, deliveryId);
   }
 
-  async createRecovery(r: Recovery): Promise<void> {
-    await this.#pool.query(
-      `INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, recovered, total, created_at, finished_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [r.id, r.appId, r.endpointId, r.since, r.until, r.status, r.recovered, r.total, r.createdAt, r.finishedAt],
-    );
+  async createRecovery(r: Recovery): Promise<Recovery> {
+    for (;;) {
+      // The partial unique index decides between two processes inserting at once: one row is kept.
+      const { rows } = await this.#pool.query(
+        `WITH inserted AS (
+           INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, recovered, total, created_at, finished_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (endpoint_id) WHERE status = 'running' DO NOTHING
+           RETURNING *)
+         SELECT * FROM inserted
+         UNION ALL SELECT * FROM recoveries WHERE endpoint_id = $3 AND status = 'running' AND NOT EXISTS (SELECT 1 FROM inserted)`,
+        [r.id, r.appId, r.endpointId, r.since, r.until, r.status, r.recovered, r.total, r.createdAt, r.finishedAt],
+      );
+      // Empty only when the running one finished between the conflict and the read: insert again.
+      if (rows[0]) return toRecovery(rows[0]);
+    }
   }
 
   async getRecovery(appId: string, recoveryId: string): Promise<Recovery | undefined> {
@@ -833,16 +861,20 @@ export class PostgresStore implements Store {
         );
         total = Number(counted.rows[0].n);
       }
+      // The batch is every failed delivery it walks over; those resent by hand as often as allowed are skipped.
       const { rows: batch } = await client.query(
         `WITH next AS (
-           SELECT id, created_at FROM deliveries
+           SELECT id, created_at, manual_retries FROM deliveries
            WHERE app_id = $1 AND endpoint_id = $2 AND state = 'failed' AND created_at >= $3 AND created_at <= $4
              AND (created_at, id) > ($5, $6)
-           ORDER BY created_at, id LIMIT $7 FOR UPDATE)
-         UPDATE deliveries d SET state = 'pending', ended_reason = NULL, max_attempts = d.attempts + $8, next_attempt_at = $9,
-           updated_at = $9, first_attempt_at = NULL
-         FROM next WHERE d.id = next.id
-         RETURNING d.id, d.created_at`,
+           ORDER BY created_at, id LIMIT $7 FOR UPDATE),
+         recovered AS (
+           UPDATE deliveries d SET state = 'pending', ended_reason = NULL, max_attempts = d.attempts + $8,
+             next_attempt_at = $9, updated_at = $9, first_attempt_at = NULL, manual_retries = d.manual_retries + 1
+           FROM next WHERE d.id = next.id AND next.manual_retries < $10
+           RETURNING d.id)
+         SELECT next.id, next.created_at, recovered.id IS NOT NULL AS recovered
+         FROM next LEFT JOIN recovered ON recovered.id = next.id`,
         [
           ...window,
           job.cursor_created_at ?? Number.MIN_SAFE_INTEGER,
@@ -850,30 +882,33 @@ export class PostgresStore implements Store {
           step.limit,
           step.extraAttempts,
           step.now,
+          step.maxManualRetries,
         ],
       );
+      const recovered = batch.filter((row) => row.recovered).length;
       let last: { id: string; created_at: number } | undefined;
       for (const row of batch) {
         if (!last || row.created_at > last.created_at || (row.created_at === last.created_at && row.id > last.id)) {
           last = row;
         }
       }
-      if (batch.length > 0) await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload([job.endpoint_id])]);
+      if (recovered > 0) await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload([job.endpoint_id])]);
       const done = batch.length < step.limit;
       const { rows } = await client.query(
-        `UPDATE recoveries SET recovered = recovered + $2, total = $3, cursor_created_at = $4, cursor_id = $5,
-           lease_until = $6, status = CASE WHEN $7 THEN 'succeeded' ELSE status END,
+        `UPDATE recoveries SET recovered = recovered + $2, skipped = skipped + $9, total = $3, cursor_created_at = $4,
+           cursor_id = $5, lease_until = $6, status = CASE WHEN $7 THEN 'succeeded' ELSE status END,
            finished_at = CASE WHEN $7 THEN $8 ELSE finished_at END
          WHERE id = $1 RETURNING *`,
         [
           recoveryId,
-          batch.length,
+          recovered,
           total,
           last?.created_at ?? job.cursor_created_at,
           last?.id ?? job.cursor_id,
           step.leaseUntil,
           done,
           step.now,
+          batch.length - recovered,
         ],
       );
       return rows[0] && toRecovery(rows[0]);

@@ -66,6 +66,24 @@ export interface SqliteStoreOptions {
   synchronous: "full" | "normal";
 }
 
+const INSERT_ENDPOINT = `
+  INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, disabled_reason,
+    retry_policy, rate_limit, max_concurrency, event_types, headers, options, created_at, updated_at)
+  VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @retryPolicy,
+    @rateLimit, @maxConcurrency, @eventTypes, @headers, @options, @createdAt, @updatedAt)`;
+
+/** An endpoint as the endpoint statements bind it (SQLite has no booleans, JSON is text). */
+const endpointParams = (endpoint: Endpoint) => ({
+  ...endpoint,
+  enabled: endpoint.enabled ? 1 : 0,
+  disabledReason: endpoint.enabled ? null : endpoint.disabledReason,
+  rateLimit: endpoint.rateLimit ?? null,
+  maxConcurrency: endpoint.maxConcurrency ?? null,
+  eventTypes: JSON.stringify(endpoint.eventTypes),
+  headers: JSON.stringify(endpoint.headers),
+  options: JSON.stringify(endpoint.options),
+});
+
 /** Every statement the store runs, prepared once the schema exists. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -109,11 +127,8 @@ function prepareStatements(db: Database.Database) {
       "SELECT * FROM endpoints WHERE app_id = ? ORDER BY created_at, id",
     ),
     getEndpoint: db.prepare<[string], EndpointRow>("SELECT * FROM endpoints WHERE id = ?"),
-    saveEndpoint: db.prepare(`
-      INSERT INTO endpoints (id, app_id, vocabulary, profile, url, description, enabled, disabled_reason,
-        retry_policy, rate_limit, max_concurrency, event_types, headers, options, created_at, updated_at)
-      VALUES (@id, @appId, @vocabulary, @profile, @url, @description, @enabled, @disabledReason, @retryPolicy,
-        @rateLimit, @maxConcurrency, @eventTypes, @headers, @options, @createdAt, @updatedAt)
+    insertEndpoint: db.prepare(INSERT_ENDPOINT),
+    saveEndpoint: db.prepare(`${INSERT_ENDPOINT}
       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
         enabled = excluded.enabled, disabled_reason = excluded.disabled_reason, retry_policy = excluded.retry_policy,
         rate_limit = excluded.rate_limit, max_concurrency = excluded.max_concurrency,
@@ -237,9 +252,14 @@ function prepareStatements(db: Database.Database) {
         first_attempt_at = NULL, manual_retries = manual_retries + 1
       WHERE app_id = ? AND id = ? AND state != 'pending'`),
     payloadOf: db.prepare<[string], { payload: string }>("SELECT payload FROM events WHERE id = ?"),
+    // The partial unique index keeps one running recovery per endpoint: a second is not inserted.
     insertRecovery: db.prepare(`
       INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, recovered, total, created_at, finished_at)
-      VALUES (@id, @appId, @endpointId, @since, @until, @status, @recovered, @total, @createdAt, @finishedAt)`),
+      VALUES (@id, @appId, @endpointId, @since, @until, @status, @recovered, @total, @createdAt, @finishedAt)
+      ON CONFLICT (endpoint_id) WHERE status = 'running' DO NOTHING`),
+    runningRecovery: db.prepare<[string], RecoveryRow>(
+      "SELECT * FROM recoveries WHERE endpoint_id = ? AND status = 'running'",
+    ),
     getRecovery: db.prepare<[string, string], RecoveryRow>("SELECT * FROM recoveries WHERE app_id = ? AND id = ?"),
     recoveryById: db.prepare<[string], RecoveryRow & { cursor_created_at: number | null; cursor_id: string | null }>(
       "SELECT * FROM recoveries WHERE id = ?",
@@ -253,18 +273,19 @@ function prepareStatements(db: Database.Database) {
       WHERE app_id = ? AND endpoint_id = ? AND state = 'failed' AND created_at >= ? AND created_at <= ?`),
     nextRecoverable: db.prepare<
       [string, string, number, number, number, string, number],
-      { id: string; created_at: number }
+      { id: string; created_at: number; manual_retries: number }
     >(`
-      SELECT id, created_at FROM deliveries INDEXED BY deliveries_by_endpoint
+      SELECT id, created_at, manual_retries FROM deliveries INDEXED BY deliveries_by_endpoint
       WHERE app_id = ? AND endpoint_id = ? AND state = 'failed' AND created_at >= ? AND created_at <= ?
         AND (created_at, id) > (?, ?)
       ORDER BY created_at, id LIMIT ?`),
     recoverDelivery: db.prepare(`
       UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
-        first_attempt_at = NULL
+        first_attempt_at = NULL, manual_retries = manual_retries + 1
       WHERE id = ? AND state = 'failed'`),
     recordRecoveryStep: db.prepare(`
-      UPDATE recoveries SET recovered = recovered + @recovered, total = @total, cursor_created_at = @cursorAt,
+      UPDATE recoveries SET recovered = recovered + @recovered, skipped = skipped + @skipped, total = @total,
+        cursor_created_at = @cursorAt,
         cursor_id = @cursorId, lease_until = @leaseUntil,
         status = CASE WHEN @done THEN 'succeeded' ELSE status END,
         finished_at = CASE WHEN @done THEN @now ELSE finished_at END
@@ -490,17 +511,15 @@ export class SqliteStore implements Store {
   }
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
-    const row = {
-      ...endpoint,
-      enabled: endpoint.enabled ? 1 : 0,
-      disabledReason: endpoint.enabled ? null : endpoint.disabledReason,
-      rateLimit: endpoint.rateLimit ?? null,
-      maxConcurrency: endpoint.maxConcurrency ?? null,
-      eventTypes: JSON.stringify(endpoint.eventTypes),
-      headers: JSON.stringify(endpoint.headers),
-      options: JSON.stringify(endpoint.options),
-    };
-    this.#durably(() => this.#statements.saveEndpoint.run(row));
+    this.#durably(() => this.#statements.saveEndpoint.run(endpointParams(endpoint)));
+  }
+
+  async createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
+    const { insertEndpoint, insertKey } = this.#statements;
+    this.#durably(() => {
+      insertEndpoint.run(endpointParams(endpoint));
+      for (const key of keys) insertKey.run(key);
+    });
   }
 
   async disableEndpoint(endpointId: string, reason: string, now: number): Promise<boolean> {
@@ -835,8 +854,12 @@ export class SqliteStore implements Store {
     return this.getDelivery(appId, deliveryId);
   }
 
-  async createRecovery(recovery: Recovery): Promise<void> {
-    this.#durably(() => this.#statements.insertRecovery.run(recovery));
+  async createRecovery(recovery: Recovery): Promise<Recovery> {
+    const { insertRecovery, runningRecovery } = this.#statements;
+    return this.#durably(() => {
+      insertRecovery.run(recovery);
+      return toRecovery(runningRecovery.get(recovery.endpointId)!);
+    });
   }
 
   async getRecovery(appId: string, recoveryId: string): Promise<Recovery | undefined> {
@@ -869,13 +892,16 @@ export class SqliteStore implements Store {
         step.limit,
       );
       let recovered = 0;
-      for (const { id } of batch) {
-        recovered += recoverDelivery.run(step.extraAttempts, step.now, step.now, id).changes;
+      let skipped = 0;
+      for (const { id, manual_retries } of batch) {
+        if (manual_retries >= step.maxManualRetries) skipped++;
+        else recovered += recoverDelivery.run(step.extraAttempts, step.now, step.now, id).changes;
       }
       const last = batch.at(-1);
       recordRecoveryStep.run({
         id: recoveryId,
         recovered,
+        skipped,
         total,
         cursorAt: last?.created_at ?? job.cursor_created_at,
         cursorId: last?.id ?? job.cursor_id,
