@@ -1,6 +1,7 @@
 // The operations suite: what a bad neighbour costs, each against a baseline measured in the same run.
 // 1. An endpoint that times out on every attempt and takes half of all deliveries: the healthy
-//    endpoints' delivery rate and publish-to-receipt p99, against a run without it (aim: within 10%).
+//    endpoints' delivery rate and publish-to-receipt p99, against a run without it (aim: within 10%),
+//    and against a run where that endpoint answers at once (as much to store; only the timeouts differ).
 // 2. App A publishing flat out while app B publishes steadily: B's p99, against B alone (aim: <= 2x).
 // 3. The delivery rate with the SSRF guard, response capture and exact JSON, against the commit
 //    before them, run from its own source in the same run (aim: not slower).
@@ -42,7 +43,10 @@ async function startHerald(command?: string[]): Promise<Herald> {
   const dir = mkdtempSync(join(tmpdir(), "herald-bench-ops-"));
   const port = Number(new URL(await refusingUrl()).port);
   const env = { HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`, HERALD_LOG_LEVEL: values["log-level"] };
-  const process = new HeraldProcess(env, port, command);
+  const profiled = globalThis.process.env.BENCH_PROF
+    ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof", join(REPO, "bin/herald.js"), "serve"]
+    : undefined;
+  const process = new HeraldProcess(env, port, command ?? profiled);
   await process.start(60_000);
   return {
     process,
@@ -72,11 +76,12 @@ const TYPES = ["message.new", "message.updated"];
 const alternating = (i: number) => ({ ...streamEvent(i), type: TYPES[i % 2] });
 
 /**
- * One deployment of round 1: two healthy Stream endpoints taking one type each, and, with
- * `timingOut`, a third endpoint taking every event whose receiver never answers (Stream's 6 s
- * timeout, three attempts in 15 s). Returns the healthy endpoints' rate and steady-state latency.
+ * One deployment of round 1: two healthy Stream endpoints taking one type each, and, with `third`,
+ * a third endpoint taking every event: one that answers at once (the same storage work, none of the
+ * trouble) or one whose receiver never answers (Stream's 6 s timeout, three attempts in 15 s).
+ * Returns the healthy endpoints' rate and steady-state latency.
  */
-async function timeoutRun(healthy: ReceiverProcess, hanging: ReceiverProcess | undefined, offset: number) {
+async function timeoutRun(healthy: ReceiverProcess, third: ReceiverProcess | undefined, offset: number) {
   const herald = await startHerald();
   try {
     const token = await createApp(herald, "timeouts");
@@ -85,8 +90,8 @@ async function timeoutRun(healthy: ReceiverProcess, hanging: ReceiverProcess | u
       const url = `http://127.0.0.1:${healthy.port}/${type}`;
       await post(herald, token, "/v1/endpoints", { url, profile: "stream", filter: [type] });
     }
-    if (hanging)
-      await post(herald, token, "/v1/endpoints", { url: `http://127.0.0.1:${hanging.port}/`, profile: "stream" });
+    if (third)
+      await post(herald, token, "/v1/endpoints", { url: `http://127.0.0.1:${third.port}/`, profile: "stream" });
     await sleep(1100);
     await healthy.reset();
     const started = wallClock();
@@ -94,7 +99,7 @@ async function timeoutRun(healthy: ReceiverProcess, hanging: ReceiverProcess | u
     const { lastAt } = await healthy.waitForCount(EVENTS, 300_000);
     const rate = EVENTS / ((lastAt - started) / 1000);
     const steady = await steadyLatency(herald.process, token, healthy, STEADY_RATE, alternating);
-    return { rate, p99: percentile(steady.latencies, 99), timedOut: hanging ? (await hanging.count()).count : 0 };
+    return { rate, p99: percentile(steady.latencies, 99), timedOut: third ? (await third.count()).count : 0 };
   } finally {
     await herald.stop();
   }
@@ -102,28 +107,44 @@ async function timeoutRun(healthy: ReceiverProcess, hanging: ReceiverProcess | u
 
 async function timeoutRound() {
   const healthy = new ReceiverProcess();
+  const prompt = new ReceiverProcess();
   const hanging = new ReceiverProcess(["--hang"]);
-  await Promise.all([healthy.ready(), hanging.ready()]);
-  const rates: number[] = [];
-  const p99s: number[] = [];
+  await Promise.all([healthy.ready(), prompt.ready(), hanging.ready()]);
+  const against = {
+    alone: { rates: [] as number[], p99s: [] as number[] },
+    prompt: { rates: [] as number[], p99s: [] as number[] },
+  };
   try {
     for (let r = 0; r < ROUNDS; r++) {
-      const without = await timeoutRun(healthy, undefined, 2 * r * EVENTS);
+      const alone = await timeoutRun(healthy, undefined, 3 * r * EVENTS);
+      const withPrompt = await timeoutRun(healthy, prompt, (3 * r + 1) * EVENTS);
       await hanging.reset();
-      const withIt = await timeoutRun(healthy, hanging, (2 * r + 1) * EVENTS);
-      rates.push(withIt.rate / without.rate);
-      p99s.push(withIt.p99 / without.p99);
+      const withHanging = await timeoutRun(healthy, hanging, (3 * r + 2) * EVENTS);
+      for (const [name, base] of [
+        ["alone", alone],
+        ["prompt", withPrompt],
+      ] as const) {
+        against[name].rates.push(withHanging.rate / base.rate);
+        against[name].p99s.push(withHanging.p99 / base.p99);
+      }
       console.log(
-        `timing-out endpoint, round ${r + 1}: healthy ${without.rate.toFixed(0)}/s p99 ${without.p99.toFixed(1)} ms without it, ` +
-          `${withIt.rate.toFixed(0)}/s p99 ${withIt.p99.toFixed(1)} ms with it (${withIt.timedOut} requests hung); ` +
-          `rate ${ratio(withIt.rate, without.rate)}, p99 ${ratio(withIt.p99, without.p99)}`,
+        `timing-out endpoint, round ${r + 1}: healthy endpoints ${alone.rate.toFixed(0)}/s p99 ${alone.p99.toFixed(1)} ms alone, ` +
+          `${withPrompt.rate.toFixed(0)}/s p99 ${withPrompt.p99.toFixed(1)} ms beside a prompt third endpoint, ` +
+          `${withHanging.rate.toFixed(0)}/s p99 ${withHanging.p99.toFixed(1)} ms beside the timing-out one (${withHanging.timedOut} requests hung); ` +
+          `rate ${ratio(withHanging.rate, alone.rate)} / ${ratio(withHanging.rate, withPrompt.rate)}, ` +
+          `p99 ${ratio(withHanging.p99, alone.p99)} / ${ratio(withHanging.p99, withPrompt.p99)} (against alone / against prompt)`,
       );
     }
   } finally {
     healthy.exit();
+    prompt.exit();
     hanging.exit();
   }
-  return { rate: median(rates), p99: median(p99s) };
+  const summary = (name: keyof typeof against) => ({
+    rate: median(against[name].rates),
+    p99: median(against[name].p99s),
+  });
+  return { alone: summary("alone"), prompt: summary("prompt") };
 }
 
 /**
@@ -238,21 +259,33 @@ export async function operationsBench(): Promise<void> {
   console.log(
     `\nHerald operations benchmark: ${EVENTS} events per rate phase, ${LATENCY_SECONDS} s steady phases at ${STEADY_RATE} events/s, ${ROUNDS} rounds`,
   );
-  const timeouts = await timeoutRound();
-  const fairness = await fairnessRound();
-  const before = await beforeRound();
+  const parts = new Set(values.operations.split(",").map((name) => name.trim()));
+  for (const part of parts) {
+    if (!["timeouts", "fairness", "before"].includes(part)) throw new Error(`--operations: no round "${part}"`);
+  }
+  const timeouts = parts.has("timeouts") ? await timeoutRound() : undefined;
+  const fairness = parts.has("fairness") ? await fairnessRound() : undefined;
+  const before = parts.has("before") ? await beforeRound() : null;
   console.log("\nresult (medians of per-round ratios, each against a baseline measured in the same round)");
-  console.log(
-    `  an endpoint timing out on every attempt, half of all deliveries: healthy rate ${timeouts.rate.toFixed(2)}x, ` +
-      `p99 ${timeouts.p99.toFixed(2)}x of a run without it (aim: rate >= 0.90, p99 <= 1.10)`,
-  );
-  console.log(
-    `  app A flooding: app B p99 ${fairness.flooded.toFixed(1)} ms against ${fairness.alone.toFixed(1)} ms alone, ` +
-      `${fairness.ratio.toFixed(2)}x (aim: <= 2)`,
-  );
-  console.log(
-    before === undefined
-      ? `  before/after: skipped, this clone does not hold commit ${BEFORE_COMMIT} (a shallow clone?)`
-      : `  SSRF guard, response capture and exact JSON on: ${before.toFixed(2)}x the delivery rate of ${BEFORE_COMMIT}, before them (aim: >= 1)`,
-  );
+  if (timeouts) {
+    console.log(
+      `  an endpoint timing out on every attempt, half of all deliveries: healthy rate ${timeouts.alone.rate.toFixed(2)}x, ` +
+        `p99 ${timeouts.alone.p99.toFixed(2)}x of a run without it (aim: rate >= 0.90, p99 <= 1.10); ` +
+        `rate ${timeouts.prompt.rate.toFixed(2)}x, p99 ${timeouts.prompt.p99.toFixed(2)}x of a run where that endpoint answers ` +
+        "at once (the same events and deliveries stored: what the timeouts themselves cost)",
+    );
+  }
+  if (fairness) {
+    console.log(
+      `  app A flooding: app B p99 ${fairness.flooded.toFixed(1)} ms against ${fairness.alone.toFixed(1)} ms alone, ` +
+        `${fairness.ratio.toFixed(2)}x (aim: <= 2)`,
+    );
+  }
+  if (before !== null) {
+    console.log(
+      before === undefined
+        ? `  before/after: skipped, this clone does not hold commit ${BEFORE_COMMIT} (a shallow clone?)`
+        : `  SSRF guard, response capture and exact JSON on: ${before.toFixed(2)}x the delivery rate of ${BEFORE_COMMIT}, before them (aim: >= 1)`,
+    );
+  }
 }

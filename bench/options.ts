@@ -9,6 +9,8 @@ export const { values } = parseArgs({
     // both stores): those two run by name only.
     suite: { type: "string", default: "delivery,operations" },
     help: { type: "boolean", default: false },
+    // operations suite: which of its rounds run (timeouts, fairness, before).
+    operations: { type: "string", default: "timeouts,fairness,before" },
     events: { type: "string", default: "50000" },
     rounds: { type: "string", default: "3" },
     batch: { type: "string", default: "500" },

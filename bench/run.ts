@@ -28,6 +28,7 @@ if (values.help) {
   --workers 1,2,4               delivery suite on postgres: worker processes per round
   --profiles sendbird,...       delivery suite: which wire formats (sendbird, standard, stream, stream-gzip)
   --no-hooks                    delivery suite: skip the before-message-send round
+  --operations timeouts,...     operations suite: which rounds run (default timeouts,fairness,before)
   --log-level warn              Herald's log level in the benched processes`);
   process.exit(0);
 }

@@ -14,6 +14,8 @@ import { SyncHookCaller } from "./hooks/sync-caller.js";
 import { OperationalEvents } from "./ingest/operational-events.js";
 import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
+import { ListenLeases } from "./operations/listen-leases.js";
+import { QueueSampler } from "./operations/queue-sampler.js";
 import { DEFAULT_RECOVERY_OPTIONS, RecoveryRunner } from "./operations/recovery.js";
 import { RetentionSweeper } from "./operations/retention.js";
 import {
@@ -147,6 +149,13 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     retentionDays: config.retentionDays,
     sweepMs: config.retentionSweepMs,
   });
+  // The queue's history for the Overview: sampled where deliveries are worked on, like pruning (with
+  // split roles, one sample per period still, whichever worker takes it first).
+  const queueSampler = new QueueSampler(store, logger, config.queueSampleMs);
+  // Every process renews its listen sessions' leases; those working on deliveries also clear the orphans.
+  const listenLeases = new ListenLeases(store, relay, logger, config.listenGraceMs, (appId, endpointId, url) =>
+    onListenExpired(appId, endpointId, url),
+  );
   const server = await buildServer(
     {
       config,
@@ -168,8 +177,10 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   if (runsWorker) {
     worker.start();
     retention.start();
+    queueSampler.start();
   }
   recoveries.start();
+  listenLeases.start(runsWorker);
   // Deliveries committed by other processes (an `--role api` process, another machine) wake this one.
   const stopListening =
     runsWorker && store.listenForDeliveries
@@ -227,7 +238,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       closed = true;
       logger.info({ graceMs: config.shutdownGraceMs }, "herald stopping");
       clearInterval(sweeper);
-      await Promise.all([recoveries.close(), retention.close()]);
+      await Promise.all([recoveries.close(), retention.close(), queueSampler.close(), listenLeases.close()]);
       await stopListening?.();
       // New connections are refused at once; requests under way and attempts in flight get the
       // grace period, after which connections still open (a client still sending) are cut.

@@ -395,7 +395,8 @@ describe("dashboard", () => {
   test("the Overview never calls an endpoint whose every attempt fails healthy, and shows its open breaker", async () => {
     // Real retry delays (the first retry is seconds away) and a breaker that opens at the first failure:
     // the delivery stays pending behind a failed attempt, so there is no success rate yet ("—").
-    const slow = await startHerald({ endpointBreakerFailures: 1 });
+    // The queue sampled often, so its charts have points to draw.
+    const slow = await startHerald({ endpointBreakerFailures: 1, queueSampleMs: 200 });
     const broken = await Receiver.start(() => 500);
     try {
       const app = await slow.createApp("broken");
@@ -412,6 +413,9 @@ describe("dashboard", () => {
       await card.getByText("failing", { exact: true }).waitFor({ timeout: 15_000 });
       assert.equal(await card.getByText("healthy", { exact: true }).count(), 0, "a failing endpoint is not healthy");
       await card.getByText("breaker open", { exact: true }).waitFor({ timeout: 15_000 });
+      // The sampled queue's charts, named for screen readers like the others.
+      await card.getByRole("img", { name: /^Queue depth, up to \d+ pending$/ }).waitFor();
+      await card.getByRole("img", { name: /^Oldest pending, up to \d+ (s|min)$/ }).waitFor();
       await screenshot(page, "overview-failing-endpoint");
       assert.deepEqual(errors, []);
     } finally {

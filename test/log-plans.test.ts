@@ -8,7 +8,9 @@ import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { type Bind, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../src/storage/log-query.js";
+import { MIGRATIONS, migrationSql } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open-store.js";
+import { sampleQueueSql } from "../src/storage/queue-samples.js";
 import type { DeliveryQuery, DeliveryState, EventQuery } from "../src/storage/records.js";
 import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
 
@@ -53,6 +55,8 @@ interface Explainer {
   eventPlan(query: EventQuery): Promise<string[]>;
   /** The loose index scan finding the endpoints of a type. */
   typeEndpointsPlan(): Promise<string[]>;
+  /** The queue sample: only the pending deliveries, read off the partial index deliveries_due. */
+  queueSamplePlan(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -116,6 +120,20 @@ async function sqliteExplainer(database: TestDatabase): Promise<Explainer> {
     async typeEndpointsPlan() {
       const rows = plan(typeEndpointsSql("sqlite", ["?", "?", "?", "?"]), ["A", "t1", "A", "t1"]);
       return check(rows, "deliveries", "INDEX deliveries_by_type (app_id=? AND type=?", false);
+    },
+    async queueSamplePlan() {
+      // Also without ANALYZE, as Herald runs: then SQLite would rather walk deliveries_by_endpoint whole.
+      const bare = new Database(":memory:");
+      for (const migration of MIGRATIONS) bare.exec(migrationSql(migration, "sqlite"));
+      const sql = `EXPLAIN QUERY PLAN ${sampleQueueSql("sqlite", "?")}`;
+      const plans = [plan(sampleQueueSql("sqlite", "?"), [1]), bare.prepare(sql).all(1) as { detail: string }[]];
+      bare.close();
+      // Scanning deliveries_due whole is the point: it holds the pending deliveries only.
+      return plans.flatMap((rows) => {
+        const reads = rows.filter((row) => / deliveries\b/.test(row.detail));
+        const ok = reads.length === 1 && reads[0]!.detail === "SCAN deliveries USING INDEX deliveries_due";
+        return ok ? [] : [rows.map((row) => row.detail).join(" | ")];
+      });
     },
     async close() {
       db.close();
@@ -199,6 +217,14 @@ async function postgresExplainer(database: TestDatabase): Promise<Explainer> {
       const root = await explain(typeEndpointsSql("postgres", ["$1", "$2", "$1", "$2"]), ["A", "t1"]);
       return check(root, "deliveries", /^deliveries_by_type$/, false);
     },
+    async queueSamplePlan() {
+      return check(
+        await explain(sampleQueueSql("postgres", "$1::bigint"), [1]),
+        "deliveries",
+        /^deliveries_due$/,
+        true,
+      );
+    },
     async close() {
       await client.end();
     },
@@ -234,6 +260,10 @@ describe(`the delivery log's query plans (${TEST_STORE})`, () => {
 
   it("finds the endpoints of a type with index probes", async () => {
     assert.deepEqual(await explainer.typeEndpointsPlan(), []);
+  });
+
+  it("samples the queue from the pending deliveries alone, off the partial index", async () => {
+    assert.deepEqual(await explainer.queueSamplePlan(), []);
   });
 
   it("reads events by type, window and cursor off an index, in order", async () => {

@@ -910,6 +910,58 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.ok(await store.getDelivery("A", "d-fresh"));
       });
 
+      it("publishes started together each keep their own outcome: one failing or replayed leaves the others whole", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await store.saveEndpoint(endpointRecord("B", "EB"));
+        await publishEvents("A", [{ id: "taken" }], ["E"]);
+        const key = (response: string) => ({
+          scope: "S",
+          requestSha256: "h",
+          key: "same",
+          response,
+          createdAt: T,
+          expiredBefore: T - 1,
+        });
+        const single = (appId: string, id: string, endpointId: string, idempotency?: ReturnType<typeof key>) => {
+          const event = eventRecord(appId, id);
+          return { appId, events: [event], deliveries: [deliveryRecord(event, endpointId, `d-${id}`)], idempotency };
+        };
+        // Started in one turn of the event loop, as concurrent requests are: the SQLite store commits them together.
+        const outcomes = await Promise.allSettled([
+          store.publish(single("A", "a1", "E")),
+          store.publish({
+            ...single("A", "clash", "E"),
+            events: [eventRecord("A", "clash"), eventRecord("A", "taken")],
+          }),
+          store.publish(single("B", "b1", "EB", key("first"))),
+          store.publish(single("B", "b2", "EB", key("second"))),
+          store.publish(single("A", "a2", "E")),
+        ]);
+        const settled = outcomes.map((outcome) => (outcome.status === "fulfilled" ? outcome.value : "rejected"));
+        assert.deepEqual([settled[0], settled[1], settled[4]], [true, "rejected", true]);
+        // One of the two publishes under one key wins (which one is the store's race), the other is told so.
+        assert.deepEqual([settled[2], settled[3]].sort(), [false, true]);
+        const [won, lost] = settled[2] === true ? ["b1", "b2"] : ["b2", "b1"];
+        for (const [appId, id] of [
+          ["A", "a1"],
+          ["B", won],
+          ["A", "a2"],
+        ] as const) {
+          assert.ok(await store.getEvent(appId, id), `${id} stored`);
+          assert.ok(await store.getDelivery(appId, `d-${id}`), `d-${id} stored`);
+        }
+        for (const [appId, id] of [
+          ["A", "clash"],
+          ["B", lost],
+        ] as const) {
+          assert.equal(await store.getEvent(appId, id), undefined, `${id} not stored`);
+          assert.equal(await t.rowCount("deliveries", { id: `d-${id}` }), 0);
+        }
+        assert.equal(await responseOf("B", "same", 0), won === "b1" ? "first" : "second");
+      });
+
       it("returns false and writes nothing on an unexpired duplicate key; replaces an expired one; keys are per app", async () => {
         await createApp("A");
         await createApp("B");
@@ -1459,6 +1511,82 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(await store.getEvent("A", "b1"), undefined);
         assert.equal(await store.getEvent("B", "x1"), undefined);
         assert.equal(await store.getEvent("A", "nope"), undefined);
+      });
+    });
+
+    describe("queue samples", () => {
+      /** A, with a busy endpoint (two pending from T and T + 500), and a drained one; B, with one pending. */
+      const queues = async () => {
+        await createApp("A");
+        await createApp("B");
+        for (const [app, ep] of [
+          ["A", "A-busy"],
+          ["A", "A-done"],
+          ["B", "B-busy"],
+        ] as const) {
+          await store.saveEndpoint(endpointRecord(app, ep));
+        }
+        await publishEvents("A", [{ id: "a1" }, { id: "a2", createdAt: T + 500 }], ["A-busy"]);
+        await publishEvents("A", [{ id: "a3" }], ["A-done"]);
+        await publishEvents("B", [{ id: "b1", createdAt: T + 100 }], ["B-busy"]);
+        await store.claimDue("A-done", 10, T, T + 1000);
+        await store.recordAttempts([attemptRecord("a3-A-done", 1, "succeeded")]);
+      };
+
+      it("samples each endpoint's pending count and oldest delivery once per time, whichever process asks", async () => {
+        await queues();
+        assert.equal(await store.sampleQueue(T + 60_000), true);
+        const other = t.reopen();
+        await other.migrate();
+        assert.equal(await other.sampleQueue(T + 60_000), false, "another process on the database: already taken");
+        assert.equal(await t.rowCount("queue_sample_runs"), 1);
+        assert.equal(await t.rowCount("queue_samples"), 2, "one per endpoint with pending deliveries");
+
+        assert.deepEqual(await store.queueHistory("A", T), {
+          runs: [T + 60_000],
+          samples: [{ sampledAt: T + 60_000, endpointId: "A-busy", pending: 2, oldestCreatedAt: T }],
+        });
+        assert.deepEqual(await other.queueHistory("B", T), {
+          runs: [T + 60_000],
+          samples: [{ sampledAt: T + 60_000, endpointId: "B-busy", pending: 1, oldestCreatedAt: T + 100 }],
+        });
+
+        // A's queue drains: the next run has no sample of it, which reads as nothing pending.
+        await store.claimDue("A-busy", 10, T + 61_000, T + 62_000);
+        await store.recordAttempts([
+          attemptRecord("a1-A-busy", 1, "succeeded"),
+          attemptRecord("a2-A-busy", 1, "failed"),
+        ]);
+        assert.equal(await other.sampleQueue(T + 120_000), true);
+        assert.deepEqual(await store.queueHistory("A", T + 60_001), { runs: [T + 120_000], samples: [] });
+        assert.equal((await store.queueHistory("B", T + 60_001)).samples.length, 1);
+        assert.deepEqual(await store.queueHistory("nope", T), { runs: [T + 60_000, T + 120_000], samples: [] });
+      });
+
+      it("prunes runs and samples taken before the cut-off, a batch at a time, oldest first", async () => {
+        await queues();
+        for (const at of [T + 1000, T + 2000, T + 3000, T + 4000]) assert.equal(await store.sampleQueue(at), true);
+        assert.equal(await t.rowCount("queue_samples"), 8, "A-busy and B-busy each time");
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 2, samples: 2 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 1, samples: 2 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 0, samples: 2 });
+        assert.deepEqual(await store.pruneQueueSamples(T + 3500, 2), { runs: 0, samples: 0 });
+        const left = await store.queueHistory("A", 0);
+        assert.deepEqual(left.runs, [T + 4000]);
+        assert.deepEqual(
+          left.samples.map((s) => s.sampledAt),
+          [T + 4000],
+        );
+        assert.equal(await t.rowCount("queue_samples"), 2);
+      });
+
+      it("deletes an app's samples with the app, and no other app's", async () => {
+        await queues();
+        await store.sampleQueue(T + 1000);
+        assert.equal(await store.deleteApp("A"), true);
+        assert.equal(await t.rowCount("queue_samples", { app_id: "A" }), 0);
+        assert.equal(await t.rowCount("queue_samples", { app_id: "B" }), 1);
+        assert.deepEqual((await store.queueHistory("B", 0)).runs, [T + 1000], "runs belong to no app");
       });
     });
 

@@ -203,6 +203,9 @@ export interface EndpointStats {
     pending: number;
     latency_p50_ms: number | null;
     latency_p99_ms: number | null;
+    /** The largest sampled in the bucket; null where no sample was taken (Herald was not running). */
+    queue_depth: number | null;
+    oldest_pending_age_ms: number | null;
   }[];
 }
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import type { BreakerState } from "../core/circuit-breaker.js";
 import { HeraldError } from "../core/errors.js";
-import type { AttemptView, DeliveryView, Endpoint } from "../storage/records.js";
+import type { AttemptView, DeliveryView, Endpoint, QueueHistory } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
@@ -25,6 +25,9 @@ interface Bucket {
   failed: number;
   pending: number;
   latencies: number[];
+  /** The largest queue depth and oldest pending age sampled in the bucket (0 when nothing was pending). */
+  queueDepth: number;
+  oldestPendingAgeMs: number;
 }
 
 /** One endpoint's numbers over the window. */
@@ -83,7 +86,8 @@ function attentionRank(enabled: boolean, breaker: BreakerState, successRate: num
  * `GET /v1/stats`: the Overview's numbers per endpoint over the last hours, from the delivery log:
  * deliveries per minute by outcome, success rate, attempt latency p50/p99, queue depth and the
  * oldest pending delivery's age. It reads at most 5,000 deliveries of the window (and of the queue);
- * `complete: false` says it stopped there.
+ * `complete: false` says it stopped there. The queue's past comes from samples (`HERALD_QUEUE_SAMPLE_MS`,
+ * see operations/queue-sampler.ts), since the log cannot tell what was pending when.
  */
 export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
   const cache = new StatsCache(ctx.store, (id) => ctx.breakerOf?.(id) ?? "closed");
@@ -93,6 +97,12 @@ export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
       config: { access: "read" },
       schema: {
         summary: "Per-endpoint delivery rate, success rate, latency and queue, over the last hours",
+        description:
+          "Each endpoint's totals over the window, and a series of 36 buckets. A bucket counts the deliveries " +
+          "created in it by outcome, with attempt latency p50/p99, and the queue as sampled every " +
+          "HERALD_QUEUE_SAMPLE_MS: `queue_depth` and `oldest_pending_age_ms` are the largest sampled in the " +
+          "bucket, 0 when the endpoint had nothing pending, null when no sample was taken (Herald was not running). " +
+          "`queue_depth` and `oldest_pending_age_ms` beside the series are the queue now.",
         tags: ["deliveries"],
         querystring: StatsQuery,
       },
@@ -142,12 +152,35 @@ type StatsAnswer = Awaited<ReturnType<typeof computeStats>>;
 /** An endpoint's breaker as this process's worker knows it (closed where no worker runs). */
 type BreakerOf = (endpointId: string) => BreakerState;
 
+/**
+ * Folds the queue samples into the endpoints' buckets (the largest depth and age in each), and says which
+ * buckets had a sample taken at all: there, an endpoint without a sample had nothing pending.
+ */
+function sampledBuckets(
+  history: QueueHistory,
+  tallies: ReadonlyMap<string, EndpointTally>,
+  bucketOf: (time: number) => number,
+): boolean[] {
+  const sampled = Array.from({ length: BUCKETS }, () => false);
+  for (const run of history.runs) sampled[bucketOf(run)] = true;
+  for (const sample of history.samples) {
+    const bucket = tallies.get(sample.endpointId)?.buckets[bucketOf(sample.sampledAt)];
+    if (!bucket) continue; // a deleted endpoint's samples age out with the rest
+    bucket.queueDepth = Math.max(bucket.queueDepth, sample.pending);
+    // The sample's time is its period's start: a delivery created later in that period is 0 ms old, not less.
+    bucket.oldestPendingAgeMs = Math.max(bucket.oldestPendingAgeMs, sample.sampledAt - sample.oldestCreatedAt);
+  }
+  return sampled;
+}
+
 async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, hours: number, now: number) {
   const since = now - hours * 3_600_000;
   const bucketMs = (hours * 3_600_000) / BUCKETS;
   const endpoints = await store.listEndpoints(appId);
   const window = await scan(store, appId, {}, (delivery) => delivery.createdAt >= since);
   const queue = await scan(store, appId, { state: "pending" }, () => true);
+  const history = await store.queueHistory(appId, since);
+  const bucketOf = (time: number) => Math.min(BUCKETS - 1, Math.floor((time - since) / bucketMs));
 
   const tallies = new Map<string, EndpointTally>(
     endpoints.map((endpoint) => [
@@ -160,6 +193,8 @@ async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, h
           failed: 0,
           pending: 0,
           latencies: [],
+          queueDepth: 0,
+          oldestPendingAgeMs: 0,
         })),
         latencies: [],
         lastError: null,
@@ -171,7 +206,7 @@ async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, h
   for (const delivery of window.deliveries) {
     const tally = tallies.get(delivery.endpointId);
     if (!tally) continue; // a deleted endpoint's deliveries stay in the log, not in the overview
-    const bucket = tally.buckets[Math.min(BUCKETS - 1, Math.floor((delivery.createdAt - since) / bucketMs))]!;
+    const bucket = tally.buckets[bucketOf(delivery.createdAt)]!;
     bucket[delivery.state] += 1;
     for (const attempt of delivery.attemptLog) {
       bucket.latencies.push(attempt.durationMs);
@@ -188,6 +223,8 @@ async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, h
     tally.pending += 1;
     tally.oldestPending = Math.min(tally.oldestPending ?? delivery.createdAt, delivery.createdAt);
   }
+
+  const sampled = sampledBuckets(history, tallies, bucketOf);
 
   const rows = [...tallies.values()].map((tally) => {
     const succeeded = tally.buckets.reduce((sum, bucket) => sum + bucket.succeeded, 0);
@@ -215,7 +252,7 @@ async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, h
         last_error: tally.lastError && { at: isoTime(tally.lastError.at), message: tally.lastError.message },
         queue_depth: tally.pending,
         oldest_pending_age_ms: tally.oldestPending === null ? null : now - tally.oldestPending,
-        series: tally.buckets.map((bucket) => {
+        series: tally.buckets.map((bucket, index) => {
           const sorted = sortedCopy(bucket.latencies);
           return {
             start: isoTime(bucket.start),
@@ -225,6 +262,8 @@ async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, h
             pending: bucket.pending,
             latency_p50_ms: percentile(sorted, 50),
             latency_p99_ms: percentile(sorted, 99),
+            queue_depth: sampled[index] ? bucket.queueDepth : null,
+            oldest_pending_age_ms: sampled[index] ? bucket.oldestPendingAgeMs : null,
           };
         }),
       },

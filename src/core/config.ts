@@ -71,6 +71,8 @@ export interface HeraldConfig {
   retentionDays: number;
   /** How often the retention sweep runs. */
   retentionSweepMs: number;
+  /** How often the queue (depth and oldest pending, per endpoint) is sampled for the Overview's history. */
+  queueSampleMs: number;
   /** Failed attempts in a row that open an endpoint's circuit breaker (no attempts until its cool-down ends). */
   endpointBreakerFailures: number;
   /** An open endpoint breaker's first cool-down before its probe; doubled per failed probe. */
@@ -152,6 +154,7 @@ export const DEFAULT_CONFIG: Readonly<HeraldConfig> = {
   maxManualRetries: 10,
   retentionDays: 30,
   retentionSweepMs: 60_000,
+  queueSampleMs: 60_000,
   endpointBreakerFailures: 10,
   endpointBreakerCoolDownMs: 5000,
   endpointBreakerMaxCoolDownMs: 300_000,
@@ -200,6 +203,7 @@ const SETTINGS: { [K in keyof HeraldConfig]: Setting<K> }[keyof HeraldConfig][] 
   { key: "maxManualRetries", env: "HERALD_MAX_MANUAL_RETRIES", parse: integer(0) },
   { key: "retentionDays", env: "HERALD_RETENTION_DAYS", parse: integer(0) },
   { key: "retentionSweepMs", env: "HERALD_RETENTION_SWEEP_MS", parse: integer(100) },
+  { key: "queueSampleMs", env: "HERALD_QUEUE_SAMPLE_MS", parse: integer(100) },
   { key: "endpointBreakerFailures", env: "HERALD_ENDPOINT_BREAKER_FAILURES", parse: integer(1) },
   { key: "endpointBreakerCoolDownMs", env: "HERALD_ENDPOINT_BREAKER_COOLDOWN_MS", parse: integer(0) },
   { key: "endpointBreakerMaxCoolDownMs", env: "HERALD_ENDPOINT_BREAKER_MAX_COOLDOWN_MS", parse: integer(0) },

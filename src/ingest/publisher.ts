@@ -25,7 +25,7 @@ export interface PublishResult {
 }
 
 /** Events rendered between two yields to the event loop. */
-const YIELD_EVERY_EVENTS = 100;
+const YIELD_EVERY_EVENTS = 50;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Called after each commit: how many events, and which endpoints got deliveries (so a worker starts at once). */
@@ -73,10 +73,33 @@ function validateEvent(event: unknown, at: string): { vocabulary: Vocabulary; ty
 }
 
 /**
+ * Runs tasks one at a time per key, in arrival order; tasks of different keys run side by side. An
+ * app's concurrent publishes render in turn, so a flood of big batches holds the event loop for one
+ * batch's slice at a time, not one per request in flight, and another app's event goes in between.
+ */
+class TurnsPerKey {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const result = (this.#tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.#tails.set(key, tail);
+    // The last in line clears the key, so the map holds only apps publishing now.
+    void tail.then(() => this.#tails.get(key) === tail && this.#tails.delete(key));
+    return result;
+  }
+}
+
+/**
  * The one way events enter Herald (HTTP API, in-process API): validate every event, fan each out to
  * the endpoints that subscribe to it, and commit events and deliveries together before answering.
  */
 export class Publisher {
+  readonly #renderTurns = new TurnsPerKey();
+
   constructor(
     private readonly store: Store,
     private readonly endpoints: EndpointDirectory,
@@ -109,6 +132,35 @@ export class Publisher {
     );
     // After validation (bad input is a 400 whatever the rate) and replays (a retry costs nothing).
     await this.rateLimiter?.take(app.id, events.length);
+    // Rendering is CPU work in one thread: an app's publishes take turns (the commits may overlap).
+    const { newEvents, deliveries, touched } = await this.#renderTurns.run(app.id, () =>
+      this.#render(app, events, typed, payloads, now),
+    );
+    const eventIds = newEvents.map((event) => event.id);
+    const published = await this.store.publish({
+      appId: app.id,
+      events: newEvents,
+      deliveries,
+      idempotency: idempotency && { ...idempotency, response: JSON.stringify(eventIds) },
+    });
+    if (!published) {
+      // Another request with the same key committed first: answer as it did.
+      const earlier = await this.#replay(app.id, idempotency!, now);
+      if (earlier) return earlier;
+      throw new HeraldError("conflict", "A request with this Idempotency-Key is in progress; try again.");
+    }
+    this.onPublished(newEvents.length, touched);
+    return { eventIds, replayed: false };
+  }
+
+  /** Each event's row, and a delivery per subscribed endpoint rendered in its wire format. */
+  async #render(
+    app: App,
+    events: readonly unknown[],
+    typed: readonly { vocabulary: Vocabulary; type: string }[],
+    payloads: readonly string[],
+    now: number,
+  ): Promise<{ newEvents: NewEvent[]; deliveries: NewDelivery[]; touched: Set<string> }> {
     const endpoints = await this.endpoints.forApp(app.id);
     const newEvents: NewEvent[] = [];
     const deliveries: NewDelivery[] = [];
@@ -142,21 +194,7 @@ export class Publisher {
         touched.add(endpoint.id);
       }
     }
-    const eventIds = newEvents.map((event) => event.id);
-    const published = await this.store.publish({
-      appId: app.id,
-      events: newEvents,
-      deliveries,
-      idempotency: idempotency && { ...idempotency, response: JSON.stringify(eventIds) },
-    });
-    if (!published) {
-      // Another request with the same key committed first: answer as it did.
-      const earlier = await this.#replay(app.id, idempotency!, now);
-      if (earlier) return earlier;
-      throw new HeraldError("conflict", "A request with this Idempotency-Key is in progress; try again.");
-    }
-    this.onPublished(newEvents.length, touched);
-    return { eventIds, replayed: false };
+    return { newEvents, deliveries, touched };
   }
 
   /** The earlier request's answer under this key; a 422 when that request had another body. */

@@ -11,6 +11,7 @@ export const APP_OWNED_TABLES = [
   "api_tokens",
   "api_keys",
   "app_settings",
+  "queue_samples",
 ];
 
 /**
@@ -153,7 +154,29 @@ const DELIVERY_LOG = `
 `;
 
 /**
- * Step 11: at most one running recovery per endpoint, kept by the database (a partial unique index),
+ * Step 11: the queue's past, sampled (it cannot be rebuilt from the log). A run is a time a sample was
+ * taken, over all apps: an endpoint absent from a run had nothing pending then, while a time with no run
+ * (Herald was down) is a gap. Times are rounded to the sample period, so Herald processes sharing a
+ * database collide on the run's key and one sample is written per time. Samples are keyed by app first,
+ * so one app's last hours are one index range; both tables are pruned by age.
+ */
+const QUEUE_SAMPLES = `
+  CREATE TABLE queue_sample_runs (
+    sampled_at BIGINT PRIMARY KEY
+  );
+  CREATE TABLE queue_samples (
+    app_id TEXT NOT NULL,
+    sampled_at BIGINT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    pending INTEGER NOT NULL,
+    oldest_created_at BIGINT NOT NULL,
+    PRIMARY KEY (app_id, sampled_at, endpoint_id)
+  );
+  CREATE INDEX queue_samples_by_age ON queue_samples(sampled_at);
+`;
+
+/**
+ * Step 13: at most one running recovery per endpoint, kept by the database (a partial unique index),
  * so two processes cannot both start one; and how many deliveries a recovery skipped because they had
  * been resent by hand as often as allowed. Recoveries of one endpoint already running side by side
  * (started through two processes before this step) keep the oldest; the others end as failed.
@@ -298,8 +321,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE deliveries ADD COLUMN ended_reason TEXT;
     `,
   },
+  { version: 11, name: "queue-samples", sql: QUEUE_SAMPLES },
   {
-    version: 11,
+    version: 12,
+    name: "listen-leases",
+    // Until when the process holding a `herald listen` session vouches for its endpoint (null: any other endpoint).
+    sql: "ALTER TABLE endpoints ADD COLUMN listen_lease_until BIGINT;",
+  },
+  {
+    version: 13,
     name: "one-running-recovery",
     sql: {
       sqlite: oneRunningRecovery("CAST(strftime('%s', 'now') AS INTEGER) * 1000"),

@@ -350,3 +350,25 @@ export interface QueueStats {
   /** The earliest due time of any pending delivery not leased (null: none). */
   oldestDueAt: number | null;
 }
+
+/** One endpoint's queue at one sample time: how many deliveries were pending, and since when the oldest. */
+export interface QueueSample {
+  sampledAt: number;
+  endpointId: string;
+  pending: number;
+  oldestCreatedAt: number;
+}
+
+/** An app's sampled queue since a time. */
+export interface QueueHistory {
+  /** When samples were taken (for every app at once), oldest first: an endpoint missing from one had nothing pending. */
+  runs: number[];
+  /** The app's endpoints that had deliveries pending at each sample time, oldest first. */
+  samples: QueueSample[];
+}
+
+/** What one prune of queue samples deleted. */
+export interface QueueSamplesPruned {
+  runs: number;
+  samples: number;
+}

@@ -17,6 +17,8 @@ import type {
   IdempotentResponse,
   PruneResult,
   PublishBatch,
+  QueueHistory,
+  QueueSamplesPruned,
   QueueStats,
   Recovery,
   RecoveryStep,
@@ -105,6 +107,17 @@ export interface Store {
    * the log keeps them. False if the app has no such endpoint.
    */
   deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean>;
+  /** Extends the lease of listen endpoints whose sessions this process holds (ids not found are skipped). */
+  renewListenLeases(endpointIds: readonly string[], until: number): Promise<void>;
+  /**
+   * Listen endpoints (`listen://` URLs) whose lease ran out before `now`: no process holds their
+   * session any more (it died). One never renewed counts from its last update plus `leaseMs`. At most `limit`.
+   */
+  expiredListenEndpoints(
+    now: number,
+    leaseMs: number,
+    limit: number,
+  ): Promise<{ appId: string; id: string; url: string }[]>;
 
   /**
    * Adds signing keys for an endpoint. With `retireAt`, the endpoint's keys that were active until
@@ -143,6 +156,16 @@ export interface Store {
   cancelDeliveries(deliveryIds: string[], reason: string, now: number): Promise<void>;
   /** Pending deliveries per wire format and the oldest due time, for `/metrics`. */
   queueStats(): Promise<QueueStats>;
+  /**
+   * Samples the queue at `at` (a time rounded to the sample period), in one transaction: records the
+   * run, and per endpoint with pending deliveries their count and the oldest one's creation time. False,
+   * writing nothing, when a run at `at` exists already (another process on the database took it).
+   */
+  sampleQueue(at: number): Promise<boolean>;
+  /** The sample times since `since` (inclusive), and the app's samples among them; never another app's. */
+  queueHistory(appId: string, since: number): Promise<QueueHistory>;
+  /** Deletes up to `limit` sample runs and up to `limit` samples taken before `before`, oldest first. */
+  pruneQueueSamples(before: number, limit: number): Promise<QueueSamplesPruned>;
   /** Writes attempt outcomes and the delivery states they lead to, in one transaction. */
   recordAttempts(attempts: AttemptRecord[]): Promise<void>;
   /** Logs answered synchronous hook calls: each an event, a finished delivery and its attempt. */

@@ -30,6 +30,33 @@ function HealthBadge({ stats }: { stats: EndpointStats }) {
   return <Badge tone="ok">healthy</Badge>;
 }
 
+/** The sampled queue over the window: gaps where no sample was taken (Herald was not running). */
+function QueueCharts({ series }: { series: EndpointStats["series"] }) {
+  const ages = series.map((s) => s.oldest_pending_age_ms);
+  const inMinutes = Math.max(0, ...ages.map((age) => age ?? 0)) >= 120_000;
+  const unitMs = inMinutes ? 60_000 : 1000;
+  return (
+    <>
+      <Lines
+        title="Queue depth"
+        unit="pending"
+        series={[{ label: "largest sampled", className: "wait", values: series.map((s) => s.queue_depth) }]}
+      />
+      <Lines
+        title="Oldest pending"
+        unit={inMinutes ? "min" : "s"}
+        series={[
+          {
+            label: "age, largest sampled",
+            className: "wait",
+            values: ages.map((age) => (age === null ? null : age / unitMs)),
+          },
+        ]}
+      />
+    </>
+  );
+}
+
 /** Per endpoint: deliveries per minute, success rate, latency, queue; what needs a look comes first. */
 export function OverviewPage({ session }: PageProps) {
   const [hours, setHours] = useState(3);
@@ -108,6 +135,7 @@ export function OverviewPage({ session }: PageProps) {
                 { label: "p99", className: "bad", values: e.series.map((s) => s.latency_p99_ms) },
               ]}
             />
+            <QueueCharts series={e.series} />
             {e.last_error && (
               <p class="hint">
                 Last error: {e.last_error.message} ({new Date(e.last_error.at).toLocaleTimeString()})

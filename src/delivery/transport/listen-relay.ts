@@ -156,6 +156,11 @@ export class ListenRelay {
     }
   }
 
+  /** The endpoints of every session held here, connected or within its grace period. */
+  heldEndpointIds(): string[] {
+    return [...this.#sessions.values()].map((session) => session.endpointId);
+  }
+
   /** Whether an attempt to `url` can go through this relay now: its session is here and connected. */
   connected(url: string): boolean {
     return this.#sessions.get(url.slice(LISTEN_URL_PREFIX.length))?.stream !== undefined;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
+import { sampleQueueSql } from "../queue-samples.js";
 import type {
   ApiKey,
   ApiTokenRecord,
@@ -22,6 +23,9 @@ import type {
   IdempotentResponse,
   PruneResult,
   PublishBatch,
+  QueueHistory,
+  QueueSample,
+  QueueSamplesPruned,
   QueueStats,
   Recovery,
   RecoveryStep,
@@ -437,6 +441,23 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0;
   }
 
+  async renewListenLeases(endpointIds: readonly string[], until: number): Promise<void> {
+    if (endpointIds.length === 0) return;
+    await this.#pool.query("UPDATE endpoints SET listen_lease_until = $1 WHERE id = ANY($2::text[])", [
+      until,
+      endpointIds,
+    ]);
+  }
+
+  async expiredListenEndpoints(now: number, leaseMs: number, limit: number) {
+    const { rows } = await this.#pool.query(
+      `SELECT app_id AS "appId", id, url FROM endpoints
+       WHERE url LIKE 'listen://%' AND COALESCE(listen_lease_until, updated_at + $2) < $1 LIMIT $3`,
+      [now, leaseMs, limit],
+    );
+    return rows as { appId: string; id: string; url: string }[];
+  }
+
   async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
     return this.#transaction(async (client) => {
       const deleted = await client.query("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", [appId, endpointId]);
@@ -584,6 +605,46 @@ export class PostgresStore implements Store {
       pendingByProfile: byProfile.rows as QueueStats["pendingByProfile"],
       oldestDueAt: due.length === 0 ? null : Math.min(...due.map((endpoint) => endpoint.dueAt)),
     };
+  }
+
+  async sampleQueue(at: number): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      // A second process sampling the same time waits here for the first to commit, then writes nothing.
+      const run = await client.query("INSERT INTO queue_sample_runs (sampled_at) VALUES ($1) ON CONFLICT DO NOTHING", [
+        at,
+      ]);
+      if (run.rowCount === 0) return false;
+      await client.query(sampleQueueSql("postgres", "$1::bigint"), [at]);
+      return true;
+    });
+  }
+
+  async queueHistory(appId: string, since: number): Promise<QueueHistory> {
+    const [runs, samples] = await Promise.all([
+      this.#pool.query("SELECT sampled_at FROM queue_sample_runs WHERE sampled_at >= $1 ORDER BY sampled_at", [since]),
+      this.#pool.query(
+        `SELECT sampled_at AS "sampledAt", endpoint_id AS "endpointId", pending, oldest_created_at AS "oldestCreatedAt"
+         FROM queue_samples WHERE app_id = $1 AND sampled_at >= $2 ORDER BY sampled_at, endpoint_id`,
+        [appId, since],
+      ),
+    ]);
+    return { runs: runs.rows.map((row) => row.sampled_at as number), samples: samples.rows as QueueSample[] };
+  }
+
+  async pruneQueueSamples(before: number, limit: number): Promise<QueueSamplesPruned> {
+    return this.#transaction(async (client) => {
+      const runs = await client.query(
+        `DELETE FROM queue_sample_runs WHERE sampled_at IN (
+           SELECT sampled_at FROM queue_sample_runs WHERE sampled_at < $1 ORDER BY sampled_at LIMIT $2)`,
+        [before, limit],
+      );
+      const samples = await client.query(
+        `DELETE FROM queue_samples WHERE (app_id, sampled_at, endpoint_id) IN (
+           SELECT app_id, sampled_at, endpoint_id FROM queue_samples WHERE sampled_at < $1 ORDER BY sampled_at LIMIT $2)`,
+        [before, limit],
+      );
+      return { runs: runs.rowCount ?? 0, samples: samples.rowCount ?? 0 };
+    });
   }
 
   async endpointsWithPending(): Promise<EndpointDue[]> {

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
+import { sampleQueueSql } from "../queue-samples.js";
 import type {
   ApiKey,
   ApiTokenRecord,
@@ -23,6 +24,9 @@ import type {
   IdempotentResponse,
   PruneResult,
   PublishBatch,
+  QueueHistory,
+  QueueSample,
+  QueueSamplesPruned,
   QueueStats,
   Recovery,
   RecoveryStep,
@@ -196,6 +200,11 @@ function prepareStatements(db: Database.Database) {
       SELECT e.profile AS profile, COUNT(*) AS count FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
       WHERE d.state = 'pending' GROUP BY e.profile`),
     // A loose index scan: one index probe per endpoint, however many deliveries are pending.
+    renewListenLease: db.prepare<[number, string]>("UPDATE endpoints SET listen_lease_until = ? WHERE id = ?"),
+    expiredListenEndpoints: db.prepare<[number, number, number], { appId: string; id: string; url: string }>(
+      `SELECT app_id AS appId, id, url FROM endpoints
+       WHERE url LIKE 'listen://%' AND COALESCE(listen_lease_until, updated_at + ?) < ? LIMIT ?`,
+    ),
     endpointsWithPending: db.prepare<[], EndpointDue>(`
       WITH RECURSIVE pending(endpoint_id) AS (
         SELECT MIN(endpoint_id) FROM deliveries WHERE state = 'pending'
@@ -207,6 +216,20 @@ function prepareStatements(db: Database.Database) {
              (SELECT MIN(next_attempt_at) FROM deliveries d
               WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS dueAt
       FROM pending WHERE endpoint_id IS NOT NULL`),
+    insertSampleRun: db.prepare("INSERT OR IGNORE INTO queue_sample_runs (sampled_at) VALUES (?)"),
+    insertSamples: db.prepare(sampleQueueSql("sqlite", "?")),
+    sampleRunsSince: db.prepare<[number], { sampled_at: number }>(
+      "SELECT sampled_at FROM queue_sample_runs WHERE sampled_at >= ? ORDER BY sampled_at",
+    ),
+    samplesSince: db.prepare<[string, number], QueueSample>(`
+      SELECT sampled_at AS sampledAt, endpoint_id AS endpointId, pending, oldest_created_at AS oldestCreatedAt
+      FROM queue_samples WHERE app_id = ? AND sampled_at >= ? ORDER BY sampled_at, endpoint_id`),
+    pruneSampleRuns: db.prepare(`
+      DELETE FROM queue_sample_runs WHERE sampled_at IN (
+        SELECT sampled_at FROM queue_sample_runs WHERE sampled_at < ? ORDER BY sampled_at LIMIT ?)`),
+    pruneSamples: db.prepare(`
+      DELETE FROM queue_samples WHERE rowid IN (
+        SELECT rowid FROM queue_samples INDEXED BY queue_samples_by_age WHERE sampled_at < ? ORDER BY sampled_at LIMIT ?)`),
     insertAttempt: db.prepare(`
       INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
         response_body, body_sha256, error_class, request_headers, response_headers, response_truncated)
@@ -287,6 +310,12 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+interface QueuedPublish {
+  batch: PublishBatch;
+  resolve(published: boolean): void;
+  reject(error: unknown): void;
+}
+
 /**
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is synchronous, so each method
  * runs to completion on the event loop; transactions are short and never span an await.
@@ -295,6 +324,8 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   #prepared: Statements | undefined;
   readonly #publishSynchronous: "FULL" | "NORMAL";
+  /** Publishes waiting for the next group commit (see `publish`). */
+  readonly #publishQueue: QueuedPublish[] = [];
   /** Listing statements by their SQL: one per filter shape, prepared once (a merge of 12 ranges takes ms to prepare). */
   readonly #listings = new Map<string, Database.Statement>();
 
@@ -355,7 +386,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    this.#commitPublishes();
+    this.#db.close();
   }
 
   async ping(): Promise<void> {
@@ -525,6 +558,17 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async renewListenLeases(endpointIds: readonly string[], until: number): Promise<void> {
+    const renew = this.#statements.renewListenLease;
+    this.#db.transaction(() => {
+      for (const id of endpointIds) renew.run(until, id);
+    })();
+  }
+
+  async expiredListenEndpoints(now: number, leaseMs: number, limit: number) {
+    return this.#statements.expiredListenEndpoints.all(leaseMs, now, limit);
+  }
+
   async deleteEndpoint(appId: string, endpointId: string, now: number): Promise<boolean> {
     const { deleteEndpoint, failPendingOfEndpoint, deleteKeysOfEndpoint } = this.#statements;
     return this.#durably(() => {
@@ -568,43 +612,83 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Group commit: the publishes that arrive while the event loop is busy wait for the next turn and
+   * commit together, in one transaction and one fsync, instead of each stalling the loop (and every
+   * other app's request) for an fsync of its own. Each batch is a savepoint of its own, so a batch
+   * that fails, or whose idempotency key is taken, leaves the others whole. A batch's promise
+   * settles only after the commit: an acknowledged event is on disk.
+   */
   async publish(batch: PublishBatch): Promise<boolean> {
-    const { insertEvent, insertDelivery, insertIdempotency, dropExpiredKey } = this.#statements;
-    return this.#durably(() => {
-      const key = batch.idempotency;
-      if (key) {
-        dropExpiredKey.run(batch.appId, key.scope, key.key, key.expiredBefore);
-        const inserted = insertIdempotency.run(
-          batch.appId,
-          key.scope,
-          key.key,
-          key.requestSha256,
-          key.response,
-          key.createdAt,
-        );
-        if (inserted.changes === 0) return false;
-      }
-      const types = new Map<string, string>();
-      for (const e of batch.events) {
-        insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
-        types.set(e.id, e.type);
-      }
-      for (const d of batch.deliveries) {
-        insertDelivery.run(
-          d.id,
-          d.appId,
-          d.eventId,
-          d.endpointId,
-          types.get(d.eventId) ?? "",
-          d.body,
-          d.maxAttempts,
-          d.createdAt,
-          d.createdAt,
-          d.createdAt,
-        );
-      }
-      return true;
+    return new Promise((resolve, reject) => {
+      if (this.#publishQueue.push({ batch, resolve, reject }) === 1) setImmediate(() => this.#commitPublishes());
     });
+  }
+
+  #commitPublishes(): void {
+    const queued = this.#publishQueue.splice(0);
+    if (queued.length === 0) return;
+    const outcomes: ({ published: boolean } | { error: unknown })[] = [];
+    // Called inside the outer transaction, better-sqlite3 runs this one as a savepoint.
+    const insertOne = this.#db.transaction((batch: PublishBatch) => this.#insertBatch(batch));
+    try {
+      this.#durably(() => {
+        outcomes.length = 0;
+        for (const { batch } of queued) {
+          try {
+            outcomes.push({ published: insertOne(batch) });
+          } catch (error) {
+            outcomes.push({ error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const waiting of queued) waiting.reject(error);
+      return;
+    }
+    queued.forEach((waiting, index) => {
+      const outcome = outcomes[index]!;
+      if ("error" in outcome) waiting.reject(outcome.error);
+      else waiting.resolve(outcome.published);
+    });
+  }
+
+  /** One publish's rows; false (and nothing written) when its idempotency key is already taken. */
+  #insertBatch(batch: PublishBatch): boolean {
+    const { insertEvent, insertDelivery, insertIdempotency, dropExpiredKey } = this.#statements;
+    const key = batch.idempotency;
+    if (key) {
+      dropExpiredKey.run(batch.appId, key.scope, key.key, key.expiredBefore);
+      const inserted = insertIdempotency.run(
+        batch.appId,
+        key.scope,
+        key.key,
+        key.requestSha256,
+        key.response,
+        key.createdAt,
+      );
+      if (inserted.changes === 0) return false;
+    }
+    const types = new Map<string, string>();
+    for (const e of batch.events) {
+      insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
+      types.set(e.id, e.type);
+    }
+    for (const d of batch.deliveries) {
+      insertDelivery.run(
+        d.id,
+        d.appId,
+        d.eventId,
+        d.endpointId,
+        types.get(d.eventId) ?? "",
+        d.body,
+        d.maxAttempts,
+        d.createdAt,
+        d.createdAt,
+        d.createdAt,
+      );
+    }
+    return true;
   }
 
   async findIdempotentResponse(
@@ -649,6 +733,30 @@ export class SqliteStore implements Store {
       pendingByProfile: this.#statements.pendingByProfile.all(),
       oldestDueAt: due.length === 0 ? null : Math.min(...due.map((endpoint) => endpoint.dueAt)),
     };
+  }
+
+  async sampleQueue(at: number): Promise<boolean> {
+    const { insertSampleRun, insertSamples } = this.#statements;
+    return this.#db.transaction(() => {
+      if (insertSampleRun.run(at).changes === 0) return false;
+      insertSamples.run(at);
+      return true;
+    })();
+  }
+
+  async queueHistory(appId: string, since: number): Promise<QueueHistory> {
+    return {
+      runs: this.#statements.sampleRunsSince.all(since).map((row) => row.sampled_at),
+      samples: this.#statements.samplesSince.all(appId, since),
+    };
+  }
+
+  async pruneQueueSamples(before: number, limit: number): Promise<QueueSamplesPruned> {
+    const { pruneSampleRuns, pruneSamples } = this.#statements;
+    return this.#db.transaction(() => ({
+      runs: pruneSampleRuns.run(before, limit).changes,
+      samples: pruneSamples.run(before, limit).changes,
+    }))();
   }
 
   async recordAttempts(attempts: AttemptRecord[]): Promise<void> {
