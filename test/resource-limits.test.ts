@@ -14,6 +14,7 @@ import { call, eventually, sleep, startHerald, type TestHerald } from "./helpers
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
+const rss = () => `${(process.memoryUsage().rss / MIB).toFixed(0)} MiB`;
 
 /** Finished deliveries of one endpoint, each with one attempt that captured a 16 KiB answer and its headers. */
 function finishedDeliveries(
@@ -273,7 +274,9 @@ describe("resource limits under attack", { concurrency: 1 }, () => {
       await sleep(500);
     }
     const cutAfterMs = Date.now() - started;
-    console.log(`live: stalled stream cut after ${cutAfterMs} ms; the reader got ${(readBytes / MIB).toFixed(1)} MiB`);
+    console.log(
+      `live: stalled stream ${cut ? "cut" : "still open"} after ${cutAfterMs} ms; the reader got ${(readBytes / MIB).toFixed(1)} MiB; RSS ${rss()}`,
+    );
     assert.ok(cut, "Herald still holds the stream of a client that stopped reading");
     // The stalled client sees its connection end once it reads again.
     stalled.socket.resume();
@@ -312,7 +315,9 @@ describe("resource limits under attack", { concurrency: 1 }, () => {
       await sleep(100);
     }
     await eventually(() => (cut ? true : undefined), 10_000).catch(() => {});
-    console.log(`listen: stalled stream cut after ${Date.now() - started} ms and ${published} events`);
+    console.log(
+      `listen: stalled stream ${cut ? "cut" : "still open"} after ${Date.now() - started} ms and ${published} events; RSS ${rss()}`,
+    );
     assert.ok(cut, "Herald still holds the stream of a CLI that stopped reading");
     stalled.socket.resume();
     await Promise.race([
