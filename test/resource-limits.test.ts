@@ -324,15 +324,18 @@ describe("resource limits under attack", { concurrency: 1 }, () => {
       stalled.closed,
       sleep(10_000).then(() => assert.fail("the stalled CLI's socket did not close")),
     ]);
-    // Detached, within its grace period: the endpoint is still there, and attempts sent or cut settle.
+    // Detached, within its grace period: the endpoint is still there. The attempt that found the stream
+    // full ended at once as refused (those written before wait for a report, as on a dropped stream).
     const kept = await call(h.url, "GET", `/v1/endpoints/${session.endpoint.id}`, { token: app.token });
     assert.equal(kept.status, 200, JSON.stringify(kept.body));
-    await eventually(async () => {
-      const pending = await call(h.url, "GET", `/v1/deliveries?endpoint_id=${session.endpoint.id}&limit=100`, {
+    const refused = await eventually(async () => {
+      const listed = await call(h.url, "GET", `/v1/deliveries?endpoint_id=${session.endpoint.id}&limit=100`, {
         token: app.token,
       });
-      const attempted = pending.body.deliveries.filter((d: { attempts: number }) => d.attempts > 0);
-      return attempted.length > 0 ? true : undefined;
-    }, 15_000);
+      const attempts = listed.body.deliveries.flatMap((d: { attempt_log: any[] }) => d.attempt_log);
+      return attempts.find((a: { error: string | null }) => a.error?.includes("stopped reading"));
+    }, 5000);
+    assert.equal(refused.error_class, "refused");
+    assert.ok(refused.duration_ms < 1000, `settled after ${refused.duration_ms} ms`);
   });
 });
