@@ -153,8 +153,9 @@ const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.str
  * created and as their attempts land (`event: delivery`, the same JSON as `GET /v1/deliveries/{id}`),
  * after an `event: ready` once the stream is watching. It reads the store, so it sees deliveries
  * made and sent by every process sharing it. A client that stops reading is cut off once 1 MiB waits
- * for it (`LIVE_MAX_UNSENT_BYTES`); it reconnects and reloads the list. Credentials go in headers like every route: a client
- * reads it with `fetch` (the browser's `EventSource` cannot send headers, and a token never goes in a URL).
+ * for it (`LIVE_MAX_UNSENT_BYTES`); it reconnects, as the dashboard does after a drop. Credentials go
+ * in headers like every route: a client reads it with `fetch` (the browser's `EventSource` cannot
+ * send headers, and a token never goes in a URL).
  */
 export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimits }> = async (app, ctx) => {
   const limits = ctx.liveLimits ?? DEFAULT_LIVE_LIMITS;

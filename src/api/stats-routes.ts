@@ -99,8 +99,9 @@ function attentionRank(enabled: boolean, breaker: BreakerState, successRate: num
 /**
  * `GET /v1/stats`: the Overview's numbers per endpoint over the last hours, from the delivery log:
  * deliveries per minute by outcome, success rate, attempt latency p50/p99, queue depth and the
- * oldest pending delivery's age. It reads at most 5,000 deliveries of the window (and of the queue);
- * `complete: false` says it stopped there. The queue's past comes from samples (`HERALD_QUEUE_SAMPLE_MS`,
+ * oldest pending delivery's age. It reads at most 5,000 deliveries of the last 24 hours (and of the
+ * queue), outcomes only, once per app for every window (see `StatsCache`); `complete: false` says it
+ * stopped short of the window asked for. The queue's past comes from samples (`HERALD_QUEUE_SAMPLE_MS`,
  * see operations/queue-sampler.ts), since the log cannot tell what was pending when.
  */
 export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
