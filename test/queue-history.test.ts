@@ -3,6 +3,7 @@
 // depth and oldest age per bucket; 0 where samples were taken and nothing was pending, null where none was).
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { STATS_CACHE_MS } from "../src/api/stats-routes.js";
 import { call, eventually, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -53,7 +54,7 @@ describe("queue history in GET /v1/stats", () => {
       assert.equal(status, 202);
     }
   };
-  /** One endpoint's stats; each window is a cache entry of its own, so a new `hours` is computed afresh. */
+  /** One endpoint's stats; every window of an app is folded from one read of the log, kept `STATS_CACHE_MS`. */
   const statsOf = async (token: string, endpointId: string, hours: number) => {
     const { status, body } = await call(h.url, "GET", `/v1/stats?hours=${hours}`, { token });
     assert.equal(status, 200, JSON.stringify(body));
@@ -79,7 +80,8 @@ describe("queue history in GET /v1/stats", () => {
     assert.equal(first.series[0].queue_depth, null, "no sample an hour ago: Herald was not running");
     assert.equal(first.series[0].oldest_pending_age_ms, null);
 
-    await sleep(3 * SAMPLE_MS);
+    // Past the cached read, and two more samples.
+    await sleep(STATS_CACHE_MS + 2 * SAMPLE_MS);
     const later = (await statsOf(busy.token, busyEndpoint, 2)).series.at(-1);
     assert.equal(later.queue_depth, 3);
     assert.ok(

@@ -1474,6 +1474,56 @@ export function storeContract(name: string, factory: StoreFactory): void {
         for (const d of many) assert.equal(d.payload, (await store.getEvent("A", d.eventId))?.payload);
       });
 
+      it("lists deliveries' outcomes for the Overview: the log's order, cursor, state and window, attempts without bodies or headers", async () => {
+        await setUp();
+        await store.recordAttempts([
+          attemptRecord("x2-E", 1, "pending", { responseBody: "x".repeat(20_000), nextAttemptAt: T }),
+        ]);
+        await store.recordAttempts([
+          attemptRecord("x2-E", 2, "failed", { statusCode: null, error: "refused", errorClass: "refused" }),
+        ]);
+        const outcomes = async (query: Partial<Parameters<Store["listDeliveryOutcomes"]>[1]>) =>
+          store.listDeliveryOutcomes("A", { limit: 100, ...query });
+        const all = await outcomes({});
+        assert.deepEqual(ids(all), allOfA, "the same order as listDeliveries");
+        const views = await store.listDeliveries("A", { limit: 100 });
+        for (const [index, view] of views.entries()) {
+          const outcome = all[index]!;
+          assert.deepEqual(outcome, {
+            id: view.id,
+            endpointId: view.endpointId,
+            state: view.state,
+            createdAt: view.createdAt,
+            attempts: view.attemptLog.map((a) => ({
+              startedAt: a.startedAt,
+              durationMs: a.durationMs,
+              statusCode: a.statusCode,
+              error: a.error,
+              errorClass: a.errorClass,
+            })),
+          });
+        }
+        const x2E = all.find((d) => d.id === "x2-E")!;
+        assert.equal(x2E.state, "failed");
+        assert.deepEqual(
+          x2E.attempts.map((a) => [a.statusCode, a.errorClass, a.error]),
+          [
+            [500, "status", null],
+            [null, "refused", "refused"],
+          ],
+          "in attempt order",
+        );
+        assert.ok(!JSON.stringify(all).includes("xxxx"), "no response body");
+        assert.deepEqual(ids(await outcomes({ state: "pending" })), ["y1-F", "y1-E", "x2-F"]);
+        assert.deepEqual(ids(await outcomes({ createdAfter: T + 10 })), ["y1-F", "y1-E", "x2-F", "x2-E"]);
+        assert.deepEqual(ids(await outcomes({ limit: 2, before: { createdAt: T + 10, id: "x2-F" } })), [
+          "x2-E",
+          "x1-F",
+        ]);
+        assert.deepEqual(ids(await store.listDeliveryOutcomes("B", { limit: 100 })), ["b1-G"]);
+        assert.deepEqual(await store.listDeliveryOutcomes("nope", { limit: 100 }), []);
+      });
+
       it("gets one delivery of the app, never another app's", async () => {
         await setUp();
         assert.equal((await store.getDelivery("A", "x1-E"))?.state, "succeeded");

@@ -6,9 +6,9 @@ import { findWireFormat } from "../profiles/registry.js";
 import type { DeliveryState } from "../storage/records.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
-import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
+import { budgetedPage, decodeCursor, parseLimit } from "./pagination.js";
 import { optionalQueryBoolean, timeWindow } from "./params.js";
-import { DeliveryJson, IdParams, NextCursor, Page, responses, Window } from "./schemas.js";
+import { BudgetedPage, DeliveryJson, IdParams, NextCursor, responses, Window } from "./schemas.js";
 import { deliveryJson, sendWithPayloads } from "./views.js";
 
 const Status = Type.Enum(["pending", "succeeded", "failed"]);
@@ -20,7 +20,7 @@ const ListQuery = Type.Object(
     type: Type.Optional(Type.String({ maxLength: 256, description: "the event type, exactly" })),
     ...Window,
     include_payload: Type.Optional(Type.String({ description: "true: each delivery carries its event's payload" })),
-    ...Page,
+    ...BudgetedPage,
   },
   { additionalProperties: false },
 );
@@ -53,21 +53,21 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
     },
     async (request, reply) => {
       const { query } = request;
-      const limit = parseLimit(query.limit);
-      const deliveries = await ctx.store.listDeliveries(appOf(request).id, {
+      const appId = appOf(request).id;
+      const filters = {
         state: query.status,
         endpointId: query.endpoint_id,
         eventId: query.event_id,
         type: query.type,
         ...timeWindow(query),
         withPayload: optionalQueryBoolean(query.include_payload, "include_payload") ?? false,
-        before: decodeCursor(query.cursor),
-        limit,
-      });
-      return sendWithPayloads(reply, {
-        deliveries: deliveries.map(deliveryJson),
-        next_cursor: nextCursor(deliveries, limit),
-      });
+      };
+      const page = await budgetedPage(
+        (before, limit) => ctx.store.listDeliveries(appId, { ...filters, before, limit }),
+        { before: decodeCursor(query.cursor), limit: parseLimit(query.limit) },
+        deliveryJson,
+      );
+      return sendWithPayloads(reply, { deliveries: page.items, next_cursor: page.next });
     },
   );
 

@@ -3,9 +3,9 @@ import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
-import { decodeCursor, nextCursor, parseLimit } from "./pagination.js";
+import { budgetedPage, decodeCursor, parseLimit } from "./pagination.js";
 import { requireObject, timeWindow } from "./params.js";
-import { DeliveryJson, EventJson, IdParams, NextCursor, Page, responses, Window } from "./schemas.js";
+import { BudgetedPage, DeliveryJson, EventJson, IdParams, NextCursor, responses, Window } from "./schemas.js";
 import { deliveryJson, eventJson, sendWithPayloads } from "./views.js";
 
 const IdempotencyHeader = Type.Object({
@@ -106,21 +106,21 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
         summary: "List the app's events, newest first, by type and time window",
         tags: ["events"],
         querystring: Type.Object(
-          { type: Type.Optional(Type.String({ maxLength: 256 })), ...Window, ...Page },
+          { type: Type.Optional(Type.String({ maxLength: 256 })), ...Window, ...BudgetedPage },
           { additionalProperties: false },
         ),
         response: responses({ 200: Type.Object({ events: Type.Array(EventJson), next_cursor: NextCursor }) }),
       },
     },
     async (request, reply) => {
-      const limit = parseLimit(request.query.limit);
-      const events = await ctx.store.listEvents(appOf(request).id, {
-        type: request.query.type,
-        ...timeWindow(request.query),
-        before: decodeCursor(request.query.cursor),
-        limit,
-      });
-      return sendWithPayloads(reply, { events: events.map(eventJson), next_cursor: nextCursor(events, limit) });
+      const appId = appOf(request).id;
+      const filters = { type: request.query.type, ...timeWindow(request.query) };
+      const page = await budgetedPage(
+        (before, limit) => ctx.store.listEvents(appId, { ...filters, before, limit }),
+        { before: decodeCursor(request.query.cursor), limit: parseLimit(request.query.limit) },
+        eventJson,
+      );
+      return sendWithPayloads(reply, { events: page.items, next_cursor: page.next });
     },
   );
 

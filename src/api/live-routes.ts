@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { FastifyPluginAsync } from "fastify";
 import { HeraldError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import { writeOrCut } from "../core/stream-backpressure.js";
 import type { DeliveryView } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
@@ -22,9 +23,19 @@ export interface LiveLimits {
   /** Streams open at once for one app in this process. */
   maxPerApp: number;
   pollMs: number;
+  /** Bytes a stream may have waiting to go out: past it the client has stopped reading, and is cut off. */
+  maxUnsentBytes: number;
 }
 
-export const DEFAULT_LIVE_LIMITS: LiveLimits = { maxConnections: 100, maxPerApp: 10, pollMs: LIVE_POLL_MS };
+/** A watcher that stops reading is cut off past 1 MiB (about fifty deliveries with captured bodies); its client reconnects. */
+export const LIVE_MAX_UNSENT_BYTES = 1024 * 1024;
+
+export const DEFAULT_LIVE_LIMITS: LiveLimits = {
+  maxConnections: 100,
+  maxPerApp: 10,
+  pollMs: LIVE_POLL_MS,
+  maxUnsentBytes: LIVE_MAX_UNSENT_BYTES,
+};
 
 type Subscriber = (delivery: DeliveryView) => void;
 
@@ -141,11 +152,14 @@ const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.str
  * `GET /v1/live/deliveries`: a server-sent-events stream of the app's deliveries as they are
  * created and as their attempts land (`event: delivery`, the same JSON as `GET /v1/deliveries/{id}`),
  * after an `event: ready` once the stream is watching. It reads the store, so it sees deliveries
- * made and sent by every process sharing it. Credentials go in headers like every route: a client
- * reads it with `fetch` (the browser's `EventSource` cannot send headers, and a token never goes in a URL).
+ * made and sent by every process sharing it. A client that stops reading is cut off once 1 MiB waits
+ * for it (`LIVE_MAX_UNSENT_BYTES`); it reconnects, as the dashboard does after a drop. Credentials go
+ * in headers like every route: a client reads it with `fetch` (the browser's `EventSource` cannot
+ * send headers, and a token never goes in a URL).
  */
 export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimits }> = async (app, ctx) => {
-  const hub = new LiveHub(ctx.store, ctx.logger, ctx.liveLimits);
+  const limits = ctx.liveLimits ?? DEFAULT_LIVE_LIMITS;
+  const hub = new LiveHub(ctx.store, ctx.logger, limits);
   const credentials = new StreamCredentials(ctx);
   app.addHook("preClose", (done) => {
     hub.closeAll();
@@ -168,8 +182,9 @@ export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimi
     async (request, reply) => {
       const stream = reply.raw;
       const appId = appOf(request).id;
+      const write = (chunk: string) => writeOrCut(stream, chunk, limits.maxUnsentBytes);
       const { feed, unsubscribe } = hub.subscribe(appId, stream, (delivery) => {
-        stream.write(sse("delivery", deliveryJson(delivery)));
+        write(sse("delivery", deliveryJson(delivery)));
       });
       reply.hijack();
       stream.writeHead(200, {
@@ -178,7 +193,7 @@ export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimi
         "x-accel-buffering": "no",
         connection: "keep-alive",
       });
-      const heartbeat = setInterval(() => stream.write(": ping\n\n"), HEARTBEAT_MS);
+      const heartbeat = setInterval(() => write(": ping\n\n"), HEARTBEAT_MS);
       const end = () => {
         clearInterval(heartbeat);
         unsubscribe();
@@ -188,7 +203,7 @@ export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimi
       // A revoked token or a deleted app stops watching.
       credentials.watch(request, appId, stream, () => stream.end());
       await feed.ready();
-      if (!stream.writableEnded) stream.write(sse("ready", { poll_ms: LIVE_POLL_MS }));
+      write(sse("ready", { poll_ms: LIVE_POLL_MS }));
     },
   );
 };

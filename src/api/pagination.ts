@@ -56,5 +56,43 @@ export function pageOf<T>(
   return { page, next: nextCursor(page.map(position), limit) };
 }
 
+/**
+ * The JSON a page of the delivery log or the event list holds at most, about: past it the page ends
+ * early, with its `next_cursor` as usual. Event payloads (up to ~1 MB each) and captured response
+ * bodies would otherwise make a 500-item page hundreds of megabytes, built while the server waits.
+ */
+export const PAGE_BYTE_BUDGET = 4 * 1024 * 1024;
+/** Items read from the store at a time while filling a page, so a page over budget is never read whole. */
+const PAGE_BATCH = 50;
+
+/**
+ * One page of a store listing, newest first, read in batches and turned into JSON as it goes: it ends
+ * at `limit` items or once past `budget` bytes (always holding at least one item), and `next` is the
+ * cursor after its last item, null when the listing has nothing more.
+ */
+export async function budgetedPage<T extends CursorPosition, J>(
+  read: (before: CursorPosition | undefined, limit: number) => Promise<T[]>,
+  query: { before: CursorPosition | undefined; limit: number },
+  toJson: (item: T) => J,
+  budget = PAGE_BYTE_BUDGET,
+): Promise<{ items: J[]; next: string | null }> {
+  const items: J[] = [];
+  let bytes = 0;
+  let before = query.before;
+  while (items.length < query.limit) {
+    const wanted = Math.min(PAGE_BATCH, query.limit - items.length);
+    const batch = await read(before, wanted);
+    for (const item of batch) {
+      const json = toJson(item);
+      items.push(json);
+      before = { createdAt: item.createdAt, id: item.id };
+      bytes += JSON.stringify(json).length;
+      if (bytes >= budget && items.length < query.limit) return { items, next: encodeCursor(before) };
+    }
+    if (batch.length < wanted) return { items, next: null };
+  }
+  return { items, next: before && items.length > 0 ? encodeCursor(before) : null };
+}
+
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 export const isoTime = (ms: number): string => new Date(ms).toISOString();

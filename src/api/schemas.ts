@@ -30,10 +30,22 @@ export const ErrorBody = Type.Object(
   { $id: "Error", description: "Every error of the native API" },
 );
 
-export const Limit = Type.String({ pattern: "^[0-9]{1,4}$", description: "1 to 500 (default 50)" });
+const LIMIT_PATTERN = "^[0-9]{1,4}$";
+export const Limit = Type.String({ pattern: LIMIT_PATTERN, description: "1 to 500 (default 50)" });
 export const Cursor = Type.String({ maxLength: 512, description: "next_cursor of the previous page" });
 export const NextCursor = Type.Union([Type.String(), Type.Null()], { description: "null on the last page" });
 export const Page = { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) };
+/** Paging for lists whose items carry payloads or response bodies: a page also stops at a size (see PAGE_BYTE_BUDGET). */
+export const BudgetedPage = {
+  limit: Type.Optional(
+    Type.String({
+      pattern: LIMIT_PATTERN,
+      description:
+        "1 to 500 (default 50). A page also ends early, with next_cursor, once its JSON passes about 4 MiB: paging on returns the rest",
+    }),
+  ),
+  cursor: Type.Optional(Cursor),
+};
 /** A listing's time window: RFC 3339, checked by the route so that a bad value names its parameter. */
 export const Window = {
   created_after: Type.Optional(

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import type { BreakerState } from "../core/circuit-breaker.js";
 import { HeraldError } from "../core/errors.js";
-import type { AttemptView, DeliveryView, Endpoint, QueueHistory } from "../storage/records.js";
+import type { AttemptOutcome, DeliveryOutcome, Endpoint, QueueHistory } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
@@ -10,7 +10,10 @@ import { isoTime } from "./pagination.js";
 
 /** Deliveries read at most per request: the overview stays cheap on a busy app (it says when it stopped short). */
 const MAX_SCANNED = 5000;
-const PAGE = 500;
+/** Deliveries per store read; the scan yields to the event loop between reads. */
+const PAGE = 250;
+/** The widest window: one scan of it per app answers every `hours`. */
+const MAX_HOURS = 24;
 /** Points per chart, whatever the window. */
 const BUCKETS = 36;
 
@@ -44,17 +47,27 @@ const percentile = (sorted: readonly number[], p: number): number | null =>
   sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const sortedCopy = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 
-/** Pages through an app's deliveries, newest first, while `keep` holds and the scan cap allows. */
+/** What one scan of the log found, newest first. */
+interface Scan {
+  deliveries: DeliveryOutcome[];
+  /** It read everything `keep` allowed; false when it stopped at the cap. */
+  complete: boolean;
+}
+
+/** Lets timers and sockets run between pages: SQLite answers synchronously, and a scan reads many. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Pages through an app's deliveries (outcomes only), newest first, while `keep` holds and the scan cap allows. */
 async function scan(
   store: Store,
   appId: string,
-  query: { state?: "pending" },
-  keep: (delivery: DeliveryView) => boolean,
-): Promise<{ deliveries: DeliveryView[]; complete: boolean }> {
-  const deliveries: DeliveryView[] = [];
+  query: { state?: "pending"; createdAfter?: number },
+  keep: (delivery: DeliveryOutcome) => boolean,
+): Promise<Scan> {
+  const deliveries: DeliveryOutcome[] = [];
   let before: { createdAt: number; id: string } | undefined;
   while (deliveries.length < MAX_SCANNED) {
-    const page = await store.listDeliveries(appId, { ...query, before, limit: PAGE });
+    const page = await store.listDeliveryOutcomes(appId, { ...query, before, limit: PAGE });
     for (const delivery of page) {
       if (!keep(delivery)) return { deliveries, complete: true };
       deliveries.push(delivery);
@@ -62,12 +75,13 @@ async function scan(
     const last = page.at(-1);
     if (page.length < PAGE || !last) return { deliveries, complete: true };
     before = { createdAt: last.createdAt, id: last.id };
+    await yieldToEventLoop();
   }
   return { deliveries, complete: false };
 }
 
 /** What went wrong with an attempt, in words; null for a 2xx. */
-function attemptProblem(attempt: AttemptView): string | null {
+function attemptProblem(attempt: AttemptOutcome): string | null {
   if (attempt.error !== null) return attempt.error;
   const status = attempt.statusCode;
   if (status !== null && status >= 200 && status < 300) return null;
@@ -85,8 +99,9 @@ function attentionRank(enabled: boolean, breaker: BreakerState, successRate: num
 /**
  * `GET /v1/stats`: the Overview's numbers per endpoint over the last hours, from the delivery log:
  * deliveries per minute by outcome, success rate, attempt latency p50/p99, queue depth and the
- * oldest pending delivery's age. It reads at most 5,000 deliveries of the window (and of the queue);
- * `complete: false` says it stopped there. The queue's past comes from samples (`HERALD_QUEUE_SAMPLE_MS`,
+ * oldest pending delivery's age. It reads at most 5,000 deliveries of the last 24 hours (and of the
+ * queue), outcomes only, once per app for every window (see `StatsCache`); `complete: false` says it
+ * stopped short of the window asked for. The queue's past comes from samples (`HERALD_QUEUE_SAMPLE_MS`,
  * see operations/queue-sampler.ts), since the log cannot tell what was pending when.
  */
 export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
@@ -109,7 +124,7 @@ export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
     },
     async (request) => {
       const hours = request.query.hours === undefined ? 3 : Number(request.query.hours);
-      if (!Number.isInteger(hours) || hours < 1 || hours > 24) {
+      if (!Number.isInteger(hours) || hours < 1 || hours > MAX_HOURS) {
         throw new HeraldError("invalid_value", '"hours" must be an integer from 1 to 24.', { parameter: "hours" });
       }
       return cache.get(appOf(request).id, hours);
@@ -121,33 +136,81 @@ export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
 export const STATS_CACHE_MS = 5000;
 
 /**
- * Stats per app and window, computed at most once per few seconds: concurrent callers share the
- * computation under way, later ones its result until it is `STATS_CACHE_MS` old. Each computation
- * reads up to 10,000 deliveries, so an uncached flood of calls would starve the event loop.
+ * Stats per app, computed at most once per few seconds and never twice at once: one computation reads
+ * the widest window (24 hours, up to 5,000 deliveries, and the queue), and every `hours` is folded from
+ * it, so concurrent callers with different windows share one read of the log. Later callers reuse it
+ * until it is `STATS_CACHE_MS` old; one still under way is shared however long it takes.
  */
 class StatsCache {
-  readonly #entries = new Map<string, { at: number; answer: Promise<StatsAnswer> }>();
+  readonly #entries = new Map<string, { at: number; settled: boolean; snapshot: Promise<LogSnapshot> }>();
+  readonly #answers = new WeakMap<LogSnapshot, Map<number, StatsAnswer>>();
 
   constructor(
     private readonly store: Store,
     private readonly breakerOf: BreakerOf,
   ) {}
 
-  get(appId: string, hours: number): Promise<StatsAnswer> {
-    const key = `${appId}\0${hours}`;
-    const now = Date.now();
-    const cached = this.#entries.get(key);
-    if (cached && now - cached.at < STATS_CACHE_MS) return cached.answer;
-    for (const [old, entry] of this.#entries) if (now - entry.at >= STATS_CACHE_MS) this.#entries.delete(old);
-    const answer = computeStats(this.store, this.breakerOf, appId, hours, now);
-    // A failed computation is not kept: the next caller tries again.
-    answer.catch(() => this.#entries.get(key)?.answer === answer && this.#entries.delete(key));
-    this.#entries.set(key, { at: now, answer });
+  async get(appId: string, hours: number): Promise<StatsAnswer> {
+    const snapshot = await this.#snapshot(appId);
+    const answers = this.#answers.get(snapshot) ?? new Map<number, StatsAnswer>();
+    this.#answers.set(snapshot, answers);
+    let answer = answers.get(hours);
+    if (!answer) {
+      answer = foldStats(snapshot, this.breakerOf, hours);
+      answers.set(hours, answer);
+    }
     return answer;
+  }
+
+  #snapshot(appId: string): Promise<LogSnapshot> {
+    const now = Date.now();
+    const cached = this.#entries.get(appId);
+    if (cached && (!cached.settled || now - cached.at < STATS_CACHE_MS)) return cached.snapshot;
+    for (const [old, entry] of this.#entries) {
+      if (entry.settled && now - entry.at >= STATS_CACHE_MS) this.#entries.delete(old);
+    }
+    const entry = { at: now, settled: false, snapshot: readSnapshot(this.store, appId, now) };
+    this.#entries.set(appId, entry);
+    entry.snapshot.then(
+      () => {
+        entry.settled = true;
+      },
+      // A failed computation is not kept: the next caller tries again.
+      () => this.#entries.get(appId) === entry && this.#entries.delete(appId),
+    );
+    return entry.snapshot;
   }
 }
 
-type StatsAnswer = Awaited<ReturnType<typeof computeStats>>;
+/** What the log said about an app at `now`, over the widest window: every `hours` is folded from it. */
+interface LogSnapshot {
+  now: number;
+  endpoints: Endpoint[];
+  window: Scan;
+  queue: Scan;
+  history: QueueHistory;
+}
+
+async function readSnapshot(store: Store, appId: string, now: number): Promise<LogSnapshot> {
+  const since = now - MAX_HOURS * 3_600_000;
+  const endpoints = await store.listEndpoints(appId);
+  const window = await scan(store, appId, { createdAfter: since }, () => true);
+  const queue = await scan(store, appId, { state: "pending" }, () => true);
+  const history = await store.queueHistory(appId, since);
+  return { now, endpoints, window, queue, history };
+}
+
+/**
+ * The deliveries of a snapshot's window created at or after `since`, newest first, and whether that is
+ * all of them: a scan stopped at the cap still holds every one if it read past `since`.
+ */
+function windowSince(window: Scan, since: number): Scan {
+  const end = window.deliveries.findIndex((delivery) => delivery.createdAt < since);
+  const deliveries = end === -1 ? window.deliveries : window.deliveries.slice(0, end);
+  return { deliveries, complete: window.complete || end !== -1 };
+}
+
+type StatsAnswer = ReturnType<typeof foldStats>;
 
 /** An endpoint's breaker as this process's worker knows it (closed where no worker runs). */
 type BreakerOf = (endpointId: string) => BreakerState;
@@ -173,13 +236,15 @@ function sampledBuckets(
   return sampled;
 }
 
-async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, hours: number, now: number) {
+function foldStats(snapshot: LogSnapshot, breakerOf: BreakerOf, hours: number) {
+  const { now, endpoints, queue } = snapshot;
   const since = now - hours * 3_600_000;
   const bucketMs = (hours * 3_600_000) / BUCKETS;
-  const endpoints = await store.listEndpoints(appId);
-  const window = await scan(store, appId, {}, (delivery) => delivery.createdAt >= since);
-  const queue = await scan(store, appId, { state: "pending" }, () => true);
-  const history = await store.queueHistory(appId, since);
+  const window = windowSince(snapshot.window, since);
+  const history: QueueHistory = {
+    runs: snapshot.history.runs.filter((run) => run >= since),
+    samples: snapshot.history.samples.filter((sample) => sample.sampledAt >= since),
+  };
   const bucketOf = (time: number) => Math.min(BUCKETS - 1, Math.floor((time - since) / bucketMs));
 
   const tallies = new Map<string, EndpointTally>(
@@ -208,7 +273,7 @@ async function computeStats(store: Store, breakerOf: BreakerOf, appId: string, h
     if (!tally) continue; // a deleted endpoint's deliveries stay in the log, not in the overview
     const bucket = tally.buckets[bucketOf(delivery.createdAt)]!;
     bucket[delivery.state] += 1;
-    for (const attempt of delivery.attemptLog) {
+    for (const attempt of delivery.attempts) {
       bucket.latencies.push(attempt.durationMs);
       tally.latencies.push(attempt.durationMs);
       const problem = attemptProblem(attempt);

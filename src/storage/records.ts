@@ -243,6 +243,22 @@ export interface DeliveryQuery extends TimeWindow {
   limit: number;
 }
 
+/** Which deliveries `listDeliveryOutcomes` reads: the log's order and cursor, by state and age only. */
+export type OutcomeQuery = Pick<DeliveryQuery, "state" | "createdAfter" | "before" | "limit">;
+
+/** An attempt as the Overview counts it: when, how long, what came back; never bodies or headers. */
+export type AttemptOutcome = Pick<AttemptView, "startedAt" | "durationMs" | "statusCode" | "error" | "errorClass">;
+
+/** A delivery as the Overview counts it (`GET /v1/stats`): a few columns and its attempts' outcomes. */
+export interface DeliveryOutcome {
+  id: string;
+  endpointId: string;
+  state: DeliveryState;
+  createdAt: number;
+  /** In attempt order. */
+  attempts: AttemptOutcome[];
+}
+
 /**
  * What a batch of attempts says about one endpoint's health, in order: a success ends a failure
  * streak, and what follows it starts the next one.

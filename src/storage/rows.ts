@@ -5,6 +5,7 @@ import type {
   App,
   AttemptView,
   AutoDisableLimits,
+  DeliveryOutcome,
   DeliveryState,
   DeliveryView,
   Endpoint,
@@ -261,4 +262,27 @@ export const toRecovery = (row: RecoveryRow): Recovery => ({
   error: row.error,
   createdAt: row.created_at,
   finishedAt: row.finished_at,
+});
+
+/** The attempt columns an outcome needs (see `ATTEMPT_OUTCOME_COLUMNS`). */
+export type AttemptOutcomeRow = Pick<
+  AttemptRow,
+  "delivery_id" | "started_at" | "duration_ms" | "status_code" | "error" | "error_class"
+>;
+
+/** Only what `GET /v1/stats` reads of an attempt: a captured body or headers can be tens of kilobytes. */
+export const ATTEMPT_OUTCOME_COLUMNS = "delivery_id, started_at, duration_ms, status_code, error, error_class";
+
+export const toDeliveryOutcome = (row: DeliveryRow, attempts: readonly AttemptOutcomeRow[]): DeliveryOutcome => ({
+  id: row.id,
+  endpointId: row.endpoint_id,
+  state: row.state,
+  createdAt: row.created_at,
+  attempts: attempts.map((attempt) => ({
+    startedAt: attempt.started_at,
+    durationMs: attempt.duration_ms,
+    statusCode: attempt.status_code,
+    error: attempt.error,
+    errorClass: attempt.error_class as ErrorClass | null,
+  })),
 });

@@ -6,6 +6,7 @@ import type {
   AttemptRecord,
   AutoDisableLimits,
   ClaimedDelivery,
+  DeliveryOutcome,
   DeliveryQuery,
   DeliveryView,
   DisabledEndpoint,
@@ -15,6 +16,7 @@ import type {
   EventQuery,
   EventView,
   IdempotentResponse,
+  OutcomeQuery,
   PruneResult,
   PublishBatch,
   QueueHistory,
@@ -181,6 +183,11 @@ export interface Store {
    */
   listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]>;
   getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined>;
+  /**
+   * The same listing as `listDeliveries` (newest first, at most `limit`, before the cursor), with only
+   * what the Overview's numbers need: no payload, body, or attempt's captured body and headers.
+   */
+  listDeliveryOutcomes(appId: string, query: OutcomeQuery): Promise<DeliveryOutcome[]>;
   /**
    * Makes a finished delivery due now with a fresh attempt budget, counting one more manual resend;
    * undefined if there is no such delivery.

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { HeraldError } from "../../core/errors.js";
+import { writeOrCut } from "../../core/stream-backpressure.js";
 import {
   type ErrorClass,
   OutboundTransport,
@@ -56,6 +57,8 @@ export interface ListenRelayOptions {
   graceMs: number;
   /** How much of a reported response body the delivery log keeps. */
   captureBytes: number;
+  /** Bytes a CLI's stream may have waiting to go out before it is cut off (default `LISTEN_MAX_UNSENT_BYTES`). */
+  maxUnsentBytes?: number;
   /** A session (re)connected: its held deliveries can go now. */
   onConnected(endpointId: string): void;
   /** A session expired: delete its endpoint, if its URL is still the session's (`url`): it may have been changed since. */
@@ -67,6 +70,11 @@ export const MAX_LISTEN_SESSIONS_PER_APP = 10;
 export const MAX_LISTEN_SESSIONS = 100;
 
 const HEARTBEAT_MS = 15_000;
+/**
+ * A CLI that stops reading is cut off once this much waits for it: the session detaches and its grace
+ * period runs, as when the connection drops. Large, since one delivery may be about 1 MB (1.4 MB as base64).
+ */
+export const LISTEN_MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** Error classes a CLI may report for an attempt that got no status. */
 const NO_STATUS_CLASSES = new Set<ErrorClass>(["timeout", "refused", "reset", "dns", "tls"]);
 
@@ -85,6 +93,10 @@ export class ListenRelay {
   readonly #sessions = new Map<string, Session>();
 
   constructor(private readonly options: ListenRelayOptions) {}
+
+  get #maxUnsentBytes(): number {
+    return this.options.maxUnsentBytes ?? LISTEN_MAX_UNSENT_BYTES;
+  }
 
   /** A new session for an endpoint about to be created; it expires unless a CLI connects within the grace period. */
   open(appId: string, endpointId: string): string {
@@ -118,18 +130,17 @@ export class ListenRelay {
     clearTimeout(session.expiry);
     session.expiry = undefined;
     previous?.end();
+    const write = (chunk: string) => writeOrCut(stream, chunk, this.#maxUnsentBytes);
     stream.writeHead(200, {
       "content-type": "text/event-stream",
       "cache-control": "no-store",
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    stream.write(
-      `event: ready\ndata: ${JSON.stringify({ session_id: session.id, endpoint_id: session.endpointId })}\n\n`,
-    );
+    write(`event: ready\ndata: ${JSON.stringify({ session_id: session.id, endpoint_id: session.endpointId })}\n\n`);
     clearInterval(session.heartbeat);
     // A comment now and then keeps proxies from closing an idle stream, and finds dead ones.
-    session.heartbeat = setInterval(() => stream.write(": keep-alive\n\n"), HEARTBEAT_MS);
+    session.heartbeat = setInterval(() => write(": keep-alive\n\n"), HEARTBEAT_MS);
     session.heartbeat.unref();
     stream.once("close", () => this.#detach(session, stream));
     this.options.onConnected(session.endpointId);
@@ -194,7 +205,12 @@ export class ListenRelay {
       // The exact bytes, as base64: the CLI sends them on untouched (gzip included).
       const bytes = typeof body === "string" ? Buffer.from(body) : body;
       const message = { attempt_id: attemptId, headers, body: bytes.toString("base64") };
-      stream.write(`event: delivery\ndata: ${JSON.stringify(message)}\n\n`);
+      if (!writeOrCut(stream, `event: delivery\ndata: ${JSON.stringify(message)}\n\n`, this.#maxUnsentBytes)) {
+        // Never sent: the CLI stopped reading (cut off now) or its stream had just ended.
+        settle(
+          noAnswer(Date.now() - sentAt, "refused", "the listen session's stream was cut off: the CLI stopped reading"),
+        );
+      }
     });
   }
 

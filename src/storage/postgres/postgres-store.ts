@@ -12,6 +12,7 @@ import type {
   AttemptView,
   AutoDisableLimits,
   ClaimedDelivery,
+  DeliveryOutcome,
   DeliveryQuery,
   DeliveryView,
   DisabledEndpoint,
@@ -21,6 +22,7 @@ import type {
   EventQuery,
   EventView,
   IdempotentResponse,
+  OutcomeQuery,
   PruneResult,
   PublishBatch,
   QueueHistory,
@@ -34,11 +36,14 @@ import type {
   TokenKind,
 } from "../records.js";
 import {
+  ATTEMPT_OUTCOME_COLUMNS,
+  type AttemptOutcomeRow,
   autoDisableReason,
   type DeliveryRow,
   toApiKey,
   toApp,
   toAttempt,
+  toDeliveryOutcome,
   toDeliveryView,
   toEndpoint,
   toEvent,
@@ -780,6 +785,23 @@ export class PostgresStore implements Store {
       for (const row of rows) row.payload = payloads.get(row.event_id);
     }
     return this.#withAttempts(rows);
+  }
+
+  async listDeliveryOutcomes(appId: string, query: OutcomeQuery): Promise<DeliveryOutcome[]> {
+    const { sql, params } = postgresBinding((bind) => listDeliveriesSql("postgres", appId, query, bind));
+    const { rows } = await this.#pool.query<DeliveryRow>(prepared(sql, params));
+    if (rows.length === 0) return [];
+    const attempts = await this.#pool.query<AttemptOutcomeRow>(
+      `SELECT ${ATTEMPT_OUTCOME_COLUMNS} FROM attempts WHERE delivery_id = ANY($1::text[]) ORDER BY delivery_id, attempt`,
+      [rows.map((row) => row.id)],
+    );
+    const byDelivery = new Map<string, AttemptOutcomeRow[]>();
+    for (const attempt of attempts.rows) {
+      const list = byDelivery.get(attempt.delivery_id) ?? [];
+      list.push(attempt);
+      byDelivery.set(attempt.delivery_id, list);
+    }
+    return rows.map((row) => toDeliveryOutcome(row, byDelivery.get(row.id) ?? []));
   }
 
   async getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined> {

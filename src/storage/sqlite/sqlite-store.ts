@@ -13,6 +13,7 @@ import type {
   AttemptView,
   AutoDisableLimits,
   ClaimedDelivery,
+  DeliveryOutcome,
   DeliveryQuery,
   DeliveryView,
   DisabledEndpoint,
@@ -22,6 +23,7 @@ import type {
   EventQuery,
   EventView,
   IdempotentResponse,
+  OutcomeQuery,
   PruneResult,
   PublishBatch,
   QueueHistory,
@@ -37,6 +39,8 @@ import type {
 import {
   type ApiKeyRow,
   type AppRow,
+  ATTEMPT_OUTCOME_COLUMNS,
+  type AttemptOutcomeRow,
   type AttemptRow,
   autoDisableReason,
   type DeliveryRow,
@@ -48,6 +52,7 @@ import {
   toApiKey,
   toApp,
   toAttempt,
+  toDeliveryOutcome,
   toDeliveryView,
   toEndpoint,
   toEvent,
@@ -247,6 +252,9 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE app_id = ? AND id = ?`,
     ),
     attemptsOf: db.prepare<[string], AttemptRow>("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt"),
+    outcomesOf: db.prepare<[string], AttemptOutcomeRow>(
+      `SELECT ${ATTEMPT_OUTCOME_COLUMNS} FROM attempts WHERE delivery_id = ? ORDER BY attempt`,
+    ),
     retry: db.prepare(`
       UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
         first_attempt_at = NULL, manual_retries = manual_retries + 1
@@ -837,6 +845,12 @@ export class SqliteStore implements Store {
       for (const row of rows) row.payload = this.#statements.payloadOf.get(row.event_id)?.payload;
     }
     return rows.map((row) => this.#toDeliveryView(row));
+  }
+
+  async listDeliveryOutcomes(appId: string, query: OutcomeQuery): Promise<DeliveryOutcome[]> {
+    const { sql, params } = sqliteBinding((bind) => listDeliveriesSql("sqlite", appId, query, bind));
+    const rows = this.#listing(sql).all(...params) as DeliveryRow[];
+    return rows.map((row) => toDeliveryOutcome(row, this.#statements.outcomesOf.all(row.id)));
   }
 
   async getDelivery(appId: string, deliveryId: string): Promise<DeliveryView | undefined> {
