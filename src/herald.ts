@@ -82,6 +82,13 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     onResult: (errorClass) => metrics.outboundRequests.inc({ error_class: errorClass ?? "none" }),
     onRefused: (stage) => metrics.ssrfRefusals.inc({ stage }),
   });
+  const opened = transport.policy.broadExceptions();
+  if (opened.length > 0) {
+    logger.warn(
+      { allowNetworks: opened },
+      `HERALD_ALLOW_NETWORKS opens ${opened.join(", ")}: webhooks may reach any address there, the SSRF guard is off for them`,
+    );
+  }
   const store = openStore(config.databaseUrl, config);
   await store.migrate();
   const endpoints = new EndpointDirectory(store);

@@ -3,6 +3,7 @@ import { Type } from "typebox";
 import { heraldVocabulary } from "../catalog/index.js";
 import { VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
 import type { ApiContext } from "./context.js";
+import { NoQuery } from "./schemas.js";
 
 const CatalogJson = Type.Object({
   vocabularies: Type.Array(
@@ -63,6 +64,7 @@ export const catalogRoutes: FastifyPluginAsync<ApiContext> = async (app) => {
       schema: {
         summary: "Every event type of every vocabulary, and every wire format",
         tags: ["catalog"],
+        querystring: NoQuery,
         response: { 200: CatalogJson },
       },
     },

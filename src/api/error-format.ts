@@ -19,6 +19,11 @@ const isStorageUnavailable = (error: { code?: string; message?: string }) =>
 const clientAborted = (request: FastifyRequest): boolean =>
   request.raw.readableAborted || request.raw.socket?.destroyed === true;
 
+/** How much of a path an error message echoes: enough to recognise it, not a 16 KiB URL sent back. */
+const ECHOED_PATH_CHARS = 200;
+const shortened = (path: string): string =>
+  path.length > ECHOED_PATH_CHARS ? `${path.slice(0, ECHOED_PATH_CHARS)}…` : path;
+
 /** How one API writes an error: its status code and its body. */
 export type ErrorFormatter = (error: HeraldError, request?: FastifyRequest) => { status: number; body: unknown };
 
@@ -51,11 +56,9 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
     return reply.status(status).type("application/json").send(body);
   });
   instance.setNotFoundHandler((request, reply) => {
-    const { status, body } = format(
-      // The URL as sent, not as rewritten for routing (Stream's `{base}/app` is routed under /stream).
-      new HeraldError("not_found", `No route ${request.method} ${(request.originalUrl ?? request.url).split("?")[0]}.`),
-      request,
-    );
+    // The URL as sent, not as rewritten for routing (Stream's `{base}/app` is routed under /stream).
+    const path = shortened((request.originalUrl ?? request.url).split("?")[0] ?? "");
+    const { status, body } = format(new HeraldError("not_found", `No route ${request.method} ${path}.`), request);
     return reply.status(status).type("application/json").send(body);
   });
 }

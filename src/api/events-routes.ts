@@ -47,7 +47,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
   app.post(
     "/events",
     {
-      config: { access: "publish" },
+      config: { access: "publish", bodyIsPayload: true },
       schema: { ...publishSchema("Publish one event", { 202: Published }), body: AnyEvent },
     },
     async (request, reply) => {
@@ -60,7 +60,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
   app.post(
     "/events/batch",
     {
-      config: { access: "publish" },
+      config: { access: "publish", bodyIsPayload: true },
       schema: {
         ...publishSchema("Publish 1 to 1,000 events atomically", { 202: PublishedBatch }),
         body: Type.Unsafe<unknown>({ type: "object", description: '{"events": [event, ...]}' }),

@@ -7,6 +7,7 @@ import type { DeliveryView } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
+import { NoQuery } from "./schemas.js";
 import { StreamCredentials } from "./stream-credentials.js";
 import { deliveryJson } from "./views.js";
 
@@ -177,6 +178,7 @@ export const liveRoutes: FastifyPluginAsync<ApiContext & { liveLimits?: LiveLimi
         description:
           "`event: ready` once watching, then `event: delivery` with a delivery's JSON each time one is created or changes. Polls the store once a second per app.",
         tags: ["deliveries"],
+        querystring: NoQuery,
       },
     },
     async (request, reply) => {

@@ -1,4 +1,5 @@
 import { HeraldError } from "../core/errors.js";
+import { queryInteger } from "./params.js";
 
 /** Where a page starts: the `createdAt`/`id` of the last item of the previous page. */
 export interface CursorPosition {
@@ -13,19 +14,21 @@ export function decodeCursor(cursor: string | undefined): CursorPosition | undef
   if (cursor === undefined) return undefined;
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [unknown, unknown];
-    if (typeof createdAt === "number" && typeof id === "string") return { createdAt, id };
+    // Only what encodeCursor writes: the stores compare these with BIGINT and text columns.
+    if (
+      Number.isSafeInteger(createdAt) &&
+      (createdAt as number) >= 0 &&
+      typeof id === "string" &&
+      !id.includes("\u0000")
+    ) {
+      return { createdAt: createdAt as number, id };
+    }
   } catch {}
   throw new HeraldError("invalid_value", '"cursor" is not a cursor this API returned.', { parameter: "cursor" });
 }
 
-export function parseLimit(raw: string | undefined, fallback = 50, max = 500): number {
-  if (raw === undefined) return fallback;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) {
-    throw new HeraldError("invalid_value", `"limit" must be an integer from 1 to ${max}.`, { parameter: "limit" });
-  }
-  return limit;
-}
+export const parseLimit = (raw: string | undefined, fallback = 50, max = 500): number =>
+  raw === undefined ? fallback : queryInteger(raw, "limit", 1, max);
 
 /** The cursor for the page after `items`, or null when this page was the last. */
 export const nextCursor = (items: readonly CursorPosition[], limit: number): string | null => {

@@ -50,6 +50,15 @@ export function optionalQueryBoolean(value: unknown, parameter: string): boolean
   throw new HeraldError("invalid_type", `"${parameter}" must be true or false.`, { parameter, expected: "boolean" });
 }
 
+/** A whole number written in a query string as plain digits (not `1e2`, `50.0` or `-1`), from `min` to `max`. */
+export function queryInteger(raw: string, parameter: string, min: number, max: number): number {
+  const value = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    throw new HeraldError("invalid_value", `"${parameter}" must be an integer from ${min} to ${max}.`, { parameter });
+  }
+  return value;
+}
+
 /** What judges a webhook URL when it is configured: the outbound transport (`refusalAtConfig`). */
 export interface WebhookUrlGuard {
   refusalAtConfig(value: string): string | null;

@@ -30,8 +30,8 @@ export const ErrorBody = Type.Object(
   { $id: "Error", description: "Every error of the native API" },
 );
 
-const LIMIT_PATTERN = "^[0-9]{1,4}$";
-export const Limit = Type.String({ pattern: LIMIT_PATTERN, description: "1 to 500 (default 50)" });
+// Checked by the route (parseLimit), whose message says what a limit is rather than quoting a pattern.
+export const Limit = Type.String({ description: "1 to 500 (default 50)" });
 export const Cursor = Type.String({ maxLength: 512, description: "next_cursor of the previous page" });
 export const NextCursor = Type.Union([Type.String(), Type.Null()], { description: "null on the last page" });
 export const Page = { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) };
@@ -39,7 +39,6 @@ export const Page = { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor)
 export const BudgetedPage = {
   limit: Type.Optional(
     Type.String({
-      pattern: LIMIT_PATTERN,
       description:
         "1 to 500 (default 50). A page also ends early, with next_cursor, once its JSON passes about 4 MiB: paging on returns the rest",
     }),
@@ -53,6 +52,9 @@ export const Window = {
   ),
   created_before: Type.Optional(Type.String({ maxLength: 64, description: "RFC 3339: created before this time" })),
 };
+
+/** The query of a route that takes no parameters: any is refused by name, not ignored. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /** An id in a path: bounded, so a long one is refused before any lookup. */
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });

@@ -20,6 +20,7 @@ import type { ApiContext } from "./context.js";
 import { useErrorFormat } from "./error-format.js";
 import { nativeApi } from "./native-api.js";
 import { formatNativeError, nativeErrorBody } from "./native-errors.js";
+import { useNulGuard } from "./nul-guard.js";
 import { SHARED_SCHEMAS } from "./schemas.js";
 
 /** Errors Node's HTTP parser raises before any route exists, answered in the native format and closed. */
@@ -180,6 +181,7 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     hideUntagged: true,
   });
   useErrorFormat(app, formatNativeError, ctx.logger);
+  useNulGuard(app);
   // Alive: the process answers. Ready: and its store does too (a load balancer's signal).
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {

@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
 import { apiTokenOrBearer, tokenPrincipals } from "./auth.js";
 import type { ApiContext } from "./context.js";
-import { responses } from "./schemas.js";
+import { NoQuery, responses } from "./schemas.js";
 
 const SessionJson = Type.Union([
   Type.Object({ kind: Type.Literal("admin") }),
@@ -31,6 +31,7 @@ export const sessionRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) =>
       schema: {
         summary: "Who the credential used is: the admin, or an app with its scopes",
         tags: ["apps"],
+        querystring: NoQuery,
         response: responses({ 200: SessionJson }, [401]),
       },
     },

@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import type { BreakerState } from "../core/circuit-breaker.js";
-import { HeraldError } from "../core/errors.js";
 import type { AttemptOutcome, DeliveryOutcome, Endpoint, QueueHistory } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { isoTime } from "./pagination.js";
+import { queryInteger } from "./params.js";
 
 /** Deliveries read at most per request: the overview stays cheap on a busy app (it says when it stopped short). */
 const MAX_SCANNED = 5000;
@@ -18,7 +18,7 @@ const MAX_HOURS = 24;
 const BUCKETS = 36;
 
 const StatsQuery = Type.Object(
-  { hours: Type.Optional(Type.String({ pattern: "^[0-9]{1,2}$", description: "1 to 24 (default 3)" })) },
+  { hours: Type.Optional(Type.String({ description: "1 to 24 (default 3); checked by the route" })) },
   { additionalProperties: false },
 );
 
@@ -123,10 +123,7 @@ export const statsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
       },
     },
     async (request) => {
-      const hours = request.query.hours === undefined ? 3 : Number(request.query.hours);
-      if (!Number.isInteger(hours) || hours < 1 || hours > MAX_HOURS) {
-        throw new HeraldError("invalid_value", '"hours" must be an integer from 1 to 24.', { parameter: "hours" });
-      }
+      const hours = request.query.hours === undefined ? 3 : queryInteger(request.query.hours, "hours", 1, MAX_HOURS);
       return cache.get(appOf(request).id, hours);
     },
   );

@@ -1,4 +1,6 @@
 import { existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply } from "fastify";
@@ -42,6 +44,12 @@ function secureHeaders(reply: FastifyReply): void {
 const isProbe = (path: string): boolean =>
   path.split(/[/\\]/).includes("..") || /[\\%]/.test(path) || [...path].some((char) => char.charCodeAt(0) < 0x20);
 
+const isFile = (path: string): Promise<boolean> =>
+  stat(path).then(
+    (found) => found.isFile(),
+    () => false,
+  );
+
 const notFound = (reply: FastifyReply) => {
   const { status, body } = formatNativeError(new HeraldError("not_found", "No such dashboard file."));
   return reply.status(status).send(body);
@@ -69,6 +77,8 @@ export async function registerDashboard(app: FastifyInstance, root = DASHBOARD_A
     root,
     // Only `reply.sendFile`: the routes below decide what is a page and what is a file.
     serve: false,
+    // The build writes each file's .br and .gz beside it (scripts/build-dashboard.js): sent to clients that accept them.
+    preCompressed: true,
     // Cache headers are ours: hashed assets forever, pages revalidated.
     cacheControl: false,
     setHeaders(response, path) {
@@ -88,6 +98,8 @@ export async function registerDashboard(app: FastifyInstance, root = DASHBOARD_A
     const path = (request.params as { "*": string })["*"];
     if (isProbe(path)) return notFound(reply);
     if (path.startsWith("assets/") || /\.[a-z0-9]+$/i.test(path)) {
+      // Checked here so that a missing file gets the same answer as a probe, not the router's.
+      if (!(await isFile(join(root, path)))) return notFound(reply);
       secureHeaders(reply);
       return reply.sendFile(path, root);
     }

@@ -92,6 +92,16 @@ export class AddressPolicy {
     }
   }
 
+  /**
+   * The allow-list's networks that open more than private ground: a whole address family
+   * (`0.0.0.0/0`, `::/0`) or any public address, which turns the SSRF guard off for them.
+   */
+  broadExceptions(): string[] {
+    return this.#networks
+      .filter(([address, bits]) => bits === 0 || reachesPublic(address, bits))
+      .map(([address, bits]) => `${address.toString()}/${bits}`);
+  }
+
   /** A host name the allow-list names: its URLs are sent whatever it resolves to. */
   allowsName(hostname: string): boolean {
     return this.#names.size > 0 && this.#names.has(normalName(hostname));
@@ -154,6 +164,18 @@ function classify(address: Address): string | null {
   const range = address.range();
   if (range === "unicast") return null;
   return RANGE_NAMES[range] ?? `special-purpose (${range})`;
+}
+
+/**
+ * Whether a network holds a public address: its first or last address is one, or the two lie in
+ * different refused ranges (so it spans what is between them, `10.0.0.0/7` or `0.0.0.0/1`).
+ */
+function reachesPublic(address: Address, bits: number): boolean {
+  const cidr = `${address.toString()}/${bits}`;
+  const family = address.kind() === "ipv4" ? ipaddr.IPv4 : ipaddr.IPv6;
+  const first = classify(family.networkAddressFromCIDR(cidr));
+  const last = classify(family.broadcastAddressFromCIDR(cidr));
+  return first === null || last === null || first !== last;
 }
 
 const normalName = (host: string): string => host.toLowerCase().replace(/\.$/, "");

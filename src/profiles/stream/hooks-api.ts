@@ -51,7 +51,7 @@ export const streamHooksApi: FastifyPluginAsync<ApiContext> = async (app, ctx) =
   app.post(
     "/before-message-send",
     {
-      config: { access: "publish" },
+      config: { access: "publish", bodyIsPayload: true },
       schema: {
         summary: "Run Stream's before-message-send hook for a message: accepted, modified, rejected or failed_open",
         tags: ["hooks"],
@@ -66,7 +66,7 @@ export const streamHooksApi: FastifyPluginAsync<ApiContext> = async (app, ctx) =
   app.post(
     "/commands",
     {
-      config: { access: "publish", streamOperation: "RunCommand" },
+      config: { access: "publish", streamOperation: "RunCommand", bodyIsPayload: true },
       schema: {
         summary: "Run a Stream custom command through the app's handler (errors 44 and 45 in Stream's format)",
         tags: ["hooks"],

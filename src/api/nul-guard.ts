@@ -1,0 +1,45 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { HeraldError } from "../core/errors.js";
+import { isPlainObject } from "./params.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The body is the customer's own content (an event, a chat message): kept as sent, NUL characters included. */
+    bodyIsPayload?: boolean;
+  }
+}
+
+/** Where in a value the first string holding a NUL character is (`headers.x-a`, `filter[2]`), or undefined. */
+function nulAt(value: unknown, at: string): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? at : undefined;
+  const child = (key: string) => (at === "" ? key : `${at}.${key}`);
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = nulAt(item, `${at}[${index}]`);
+      if (found !== undefined) return found;
+    }
+  } else if (isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      const found = key.includes("\u0000") ? child(key) : nulAt(item, child(key));
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+function refuseNul(request: FastifyRequest): void {
+  const bodyIsPayload = request.routeOptions.config.bodyIsPayload === true;
+  const at =
+    nulAt(request.params, "") ?? nulAt(request.query, "") ?? (bodyIsPayload ? undefined : nulAt(request.body, ""));
+  if (at === undefined) return;
+  throw new HeraldError("invalid_value", `"${at}" must not contain NUL characters.`, { parameter: at });
+}
+
+/**
+ * No id, filter or setting holds a NUL character, and PostgreSQL cannot store or even compare one
+ * in text: refuse it in every route's path, query and body (except payloads, stored as JSON text)
+ * before validation, so each API answers a 400 in its own format that names the parameter.
+ */
+export function useNulGuard(app: FastifyInstance): void {
+  app.addHook("preValidation", async (request) => refuseNul(request));
+}
