@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, eventually, startHerald, TEST_STORE, type TestHerald } from "./helpers/herald.js";
 
 /**
  * What an attacker review found on the streaming routes (`/v1/listen`, `/v1/live/deliveries`):
@@ -91,6 +91,19 @@ describe("streaming routes under attack", { concurrency: 1 }, () => {
     assert.equal(tooHeavy.status, 400);
     assert.equal(tooHeavy.body.error.parameter, "headers");
     assert.match(tooHeavy.body.error.message, /16384 bytes/);
+    // Headers no HTTP answer could carry: a name that is not a token, a value with CR, LF or NUL.
+    for (const [name, value] of [
+      ["x\r\ny", "v"],
+      ["x y", "v"],
+      ["", "v"],
+      ["x-ok", "a\r\nset-cookie: b"],
+      ["x-ok", "a\nb"],
+      ["x-ok", "a\u0000b"],
+    ] as const) {
+      const impossible = await report({ [name]: value });
+      assert.equal(impossible.status, 400, `${JSON.stringify(name)}: ${JSON.stringify(value)}`);
+      assert.equal(impossible.body.error.parameter, `headers.${name}`);
+    }
     // The attempt still waits: an ordinary report settles it.
     const fine = await report({ "content-type": "text/plain", "x-n": "1".repeat(1000) });
     assert.equal(fine.status, 204);
@@ -192,6 +205,28 @@ describe("streaming routes under attack", { concurrency: 1 }, () => {
     assert.equal(full.status, 429);
     assert.ok(Number(full.headers.get("retry-after")) > 0);
     assert.match(((await full.json()) as { error: { message: string } }).error.message, /on this server/);
+  });
+
+  it("a session whose endpoint could not be saved is closed: it does not count toward the app's 10", async () => {
+    const local = await startHerald({ listenGraceMs: 60_000 });
+    try {
+      const owner = await local.createApp();
+      const refuse =
+        TEST_STORE === "postgres"
+          ? "CREATE FUNCTION refuse_endpoint() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql; " +
+            "CREATE TRIGGER refuse_endpoints BEFORE INSERT ON endpoints FOR EACH ROW EXECUTE FUNCTION refuse_endpoint()"
+          : "CREATE TRIGGER refuse_endpoints BEFORE INSERT ON endpoints BEGIN SELECT RAISE(ABORT, 'refused by the test'); END";
+      await local.database.exec(refuse);
+      for (let i = 0; i < 10; i++) {
+        const failed = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
+        assert.equal(failed.status, 500, JSON.stringify(failed.body));
+      }
+      await local.database.exec("DROP TRIGGER refuse_endpoints" + (TEST_STORE === "postgres" ? " ON endpoints" : ""));
+      const created = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+    } finally {
+      await local.close();
+    }
   });
 
   it("a listen endpoint keeps its session's URL: changing it is a 409; other fields change, deleting is allowed", async () => {

@@ -68,9 +68,33 @@ interface AttemptReportBody {
   error?: string | null;
 }
 
-/** Refuses a report whose headers weigh more than a real HTTP answer's (the schema caps their count). */
+/** RFC 9110's token: what a header name is made of. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const forbiddenInValue = (value: string): boolean => /[\r\n]/.test(value) || value.includes("\u0000");
+
+/**
+ * Refuses a report whose headers no HTTP answer could have had: a name that is not a token, a value
+ * with CR, LF or NUL, or more bytes than a real answer's (the schema caps their count).
+ */
 function checkReportHeaders(headers: Record<string, string>): Record<string, string> {
   const entries = Object.entries(headers);
+  for (const [name, value] of entries) {
+    const parameter = `headers.${name}`;
+    if (!HEADER_NAME.test(name)) {
+      throw new HeraldError(
+        "invalid_value",
+        `A report's header name must be an HTTP token, not ${JSON.stringify(name.slice(0, 64))}.`,
+        {
+          parameter,
+        },
+      );
+    }
+    if (forbiddenInValue(value)) {
+      throw new HeraldError("invalid_value", `The value of header "${name}" must not contain CR, LF or NUL.`, {
+        parameter,
+      });
+    }
+  }
   const bytes = entries.reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value), 0);
   if (bytes > REPORT_MAX_HEADER_BYTES) {
     throw new HeraldError(
@@ -144,7 +168,13 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
           updatedAt: now,
         };
         const keys = wire.newKeys?.({ ed25519: false }) ?? [];
-        await ctx.endpoints.create(endpoint, keyRecords(endpoint, keys, now));
+        try {
+          await ctx.endpoints.create(endpoint, keyRecords(endpoint, keys, now));
+        } catch (error) {
+          // A session without its endpoint would count toward the app's sessions until it expired.
+          relay.close(sessionId);
+          throw error;
+        }
         const view = endpointJson(endpoint, await ctx.store.listSigningKeys(endpoint.id, now));
         return reply.status(201).send({ id: sessionId, endpoint: view, ...shownSecret(keys) });
       },
