@@ -74,6 +74,22 @@ describe("herald CLI: --help everywhere, completion, recover as scripts see it",
       assert.equal(result.code, 0, `herald-receiver ${path.join(" ")} --help: ${result.stderr}`);
       assert.match(result.stdout, /herald-receiver/);
     }
+    // `help` is a command of every level that has subcommands, walked above; the paths below must be among them.
+    for (const path of [["help"], ["app", "help"], ["deliveries", "help"]]) {
+      assert.ok(
+        paths.some((walked) => walked.join(" ") === path.join(" ")),
+        `${path.join(" ")} is not in the walked tree`,
+      );
+    }
+    const described = await herald(["help", "deliveries"]);
+    assert.equal(described.code, 0, described.stderr);
+    assert.match(described.stdout, /^Usage: herald deliveries/);
+    assert.equal((await herald(["help", "no-such-command"])).code, 2);
+    for (const cli of [HERALD, RECEIVER_CLI]) {
+      const version = await run(cli, ["--version"], env);
+      assert.equal(version.code, 0, `${cli} --version: ${version.stderr}`);
+      assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+    }
     assert.equal((await run(RECEIVER_CLI, ["no-such-command"], env)).code, 2);
     assert.equal((await run(RECEIVER_CLI, ["check"], env)).code, 2);
   });
@@ -98,6 +114,19 @@ describe("herald CLI: --help everywhere, completion, recover as scripts see it",
     const zsh = await herald(["completion", "zsh"]);
     assert.equal(zsh.code, 0);
     assert.match(zsh.stdout, /bashcompinit/);
+  });
+
+  it("a duration reaching before 1970, or past any date, is a usage error before any request", async () => {
+    for (const since of ["99999999d", "999999999999999999999999999d", "20000000000000s"]) {
+      for (const args of [
+        ["deliveries", "recover", "--endpoint", "ep_x", "--since", since],
+        ["deliveries", "list", "--since", since],
+      ]) {
+        const result = await herald(args);
+        assert.equal(result.code, 2, `${args.join(" ")}: ${result.stdout}`);
+        assert.match(result.stderr, /before 1970/);
+      }
+    }
   });
 
   it("deliveries recover, piped, prints only its final line; its --json is the finished recovery", async () => {

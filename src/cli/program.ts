@@ -53,5 +53,27 @@ Exit codes: 0 ok, 1 the API refused or a run-time error, 2 a usage error.`,
   registerEventCommands(program);
   registerConfigCommand(program);
   registerCompletionCommand(program);
+  addHelpCommands(program);
   return program;
+}
+
+/**
+ * `help [command]` under every command that has subcommands, as commander's own, but a command of
+ * the tree: commander's takes `--help` for a command name and fails (`herald help --help`), while
+ * this one answers it like any other command.
+ */
+function addHelpCommands(parent: Command): void {
+  if (parent.commands.length === 0) return;
+  for (const child of parent.commands) addHelpCommands(child);
+  parent.helpCommand(false);
+  parent
+    .command("help")
+    .argument("[command]", "the command to describe")
+    .description("display help for command")
+    .action((name: string | undefined) => {
+      const target =
+        name === undefined ? parent : parent.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      if (!target) parent.error(`error: unknown command '${name}'`);
+      target?.help();
+    });
 }

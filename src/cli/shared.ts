@@ -57,7 +57,10 @@ export const time = (raw: string) => {
   const ago = /^(\d+)([smhd])$/.exec(raw);
   if (ago) {
     const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s" | "m" | "h" | "d"];
-    return new Date(Date.now() - Number(ago[1]) * unit).toISOString();
+    const at = Date.now() - Number(ago[1]) * unit;
+    // Nothing Herald holds was created before 1970; further back is a typo, and past ±275,000 years no date at all.
+    if (!Number.isFinite(at) || at < 0) throw new InvalidArgumentError(`${raw} ago is before 1970.`);
+    return new Date(at).toISOString();
   }
   if (!/^\d{4}-\d\d-\d\dT/.test(raw) || Number.isNaN(Date.parse(raw))) {
     throw new InvalidArgumentError(

@@ -8,7 +8,7 @@ import type { ProfileName } from "../verify/outcome.js";
 /** A usage error: the message, then exit code 2. Anything else that fails exits 1. */
 class UsageError extends Error {}
 
-const COMMANDS_USAGE = `herald-receiver <command> [options]    (herald-receiver <command> --help for one command)
+const COMMANDS_USAGE = `herald-receiver <command> [options]    (herald-receiver <command> --help for one command; --version)
 
   notifier       Receive chat webhooks and notify offline members by email, SMS and Web Push.
   dead-letters   List the events whose handlers gave up, or make them due again (--replay).
@@ -181,11 +181,19 @@ async function deadLetters(args: string[]) {
   }
 }
 
+/** The package's version, as `herald --version` prints Herald's: package.json sits two levels up from src/cli and dist/cli. */
+function receiverVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
 const [command, ...rest] = process.argv.slice(2);
 const commands: Record<string, (args: string[]) => Promise<void>> = { notifier, "dead-letters": deadLetters, check };
 const run = command ? commands[command] : undefined;
 if (command === "--help" || command === "-h" || command === "help") {
   process.stdout.write(COMMANDS_USAGE);
+} else if (command === "--version" || command === "-V" || command === "version") {
+  process.stdout.write(`${receiverVersion()}\n`);
 } else if (command === undefined) {
   // No command is a usage error, as with herald: the usage on stderr, exit 2.
   process.stderr.write(COMMANDS_USAGE);
