@@ -139,6 +139,26 @@ describe("bad input found by the attacker probe", () => {
     assert.equal(event.body.payload.note, "a\u0000b");
   });
 
+  it("settings take whole numbers written 1e3 or 1000.0; payloads keep them as written", async () => {
+    const patch = (rawBody: string) =>
+      call(h.url, "PATCH", `/v1/endpoints/${endpointId}`, { token: app.token, rawBody });
+    const whole = await patch('{"rate_limit": 1e3, "max_concurrency": 4.0}');
+    assert.equal(whole.status, 200, JSON.stringify(whole.body));
+    assert.deepEqual([whole.body.rate_limit, whole.body.max_concurrency], [1000, 4]);
+    for (const rawBody of ['{"rate_limit": 1.5}', '{"rate_limit": 1.0000000000000001}', '{"rate_limit": 1e400}']) {
+      const refused = await patch(rawBody);
+      assert.equal(refused.status, 400, rawBody);
+      assert.equal(refused.body.error.parameter, "rate_limit", rawBody);
+    }
+    const published = await call(h.url, "POST", "/v1/events", {
+      token: app.token,
+      rawBody: '{"category": "user:block", "n": 1e3, "m": 1000.0}',
+    });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    const stored = await fetch(`${h.url}/v1/events/${published.body.id}`, { headers: { "api-token": app.token } });
+    assert.match(await stored.text(), /"n":1e3,"m":1000\.0/);
+  });
+
   it("a crafted cursor is a 400 naming cursor on every listing", async () => {
     const crafted = [
       [1e20, "x"],

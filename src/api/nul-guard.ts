@@ -4,7 +4,10 @@ import { isPlainObject } from "./params.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** The body is the customer's own content (an event, a chat message): kept as sent, NUL characters included. */
+    /**
+     * The body is the customer's own content (an event, a chat message): kept exactly as sent, NUL
+     * characters included and every number as written (`1e3` stays `1e3`, see core/json.ts).
+     */
     bodyIsPayload?: boolean;
   }
 }
@@ -28,7 +31,7 @@ function nulAt(value: unknown, at: string): string | undefined {
 }
 
 function refuseNul(request: FastifyRequest): void {
-  const bodyIsPayload = request.routeOptions.config.bodyIsPayload === true;
+  const bodyIsPayload = request.routeOptions.config?.bodyIsPayload === true;
   const at =
     nulAt(request.params, "") ?? nulAt(request.query, "") ?? (bodyIsPayload ? undefined : nulAt(request.body, ""));
   if (at === undefined) return;

@@ -139,10 +139,11 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
   app.removeContentTypeParser("text/plain");
   // Herald's JSON: UTF-8 only, bounded nesting, numbers kept exactly as written (core/json.ts).
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     let value: unknown;
     try {
-      value = parseJson(body as Buffer);
+      // Payloads keep every number as written; elsewhere 1e3 is the integer it means.
+      value = parseJson(body as Buffer, { payload: request.routeOptions.config?.bodyIsPayload === true });
     } catch (error) {
       done(error as Error, undefined);
       return;

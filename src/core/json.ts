@@ -84,11 +84,29 @@ function inspect(text: string): { exactNumbers: boolean } {
 const exactOrNumber = (text: string): number | ExactNumber =>
   isExactAsNumber(text) ? Number(text) : new ExactNumber(text);
 
+const NUMBER_PARTS = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/** Whether a JSON number's value is a whole number a JavaScript number holds exactly (`1e3`, `1000.0`). */
+function isSafeWholeNumber(text: string): boolean {
+  const parts = NUMBER_PARTS.exec(text);
+  if (!parts || !Number.isSafeInteger(Number(text))) return false;
+  const [, whole = "", fraction = "", exponent = "0"] = parts;
+  // The digits after the decimal point, once the exponent has moved it, must all be zeros.
+  const significant = (whole + fraction).replace(/0+$/, "");
+  return significant.length <= whole.length + Number(exponent);
+}
+
+/** For settings, not payloads: `1e3` and `1000.0` are the integer 1000 (Python writes floats so). */
+const wholeOrExact = (text: string): number | ExactNumber =>
+  isSafeWholeNumber(text) ? Number(text) || 0 : exactOrNumber(text);
+
 /**
  * Parses a request body: UTF-8 only, nested at most {@link MAX_JSON_DEPTH} deep, no prototype
  * poisoning, and every number kept as written. Throws `malformed_json` errors that say why.
+ * `payload: false` (settings, not content to deliver): a whole number written `1e3` or `1000.0`
+ * is read as the integer it is, so that integer fields take it.
  */
-export function parseJson(body: Buffer | string): unknown {
+export function parseJson(body: Buffer | string, { payload = true }: { payload?: boolean } = {}): unknown {
   if (typeof body !== "string") {
     if (!isUtf8(body)) throw new HeraldError("malformed_json", "The request body is not valid UTF-8.");
     body = body.toString("utf8");
@@ -100,7 +118,7 @@ export function parseJson(body: Buffer | string): unknown {
   try {
     if (!exactNumbers) return secureJson.parse(body, undefined, PROTO_POISONING);
     const value = parseLossless(body, undefined, {
-      parseNumber: exactOrNumber,
+      parseNumber: payload ? exactOrNumber : wholeOrExact,
       // As JSON.parse does: the last of a repeated key wins.
       onDuplicateKey: ({ newValue }) => newValue,
     });
