@@ -128,6 +128,18 @@ describe("bad input found by the attacker probe", () => {
     assert.deepEqual(errorLines(), []);
   });
 
+  it("Stream's routes refuse NUL in their own error format, before the api_key is looked up", async () => {
+    for (const path of ["/app?api_key=%00", "/chat/api/hook/events?api_key=a%00b"]) {
+      const answer = await fetch(`${h.url}${path}`, { headers: { authorization: "a.b.c", "stream-auth-type": "jwt" } });
+      const body = (await answer.json()) as { code: number; message: string; StatusCode: number };
+      assert.equal(answer.status, 400, `${path}: ${JSON.stringify(body)}`);
+      assert.equal(body.StatusCode, 400);
+      assert.equal(body.code, 4);
+      assert.match(body.message, /"api_key" must not contain NUL/);
+    }
+    assert.deepEqual(errorLines(), []);
+  });
+
   it("an event's payload keeps its NUL characters: it is the customer's content, stored as JSON text", async () => {
     const published = await call(h.url, "POST", "/v1/events", {
       token: app.token,

@@ -30,19 +30,20 @@ function nulAt(value: unknown, at: string): string | undefined {
   return undefined;
 }
 
-function refuseNul(request: FastifyRequest): void {
-  const bodyIsPayload = request.routeOptions.config?.bodyIsPayload === true;
-  const at =
-    nulAt(request.params, "") ?? nulAt(request.query, "") ?? (bodyIsPayload ? undefined : nulAt(request.body, ""));
+function refuseNulAt(at: string | undefined): void {
   if (at === undefined) return;
   throw new HeraldError("invalid_value", `"${at}" must not contain NUL characters.`, { parameter: at });
 }
 
 /**
  * No id, filter or setting holds a NUL character, and PostgreSQL cannot store or even compare one
- * in text: refuse it in every route's path, query and body (except payloads, stored as JSON text)
- * before validation, so each API answers a 400 in its own format that names the parameter.
+ * in text: refuse it in every route's path and query (before authentication) and body (except
+ * payloads, stored as JSON text), so each API answers a 400 in its own format that names the parameter.
  */
 export function useNulGuard(app: FastifyInstance): void {
-  app.addHook("preValidation", async (request) => refuseNul(request));
+  // The path and query before any API's own hooks: authentication looks up what they carry (Stream's api_key).
+  app.addHook("onRequest", async (request) => refuseNulAt(nulAt(request.params, "") ?? nulAt(request.query, "")));
+  app.addHook("preValidation", async (request: FastifyRequest) => {
+    if (request.routeOptions.config?.bodyIsPayload !== true) refuseNulAt(nulAt(request.body, ""));
+  });
 }
