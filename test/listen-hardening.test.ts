@@ -221,7 +221,7 @@ describe("streaming routes under attack", { concurrency: 1 }, () => {
         const failed = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
         assert.equal(failed.status, 500, JSON.stringify(failed.body));
       }
-      await local.database.exec("DROP TRIGGER refuse_endpoints" + (TEST_STORE === "postgres" ? " ON endpoints" : ""));
+      await local.database.exec(`DROP TRIGGER refuse_endpoints${TEST_STORE === "postgres" ? " ON endpoints" : ""}`);
       const created = await call(local.url, "POST", "/v1/listen", { token: owner.token, body: {} });
       assert.equal(created.status, 201, JSON.stringify(created.body));
     } finally {
