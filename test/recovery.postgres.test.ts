@@ -11,10 +11,14 @@ const freePort = async () => Number(new URL(await refusingUrl()).port);
 
 it("refuses a recovery on process B while process A's recovery of the endpoint runs; a finished one blocks nothing", async () => {
   const database = testDatabase();
-  after(() => database.drop());
   const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" };
   const [a, b] = await Promise.all([1, 2].map(async () => new HeraldProcess(env, await freePort())));
-  after(() => Promise.all([a!.stop(), b!.stop()]));
+  // Hooks run in the order they are added: the processes stop before their schema is dropped.
+  let locker: pg.Client | undefined;
+  after(async () => {
+    await Promise.all([a!.stop(), b!.stop(), locker?.end()]);
+    await database.drop();
+  });
   await Promise.all([a!.start(), b!.start()]);
   const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "two", "--json"], env, a));
   const created = await call(a!.url, "POST", "/v1/endpoints", { token, body: { url: await refusingUrl() } });
@@ -28,9 +32,8 @@ it("refuses a recovery on process B while process A's recovery of the endpoint r
 
   // A's recovery cannot finish its first batch while another connection holds this lock (reads go on),
   // so it is still running when B is asked; the lock goes well within the 5 s lock timeout.
-  const locker = new pg.Client({ connectionString: database.url });
+  locker = new pg.Client({ connectionString: database.url });
   await locker.connect();
-  after(() => locker.end());
   await locker.query("BEGIN");
   await locker.query("LOCK TABLE deliveries IN EXCLUSIVE MODE");
   let first: { status: number; body: any };

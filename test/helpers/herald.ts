@@ -61,7 +61,20 @@ export function testDatabase(): TestDatabase {
         };
       },
       exec: (sql) => withClient(async (client) => void (await client.query(sql))),
-      drop: () => withClient(async (client) => void (await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))),
+      drop: async () => {
+        // A Herald process still stopping may hold locks in another order than DROP takes them: a
+        // deadlock picks the DROP as its victim, and trying again once that process is gone succeeds.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await withClient(
+              async (client) => void (await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)),
+            );
+          } catch (error) {
+            if ((error as { code?: string }).code !== "40P01" || attempt === 5) throw error;
+            await sleep(500);
+          }
+        }
+      },
     };
   }
   const dir = mkdtempSync(join(tmpdir(), "herald-test-"));
