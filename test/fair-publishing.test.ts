@@ -1,17 +1,33 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { sleep, startHerald, type TestHerald } from "./helpers/herald.js";
+import { sleep, testDatabase } from "./helpers/herald.js";
+import { HeraldProcess, heraldCli } from "./helpers/process.js";
+import { refusingUrl } from "./helpers/receiver.js";
 
 describe("publishing over HTTP takes turns between apps", () => {
-  let h: TestHerald;
+  // Herald in a process of its own, as in production: a client sharing its event loop would wait
+  // for Herald's work before it could even send the quiet app's event.
+  let h: HeraldProcess;
+  const database = testDatabase();
   before(async () => {
-    h = await startHerald();
+    h = new HeraldProcess(
+      { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" },
+      Number(new URL(await refusingUrl()).port),
+    );
+    await h.start();
   });
-  after(() => h.close());
+  after(async () => {
+    await h.stop();
+    await database.drop();
+  });
+  const createApp = async (name: string) => {
+    const created = JSON.parse(await heraldCli(["app", "create", "--name", name, "--json"], h.env, h));
+    return { token: created.api_token as string };
+  };
 
   it("one app's pile of big batches does not hold another app's single event", async () => {
-    const flooder = await h.createApp("flooder");
-    const quiet = await h.createApp("quiet");
+    const flooder = await createApp("flooder");
+    const quiet = await createApp("quiet");
     const batch = JSON.stringify({
       events: Array.from({ length: 1000 }, (_, i) => ({
         category: "user:block",
