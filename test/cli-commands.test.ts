@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cliEnv, HERALD, parsed, run } from "./helpers/cli.js";
-import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
-import { Receiver } from "./helpers/receiver.js";
+import { type CliFixture, EVERY_PROFILE, HERALD, inBatches, parsed, run, startCliFixture } from "./helpers/cli.js";
+import { call, eventually, type TestHerald } from "./helpers/herald.js";
+import type { Receiver } from "./helpers/receiver.js";
 
 /**
  * The CLI's newer commands (trigger, deliveries, events, completion) and its contract with scripts:
@@ -14,45 +14,20 @@ import { Receiver } from "./helpers/receiver.js";
  * started here, the CLI run as users run it.
  */
 
-/** Runs `work` over `items`, `width` at a time. */
-async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
-}
-
 describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { concurrency: 1 }, () => {
+  let f: CliFixture;
   let h: TestHerald;
   let app: { appId: string; token: string };
   let receiver: Receiver;
   let env: Record<string, string>;
-  const endpoints: Record<string, string> = {};
-  const herald = (args: string[]) => run(HERALD, args, env);
+  let endpoints: Record<string, string>;
+  const herald = (args: string[]) => f.herald(args);
 
   before(async () => {
-    h = await startHerald();
-    app = await h.createApp();
-    receiver = await Receiver.start();
-    env = cliEnv(h.url, app.token);
-    const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
-      headers: { authorization: `Bearer ${h.adminToken}` },
-    });
-    assert.equal(key.status, 201, JSON.stringify(key.body));
-    for (const [name, profile, filter] of [
-      ["chat", "sendbird", ["group_channel:*"]],
-      ["calls", "sendbird-calls", ["*"]],
-      ["stream", "stream", ["message.*"]],
-    ] as const) {
-      const created = await call(h.url, "POST", "/v1/endpoints", {
-        token: app.token,
-        body: { url: receiver.url, profile, filter },
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      endpoints[name] = created.body.id;
-    }
+    f = await startCliFixture({ endpoints: EVERY_PROFILE });
+    ({ h, app, receiver, env, endpoints } = f);
   });
-  after(async () => {
-    await receiver.close();
-    await h.close();
-  });
+  after(() => f.close());
 
   for (const [vendor, type, set, endpoint, expected] of [
     [

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { cliEnv, HERALD, RECEIVER_CLI, run } from "./helpers/cli.js";
+import { type CliFixture, HERALD, RECEIVER_CLI, run, startCliFixture } from "./helpers/cli.js";
 import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
@@ -22,26 +22,18 @@ async function closedPort(): Promise<number> {
 }
 
 describe("herald CLI: a newcomer's review, help texts and the lines it prints", { concurrency: 1 }, () => {
+  let f: CliFixture;
   let h: TestHerald;
   let app: { appId: string; token: string };
   let receiver: Receiver;
   let env: Record<string, string>;
-  const herald = (args: string[], extra: Record<string, string> = {}) => run(HERALD, args, { ...env, ...extra });
+  const herald = (args: string[], extra: Record<string, string> = {}) => f.herald(args, extra);
 
   before(async () => {
-    h = await startHerald({ listenGraceMs: 1500 });
-    app = await h.createApp();
-    receiver = await Receiver.start();
-    env = cliEnv(h.url, app.token);
-    const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
-      headers: { authorization: `Bearer ${h.adminToken}` },
-    });
-    assert.equal(key.status, 201, JSON.stringify(key.body));
+    f = await startCliFixture({ herald: { listenGraceMs: 1500 } });
+    ({ h, app, receiver, env } = f);
   });
-  after(async () => {
-    await receiver.close();
-    await h.close();
-  });
+  after(() => f.close());
 
   it("help texts: no doubled default, grammar, required options; herald-receiver's usage and profile alias", async () => {
     const trigger = await herald(["trigger", "--help"]);

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { WIRE_FORMATS } from "../src/profiles/registry.js";
-import { cliEnv, HERALD, parsed, run } from "./helpers/cli.js";
-import { call, startHerald, type TestHerald } from "./helpers/herald.js";
-import { Receiver } from "./helpers/receiver.js";
+import { type CliFixture, parsed, startCliFixture } from "./helpers/cli.js";
+import { call, type TestHerald } from "./helpers/herald.js";
+import type { Receiver } from "./helpers/receiver.js";
 
 /**
  * What a newcomer's review of the CLI found, each checked as users run it against a real Herald: trigger's
@@ -12,26 +12,17 @@ import { Receiver } from "./helpers/receiver.js";
  */
 
 describe("herald CLI: a newcomer's review", { concurrency: 1 }, () => {
+  let f: CliFixture;
   let h: TestHerald;
   let app: { appId: string; token: string };
   let receiver: Receiver;
-  let env: Record<string, string>;
-  const herald = (args: string[], extra: Record<string, string> = {}) => run(HERALD, args, { ...env, ...extra });
+  const herald = (args: string[], extra: Record<string, string> = {}) => f.herald(args, extra);
 
   before(async () => {
-    h = await startHerald({ listenGraceMs: 1500 });
-    app = await h.createApp();
-    receiver = await Receiver.start();
-    env = cliEnv(h.url, app.token);
-    const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
-      headers: { authorization: `Bearer ${h.adminToken}` },
-    });
-    assert.equal(key.status, 201, JSON.stringify(key.body));
+    f = await startCliFixture({ herald: { listenGraceMs: 1500 } });
+    ({ h, app, receiver } = f);
   });
-  after(async () => {
-    await receiver.close();
-    await h.close();
-  });
+  after(() => f.close());
 
   it("trigger sends the sample with the app's own app_id, with an app token and with --app", async () => {
     const created = await call(h.url, "POST", "/v1/endpoints", {

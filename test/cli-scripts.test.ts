@@ -6,8 +6,17 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Command } from "commander";
 import { buildProgram } from "../src/cli/program.js";
-import { cliEnv, HERALD, parsed, RECEIVER_CLI, run } from "./helpers/cli.js";
-import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import {
+  type CliFixture,
+  EVERY_PROFILE,
+  HERALD,
+  inBatches,
+  parsed,
+  RECEIVER_CLI,
+  run,
+  startCliFixture,
+} from "./helpers/cli.js";
+import { call, eventually, startHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 /**
@@ -21,45 +30,16 @@ function commandPaths(command: Command, prefix: string[] = []): string[][] {
   return [prefix, ...command.commands.flatMap((child) => commandPaths(child, [...prefix, child.name()]))];
 }
 
-/** Runs `work` over `items`, `width` at a time. */
-async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
-}
-
 describe("herald CLI: --help everywhere, completion, recover as scripts see it", { concurrency: 1 }, () => {
-  let h: TestHerald;
-  let app: { appId: string; token: string };
-  let receiver: Receiver;
+  let f: CliFixture;
   let env: Record<string, string>;
-  const endpoints: Record<string, string> = {};
-  const herald = (args: string[]) => run(HERALD, args, env);
+  const herald = (args: string[]) => f.herald(args);
 
   before(async () => {
-    h = await startHerald();
-    app = await h.createApp();
-    receiver = await Receiver.start();
-    env = cliEnv(h.url, app.token);
-    const key = await call(h.url, "POST", `/v1/apps/${app.appId}/keys`, {
-      headers: { authorization: `Bearer ${h.adminToken}` },
-    });
-    assert.equal(key.status, 201, JSON.stringify(key.body));
-    for (const [name, profile, filter] of [
-      ["chat", "sendbird", ["group_channel:*"]],
-      ["calls", "sendbird-calls", ["*"]],
-      ["stream", "stream", ["message.*"]],
-    ] as const) {
-      const created = await call(h.url, "POST", "/v1/endpoints", {
-        token: app.token,
-        body: { url: receiver.url, profile, filter },
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      endpoints[name] = created.body.id;
-    }
+    f = await startCliFixture({ endpoints: EVERY_PROFILE });
+    ({ env } = f);
   });
-  after(async () => {
-    await receiver.close();
-    await h.close();
-  });
+  after(() => f.close());
 
   it("--help exits 0 on every command and subcommand, for herald and herald-receiver", async () => {
     const paths = commandPaths(buildProgram());

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { StreamChat } from "stream-chat";
+import { type Run, runCommand } from "./helpers/cli.js";
 import { call, sleep, startHerald, type TestHerald, testDatabase } from "./helpers/herald.js";
 import { refusingUrl } from "./helpers/receiver.js";
 
@@ -13,12 +14,6 @@ const BIN = join(import.meta.dirname, "../bin/herald.js");
 const VERSION = (JSON.parse(readFileSync(join(import.meta.dirname, "../package.json"), "utf8")) as { version: string })
   .version;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The test runner's environment without any HERALD_* setting, and with a home of its own. */
 function cleanEnv(home: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -26,22 +21,6 @@ function cleanEnv(home: string): Record<string, string> {
     if (!name.startsWith("HERALD_") && value !== undefined) env[name] = value;
   }
   return { ...env, HOME: home, XDG_CONFIG_HOME: join(home, ".config") };
-}
-
-function run(command: string, args: string[], options: { env: Record<string, string>; cwd: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 40_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 /** A failed command: one line on stderr, nothing on stdout, exit code 1, never a stack trace. */
@@ -71,7 +50,7 @@ describe("herald CLI", { concurrency: 2 }, () => {
     let home: string;
     let env: Record<string, string>;
     const herald = (args: string[], extra: Record<string, string> = {}) =>
-      run(process.execPath, [BIN, ...args], { env: { ...env, ...extra }, cwd });
+      runCommand(process.execPath, [BIN, ...args], { env: { ...env, ...extra }, cwd });
 
     before(async () => {
       h = await startHerald();
@@ -237,7 +216,10 @@ describe("herald CLI", { concurrency: 2 }, () => {
       const unreachable = new URL(await refusingUrl()).origin;
       const [refused, noAdmin, noApp] = await Promise.all([
         herald(["app", "list"], { HERALD_URL: unreachable }),
-        run(process.execPath, [BIN, "app", "list", "--json"], { env: { ...cleanEnv(home), HERALD_URL: h.url }, cwd }),
+        runCommand(process.execPath, [BIN, "app", "list", "--json"], {
+          env: { ...cleanEnv(home), HERALD_URL: h.url },
+          cwd,
+        }),
         herald(["endpoint", "list"]),
       ]);
       assert.equal(
@@ -251,7 +233,7 @@ describe("herald CLI", { concurrency: 2 }, () => {
 
     it("prints its version, and its configuration without secrets and without an EPIPE on a closed pipe", async () => {
       const shell = (pipeline: string) =>
-        run("sh", ["-c", `"${process.execPath}" "${BIN}" config ${pipeline}`], {
+        runCommand("sh", ["-c", `"${process.execPath}" "${BIN}" config ${pipeline}`], {
           env: { ...env, HERALD_PORT: "9999" },
           cwd,
         });
@@ -324,7 +306,7 @@ describe("herald CLI", { concurrency: 2 }, () => {
       // The client: same machine, same user, no token in its environment, run from another directory.
       const elsewhere = mkdtempSync(join(dir, "client-"));
       const created = json(
-        await run(process.execPath, [BIN, "app", "create", "--name", "local", "--json"], {
+        await runCommand(process.execPath, [BIN, "app", "create", "--name", "local", "--json"], {
           env: { ...cleanEnv(dir), HERALD_ADMIN_TOKEN_FILE: tokenFile, HERALD_PORT: env.HERALD_PORT },
           cwd: elsewhere,
         }),

@@ -4,13 +4,12 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { Webhook } from "standardwebhooks";
-import { createLogger } from "../src/core/logger.js";
 import { createHerald } from "../src/index.js";
+import { capturedLogger } from "./helpers/capture.js";
 import {
   call,
   configureChatWebhook,
@@ -22,26 +21,6 @@ import {
 } from "./helpers/herald.js";
 import { HeraldProcess } from "./helpers/process.js";
 import { Receiver, refusingUrl } from "./helpers/receiver.js";
-
-/** A logger writing JSON lines where the test reads them, at every level. */
-function capturedLogger() {
-  let text = "";
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      text += chunk;
-      done();
-    },
-  });
-  return {
-    logger: createLogger("trace", sink),
-    text: () => text,
-    lines: () =>
-      text
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, any>),
-  };
-}
 
 /** A POST with a body of raw bytes, as a client that builds its own JSON would send it. */
 async function postRaw(url: string, token: string, body: string | Buffer, method = "POST") {

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { request } from "node:http";
-import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { createLogger } from "../src/core/logger.js";
+import { capturedLogger, rawGet } from "./helpers/capture.js";
 import { call, startHerald, type TestHerald } from "./helpers/herald.js";
 
 /**
@@ -11,52 +9,13 @@ import { call, startHerald, type TestHerald } from "./helpers/herald.js";
  * an error message, an unknown parameter accepted, or a path echoed whole: each now a clear 4xx.
  */
 
-/** Herald's log as JSON lines, to tell what it logged at which level. */
-function capturedLogger() {
-  let text = "";
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      text += chunk;
-      done();
-    },
-  });
-  return {
-    logger: createLogger("info", sink),
-    lines: () =>
-      text
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, any>),
-  };
-}
-
-/** A GET that sends the path as written and reads the body undecoded (fetch would gunzip it). */
-function rawGet(
-  base: string,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const outgoing = request({ host: hostname, port, path, method: "GET", headers }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () =>
-        resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks) }),
-      );
-    });
-    outgoing.on("error", reject);
-    outgoing.end();
-  });
-}
-
 const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 describe("bad input found by the attacker probe", () => {
   let h: TestHerald;
   let app: { appId: string; token: string };
   let endpointId: string;
-  const log = capturedLogger();
+  const log = capturedLogger("info");
   const errorLines = () => log.lines().filter((line) => line.level >= 50);
 
   before(async () => {
@@ -258,7 +217,7 @@ describe("bad input found by the attacker probe", () => {
 
 describe("HERALD_ALLOW_NETWORKS", () => {
   const warnings = async (allowNetworks: string[]) => {
-    const log = capturedLogger();
+    const log = capturedLogger("info");
     const h = await startHerald({ logger: log.logger, allowNetworks });
     await h.close();
     return log.lines().filter((line) => line.level === 40 && /HERALD_ALLOW_NETWORKS/.test(line.msg));
