@@ -48,7 +48,8 @@ export class ListenLeases {
 
   async tick(sweeps: boolean, now = Date.now()): Promise<void> {
     try {
-      await this.store.renewListenLeases(this.relay.heldEndpointIds(), now + this.#leaseMs);
+      const held = this.relay.heldEndpointIds();
+      if (held.length > 0) await this.store.renewListenLeases(held, now + this.#leaseMs);
       if (!sweeps) return;
       for (const orphan of await this.store.expiredListenEndpoints(now, this.#leaseMs, SWEEP_LIMIT)) {
         await this.removeOrphan(orphan.appId, orphan.id, orphan.url);

@@ -447,7 +447,6 @@ export class PostgresStore implements Store {
   }
 
   async renewListenLeases(endpointIds: readonly string[], until: number): Promise<void> {
-    if (endpointIds.length === 0) return;
     await this.#pool.query("UPDATE endpoints SET listen_lease_until = $1 WHERE id = ANY($2::text[])", [
       until,
       endpointIds,
