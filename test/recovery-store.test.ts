@@ -8,6 +8,7 @@ import { openStore } from "../src/storage/open-store.js";
 import type { Recovery } from "../src/storage/records.js";
 import type { Store } from "../src/storage/store.js";
 import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
+import { createBareApp } from "./helpers/store.js";
 
 const T = 1_700_000_000_000;
 const OPEN = { sqliteSynchronous: "normal", databasePoolSize: 2 } as const;
@@ -22,18 +23,7 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
     await one.migrate();
     two = openStore(database.url, OPEN);
     await two.migrate();
-    await one.createApp(
-      { id: "A", name: "a", signingKey: "k", createdAt: T },
-      {
-        tokenHash: "h",
-        appId: "A",
-        kind: "master",
-        preview: "p",
-        scopes: ["publish", "read", "manage"],
-        createdAt: T,
-        expiresAt: null,
-      },
-    );
+    await createBareApp(one, "A", T);
     // 12 deliveries of endpoint E at T+0 … T+11, all failed after one attempt; one of endpoint F.
     const events = Array.from({ length: 13 }, (_, i) => ({
       id: `e${i}`,

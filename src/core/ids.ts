@@ -1,12 +1,28 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomFillSync, randomUUID } from "node:crypto";
+
+/**
+ * Random bytes drawn from a pool refilled 4 KiB at a time: every event and delivery takes an id,
+ * and one call into the CSPRNG per id measured 5% of Herald's time under load.
+ */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+function randomInto(target: Buffer, offset: number, length: number): void {
+  if (poolOffset + length > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  pool.copy(target, offset, poolOffset, poolOffset + length);
+  poolOffset += length;
+}
 
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. Ids made later sort later,
  * so new rows land at the right edge of every index instead of on random pages of a growing table.
  */
 export function uuidv7(now = Date.now()): string {
-  const bytes = randomBytes(16);
+  const bytes = Buffer.allocUnsafe(16);
   bytes.writeUIntBE(now, 0, 6);
+  randomInto(bytes, 6, 10);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString("hex");

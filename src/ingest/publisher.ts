@@ -28,7 +28,7 @@ export interface PublishResult {
 const YIELD_EVERY_EVENTS = 50;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Called after each commit: how many events, and which endpoints got deliveries (so a worker starts at once). */
+/** Called at each commit: how many events, and which endpoints got deliveries (so a worker starts at once). */
 export type OnPublished = (eventCount: number, endpointIds: ReadonlySet<string>) => void;
 
 const subscribes = (endpoint: Endpoint, vocabulary: Vocabulary, type: string): boolean =>
@@ -137,19 +137,22 @@ export class Publisher {
       this.#render(app, events, typed, payloads, now),
     );
     const eventIds = newEvents.map((event) => event.id);
-    const published = await this.store.publish({
-      appId: app.id,
-      events: newEvents,
-      deliveries,
-      idempotency: idempotency && { ...idempotency, response: JSON.stringify(eventIds) },
-    });
+    const published = await this.store.publish(
+      {
+        appId: app.id,
+        events: newEvents,
+        deliveries,
+        idempotency: idempotency && { ...idempotency, response: JSON.stringify(eventIds) },
+      },
+      // Workers start as soon as the rows can be claimed; the 202 waits for the flush to disk.
+      () => this.onPublished(newEvents.length, touched),
+    );
     if (!published) {
       // Another request with the same key committed first: answer as it did.
       const earlier = await this.#replay(app.id, idempotency!, now);
       if (earlier) return earlier;
       throw new HeraldError("conflict", "A request with this Idempotency-Key is in progress; try again.");
     }
-    this.onPublished(newEvents.length, touched);
     return { eventIds, replayed: false };
   }
 

@@ -131,9 +131,11 @@ export interface Store {
 
   /**
    * Writes events, their deliveries and the idempotency record in one transaction. Returns false,
-   * writing nothing, when an unexpired record with the same idempotency key already exists.
+   * writing nothing, when an unexpired record with the same idempotency key already exists; resolves
+   * once the transaction is durable. `onCommitted` runs as soon as the rows can be claimed, which on
+   * SQLite is before the flush to disk that the promise waits for: delivery need not wait for it.
    */
-  publish(batch: PublishBatch): Promise<boolean>;
+  publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean>;
   /** The stored response of an earlier request with this key in this scope, if it is newer than `since`. */
   findIdempotentResponse(
     appId: string,

@@ -507,8 +507,8 @@ export class PostgresStore implements Store {
     return rows[0] && toEvent(rows[0]);
   }
 
-  async publish(batch: PublishBatch): Promise<boolean> {
-    return this.#transaction(async (client) => {
+  async publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean> {
+    const published = await this.#transaction(async (client) => {
       const key = batch.idempotency;
       if (key) {
         await client.query(
@@ -546,6 +546,9 @@ export class PostgresStore implements Store {
       }
       return true;
     });
+    // Committed is durable here: the commit waited for the server's WAL flush.
+    if (published) onCommitted?.();
+    return published;
   }
 
   async findIdempotentResponse(

@@ -61,6 +61,13 @@ import {
   toToken,
 } from "../rows.js";
 import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
+import { Checkpointer, type CheckpointTiming } from "./checkpointer.js";
+import { type FlushFile, WalSync } from "./wal-sync.js";
+
+export interface WalOptions extends CheckpointTiming {
+  /** Flushes the WAL file to disk (fdatasync). */
+  flush: FlushFile;
+}
 
 const MAX_CACHED_LISTINGS = 500;
 
@@ -69,6 +76,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** How publishes commit: `full` fsyncs, so an acknowledged event survives power loss. */
   synchronous: "full" | "normal";
+  /** How the WAL is checkpointed and flushed; the defaults serve, tests shorten or hold them. */
+  wal?: Partial<WalOptions>;
 }
 
 const INSERT_ENDPOINT = `
@@ -196,7 +205,7 @@ function prepareStatements(db: Database.Database) {
                    WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
                    ORDER BY next_attempt_at LIMIT ?)
       RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts,
-        first_attempt_at AS firstAttemptAt, (SELECT type FROM events e WHERE e.id = deliveries.event_id) AS type`),
+        first_attempt_at AS firstAttemptAt, type`),
     release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
     cancel: db.prepare(
       "UPDATE deliveries SET state = 'failed', ended_reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
@@ -320,6 +329,7 @@ type Statements = ReturnType<typeof prepareStatements>;
 
 interface QueuedPublish {
   batch: PublishBatch;
+  onCommitted: (() => void) | undefined;
   resolve(published: boolean): void;
   reject(error: unknown): void;
 }
@@ -330,8 +340,15 @@ interface QueuedPublish {
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
+  readonly #path: string;
   #prepared: Statements | undefined;
-  readonly #publishSynchronous: "FULL" | "NORMAL";
+  readonly #fsyncs: boolean;
+  readonly #walOptions: Partial<WalOptions>;
+  /** Flushes the WAL for publishes and settings (file stores with `synchronous: full`). */
+  #walSync: WalSync | undefined;
+  #checkpointer: Checkpointer | undefined;
+  /** The group commit under way, if any: close waits for it. */
+  #committing: Promise<void> = Promise.resolve();
   /** Publishes waiting for the next group commit (see `publish`). */
   readonly #publishQueue: QueuedPublish[] = [];
   /** Listing statements by their SQL: one per filter shape, prepared once (a merge of 12 ranges takes ms to prepare). */
@@ -344,13 +361,16 @@ export class SqliteStore implements Store {
       mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
       closeSync(openSync(options.path, "a", 0o600));
     }
+    this.#path = options.path;
     this.#db = new Database(options.path);
     this.#db.pragma("journal_mode = WAL");
     // Leases and attempt outcomes commit without fsync: WAL keeps them through a process crash, and
     // one lost to power failure only means a resend under the same webhook id. Publishes (and
-    // settings) fsync when asked, because an acknowledged event must never be lost.
+    // settings) are flushed to disk before they answer when asked (WalSync), because an
+    // acknowledged event must never be lost.
     this.#db.pragma("synchronous = NORMAL");
-    this.#publishSynchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
+    this.#fsyncs = options.synchronous === "full" && options.path !== ":memory:";
+    this.#walOptions = options.wal ?? {};
     // The CLI may write (e.g. a new app) while the server runs; wait for its lock instead of failing.
     this.#db.pragma(`busy_timeout = ${LOCK_TIMEOUT_MS}`);
     this.#db.pragma("cache_size = -65536");
@@ -386,6 +406,11 @@ export class SqliteStore implements Store {
     if (this.#prepared) return;
     this.#applyMigrations();
     this.#prepared = prepareStatements(this.#db);
+    if (this.#path === ":memory:") return;
+    const { flush, ...timing } = this.#walOptions;
+    this.#checkpointer = new Checkpointer(this.#db, this.#path, LOCK_TIMEOUT_MS, timing);
+    // After the migrations, which wrote: the WAL file exists.
+    if (this.#fsyncs) this.#walSync = new WalSync(this.#path, flush);
   }
 
   get #statements(): Statements {
@@ -396,7 +421,10 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (!this.#db.open) return;
     this.#commitPublishes();
-    this.#db.close();
+    await this.#committing;
+    await this.#walSync?.close();
+    await this.#checkpointer?.stop();
+    if (this.#db.open) this.#db.close();
   }
 
   async ping(): Promise<void> {
@@ -405,7 +433,7 @@ export class SqliteStore implements Store {
   }
 
   async createApp(app: App, masterToken: ApiTokenRecord): Promise<void> {
-    this.#durably(() => {
+    await this.#durably(() => {
       this.#statements.insertApp.run(app.id, app.name, app.signingKey, app.createdAt);
       this.#insertToken(masterToken);
     });
@@ -448,7 +476,7 @@ export class SqliteStore implements Store {
   }
 
   async addApiToken(token: ApiTokenRecord): Promise<void> {
-    this.#durably(() => this.#insertToken(token));
+    await this.#durably(() => this.#insertToken(token));
   }
 
   #insertToken(token: ApiTokenRecord): void {
@@ -483,7 +511,7 @@ export class SqliteStore implements Store {
   }
 
   async addApiKey(key: ApiKey): Promise<void> {
-    this.#durably(() => this.#statements.insertApiKey.run(key.apiKey, key.appId, key.secret, key.createdAt));
+    await this.#durably(() => this.#statements.insertApiKey.run(key.apiKey, key.appId, key.secret, key.createdAt));
   }
 
   async listApiKeys(appId: string): Promise<ApiKey[]> {
@@ -506,7 +534,7 @@ export class SqliteStore implements Store {
   }
 
   async saveAppSettings(appId: string, namespace: string, settings: Record<string, unknown>, now: number) {
-    this.#durably(() => this.#statements.saveAppSettings.run(appId, namespace, JSON.stringify(settings), now));
+    await this.#durably(() => this.#statements.saveAppSettings.run(appId, namespace, JSON.stringify(settings), now));
   }
 
   async listEndpoints(appId: string): Promise<Endpoint[]> {
@@ -519,12 +547,12 @@ export class SqliteStore implements Store {
   }
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
-    this.#durably(() => this.#statements.saveEndpoint.run(endpointParams(endpoint)));
+    await this.#durably(() => this.#statements.saveEndpoint.run(endpointParams(endpoint)));
   }
 
   async createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
     const { insertEndpoint, insertKey } = this.#statements;
-    this.#durably(() => {
+    await this.#durably(() => {
       insertEndpoint.run(endpointParams(endpoint));
       for (const key of keys) insertKey.run(key);
     });
@@ -589,7 +617,7 @@ export class SqliteStore implements Store {
 
   async addSigningKeys(endpointId: string, keys: SigningKey[], retireAt?: number): Promise<void> {
     const { retireKeys, insertKey } = this.#statements;
-    this.#durably(() => {
+    await this.#durably(() => {
       if (retireAt !== undefined) retireKeys.run(retireAt, endpointId, retireAt);
       for (const key of keys) insertKey.run(key);
     });
@@ -609,38 +637,45 @@ export class SqliteStore implements Store {
     return row && toEvent(row);
   }
 
-  /** Runs a write transaction that must reach the disk before it returns. */
-  #durably<T>(work: () => T): T {
-    if (this.#publishSynchronous === "NORMAL") return this.#db.transaction(work)();
-    this.#db.pragma("synchronous = FULL");
-    try {
-      return this.#db.transaction(work)();
-    } finally {
-      this.#db.pragma("synchronous = NORMAL");
-    }
+  /** Runs a write transaction, and resolves once it is on disk; `committed` runs in between. */
+  async #durably<T>(work: () => T, committed?: () => void): Promise<T> {
+    const result = this.#db.transaction(work)();
+    committed?.();
+    await this.#walSync?.synced();
+    return result;
   }
 
   /**
    * Group commit: the publishes that arrive while the event loop is busy wait for the next turn and
-   * commit together, in one transaction and one fsync, instead of each stalling the loop (and every
-   * other app's request) for an fsync of its own. Each batch is a savepoint of its own, so a batch
-   * that fails, or whose idempotency key is taken, leaves the others whole. A batch's promise
-   * settles only after the commit: an acknowledged event is on disk.
+   * commit together, in one transaction, instead of each paying for a transaction of its own. Each
+   * batch is a savepoint of its own, so a batch that fails, or whose idempotency key is taken, leaves
+   * the others whole. A batch's promise settles only once the commit is flushed to disk: an
+   * acknowledged event is on disk.
    */
-  async publish(batch: PublishBatch): Promise<boolean> {
+  async publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      if (this.#publishQueue.push({ batch, resolve, reject }) === 1) setImmediate(() => this.#commitPublishes());
+      const queued = this.#publishQueue.push({ batch, onCommitted, resolve, reject });
+      if (queued === 1) setImmediate(() => this.#commitPublishes());
     });
   }
 
   #commitPublishes(): void {
     const queued = this.#publishQueue.splice(0);
-    if (queued.length === 0) return;
+    // The flushes finish in the order they start, so close need wait for the latest only.
+    if (queued.length > 0) this.#committing = this.#commitTogether(queued);
+  }
+
+  async #commitTogether(queued: QueuedPublish[]): Promise<void> {
     const outcomes: ({ published: boolean } | { error: unknown })[] = [];
     // Called inside the outer transaction, better-sqlite3 runs this one as a savepoint.
     const insertOne = this.#db.transaction((batch: PublishBatch) => this.#insertBatch(batch));
+    const announce = () =>
+      queued.forEach(({ onCommitted }, index) => {
+        const outcome = outcomes[index];
+        if (outcome && "published" in outcome && outcome.published) onCommitted?.();
+      });
     try {
-      this.#durably(() => {
+      await this.#durably(() => {
         outcomes.length = 0;
         for (const { batch } of queued) {
           try {
@@ -649,7 +684,7 @@ export class SqliteStore implements Store {
             outcomes.push({ error });
           }
         }
-      });
+      }, announce);
     } catch (error) {
       for (const waiting of queued) waiting.reject(error);
       return;
@@ -706,7 +741,10 @@ export class SqliteStore implements Store {
     since: number,
   ): Promise<IdempotentResponse | undefined> {
     const row = this.#statements.findIdempotency.get(appId, scope, key, since);
-    return row && { response: row.response, requestSha256: row.request_sha256 };
+    if (!row) return undefined;
+    // The first request may still be waiting for its flush: its answer is not given before then.
+    await this.#walSync?.synced();
+    return { response: row.response, requestSha256: row.request_sha256 };
   }
 
   async expireIdempotencyKeys(before: number): Promise<number> {

@@ -1,0 +1,191 @@
+// The embedded store's WAL: publishes are flushed to disk on the thread pool before they answer (one
+// flush shared by every commit before it), and checkpoints run on a thread of their own, never in a
+// commit on the event loop. SQLite only; the PostgreSQL pass skips this file.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import type { NewEvent, PublishBatch } from "../src/storage/records.js";
+import { SqliteStore, type SqliteStoreOptions } from "../src/storage/sqlite/sqlite-store.js";
+import { WalSync } from "../src/storage/sqlite/wal-sync.js";
+import { createBareApp } from "./helpers/store.js";
+
+const skip = process.env.HERALD_TEST_STORE === "postgres" ? "what it tests is the SQLite store's own" : false;
+const T = 1_767_225_600_000;
+const dir = mkdtempSync(join(tmpdir(), "herald-wal-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const freshPath = () => join(dir, `herald-${++files}.db`);
+
+/** Flushes the test finishes by hand once `holding` (before, they finish at once), counted. */
+function heldFlushes() {
+  const waiting: (() => void)[] = [];
+  return {
+    holding: true,
+    flush(): Promise<void> {
+      if (!this.holding) return Promise.resolve();
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    get started() {
+      return waiting.length + this.finished;
+    },
+    finished: 0,
+    finishNext() {
+      const next = waiting.shift();
+      assert.ok(next, "no flush is running");
+      this.finished++;
+      next();
+    },
+  };
+}
+
+/** Whether a promise has settled, after the callbacks already due have run. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void promise.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  return done;
+}
+
+async function openStore(options: Partial<SqliteStoreOptions> = {}) {
+  const store = new SqliteStore({ path: freshPath(), synchronous: "full", ...options });
+  await store.migrate();
+  await createBareApp(store, "A", T);
+  return store;
+}
+
+/** `count` events of about `bytes` each, in one batch. */
+function batchOf(first: number, count: number, bytes = 200): PublishBatch {
+  const events: NewEvent[] = Array.from({ length: count }, (_, i) => ({
+    id: `evt_${first + i}`,
+    appId: "A",
+    type: "group_channel:message_send",
+    payload: JSON.stringify({ n: first + i, text: "x".repeat(bytes) }),
+    createdAt: T,
+  }));
+  return { appId: "A", events, deliveries: [] };
+}
+
+describe("WalSync", { skip, timeout: 60_000 }, () => {
+  it("starts a new flush for a caller that arrives while one runs, shared by every caller until it starts", async () => {
+    const path = freshPath();
+    writeFileSync(`${path}-wal`, "");
+    const flushes = heldFlushes();
+    const wal = new WalSync(path, () => flushes.flush());
+    const first = wal.synced();
+    assert.equal(flushes.started, 1);
+    // These may have committed after the first flush began: it does not cover them.
+    const second = wal.synced();
+    const third = wal.synced();
+    assert.equal(flushes.started, 1, "callers wait for the running flush to end before another starts");
+    flushes.finishNext();
+    assert.equal(await settled(first), true);
+    assert.equal(await settled(second), false, "answered by a flush that began before it was asked for");
+    assert.equal(flushes.started, 2, "one more flush, for the two callers together");
+    flushes.finishNext();
+    assert.equal(await settled(second), true);
+    assert.equal(await settled(third), true);
+    assert.equal(flushes.started, 2);
+    await wal.close();
+  });
+});
+
+describe("SQLite store, synchronous = full", { skip, timeout: 60_000 }, () => {
+  it("answers a publish only once the WAL is flushed, one flush for the publishes committed together, and wakes workers at the commit", async () => {
+    const flushes = heldFlushes();
+    flushes.holding = false;
+    const store = await openStore({ wal: { flush: () => flushes.flush() } });
+    flushes.holding = true;
+    const before = flushes.started;
+    let committed = 0;
+    const one = store.publish(batchOf(0, 2), () => committed++);
+    const two = store.publish(batchOf(2, 2), () => committed++);
+    assert.equal(await settled(one), false);
+    assert.equal(committed, 2, "the rows are claimable (workers woken) before the flush ends");
+    assert.equal(flushes.started, before + 1, "the two commits share a flush");
+    assert.equal(await settled(two), false);
+    flushes.finishNext();
+    assert.equal(await one, true);
+    assert.equal(await two, true);
+    await store.close();
+  });
+
+  it("answers an idempotent replay only once the first request's commit is flushed", async () => {
+    const flushes = heldFlushes();
+    flushes.holding = false;
+    const store = await openStore({ wal: { flush: () => flushes.flush() } });
+    flushes.holding = true;
+    const key = { scope: "S", key: "k1", requestSha256: "ab", response: '["evt_0"]', createdAt: T, expiredBefore: 0 };
+    const first = store.publish({ ...batchOf(0, 1), idempotency: key });
+    await new Promise((resolve) => setImmediate(resolve));
+    const replay = store.findIdempotentResponse("A", "S", "k1", 0);
+    assert.equal(await settled(replay), false, "a replay must not be answered before the first publish is on disk");
+    flushes.finishNext();
+    assert.equal(await first, true);
+    // It asked while the first flush ran, so it waits for the next one: never answered early.
+    flushes.finishNext();
+    assert.deepEqual(await replay, { response: '["evt_0"]', requestSha256: "ab" });
+    await store.close();
+  });
+
+  it("does not flush when asked for synchronous = normal", async () => {
+    const flushes = heldFlushes();
+    const store = await openStore({ synchronous: "normal", wal: { flush: () => flushes.flush() } });
+    assert.equal(await store.publish(batchOf(0, 2)), true);
+    assert.equal(flushes.started, 0);
+    await store.close();
+  });
+});
+
+describe("SQLite store checkpoints", { skip, timeout: 60_000 }, () => {
+  const databaseBytes = (store: { path: string }) => statSync(store.path).size;
+  const until = async (condition: () => boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    return condition();
+  };
+
+  it("never in a commit: 8 MB published stay in the WAL until the checkpointer's turn", async () => {
+    const path = freshPath();
+    const store = await openStore({ path, synchronous: "normal", wal: { intervalMs: 60_000 } });
+    const initial = databaseBytes({ path });
+    for (let b = 0; b < 8; b++) await store.publish(batchOf(b * 1000, 1000, 1000));
+    // SQLite's own checkpoint, in the commit that passes 1,000 pages (4 MB), would have copied them.
+    assert.equal(databaseBytes({ path }), initial);
+    assert.ok(statSync(`${path}-wal`).size > 8_000_000);
+    await store.close();
+  });
+
+  it("on the thread: what is published reaches the database file without any further write", async () => {
+    const path = freshPath();
+    const store = await openStore({ path, synchronous: "normal", wal: { intervalMs: 50 } });
+    for (let b = 0; b < 4; b++) await store.publish(batchOf(b * 1000, 1000, 1000));
+    assert.ok(
+      await until(() => databaseBytes({ path }) > 4_000_000, 10_000),
+      `the database file holds ${databaseBytes({ path })} bytes`,
+    );
+    await store.close();
+  });
+
+  it("keeps the WAL bounded under writes that never pause, by starting it over past the limit", async () => {
+    const path = freshPath();
+    // A limit of 512 pages (2 MB); 40 MB are written in commits of 100 kB, back to back.
+    const store = await openStore({ path, synchronous: "normal", wal: { intervalMs: 10, restartFrames: 512 } });
+    let largest = 0;
+    const stopAt = Date.now() + 30_000;
+    for (let b = 0; b < 400 && Date.now() < stopAt; b++) {
+      await store.publish(batchOf(b * 100, 100, 1000));
+      largest = Math.max(largest, statSync(`${path}-wal`).size);
+    }
+    assert.ok(largest < 16_000_000, `the WAL grew to ${largest} bytes`);
+    await store.close();
+  });
+});
