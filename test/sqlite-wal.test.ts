@@ -136,6 +136,13 @@ describe("SQLite store, synchronous = full", { skip, timeout: 60_000 }, () => {
     await store.close();
   });
 
+  it("closes once when closed twice at the same time", async () => {
+    const store = await openStore();
+    assert.equal(await store.publish(batchOf(0, 2)), true);
+    await Promise.all([store.close(), store.close()]);
+    await store.close();
+  });
+
   it("does not flush when asked for synchronous = normal", async () => {
     const flushes = heldFlushes();
     const store = await openStore({ synchronous: "normal", wal: { flush: () => flushes.flush() } });
@@ -177,7 +184,8 @@ describe("SQLite store checkpoints", { skip, timeout: 60_000 }, () => {
 
   it("keeps the WAL bounded under writes that never pause, by starting it over past the limit", async () => {
     const path = freshPath();
-    // A limit of 512 pages (2 MB); 40 MB are written in commits of 100 kB, back to back.
+    // A limit of 512 pages (2 MB); 40 MB are written in commits of 100 kB, back to back. Without the
+    // limit the WAL grows to 68 MB; a loaded machine may delay the thread, hence the margin.
     const store = await openStore({ path, synchronous: "normal", wal: { intervalMs: 10, restartFrames: 512 } });
     let largest = 0;
     const stopAt = Date.now() + 30_000;
@@ -185,7 +193,7 @@ describe("SQLite store checkpoints", { skip, timeout: 60_000 }, () => {
       await store.publish(batchOf(b * 100, 100, 1000));
       largest = Math.max(largest, statSync(`${path}-wal`).size);
     }
-    assert.ok(largest < 16_000_000, `the WAL grew to ${largest} bytes`);
+    assert.ok(largest < 32_000_000, `the WAL grew to ${largest} bytes`);
     await store.close();
   });
 });

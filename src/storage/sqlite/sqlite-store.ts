@@ -349,6 +349,7 @@ export class SqliteStore implements Store {
   #checkpointer: Checkpointer | undefined;
   /** The group commit under way, if any: close waits for it. */
   #committing: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
   /** Publishes waiting for the next group commit (see `publish`). */
   readonly #publishQueue: QueuedPublish[] = [];
   /** Listing statements by their SQL: one per filter shape, prepared once (a merge of 12 ranges takes ms to prepare). */
@@ -418,13 +419,19 @@ export class SqliteStore implements Store {
     return this.#prepared;
   }
 
-  async close(): Promise<void> {
+  /** Once, however often called: a second call while the first waits gets the same promise. */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
     if (!this.#db.open) return;
     this.#commitPublishes();
     await this.#committing;
     await this.#walSync?.close();
     await this.#checkpointer?.stop();
-    if (this.#db.open) this.#db.close();
+    this.#db.close();
   }
 
   async ping(): Promise<void> {
