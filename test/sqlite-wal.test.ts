@@ -2,14 +2,14 @@
 // flush shared by every commit before it), and checkpoints run on a thread of their own, never in a
 // commit on the event loop. SQLite only; the PostgreSQL pass skips this file.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { fstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { NewEvent, PublishBatch } from "../src/storage/records.js";
 import { SqliteStore, type SqliteStoreOptions } from "../src/storage/sqlite/sqlite-store.js";
 import { WalSync } from "../src/storage/sqlite/wal-sync.js";
-import { createBareApp } from "./helpers/store.js";
+import { createBareApp, masterToken } from "./helpers/store.js";
 
 const skip = process.env.HERALD_TEST_STORE === "postgres" ? "what it tests is the SQLite store's own" : false;
 const T = 1_767_225_600_000;
@@ -79,7 +79,7 @@ describe("WalSync", { skip, timeout: 60_000 }, () => {
     const path = freshPath();
     writeFileSync(`${path}-wal`, "");
     const flushes = heldFlushes();
-    const wal = new WalSync(path, () => flushes.flush());
+    const wal = new WalSync(`${path}-wal`, () => flushes.flush());
     const first = wal.synced();
     assert.equal(flushes.started, 1);
     // These may have committed after the first flush began: it does not cover them.
@@ -140,6 +140,58 @@ describe("SQLite store, synchronous = full", { skip, timeout: 60_000 }, () => {
     const store = await openStore();
     assert.equal(await store.publish(batchOf(0, 2)), true);
     await Promise.all([store.close(), store.close()]);
+    await store.close();
+  });
+
+  it("refuses a write that starts once close has begun, and commits and flushes what was queued before", async () => {
+    const store = await openStore();
+    const queued = store.publish(batchOf(0, 2));
+    const closing = store.close();
+    await assert.rejects(store.publish(batchOf(2, 2)), /closing/);
+    await assert.rejects(
+      store.addApiToken({ ...masterToken("A", T), kind: "secondary", tokenHash: "late" }),
+      /closing/,
+    );
+    assert.equal(await queued, true);
+    await closing;
+  });
+
+  it("stays failed after a failed flush: later publishes are refused and ping fails until a restart", async () => {
+    let calls = 0;
+    const store = await openStore({
+      wal: {
+        // The first flush after set-up fails, as an fsync that got EIO; the next would "succeed".
+        flush: async () => {
+          if (++calls === 2) throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+        },
+      },
+    });
+    await assert.rejects(store.publish(batchOf(0, 2)), /EIO/);
+    await assert.rejects(store.publish(batchOf(2, 2)), /EIO/);
+    await assert.rejects(store.ping(), /EIO/);
+    assert.equal(calls, 2, "no flush after the failed one may be trusted");
+    await store.close();
+  });
+
+  it("flushes the WAL beside the real file when the database path is a symlink", async () => {
+    const real = join(dir, "real");
+    const linked = join(dir, "linked");
+    mkdirSync(real);
+    mkdirSync(linked);
+    const path = join(linked, "herald.db");
+    writeFileSync(join(real, "herald.db"), "");
+    symlinkSync(join(real, "herald.db"), path);
+    const flushed: number[] = [];
+    const store = await openStore({
+      path,
+      wal: {
+        flush: async (fd) => {
+          flushed.push(fstatSync(fd).ino);
+        },
+      },
+    });
+    assert.equal(await store.publish(batchOf(0, 2)), true);
+    assert.equal(flushed.at(-1), statSync(join(real, "herald.db-wal")).ino);
     await store.close();
   });
 

@@ -1,18 +1,19 @@
 // For tests that drive a Store directly: the least an app needs to own events.
+import type { ApiTokenRecord } from "../../src/storage/records.js";
 import type { Store } from "../../src/storage/store.js";
+
+/** App `id`'s master token record, as `POST /v1/apps` makes it. */
+export const masterToken = (appId: string, createdAt = 0): ApiTokenRecord => ({
+  tokenHash: `master-${appId}`,
+  appId,
+  kind: "master",
+  preview: "mast…",
+  scopes: ["publish", "read", "manage"],
+  createdAt,
+  expiresAt: null,
+});
 
 /** Creates app `id` with a master token, as `POST /v1/apps` would. */
 export async function createBareApp(store: Store, id: string, createdAt: number): Promise<void> {
-  await store.createApp(
-    { id, name: id, signingKey: "k", createdAt },
-    {
-      tokenHash: `master-${id}`,
-      appId: id,
-      kind: "master",
-      preview: "mast…",
-      scopes: ["publish", "read", "manage"],
-      createdAt,
-      expiresAt: null,
-    },
-  );
+  await store.createApp({ id, name: id, signingKey: "k", createdAt }, masterToken(id, createdAt));
 }

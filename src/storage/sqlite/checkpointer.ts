@@ -79,7 +79,11 @@ export class Checkpointer {
     // limit, the main connection, between two of its transactions, copies the little the thread has
     // not (at most one interval's writes), and its next commit starts the WAL over.
     this.#thread.on("message", () => {
-      if (db.open) db.pragma("wal_checkpoint(PASSIVE)");
+      try {
+        if (db.open) db.pragma("wal_checkpoint(PASSIVE)");
+      } catch {
+        // Busy or failing now: the thread asks again after its next checkpoint.
+      }
     });
     // After the listeners, which would hold it again: a store left open does not keep the process alive.
     this.#thread.unref();

@@ -350,6 +350,7 @@ export class SqliteStore implements Store {
   /** The group commit under way, if any: close waits for it. */
   #committing: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  #writesRefused = false;
   /** Publishes waiting for the next group commit (see `publish`). */
   readonly #publishQueue: QueuedPublish[] = [];
   /** Listing statements by their SQL: one per filter shape, prepared once (a merge of 12 ranges takes ms to prepare). */
@@ -410,13 +411,20 @@ export class SqliteStore implements Store {
     if (this.#path === ":memory:") return;
     const { flush, ...timing } = this.#walOptions;
     this.#checkpointer = new Checkpointer(this.#db, this.#path, LOCK_TIMEOUT_MS, timing);
-    // After the migrations, which wrote: the WAL file exists.
-    if (this.#fsyncs) this.#walSync = new WalSync(this.#path, flush);
+    // After the migrations, which wrote: the WAL file exists. Where SQLite keeps it: beside the real
+    // file when the path is a symlink.
+    const [main] = this.#db.pragma("database_list") as { file: string }[];
+    if (this.#fsyncs) this.#walSync = new WalSync(`${main?.file ?? this.#path}-wal`, flush);
   }
 
   get #statements(): Statements {
     if (!this.#prepared) throw new Error("SqliteStore: call migrate() before using the store");
     return this.#prepared;
+  }
+
+  /** A write that starts once close has begun would commit after the last flush: refused instead. */
+  #refuseWhenClosing(): void {
+    if (this.#writesRefused) throw new Error("The SQLite store is closing; the write was not made.");
   }
 
   /** Once, however often called: a second call while the first waits gets the same promise. */
@@ -427,7 +435,9 @@ export class SqliteStore implements Store {
 
   async #closeOnce(): Promise<void> {
     if (!this.#db.open) return;
+    // What was queued before close commits and is flushed; nothing after it.
     this.#commitPublishes();
+    this.#writesRefused = true;
     await this.#committing;
     await this.#walSync?.close();
     await this.#checkpointer?.stop();
@@ -435,6 +445,8 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
+    // A failed flush stays failed (see WalSync): not ready until restarted.
+    if (this.#walSync?.failure !== undefined) throw this.#walSync.failure;
     // Reads the schema from the file, so a file that went away or turned unreadable fails here.
     this.#db.prepare("SELECT COUNT(*) FROM schema_migrations").get();
   }
@@ -646,6 +658,7 @@ export class SqliteStore implements Store {
 
   /** Runs a write transaction, and resolves once it is on disk; `committed` runs in between. */
   async #durably<T>(work: () => T, committed?: () => void): Promise<T> {
+    this.#refuseWhenClosing();
     const result = this.#db.transaction(work)();
     committed?.();
     await this.#walSync?.synced();
@@ -660,6 +673,7 @@ export class SqliteStore implements Store {
    * acknowledged event is on disk.
    */
   async publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean> {
+    this.#refuseWhenClosing();
     return new Promise((resolve, reject) => {
       const queued = this.#publishQueue.push({ batch, onCommitted, resolve, reject });
       if (queued === 1) setImmediate(() => this.#commitPublishes());
@@ -679,7 +693,12 @@ export class SqliteStore implements Store {
     const announce = () =>
       queued.forEach(({ onCommitted }, index) => {
         const outcome = outcomes[index];
-        if (outcome && "published" in outcome && outcome.published) onCommitted?.();
+        if (!outcome || !("published" in outcome) || !outcome.published) return;
+        try {
+          onCommitted?.();
+        } catch {
+          // The batch is committed whatever a wake-up does; the worker's poll finds its rows.
+        }
       });
     try {
       await this.#durably(() => {

@@ -19,12 +19,19 @@ export class WalSync {
   readonly #flush: FlushFile;
   #running: Promise<void> | undefined;
   #next: Promise<void> | undefined;
+  #closed = false;
+  /**
+   * The first flush that failed. It stays failed: after an fsync error Linux may drop the pages it
+   * could not write and report the next fsync as a success, and WAL recovery discards every commit
+   * after a lost frame, so nothing may be acknowledged again until a restart (as PostgreSQL panics).
+   */
+  #failure: unknown;
 
-  /** Opens the WAL of a database in WAL mode (SQLite has created it), and flushes its directory entry once. */
-  constructor(databasePath: string, flush: FlushFile = syncData) {
+  /** Opens a WAL file (SQLite has created it; its real path, not a symlink's) and flushes its directory entry once. */
+  constructor(walPath: string, flush: FlushFile = syncData) {
     this.#flush = flush;
-    this.#fd = openSync(`${databasePath}-wal`, "r");
-    const directory = openSync(dirname(databasePath), "r");
+    this.#fd = openSync(walPath, "r");
+    const directory = openSync(dirname(walPath), "r");
     try {
       fsyncSync(directory);
     } finally {
@@ -32,8 +39,15 @@ export class WalSync {
     }
   }
 
+  /** Why flushing failed, if it ever did. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
   /** Resolves once every transaction committed before this call is on disk. */
   synced(): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#closed) return Promise.reject(new Error("The SQLite store is closed."));
     if (this.#next) return this.#next;
     if (!this.#running) return this.#start();
     // The flush running now may have started before the caller's commit: wait for a fresh one.
@@ -51,7 +65,11 @@ export class WalSync {
   }
 
   #start(): Promise<void> {
-    const run = this.#flush(this.#fd).finally(() => {
+    const flushed = this.#flush(this.#fd).catch((error: unknown) => {
+      this.#failure ??= error;
+      throw error;
+    });
+    const run = flushed.finally(() => {
       if (this.#running === run) this.#running = undefined;
     });
     this.#running = run;
@@ -60,6 +78,7 @@ export class WalSync {
 
   /** Waits for the flushes under way, then closes the file. */
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.allSettled([this.#running, this.#next]);
     closeSync(this.#fd);
   }
