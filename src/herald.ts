@@ -98,13 +98,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   // Wakes this process's worker, once it exists: operational events are published from inside it.
   const wake = (endpointIds: Iterable<string>) => runsWorker && worker.notify(endpointIds);
   onListenConnected = (endpointId) => wake([endpointId]);
-  onListenExpired = async (appId, endpointId, url) => {
-    // Only while it has the session's URL: no API changes it (PATCH /v1/endpoints refuses, Stream's
-    // PATCH /app leaves it out), but an endpoint with an ordinary URL is never deleted with a session.
-    if ((await store.getEndpoint(endpointId))?.url !== url) return;
-    await store.deleteEndpoint(appId, endpointId, Date.now());
-    endpoints.forgetEndpoint(appId, endpointId);
-  };
+  onListenExpired = (appId, endpointId, url) => endpoints.deleteListenEndpoint(appId, endpointId, url);
   const operational = new OperationalEvents(store, endpoints, config.failedEventsPerMinute, logger, wake);
   const worker = new DeliveryWorker(store, endpoints, transport, config, logger, metrics, {
     deliveryFailed: (failed) => operational.deliveryFailed(failed),

@@ -70,11 +70,12 @@ interface AttemptReportBody {
 
 /** RFC 9110's token: what a header name is made of. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const forbiddenInValue = (value: string): boolean => /[\r\n]/.test(value) || value.includes("\u0000");
+// NUL is refused before this, by the NUL guard (a report is not a payload).
+const forbiddenInValue = (value: string): boolean => /[\r\n]/.test(value);
 
 /**
  * Refuses a report whose headers no HTTP answer could have had: a name that is not a token, a value
- * with CR, LF or NUL, or more bytes than a real answer's (the schema caps their count).
+ * with CR or LF, or more bytes than a real answer's (the schema caps their count).
  */
 function checkReportHeaders(headers: Record<string, string>): Record<string, string> {
   const entries = Object.entries(headers);
@@ -90,7 +91,7 @@ function checkReportHeaders(headers: Record<string, string>): Record<string, str
       );
     }
     if (forbiddenInValue(value)) {
-      throw new HeraldError("invalid_value", `The value of header "${name}" must not contain CR, LF or NUL.`, {
+      throw new HeraldError("invalid_value", `The value of header "${name}" must not contain CR or LF.`, {
         parameter,
       });
     }
@@ -258,12 +259,7 @@ export function listenRoutes(relay: ListenRelay): FastifyPluginAsync<ApiContext>
         const tenant = appOf(request);
         const session = sessionOf(tenant.id, request.params.id);
         relay.close(session.id);
-        // Only while it has the session's URL: no API changes it (PATCH /v1/endpoints refuses, Stream's
-        // PATCH /app leaves it out), but an endpoint with an ordinary URL is never deleted with a session.
-        if ((await ctx.store.getEndpoint(session.endpointId))?.url === listenUrl(session.id)) {
-          await ctx.store.deleteEndpoint(tenant.id, session.endpointId, Date.now());
-          ctx.endpoints.forgetEndpoint(tenant.id, session.endpointId);
-        }
+        await ctx.endpoints.deleteListenEndpoint(tenant.id, session.endpointId, listenUrl(session.id));
         return reply.status(204).send();
       },
     );

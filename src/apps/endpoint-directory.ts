@@ -127,6 +127,17 @@ export class EndpointDirectory {
     this.#saveListeners.push(listener);
   }
 
+  /**
+   * Deletes a `herald listen` session's endpoint, only while it still has the session's URL: no API
+   * changes it (PATCH /v1/endpoints refuses, Stream's PATCH /app leaves it out), but an endpoint with
+   * an ordinary URL is never deleted with a session.
+   */
+  async deleteListenEndpoint(appId: string, endpointId: string, sessionUrl: string): Promise<void> {
+    if ((await this.store.getEndpoint(endpointId))?.url !== sessionUrl) return;
+    await this.store.deleteEndpoint(appId, endpointId, Date.now());
+    this.forgetEndpoint(appId, endpointId);
+  }
+
   forgetEndpoint(appId: string, endpointId: string): void {
     this.#byApp.delete(appId);
     this.#byId.delete(endpointId);
