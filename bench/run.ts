@@ -23,7 +23,7 @@ if (values.help) {
   --rounds N                    rounds per measurement; medians are reported (default 3)
   --batch N                     events per publish batch (default 500)
   --concurrency N               the bare loop's connections (default 32)
-  --latency-seconds N           length of each steady-latency phase (default 5)
+  --latency-seconds N           length of each steady-latency phase (default 15)
   --store sqlite|postgres       delivery suite: postgres adds scale-out rounds and a BullMQ baseline
   --workers 1,2,4               delivery suite on postgres: worker processes per round
   --profiles sendbird,...       delivery suite: which wire formats (sendbird, standard, stream, stream-gzip)

@@ -90,7 +90,16 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     );
   }
   const store = openStore(config.databaseUrl, config);
-  await store.migrate();
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close().catch(() => {});
+    // Said as the database's, not as a bare "connect ECONNREFUSED" a reader would take for Herald's.
+    const kind = config.databaseUrl.split(":")[0];
+    throw new Error(`cannot open the database (HERALD_DATABASE_URL, ${kind}): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   const endpoints = new EndpointDirectory(store);
   // A rotated master token must sign at once: drop the cached app the worker signs with.
   const apps = new Apps(store, config, (appId) => endpoints.forgetApp(appId));

@@ -239,7 +239,10 @@ describe("herald CLI", { concurrency: 2 }, () => {
         });
       const [version, config, head, closed] = await Promise.all([
         herald(["--version"]),
-        herald(["config"], { HERALD_PORT: "9999" }),
+        herald(["config"], {
+          HERALD_PORT: "9999",
+          HERALD_DATABASE_URL: "postgres://herald:pa%24%24word@db:5432/herald",
+        }),
         shell("| head -1"),
         shell("| true"),
       ]);
@@ -249,6 +252,11 @@ describe("herald CLI", { concurrency: 2 }, () => {
       assert.match(config.stdout, /^HERALD_ROLE=all$/m);
       assert.match(config.stdout, /^HERALD_ADMIN_TOKEN=\(set\) +# from the environment$/m);
       assert.ok(!config.stdout.includes(h.adminToken), "the admin token is never printed");
+      assert.match(
+        config.stdout,
+        /^HERALD_DATABASE_URL=postgres:\/\/herald:\*\*\*@db:5432\/herald +# from the environment$/m,
+      );
+      assert.ok(!config.stdout.includes("pa%24%24word"), "nor the database password");
       assert.equal(head.stdout.split("\n").length, 2, "one line");
       assert.equal(head.stderr, "");
       assert.equal(closed.stderr, "", "nothing on stderr when the reader went away");
@@ -318,6 +326,23 @@ describe("herald CLI", { concurrency: 2 }, () => {
       const exited = new Promise<number | null>((resolve) => serve.once("exit", (code) => resolve(code)));
       process.kill(serve.pid!, "SIGTERM");
       assert.equal(await exited, 0);
+    });
+
+    it("a database it cannot reach is named as the database, on one line, exit 1", async () => {
+      const closed = new URL(await refusingUrl()).port;
+      const result = await runCommand(process.execPath, [BIN, "serve"], {
+        env: {
+          ...cleanEnv(dir),
+          HERALD_ADMIN_TOKEN: "unreachable-database-test",
+          HERALD_DATABASE_URL: `postgres://root:secret@127.0.0.1:${closed}/test`,
+          HERALD_HOST: "127.0.0.1",
+          HERALD_PORT: closed,
+        },
+        cwd: dir,
+      });
+      assert.equal(result.code, 1, result.stdout);
+      assert.match(result.stderr, /cannot open the database \(HERALD_DATABASE_URL, postgres\): .*ECONNREFUSED/);
+      assert.ok(!`${result.stdout}${result.stderr}`.includes("secret"), "the password is not shown");
     });
   });
 });

@@ -143,6 +143,33 @@ describe("JSON: numbers exactly as published, bounded nesting, UTF-8 only", () =
     assert.deepEqual(await h.counts(), before);
   });
 
+  it("refuses half a surrogate pair in settings, in each API's format; a payload keeps its escape", async () => {
+    const before = await h.counts();
+    const settings = String.raw`{"enabled":true,"url":"http://127.0.0.1:9/sb\ud800x","enabled_events":["*"]}`;
+    const sendbird = await postRaw(`${h.url}/v3/applications/settings/webhook`, app.token, settings, "PUT");
+    assert.equal(sendbird.status, 400, sendbird.text);
+    assert.deepEqual([sendbird.body.error, sendbird.body.code], [true, 400103]);
+    assert.match(sendbird.body.message, /"url" holds half of a UTF-16 surrogate pair/);
+    const endpoint = String.raw`{"url":"http://127.0.0.1:9/x","profile":"sendbird","headers":{"x-\udc00":"v"}}`;
+    const native = await postRaw(`${h.url}/v1/endpoints`, app.token, endpoint);
+    assert.equal(native.status, 400, native.text);
+    assert.match(native.body.error.message, /"headers\.x-\udc00" holds half/u);
+    assert.deepEqual(await h.counts(), before);
+    // A whole pair is a character like any other; a payload is stored as written, escape and all.
+    const paired = String.raw`{"enabled":true,"url":"http://127.0.0.1:9/sb","enabled_events":["*"],"x":"\ud83d\ude00"}`;
+    assert.notEqual((await postRaw(`${h.url}/v3/applications/settings/webhook`, app.token, paired, "PUT")).status, 500);
+    const event = await postRaw(
+      `${h.url}/v1/events`,
+      app.token,
+      String.raw`{"category":"user:block","note":"a\ud800b"}`,
+    );
+    assert.equal(event.status, 202, event.text);
+    const stored = await (
+      await fetch(`${h.url}/v1/events/${event.body.id}`, { headers: { "api-token": app.token } })
+    ).text();
+    assert.ok(stored.includes(String.raw`"note":"a\ud800b"`), stored);
+  });
+
   it("still refuses prototype poisoning, whichever parser reads the body", async () => {
     for (const body of [
       '{"category":"user:block","__proto__":{"x":1}}',

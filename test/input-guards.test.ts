@@ -212,6 +212,10 @@ describe("bad input found by the attacker probe", () => {
     assert.deepEqual(gunzipSync(gzipped.body), plain.body);
     const brotli = await rawGet(h.url, script, { "accept-encoding": "br, gzip" });
     assert.equal(brotli.headers["content-encoding"], "br");
+    // The compressed copies are not files of their own: asked for by name, they are not found.
+    for (const copy of [`${script}.br`, `${script}.gz`, "/dashboard/index.html.br"]) {
+      assert.equal((await rawGet(h.url, copy, { "accept-encoding": "br" })).status, 404, copy);
+    }
   });
 });
 

@@ -115,6 +115,25 @@ describe("streaming routes under attack", { concurrency: 1 }, () => {
     await endSession(session.id);
   });
 
+  it("a reported redirect is one whatever the case of its Location header", async () => {
+    const session = await newSession();
+    const stream = await open(`/v1/listen/${session.id}/stream`);
+    const published = await h.herald.publish(app.appId, { category: "group_channel:message_send", payload: {} });
+    const delivery = await eventually(() => stream.events.find((e) => e.event === "delivery")?.data, 15_000);
+    const reported = await call(h.url, "POST", `/v1/listen/${session.id}/attempts/${delivery.attempt_id}`, {
+      token: app.token,
+      body: { status_code: 302, headers: { Location: "https://elsewhere.test/" }, body: "" },
+    });
+    assert.equal(reported.status, 204, JSON.stringify(reported.body));
+    const logged = await eventually(async () => {
+      const got = await call(h.url, "GET", `/v1/deliveries?event_id=${published}`, { token: app.token });
+      return got.body.deliveries[0]?.attempt_log[0];
+    });
+    assert.equal(logged.error_class, "redirect");
+    assert.match(logged.error, /redirect to https:\/\/elsewhere\.test\/ not followed/);
+    await endSession(session.id);
+  });
+
   it("HEAD on a stream answers at once and takes no stream slot", async () => {
     const session = await newSession();
     const head = async (path: string) => {

@@ -8,7 +8,7 @@ import { openStore } from "../src/storage/open-store.js";
 import type { Recovery } from "../src/storage/records.js";
 import type { Store } from "../src/storage/store.js";
 import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
-import { createBareApp } from "./helpers/store.js";
+import { createBareApp, endpointRecord } from "./helpers/store.js";
 
 const T = 1_700_000_000_000;
 const OPEN = { sqliteSynchronous: "normal", databasePoolSize: 2 } as const;
@@ -24,6 +24,7 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
     two = openStore(database.url, OPEN);
     await two.migrate();
     await createBareApp(one, "A", T);
+    for (const id of ["E", "F", "G"]) await one.saveEndpoint(endpointRecord("A", id, { createdAt: T, updatedAt: T }));
     // 12 deliveries of endpoint E at T+0 … T+11, all failed after one attempt; one of endpoint F.
     const events = Array.from({ length: 13 }, (_, i) => ({
       id: `e${i}`,
@@ -156,6 +157,31 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
     assert.equal((await one.getDelivery("A", "d01"))?.state, "failed", "before the window");
     assert.equal(await one.leaseRecovery(T + 99_999, T + 100_000), undefined, "a finished job is not leased");
     assert.equal(await two.getRecovery("B", "r1"), undefined, "another app's");
+  });
+
+  it("stops a job whose endpoint was deleted, making nothing pending that no one would send", async () => {
+    // G's one failed delivery, then G deleted while its recovery runs.
+    const event = { id: "g0", appId: "A", type: "user:block", payload: "{}", createdAt: T };
+    await one.publish({
+      appId: "A",
+      events: [event],
+      deliveries: [{ id: "dg0", appId: "A", eventId: "g0", endpointId: "G", body: "{}", maxAttempts: 1, createdAt: T }],
+    });
+    await one.cancelDeliveries(["dg0"], "cancelled: test", T + 1);
+    await one.createRecovery({ ...job("rg", T, T + 1), endpointId: "G" });
+    assert.equal(await two.deleteEndpoint("A", "G", T + 2), true);
+    const stepped = await two.stepRecovery("rg", {
+      limit: 10,
+      extraAttempts: 3,
+      maxManualRetries: 10,
+      now: T + 3,
+      leaseUntil: T + 9000,
+    });
+    assert.deepEqual(
+      [stepped?.status, stepped?.error, stepped?.recovered, stepped?.finishedAt],
+      ["failed", "The endpoint has been deleted.", 0, T + 3],
+    );
+    assert.equal((await one.getDelivery("A", "dg0"))?.state, "failed", "not made pending");
   });
 
   it("ends a job as failed, saying why", async () => {

@@ -3,7 +3,7 @@
 // one recover call brings every one of them, each webhook id once.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
+import { call, eventually, QUICK_DEAD_LETTERS, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
 
 const EVENTS = 1000;
@@ -16,12 +16,7 @@ describe("recover failed deliveries of an endpoint", () => {
   let up = false;
   before(async () => {
     // Dead letters are the point here: no breaker may hold the failing deliveries back as pending.
-    h = await startHerald({
-      retryDelayScale: 0.01,
-      autoDisableFailures: 0,
-      autoDisableAfterMs: 0,
-      endpointBreakerFailures: 1_000_000,
-    });
+    h = await startHerald(QUICK_DEAD_LETTERS);
     // Down (503) until told otherwise.
     receiver = await Receiver.start(() => (up ? 200 : 503));
     app = await h.createApp();

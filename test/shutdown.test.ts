@@ -154,3 +154,49 @@ describe("stopping Herald started through npm", { skip: TEST_STORE === "postgres
     await stopsCleanly(["npx", "--yes", "herald", "serve"], "SIGINT", "group");
   });
 });
+
+describe("stopping the receiver kit's notifier started through npm", { skip: TEST_STORE === "postgres" }, () => {
+  it("SIGTERM to the npm process of `npx herald-receiver notifier`: the port closes, no process is left", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "herald-notifier-shutdown-"));
+    const port = Number(new URL(await refusingUrl()).port);
+    let output = "";
+    const npm = spawn("npx", ["--yes", "herald-receiver", "notifier", "--port", String(port)], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        HERALD_RECEIVER_SECRETS: "notifier-shutdown-secret",
+        HERALD_RECEIVER_INBOX: `sqlite:${join(dir, "inbox.db")}`,
+        // One channel is required; nothing is sent here.
+        HERALD_RECEIVER_SMS_ACCOUNT_SID: "AC-shutdown",
+        HERALD_RECEIVER_SMS_AUTH_TOKEN: "token",
+        HERALD_RECEIVER_SMS_FROM: "+15550000000",
+        HERALD_RECEIVER_SMS_BASE_URL: await refusingUrl(),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    npm.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    npm.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    let tree: number[] = [];
+    try {
+      await eventually(async () => {
+        if (npm.exitCode !== null) throw new Error(`npx exited with ${npm.exitCode}`);
+        return (await listening(port)) ? true : undefined;
+      }, 60_000).catch((error) => {
+        throw new Error(`the notifier did not start: ${error}\n${output}`);
+      });
+      tree = [npm.pid!, ...descendants(npm.pid!)];
+      assert.ok(tree.length >= 2, "npm and the notifier at least");
+      process.kill(npm.pid!, "SIGTERM");
+      await eventually(() => (tree.every((pid) => !alive(pid)) ? true : undefined), 8000).catch(() => {
+        throw new Error(`processes still running after SIGTERM: ${tree.filter(alive)}\n${output}`);
+      });
+      assert.equal(await listening(port), false, "nothing listens on the port");
+    } finally {
+      // Only the processes this test started, by PID.
+      for (const pid of tree.length > 0 ? tree : [npm.pid!, ...descendants(npm.pid!)]) {
+        if (alive(pid)) process.kill(pid, "SIGKILL");
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -20,6 +20,7 @@ import type {
 } from "../src/storage/records.js";
 import type { Store } from "../src/storage/store.js";
 import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
+import { endpointRecord as bareEndpoint } from "./helpers/store.js";
 
 /** A store on a database of its own, plus what a test needs to look past the interface. */
 interface StoreUnderTest {
@@ -107,25 +108,8 @@ const tokenRecord = (appId: string, tokenHash: string, overrides: Partial<ApiTok
 
 const masterOf = (appId: string, createdAt = T) => tokenRecord(appId, `master-${appId}`, { kind: "master", createdAt });
 
-const endpointRecord = (appId: string, id: string, overrides: Partial<Endpoint> = {}): Endpoint => ({
-  id,
-  appId,
-  vocabulary: "sendbird",
-  profile: "sendbird",
-  url: `https://example.test/${id}`,
-  description: "",
-  enabled: true,
-  disabledReason: null,
-  retryPolicy: "profile",
-  rateLimit: null,
-  maxConcurrency: null,
-  eventTypes: ["*"],
-  headers: {},
-  options: {},
-  createdAt: T,
-  updatedAt: T,
-  ...overrides,
-});
+const endpointRecord = (appId: string, id: string, overrides: Partial<Endpoint> = {}): Endpoint =>
+  bareEndpoint(appId, id, { createdAt: T, updatedAt: T, ...overrides });
 
 const keyRecord = (appId: string, endpointId: string, id: string, overrides: Partial<SigningKey> = {}): SigningKey => ({
   id,
@@ -693,6 +677,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(pendingBefore?.updatedAt, T + 600);
         assert.equal(pendingBefore?.attempts, 0);
         assert.equal(pendingBefore?.nextAttemptAt, null);
+        assert.equal(pendingBefore?.endedReason, "endpoint deleted");
         assert.equal((await store.getDelivery("A", "e1-E1"))?.state, "succeeded", "finished ones keep their state");
         const failed = await store.getDelivery("A", "e2-E1");
         assert.equal(failed?.state, "failed");
@@ -709,6 +694,26 @@ export function storeContract(name: string, factory: StoreFactory): void {
 
         assert.equal(await store.deleteEndpoint("A", "E1", T + 700), false, "already gone");
         assert.equal(await store.deleteEndpoint("A", "nope", T + 700), false);
+      });
+
+      it("endOrphanedDeliveries ends what a race left pending for a deleted endpoint, and nothing else", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E1"));
+        await store.saveEndpoint(endpointRecord("A", "E2"));
+        assert.equal(await store.deleteEndpoint("A", "E1", T + 10), true);
+        // A publish that read the endpoint before its delete commits after it.
+        await publishEvents("A", [{ id: "late" }], ["E1", "E2"]);
+        assert.equal((await store.getDelivery("A", "late-E1"))?.state, "pending");
+        assert.equal(await store.endOrphanedDeliveries("E2", "endpoint deleted", T + 20), 0, "E2 exists");
+        assert.equal((await store.getDelivery("A", "late-E2"))?.state, "pending");
+        assert.equal(await store.endOrphanedDeliveries("E1", "endpoint deleted", T + 20), 1);
+        const ended = await store.getDelivery("A", "late-E1");
+        assert.deepEqual([ended?.state, ended?.endedReason, ended?.updatedAt], ["failed", "endpoint deleted", T + 20]);
+        assert.deepEqual(
+          (await store.endpointsWithPending()).map((e) => e.endpointId),
+          ["E2"],
+        );
+        assert.equal(await store.endOrphanedDeliveries("E1", "endpoint deleted", T + 30), 0, "once");
       });
     });
 
@@ -856,7 +861,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(cancelled?.updatedAt, T + 20);
         assert.equal(cancelled?.endedReason, "cancelled: test", "the first reason stands");
         // A resend makes it pending again, and it no longer reads as cancelled.
-        await store.retryDelivery("A", "d1", 3, T + 40);
+        await store.retryDelivery("A", "d1", 3, T + 40, 10);
         assert.equal((await store.getDelivery("A", "d1"))?.endedReason, null);
         await store.cancelDeliveries(["d1"], "cancelled: test", T + 20);
         assert.deepEqual((await store.queueStats()).pendingByProfile, [{ profile: "sendbird", count: 2 }]);
@@ -1247,7 +1252,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await store.recordAttempts([attemptRecord("e1-E", 2, "pending", { startedAt: T + 50, nextAttemptAt: T })]);
         assert.equal((await store.claimDue("E", 1, T, T + 10))[0]?.firstAttemptAt, T + 7, "the first, not the latest");
         await store.recordAttempts([attemptRecord("e1-E", 3, "failed", { startedAt: T + 90 })]);
-        await store.retryDelivery("A", "e1-E", 3, T + 100);
+        await store.retryDelivery("A", "e1-E", 3, T + 100, 10);
         assert.equal(
           (await store.claimDue("E", 1, T + 100, T + 200))[0]?.firstAttemptAt,
           null,
@@ -1654,11 +1659,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(dead?.state, "failed");
         assert.equal(dead?.attempts, 3);
 
-        assert.equal(await store.retryDelivery("B", "dead-E", 3, T + 9000), undefined, "another app's");
+        assert.equal(await store.retryDelivery("B", "dead-E", 3, T + 9000, 10), undefined, "another app's");
         assert.deepEqual(await store.getDelivery("A", "dead-E"), dead, "and unchanged");
-        assert.equal(await store.retryDelivery("A", "nope", 3, T + 9000), undefined);
+        assert.equal(await store.retryDelivery("A", "nope", 3, T + 9000, 10), undefined);
 
-        const retried = await store.retryDelivery("A", "dead-E", 3, T + 9000);
+        const retried = await store.retryDelivery("A", "dead-E", 3, T + 9000, 10);
         assert.deepEqual(retried, {
           ...dead!,
           state: "pending",
@@ -1677,14 +1682,42 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await store.recordAttempts([attemptRecord("dead-E", 4, "succeeded")]);
         assert.equal((await store.getDelivery("A", "dead-E"))?.state, "succeeded");
 
-        const sent = await store.retryDelivery("A", "ok-E", 3, T + 9500);
+        const sent = await store.retryDelivery("A", "ok-E", 3, T + 9500, 10);
         assert.equal(sent?.state, "pending", "a delivered one can be sent again too");
         assert.equal(sent?.maxAttempts, 4);
         assert.equal(sent?.nextAttemptAt, T + 9500);
 
         const busy = await store.getDelivery("A", "busy-E");
         assert.equal(busy?.nextAttemptAt, T + 50_000, "leased");
-        assert.deepEqual(await store.retryDelivery("A", "busy-E", 3, T + 100), busy, "a pending one is left alone");
+        assert.equal(
+          await store.retryDelivery("A", "busy-E", 3, T + 100, 10),
+          undefined,
+          "a pending one is left alone",
+        );
+        assert.deepEqual(await store.getDelivery("A", "busy-E"), busy);
+      });
+
+      it("refuses past the manual resend cap, and once the endpoint is deleted, changing nothing", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "E"));
+        await publishEvents("A", [{ id: "one" }, { id: "two" }], ["E"]);
+        await store.claimDue("E", 10, T, T + 50_000);
+        await store.recordAttempts([attemptRecord("one-E", 1, "failed"), attemptRecord("two-E", 1, "failed")]);
+        assert.equal((await store.retryDelivery("A", "one-E", 3, T + 100, 1))?.manualRetries, 1);
+        await store.claimDue("E", 10, T + 100, T + 50_000);
+        await store.recordAttempts([attemptRecord("one-E", 2, "failed")]);
+        const capped = await store.getDelivery("A", "one-E");
+        assert.equal(
+          await store.retryDelivery("A", "one-E", 3, T + 200, 1),
+          undefined,
+          "resent once, the most allowed",
+        );
+        assert.deepEqual(await store.getDelivery("A", "one-E"), capped);
+
+        const failed = await store.getDelivery("A", "two-E");
+        assert.equal(await store.deleteEndpoint("A", "E", T + 300), true);
+        assert.equal(await store.retryDelivery("A", "two-E", 3, T + 400, 10), undefined, "its endpoint is gone");
+        assert.deepEqual(await store.getDelivery("A", "two-E"), failed, "still failed: nothing would send it");
       });
     });
   });

@@ -280,4 +280,22 @@ describe("Stream's /app settings API, driven by the real stream-chat server clie
     assert.equal(mixed.code, 43);
     assert.equal(((await client.getAppSettings()) as any).app.webhook_url, "http://127.0.0.1:9/mine");
   });
+
+  it("six updates at once end with one of them whole: hooks left out are removed, none doubled", async () => {
+    const hooksOf = (request: number) =>
+      Array.from({ length: 20 }, (_, n) => ({
+        hook_type: "webhook" as const,
+        enabled: true,
+        event_types: ["message.new"],
+        webhook_url: `http://127.0.0.1:9/r${request}/h${n}`,
+      }));
+    await Promise.all(Array.from({ length: 6 }, (_, r) => client.updateAppSettings({ event_hooks: hooksOf(r) })));
+    const hooks = ((await client.getAppSettings()) as any).app.event_hooks as { webhook_url: string }[];
+    assert.equal(hooks.length, 20, "one request's hooks, not a mix of several");
+    const requests = new Set(hooks.map((hook) => /\/r(\d)\//.exec(hook.webhook_url)?.[1]));
+    assert.equal(requests.size, 1, [...requests].join(","));
+    const endpoints = await call(h.url, "GET", "/v1/endpoints?limit=100", { token: app.token });
+    const streamHooks = (endpoints.body.endpoints as { url: string }[]).filter((e) => e.url.includes("/h"));
+    assert.equal(streamHooks.length, 20, "as many endpoints as hooks");
+  });
 });

@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
 import { policyOf } from "../delivery/retry.js";
 import { findWireFormat } from "../profiles/registry.js";
-import type { DeliveryState } from "../storage/records.js";
+import type { DeliveryState, DeliveryView } from "../storage/records.js";
 import { appOf } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { budgetedPage, decodeCursor, parseLimit } from "./pagination.js";
@@ -103,27 +103,44 @@ export const deliveriesRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx)
     },
     async (request, reply) => {
       const tenant = appOf(request);
+      const { maxManualRetries } = ctx.config;
       const current = await ctx.store.getDelivery(tenant.id, request.params.id);
-      if (!current) throw new HeraldError("not_found", `No delivery "${request.params.id}".`);
-      if (current.state === "pending") {
-        throw new HeraldError(
-          "conflict",
-          "The delivery is still pending; it can be retried once it has succeeded or failed.",
-        );
-      }
-      if (current.manualRetries >= ctx.config.maxManualRetries) {
-        throw new HeraldError(
-          "limit_exceeded",
-          `The delivery has been resent by hand ${current.manualRetries} times, the most allowed (HERALD_MAX_MANUAL_RETRIES is ${ctx.config.maxManualRetries}).`,
-        );
-      }
+      refuseResend(request.params.id, current, maxManualRetries);
       const endpoint = await ctx.endpoints.get(current.endpointId);
       const wire = endpoint && findWireFormat(endpoint.profile);
-      if (!wire) throw new HeraldError("conflict", "The delivery's endpoint has been deleted.");
+      if (!wire) throw new HeraldError("conflict", ENDPOINT_GONE);
       const attempts = policyOf(wire.policy, endpoint).maxAttempts;
-      const retried = await ctx.store.retryDelivery(tenant.id, current.id, attempts, Date.now());
+      const retried = await ctx.store.retryDelivery(tenant.id, current.id, attempts, Date.now(), maxManualRetries);
+      if (!retried) {
+        // Another request got there first (a resend, a delete of the endpoint): say which, as read now.
+        refuseResend(request.params.id, await ctx.store.getDelivery(tenant.id, current.id), maxManualRetries);
+        throw new HeraldError("conflict", ENDPOINT_GONE);
+      }
       ctx.onRetry(current.endpointId);
-      return reply.status(202).send(deliveryJson(retried ?? current));
+      return reply.status(202).send(deliveryJson(retried));
     },
   );
 };
+
+const ENDPOINT_GONE = "The delivery's endpoint has been deleted.";
+
+/** Throws why a delivery cannot be resent now, if it cannot: missing, still pending, or resent too often. */
+function refuseResend(
+  id: string,
+  delivery: DeliveryView | undefined,
+  maxManualRetries: number,
+): asserts delivery is DeliveryView {
+  if (!delivery) throw new HeraldError("not_found", `No delivery "${id}".`);
+  if (delivery.state === "pending") {
+    throw new HeraldError(
+      "conflict",
+      "The delivery is still pending; it can be retried once it has succeeded or failed.",
+    );
+  }
+  if (delivery.manualRetries >= maxManualRetries) {
+    throw new HeraldError(
+      "limit_exceeded",
+      `The delivery has been resent by hand ${delivery.manualRetries} times, the most allowed (HERALD_MAX_MANUAL_RETRIES is ${maxManualRetries}).`,
+    );
+  }
+}

@@ -70,7 +70,11 @@ function checkHeaders(headers: Record<string, string>, wire: WireFormat): Record
       throw new HeraldError("invalid_value", `"${name}" is set by Herald and cannot be overridden.`, { parameter });
     }
     if (!HEADER_VALUE.test(value)) {
-      throw new HeraldError("invalid_value", `The value of "${name}" has control characters.`, { parameter });
+      throw new HeraldError(
+        "invalid_value",
+        `The value of "${name}" has a control character or one past U+00FF (header values are bytes: tabs, spaces and visible characters only).`,
+        { parameter },
+      );
     }
     checked[name.toLowerCase()] = value;
   }
@@ -284,15 +288,19 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       },
     },
     async (request) => {
-      const current = await endpointOf(appOf(request).id, request.params.id);
-      refuseListenUrlChange(current, request.body);
-      const next = applyFields(current, request.body, findWireFormat(current.profile)!, ctx.transport);
-      if (next.enabled && next.url === "") {
-        throw new HeraldError("missing_parameter", '"url" is required to enable an endpoint.', { parameter: "url" });
-      }
-      next.updatedAt = Date.now();
-      await ctx.endpoints.save(next);
-      return view(next);
+      const appId = appOf(request).id;
+      // Applied to the endpoint as stored when the write happens: two PATCHes at once both count.
+      const saved = await ctx.endpoints.change(request.params.id, (current) => {
+        if (current?.appId !== appId) return undefined;
+        refuseListenUrlChange(current, request.body);
+        const next = applyFields(current, request.body, findWireFormat(current.profile)!, ctx.transport);
+        if (next.enabled && next.url === "") {
+          throw new HeraldError("missing_parameter", '"url" is required to enable an endpoint.', { parameter: "url" });
+        }
+        return { ...next, updatedAt: Date.now() };
+      });
+      if (!saved) throw new HeraldError("not_found", `No endpoint "${request.params.id}".`);
+      return view(saved);
     },
   );
 

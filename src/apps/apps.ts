@@ -79,15 +79,14 @@ export class Apps {
     appId: string,
     scopes: readonly Scope[] = ALL_SCOPES,
   ): Promise<{ token: string; record: ApiTokenRecord }> {
-    if ((await this.store.countApiTokens(appId, "secondary")) >= this.options.maxApiTokens) {
+    const token = newApiToken();
+    const record = tokenRecord(token, appId, "secondary", scopes, Date.now());
+    if (!(await this.store.addApiToken(record, this.options.maxApiTokens))) {
       throw new HeraldError(
         "limit_exceeded",
         `An app may have at most ${this.options.maxApiTokens} secondary API tokens; revoke one first.`,
       );
     }
-    const token = newApiToken();
-    const record = tokenRecord(token, appId, "secondary", scopes, Date.now());
-    await this.store.addApiToken(record);
     return { token, record };
   }
 
@@ -96,17 +95,14 @@ export class Apps {
    * keep authenticating (and their receivers keep verifying old deliveries) until revoked.
    */
   async createApiKey(appId: string): Promise<ApiKey> {
-    const keys = await this.store.listApiKeys(appId);
-    if (keys.length >= this.options.maxApiTokens) {
+    const made: ApiKey = { apiKey: newStreamApiKey(), appId, secret: newStreamApiSecret(), createdAt: Date.now() };
+    const key = await this.store.addApiKey(made, this.options.maxApiTokens);
+    if (!key) {
       throw new HeraldError(
         "limit_exceeded",
         `An app may have at most ${this.options.maxApiTokens} API keys; revoke one first.`,
       );
     }
-    // Strictly after the newest, so "newest signs" holds even for two keys made in one millisecond.
-    const createdAt = Math.max(Date.now(), (keys[0]?.createdAt ?? 0) + 1);
-    const key: ApiKey = { apiKey: newStreamApiKey(), appId, secret: newStreamApiSecret(), createdAt };
-    await this.store.addApiKey(key);
     this.onChange(appId);
     return key;
   }

@@ -107,6 +107,21 @@ export class EndpointDirectory {
     for (const listener of this.#saveListeners) listener(before, endpoint);
   }
 
+  /**
+   * Changes an endpoint as `change` makes it from what is stored now, concurrent changes one after
+   * the other (see `Store.changeEndpoint`). Returns the endpoint saved, or undefined (nothing written).
+   */
+  async change(
+    endpointId: string,
+    change: (current: Endpoint | undefined) => Endpoint | undefined,
+  ): Promise<Endpoint | undefined> {
+    const { before, after } = await this.store.changeEndpoint(endpointId, change);
+    if (!after) return undefined;
+    this.forgetEndpoint(after.appId, after.id);
+    for (const listener of this.#saveListeners) listener(before, after);
+    return after;
+  }
+
   /** Saves a new endpoint with its first signing keys in one transaction: nothing ever reads it keyless. */
   async create(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
     await this.store.createEndpoint(endpoint, keys);

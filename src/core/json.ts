@@ -115,17 +115,45 @@ export function parseJson(body: Buffer | string, { payload = true }: { payload?:
     throw new HeraldError("malformed_json", "The request body is empty; a JSON object was expected.");
   }
   const { exactNumbers } = inspect(body);
+  let value: unknown;
   try {
-    if (!exactNumbers) return secureJson.parse(body, undefined, PROTO_POISONING);
-    const value = parseLossless(body, undefined, {
-      parseNumber: payload ? exactOrNumber : wholeOrExact,
-      // As JSON.parse does: the last of a repeated key wins.
-      onDuplicateKey: ({ newValue }) => newValue,
-    });
-    return secureJson.scan(value as object, PROTO_POISONING);
+    if (!exactNumbers) value = secureJson.parse(body, undefined, PROTO_POISONING);
+    else {
+      const lossless = parseLossless(body, undefined, {
+        parseNumber: payload ? exactOrNumber : wholeOrExact,
+        // As JSON.parse does: the last of a repeated key wins.
+        onDuplicateKey: ({ newValue }) => newValue,
+      });
+      value = secureJson.scan(lossless as object, PROTO_POISONING);
+    }
   } catch (error) {
     throw new HeraldError("malformed_json", `The request body is not valid JSON: ${(error as Error).message}`);
   }
+  // Settings are stored as text, where such a string would change (a payload keeps its escape).
+  const broken = payload ? undefined : loneSurrogateAt(value, "");
+  if (broken !== undefined) {
+    throw new HeraldError(
+      "malformed_json",
+      `"${broken}" holds half of a UTF-16 surrogate pair (an unpaired \\ud800-\\udfff escape), which no text encoding keeps.`,
+    );
+  }
+  return value;
+}
+
+/** Half of a UTF-16 pair: only a `\ud800`-style escape writes one, and it has no UTF-8 form. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Where in a parsed document a key or string holds a lone surrogate (`url`, `headers.x`), if anywhere. */
+function loneSurrogateAt(value: unknown, path: string): string | undefined {
+  if (typeof value === "string") return LONE_SURROGATE.test(value) ? path || "(the body)" : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const at = path === "" ? key : `${path}.${key}`;
+    if (LONE_SURROGATE.test(key)) return at;
+    const found = loneSurrogateAt(child, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** `JSON.stringify`, except that {@link ExactNumber}s are written as their own text. */

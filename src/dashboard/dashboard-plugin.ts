@@ -96,7 +96,8 @@ export async function registerDashboard(app: FastifyInstance, root = DASHBOARD_A
   // Hashed assets are files; any other path is a page of the single-page app.
   app.get("/dashboard/*", async (request, reply) => {
     const path = (request.params as { "*": string })["*"];
-    if (isProbe(path)) return notFound(reply);
+    // A precompressed copy is sent for its file when the client accepts it, never as a file of its own.
+    if (isProbe(path) || /\.(br|gz)$/.test(path)) return notFound(reply);
     if (path.startsWith("assets/") || /\.[a-z0-9]+$/i.test(path)) {
       // Checked here so that a missing file gets the same answer as a probe, not the router's.
       if (!(await isFile(join(root, path)))) return notFound(reply);

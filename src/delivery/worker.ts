@@ -7,7 +7,7 @@ import type { Metrics } from "../core/metrics.js";
 import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile.js";
 import { findWireFormat } from "../profiles/registry.js";
 import type { AttemptRecord, ClaimedDelivery, Endpoint, EndpointHealthChange } from "../storage/records.js";
-import type { Store } from "../storage/store.js";
+import { ENDPOINT_DELETED, type Store } from "../storage/store.js";
 import { nextState, policyOf, retryAfterMs } from "./retry.js";
 import { type OutboundTransport, redactHeaders, type TransportResult } from "./transport/index.js";
 
@@ -188,7 +188,9 @@ export class DeliveryWorker {
   /** New deliveries were committed for these endpoints: look now rather than at the next poll. */
   notify(endpointIds: Iterable<string>): void {
     for (const id of endpointIds) this.#lane(id).dueAt = 0;
-    this.#schedulePump();
+    // Once the caller's code is done, not at the loop's next turn: under load a turn holds 10 ms or
+    // more of other I/O, all of which a delivery committed now would wait for before its claim.
+    queueMicrotask(() => this.#pumpNow());
   }
 
   /** Something was committed somewhere, for endpoints we were not told: poll now. */
@@ -309,11 +311,17 @@ export class DeliveryWorker {
   #schedulePump(): void {
     if (this.#pumpQueued || !this.#running) return;
     this.#pumpQueued = true;
+    // At the next turn: what ends during this one (attempts, flushes) is claimed for in one pump.
     setImmediate(() => {
       this.#pumpQueued = false;
-      if (this.#pumping) this.#pumpAgain = true;
-      else this.#currentPump = this.#pump();
+      this.#pumpNow();
     });
+  }
+
+  #pumpNow(): void {
+    if (!this.#running) return;
+    if (this.#pumping) this.#pumpAgain = true;
+    else this.#currentPump = this.#pump();
   }
 
   /**
@@ -416,6 +424,7 @@ export class DeliveryWorker {
     if (!target) {
       lane.dueAt = Number.POSITIVE_INFINITY;
       this.#hold(lane, now);
+      await this.#endOrphans(lane.endpointId, now);
       return 0;
     }
     lane.target = target;
@@ -444,6 +453,18 @@ export class DeliveryWorker {
     else if (lane.breaker.openUntil > Date.now()) this.#pausedByBreaker(lane);
     else this.#startQueued(lane);
     return kept.length;
+  }
+
+  /**
+   * Pending deliveries of an endpoint that no longer exists (a publish, resend or recovery raced its
+   * deletion) would wait for ever: they end as the delete ended the others. Held ones of a disabled
+   * endpoint are not touched.
+   */
+  async #endOrphans(endpointId: string, now: number): Promise<void> {
+    if (await this.endpoints.get(endpointId)) return;
+    const ended = await this.store.endOrphanedDeliveries(endpointId, ENDPOINT_DELETED, now);
+    if (ended > 0)
+      this.logger.warn({ endpointId, deliveries: ended }, "pending deliveries of a deleted endpoint ended");
   }
 
   /**

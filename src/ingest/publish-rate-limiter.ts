@@ -51,7 +51,7 @@ export class PublishRateLimiter {
       this.onRefused();
       throw new HeraldError(
         "rate_limited",
-        `This app may publish ${rate} events per second; try again in ${retryAfterSeconds} s.`,
+        `This app may publish ${rate} ${rate === 1 ? "event" : "events"} per second; try again in ${retryAfterSeconds} s.`,
         { retryAfterSeconds },
       );
     }

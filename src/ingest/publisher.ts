@@ -5,6 +5,7 @@ import { filterMatches, MAX_TYPE_LENGTH, suggestTypes, type Vocabulary, vocabula
 import { HeraldError } from "../core/errors.js";
 import { newDeliveryId, newEventId } from "../core/ids.js";
 import { stringifyJson } from "../core/json.js";
+import { TurnsPerKey } from "../core/turns-per-key.js";
 import { policyOf } from "../delivery/retry.js";
 import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, IdempotencyRecord, NewDelivery, NewEvent } from "../storage/records.js";
@@ -73,31 +74,12 @@ function validateEvent(event: unknown, at: string): { vocabulary: Vocabulary; ty
 }
 
 /**
- * Runs tasks one at a time per key, in arrival order; tasks of different keys run side by side. An
- * app's concurrent publishes render in turn, so a flood of big batches holds the event loop for one
- * batch's slice at a time, not one per request in flight, and another app's event goes in between.
- */
-class TurnsPerKey {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const result = (this.#tails.get(key) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => {},
-      () => {},
-    );
-    this.#tails.set(key, tail);
-    // The last in line clears the key, so the map holds only apps publishing now.
-    void tail.then(() => this.#tails.get(key) === tail && this.#tails.delete(key));
-    return result;
-  }
-}
-
-/**
  * The one way events enter Herald (HTTP API, in-process API): validate every event, fan each out to
  * the endpoints that subscribe to it, and commit events and deliveries together before answering.
  */
 export class Publisher {
+  // An app's concurrent publishes render in turn, so a flood of big batches holds the event loop for
+  // one batch's slice at a time, not one per request in flight, and another app's event goes in between.
   readonly #renderTurns = new TurnsPerKey();
 
   constructor(

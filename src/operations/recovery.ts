@@ -2,7 +2,7 @@ import type { Logger } from "../core/logger.js";
 import { policyOf } from "../delivery/retry.js";
 import { findWireFormat } from "../profiles/registry.js";
 import type { Recovery } from "../storage/records.js";
-import type { Store } from "../storage/store.js";
+import { RECOVERY_ENDPOINT_DELETED, type Store } from "../storage/store.js";
 
 export interface RecoveryRunnerOptions {
   /** Deliveries made pending per transaction. */
@@ -82,7 +82,7 @@ export class RecoveryRunner {
     const endpoint = await this.store.getEndpoint(job.endpointId);
     const wire = endpoint && endpoint.appId === job.appId ? findWireFormat(endpoint.profile) : undefined;
     if (!endpoint || !wire) {
-      await this.store.failRecovery(job.id, "The endpoint has been deleted.", Date.now());
+      await this.store.failRecovery(job.id, RECOVERY_ENDPOINT_DELETED, Date.now());
       this.logger.warn({ recovery: job.id, endpoint: job.endpointId }, "recovery failed: endpoint deleted");
       return;
     }

@@ -29,6 +29,10 @@ import type {
   TokenKind,
 } from "./records.js";
 
+/** Why a delivery ended without being sent: its endpoint was deleted. */
+export const ENDPOINT_DELETED = "endpoint deleted";
+/** Why a recovery stopped: its endpoint was deleted. */
+export const RECOVERY_ENDPOINT_DELETED = "The endpoint has been deleted.";
 /** How long a write waits for a lock held elsewhere before failing (the API then answers 503). */
 export const LOCK_TIMEOUT_MS = 5000;
 
@@ -40,6 +44,12 @@ export const LOCK_TIMEOUT_MS = 5000;
 export interface Store {
   /** Brings the schema to the current version; safe when several processes start at once. */
   migrate(): Promise<void>;
+  /**
+   * Runs `work` while no other `exclusively` of the same key runs, for a read-then-write over several
+   * rows (Stream's hooks of an app) that must not interleave with another. PostgreSQL: in any process
+   * on the database; SQLite: in this store (one process serves a SQLite file's API).
+   */
+  exclusively<T>(key: string, work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
   /** Resolves when the database answers a trivial query; rejects when it cannot be reached. */
   ping(): Promise<void>;
@@ -60,7 +70,11 @@ export interface Store {
     signingKey: string,
     previousExpiresAt: number,
   ): Promise<boolean>;
-  addApiToken(token: ApiTokenRecord): Promise<void>;
+  /**
+   * Keeps a new token; with `limit`, only while the app has fewer tokens of its kind (false, nothing
+   * written, otherwise), counted and inserted while no other limited insert of the app runs.
+   */
+  addApiToken(token: ApiTokenRecord, limit?: number): Promise<boolean>;
   /** The unexpired token with this hash, and its app. */
   findToken(tokenHash: string, now: number): Promise<{ app: App; token: ApiTokenRecord } | undefined>;
   /** An app's unexpired tokens, oldest first. */
@@ -69,7 +83,12 @@ export interface Store {
   /** Revokes a secondary token; a master token is only ever replaced by rotation. */
   deleteApiToken(appId: string, tokenHash: string): Promise<boolean>;
 
-  addApiKey(key: ApiKey): Promise<void>;
+  /**
+   * Keeps a new API key, made newer than the app's newest (`createdAt` moved past it if need be, so
+   * the newest signs even for two keys of one millisecond), and returns it as kept; with `limit`,
+   * only while the app has fewer keys (undefined, nothing written, otherwise). One at a time per app.
+   */
+  addApiKey(key: ApiKey, limit?: number): Promise<ApiKey | undefined>;
   /** An app's API keys, newest first: the first signs. */
   listApiKeys(appId: string): Promise<ApiKey[]>;
   /** The key with this name, and its app. */
@@ -84,6 +103,16 @@ export interface Store {
   getEndpoint(endpointId: string): Promise<Endpoint | undefined>;
   /** Inserts or updates an endpoint (never moving it to another app). */
   saveEndpoint(endpoint: Endpoint): Promise<void>;
+  /**
+   * Reads an endpoint and saves what `change` makes of it (as `saveEndpoint`), in one transaction
+   * holding its row: concurrent changes apply one after the other, none lost, and none brings back
+   * an endpoint deleted meanwhile. `change` gets undefined when there is none, returns undefined to
+   * write nothing, and may throw (nothing written). Returns the endpoint before and after.
+   */
+  changeEndpoint(
+    endpointId: string,
+    change: (current: Endpoint | undefined) => Endpoint | undefined,
+  ): Promise<{ before: Endpoint | undefined; after: Endpoint | undefined }>;
   /**
    * Inserts a new endpoint with its first signing keys in one transaction: no reader ever sees it
    * without them. Writes nothing when either insert fails (an id that exists already, say).
@@ -158,6 +187,11 @@ export interface Store {
    * subscribes to their type, say). Deliveries no longer pending are left as they are.
    */
   cancelDeliveries(deliveryIds: string[], reason: string, now: number): Promise<void>;
+  /**
+   * Ends as failed (with `reason`) the pending deliveries of an endpoint that no longer exists:
+   * a publish, resend or recovery that raced its deletion. Nothing, should the endpoint exist.
+   */
+  endOrphanedDeliveries(endpointId: string, reason: string, now: number): Promise<number>;
   /** Pending deliveries per wire format and the oldest due time, for `/metrics`. */
   queueStats(): Promise<QueueStats>;
   /**
@@ -191,14 +225,17 @@ export interface Store {
    */
   listDeliveryOutcomes(appId: string, query: OutcomeQuery): Promise<DeliveryOutcome[]>;
   /**
-   * Makes a finished delivery due now with a fresh attempt budget, counting one more manual resend;
-   * undefined if there is no such delivery.
+   * Makes a finished delivery due now with a fresh attempt budget, counting one more manual resend.
+   * Undefined, and nothing changed, unless it was: no such delivery of the app, still pending,
+   * resent by hand `maxManualRetries` times already, or its endpoint deleted (checked in the same
+   * transaction, so a concurrent delete either comes first or ends the resent delivery).
    */
   retryDelivery(
     appId: string,
     deliveryId: string,
     extraAttempts: number,
     now: number,
+    maxManualRetries: number,
   ): Promise<DeliveryView | undefined>;
   /**
    * Keeps a new recovery job (status running, nothing recovered yet), unless a recovery of the same

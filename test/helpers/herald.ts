@@ -128,6 +128,14 @@ export interface TestHerald {
 /** What tests open in the SSRF guard (`HERALD_ALLOW_NETWORKS`): loopback, where their receivers listen. */
 export const LOOPBACK_ALLOWED = ["127.0.0.0/8", "::1"];
 
+/** Failures become dead letters within a second; no breaker or auto-disable holds them back as pending. */
+export const QUICK_DEAD_LETTERS = {
+  retryDelayScale: 0.01,
+  autoDisableFailures: 0,
+  autoDisableAfterMs: 0,
+  endpointBreakerFailures: 1_000_000,
+};
+
 /** A real Herald on a fresh database of the store under test, listening on a free loopback port. */
 export async function startHerald(options: HeraldOptions = {}): Promise<TestHerald> {
   const database = testDatabase();

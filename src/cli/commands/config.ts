@@ -11,6 +11,15 @@ import { say } from "../shared.js";
 const CLIENT_VARIABLES = ["HERALD_URL", "HERALD_API_TOKEN", "HERALD_APP_ID"];
 const SECRET_VARIABLES = new Set(["HERALD_ADMIN_TOKEN", "HERALD_API_TOKEN", "HERALD_METRICS_TOKEN"]);
 
+/** A URL with its password masked (`postgres://herald:***@db/herald`); anything else as it is. */
+function withoutPassword(value: string): string {
+  if (!URL.canParse(value)) return value;
+  const url = new URL(value);
+  if (url.password === "") return value;
+  url.password = "***";
+  return url.href;
+}
+
 export function registerConfigCommand(program: Command): void {
   program
     .command("config")
@@ -26,7 +35,8 @@ export function registerConfigCommand(program: Command): void {
         const raw = env[name];
         const fromEnv = raw !== undefined && raw !== "";
         // Secrets are never printed, in either form: only whether one is set.
-        const shown = SECRET_VARIABLES.has(name) ? (fromEnv ? "(set)" : "") : value;
+        // A password inside a URL (the database's) is masked the same way.
+        const shown = SECRET_VARIABLES.has(name) ? (fromEnv ? "(set)" : "") : withoutPassword(value);
         lines.push(`${name}=${shown}${fromEnv ? "  # from the environment" : ""}`);
         settings[name] = { value: shown, from_environment: fromEnv };
       };

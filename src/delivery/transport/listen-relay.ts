@@ -266,7 +266,9 @@ export class ListenRelay {
     }
     const body = report.body === null ? null : Buffer.from(report.body);
     const truncated = body !== null && body.length > this.options.captureBytes;
-    const redirect = statusCode >= 300 && statusCode < 400 && report.headers.location !== undefined;
+    // Names as the reporting client wrote them: any case.
+    const location = Object.entries(report.headers).find(([name]) => name.toLowerCase() === "location")?.[1];
+    const redirect = statusCode >= 300 && statusCode < 400 && location !== undefined;
     return {
       statusCode,
       responseHeaders: report.headers,
@@ -274,7 +276,7 @@ export class ListenRelay {
       truncated,
       durationMs,
       errorClass: redirect ? "redirect" : statusCode < 200 || statusCode >= 300 ? "status" : null,
-      error: redirect ? `redirect to ${report.headers.location} not followed` : null,
+      error: redirect ? `redirect to ${location} not followed` : null,
     };
   }
 }

@@ -50,9 +50,10 @@ export const sendbirdCallsApi: FastifyPluginAsync<ApiContext> = async (app, ctx)
 
   app.put<Route>("/:application_id/settings/webhook", { config: { access: "manage" } }, async (request) => {
     const tenant = tenantFor(request);
-    const current = await ctx.store.getEndpoint(sendbirdEndpointId(CALLS, tenant.id));
-    const next = applySettingsUpdate(current, request.body, CALLS, tenant.id, Date.now(), ctx.transport);
-    await ctx.endpoints.save(next);
+    // Applied to the settings as stored when the write happens: two updates at once both count.
+    const next = await ctx.endpoints.change(sendbirdEndpointId(CALLS, tenant.id), (current) =>
+      applySettingsUpdate(current, request.body, CALLS, tenant.id, Date.now(), ctx.transport),
+    );
     return settingsView(next, CALLS, false);
   });
 };

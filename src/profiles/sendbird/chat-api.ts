@@ -39,9 +39,10 @@ export const sendbirdChatApi: FastifyPluginAsync<ApiContext> = async (app, ctx) 
 
   app.put("/settings/webhook", { config: { access: "manage" } }, async (request) => {
     const tenant = appOf(request);
-    const current = await ctx.store.getEndpoint(sendbirdEndpointId(CHAT, tenant.id));
-    const next = applySettingsUpdate(current, request.body, CHAT, tenant.id, Date.now(), ctx.transport);
-    await ctx.endpoints.save(next);
+    // Applied to the settings as stored when the write happens: two updates at once both count.
+    const next = await ctx.endpoints.change(sendbirdEndpointId(CHAT, tenant.id), (current) =>
+      applySettingsUpdate(current, request.body, CHAT, tenant.id, Date.now(), ctx.transport),
+    );
     return settingsView(next, CHAT, false);
   });
 

@@ -43,18 +43,21 @@ export const streamAppApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
 
   app.patch("/app", { config: { access: "manage", streamOperation: "UpdateApp" } }, async (request) => {
     const tenant = appOf(request);
-    const now = Date.now();
-    const state = await stateOf(tenant.id);
-    const changes = applyAppUpdate(request.body, state, tenant.id, now, ctx.transport);
-    if (changes.compression !== undefined) {
-      const next = { ...state.settings, enable_hook_payload_compression: changes.compression };
-      await ctx.store.saveAppSettings(tenant.id, STREAM_SETTINGS, next, now);
-    }
-    for (const endpoint of changes.save) await ctx.endpoints.save(endpoint);
-    for (const endpoint of changes.remove) {
-      await ctx.store.deleteEndpoint(tenant.id, endpoint.id, now);
-      ctx.endpoints.forgetEndpoint(tenant.id, endpoint.id);
-    }
+    // The hooks are read, compared and written as a whole: two updates at once would each add theirs.
+    await ctx.store.exclusively(`stream-app:${tenant.id}`, async () => {
+      const now = Date.now();
+      const state = await stateOf(tenant.id);
+      const changes = applyAppUpdate(request.body, state, tenant.id, now, ctx.transport);
+      if (changes.compression !== undefined) {
+        const next = { ...state.settings, enable_hook_payload_compression: changes.compression };
+        await ctx.store.saveAppSettings(tenant.id, STREAM_SETTINGS, next, now);
+      }
+      for (const endpoint of changes.save) await ctx.endpoints.save(endpoint);
+      for (const endpoint of changes.remove) {
+        await ctx.store.deleteEndpoint(tenant.id, endpoint.id, now);
+        ctx.endpoints.forgetEndpoint(tenant.id, endpoint.id);
+      }
+    });
     return { duration: streamDuration(request) };
   });
 

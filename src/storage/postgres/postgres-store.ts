@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import { sampleQueueSql } from "../queue-samples.js";
@@ -51,7 +52,7 @@ import {
   toSigningKey,
   toToken,
 } from "../rows.js";
-import type { Store } from "../store.js";
+import { ENDPOINT_DELETED, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
 
 const CHANNEL = "herald_deliveries";
 
@@ -81,7 +82,23 @@ const INSERT_ENDPOINT = `
     options, created_at, updated_at, disabled_reason, retry_policy, rate_limit, max_concurrency)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
 
-/** The parameters of `INSERT_ENDPOINT`, in order. */
+/** Held until commit: an app's limited credential inserts (count, then insert) run one at a time. */
+const lockCredentialsOf = (client: pg.PoolClient, appId: string) =>
+  client.query("SELECT pg_advisory_xact_lock(hashtext('herald_credentials:' || $1))", [appId]);
+
+/** Inserts or updates an endpoint, never moving it to another app; re-enabling clears its failure streak. */
+const SAVE_ENDPOINT = `${INSERT_ENDPOINT}
+  ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
+    enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
+    options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
+    retry_policy = excluded.retry_policy, rate_limit = excluded.rate_limit,
+    max_concurrency = excluded.max_concurrency,
+    failing_since = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN NULL ELSE endpoints.failing_since END,
+    failed_deliveries = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN 0
+      ELSE endpoints.failed_deliveries END
+  WHERE endpoints.app_id = excluded.app_id`;
+
+/** The parameters of `INSERT_ENDPOINT` (and `SAVE_ENDPOINT`), in order. */
 const endpointParams = (endpoint: Endpoint): unknown[] => [
   endpoint.id,
   endpoint.appId,
@@ -128,13 +145,14 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #connectionString: string;
+  /** With the lock timeout: a write (or an `exclusively`) waits at most that long for a lock. */
+  readonly #lockingConnectionString: string;
+  readonly #exclusive = new TurnsPerKey();
 
   constructor(options: PostgresStoreOptions) {
     this.#connectionString = options.connectionString;
-    this.#pool = new pg.Pool({
-      connectionString: withLockTimeout(options.connectionString, options.lockTimeoutMs),
-      max: options.poolSize,
-    });
+    this.#lockingConnectionString = withLockTimeout(options.connectionString, options.lockTimeoutMs);
+    this.#pool = new pg.Pool({ connectionString: this.#lockingConnectionString, max: options.poolSize });
     // A client losing its server (restart, failover) emits "error"; unheard, that would crash the
     // process. The failure still reaches the caller as a rejected query, which the API answers 503.
     this.#pool.on("connect", (client) => client.on("error", () => {}));
@@ -183,6 +201,23 @@ export class PostgresStore implements Store {
           migration.name,
           Date.now(),
         ]);
+      }
+    });
+  }
+
+  async exclusively<T>(key: string, work: () => Promise<T>): Promise<T> {
+    // In turn within this process; across processes, a session lock held on a connection of its own,
+    // not the pool's (which `work` needs, and lock waiters would drain): ending the session, or the
+    // database seeing this process die, releases it.
+    return this.#exclusive.run(key, async () => {
+      const client = new pg.Client({ connectionString: this.#lockingConnectionString });
+      client.on("error", () => {});
+      await client.connect();
+      try {
+        await client.query("SELECT pg_advisory_lock(hashtext('herald_exclusive:' || $1))", [key]);
+        return await work();
+      } finally {
+        await client.end();
       }
     });
   }
@@ -253,8 +288,17 @@ export class PostgresStore implements Store {
     });
   }
 
-  async addApiToken(token: ApiTokenRecord): Promise<void> {
-    await this.#insertToken(this.#pool, token);
+  async addApiToken(token: ApiTokenRecord, limit = Number.POSITIVE_INFINITY): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      await lockCredentialsOf(client, token.appId);
+      const { rows } = await client.query("SELECT COUNT(*) AS n FROM api_tokens WHERE app_id = $1 AND kind = $2", [
+        token.appId,
+        token.kind,
+      ]);
+      if (Number(rows[0].n) >= limit) return false;
+      await this.#insertToken(client, token);
+      return true;
+    });
   }
 
   async #insertToken(db: pg.Pool | pg.PoolClient, token: ApiTokenRecord): Promise<void> {
@@ -307,13 +351,23 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0;
   }
 
-  async addApiKey(key: ApiKey): Promise<void> {
-    await this.#pool.query("INSERT INTO api_keys (api_key, app_id, secret, created_at) VALUES ($1, $2, $3, $4)", [
-      key.apiKey,
-      key.appId,
-      key.secret,
-      key.createdAt,
-    ]);
+  async addApiKey(key: ApiKey, limit = Number.POSITIVE_INFINITY): Promise<ApiKey | undefined> {
+    return this.#transaction(async (client) => {
+      await lockCredentialsOf(client, key.appId);
+      const { rows } = await client.query(
+        "SELECT COUNT(*) AS n, MAX(created_at) AS newest FROM api_keys WHERE app_id = $1",
+        [key.appId],
+      );
+      if (Number(rows[0].n) >= limit) return undefined;
+      const kept = { ...key, createdAt: Math.max(key.createdAt, Number(rows[0].newest ?? 0) + 1) };
+      await client.query("INSERT INTO api_keys (api_key, app_id, secret, created_at) VALUES ($1, $2, $3, $4)", [
+        kept.apiKey,
+        kept.appId,
+        kept.secret,
+        kept.createdAt,
+      ]);
+      return kept;
+    });
   }
 
   async listApiKeys(appId: string): Promise<ApiKey[]> {
@@ -372,19 +426,20 @@ export class PostgresStore implements Store {
   }
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
-    await this.#pool.query(
-      `${INSERT_ENDPOINT}
-       ON CONFLICT (id) DO UPDATE SET url = excluded.url, description = excluded.description,
-         enabled = excluded.enabled, event_types = excluded.event_types, headers = excluded.headers,
-         options = excluded.options, updated_at = excluded.updated_at, disabled_reason = excluded.disabled_reason,
-         retry_policy = excluded.retry_policy, rate_limit = excluded.rate_limit,
-         max_concurrency = excluded.max_concurrency,
-         failing_since = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN NULL ELSE endpoints.failing_since END,
-         failed_deliveries = CASE WHEN NOT endpoints.enabled AND excluded.enabled THEN 0
-           ELSE endpoints.failed_deliveries END
-       WHERE endpoints.app_id = excluded.app_id`,
-      endpointParams(endpoint),
-    );
+    await this.#pool.query(SAVE_ENDPOINT, endpointParams(endpoint));
+  }
+
+  async changeEndpoint(endpointId: string, change: (current: Endpoint | undefined) => Endpoint | undefined) {
+    return this.#transaction(async (client) => {
+      // The advisory lock orders changes of one endpoint id, the first save of a new one included (no
+      // row to lock yet); the row lock waits out a delete, after which there is no row.
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('herald_endpoint:' || $1))", [endpointId]);
+      const { rows } = await client.query("SELECT * FROM endpoints WHERE id = $1 FOR UPDATE", [endpointId]);
+      const before: Endpoint | undefined = rows[0] && toEndpoint(rows[0]);
+      const after = change(before);
+      if (after) await client.query(SAVE_ENDPOINT, endpointParams(after));
+      return { before, after };
+    });
   }
 
   async createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
@@ -466,9 +521,11 @@ export class PostgresStore implements Store {
     return this.#transaction(async (client) => {
       const deleted = await client.query("DELETE FROM endpoints WHERE app_id = $1 AND id = $2", [appId, endpointId]);
       if (deleted.rowCount === 0) return false;
+      // After the delete, which waits for resends and recoveries holding the endpoint row: this
+      // statement then sees what they made pending.
       await client.query(
-        "UPDATE deliveries SET state = 'failed', updated_at = $1 WHERE endpoint_id = $2 AND state = 'pending'",
-        [now, endpointId],
+        "UPDATE deliveries SET state = 'failed', ended_reason = $3, updated_at = $1 WHERE endpoint_id = $2 AND state = 'pending'",
+        [now, endpointId, ENDPOINT_DELETED],
       );
       await client.query("DELETE FROM signing_keys WHERE endpoint_id = $1", [endpointId]);
       return true;
@@ -598,6 +655,15 @@ export class PostgresStore implements Store {
        WHERE id = ANY($3::text[]) AND state = 'pending'`,
       [reason, now, deliveryIds],
     );
+  }
+
+  async endOrphanedDeliveries(endpointId: string, reason: string, now: number): Promise<number> {
+    const { rowCount } = await this.#pool.query(
+      `UPDATE deliveries SET state = 'failed', ended_reason = $1, updated_at = $2
+       WHERE endpoint_id = $3 AND state = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints WHERE id = $3)`,
+      [reason, now, endpointId],
+    );
+    return rowCount ?? 0;
   }
 
   async queueStats(): Promise<QueueStats> {
@@ -819,15 +885,28 @@ export class PostgresStore implements Store {
     deliveryId: string,
     extraAttempts: number,
     now: number,
+    maxManualRetries: number,
   ): Promise<DeliveryView | undefined> {
-    const { rows } = await this.#pool.query(
-      `UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + $1, next_attempt_at = $2, updated_at = $2,
-         first_attempt_at = NULL, manual_retries = manual_retries + 1
-       WHERE app_id = $3 AND id = $4 AND state != 'pending' RETURNING endpoint_id`,
-      [extraAttempts, now, appId, deliveryId],
-    );
-    if (rows[0]) await this.#pool.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload([rows[0].endpoint_id])]);
-    return this.getDelivery(appId, deliveryId);
+    const resent = await this.#transaction(async (client) => {
+      // The endpoint row, held until commit: a concurrent delete waits, then ends this delivery with
+      // the endpoint's other pending ones; a delete that came first leaves no row to hold.
+      const { rows: held } = await client.query(
+        `SELECT e.id FROM endpoints e JOIN deliveries d ON d.endpoint_id = e.id
+         WHERE d.app_id = $1 AND d.id = $2 FOR KEY SHARE OF e`,
+        [appId, deliveryId],
+      );
+      if (!held[0]) return false;
+      const { rowCount } = await client.query(
+        `UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + $1, next_attempt_at = $2,
+           updated_at = $2, first_attempt_at = NULL, manual_retries = manual_retries + 1
+         WHERE app_id = $3 AND id = $4 AND state != 'pending' AND manual_retries < $5`,
+        [extraAttempts, now, appId, deliveryId, maxManualRetries],
+      );
+      if (rowCount === 0) return false;
+      await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload([held[0].id])]);
+      return true;
+    });
+    return resent ? this.getDelivery(appId, deliveryId) : undefined;
   }
 
   async createRecovery(r: Recovery): Promise<Recovery> {
@@ -875,6 +954,18 @@ export class PostgresStore implements Store {
       const { rows: jobs } = await client.query("SELECT * FROM recoveries WHERE id = $1 FOR UPDATE", [recoveryId]);
       const job = jobs[0];
       if (job?.status !== "running") return job && toRecovery(job);
+      // Held until commit, as a resend holds it: a delete waits, then ends what this step made pending.
+      const { rows: held } = await client.query("SELECT id FROM endpoints WHERE id = $1 FOR KEY SHARE", [
+        job.endpoint_id,
+      ]);
+      if (!held[0]) {
+        // Deleted meanwhile: what it would make pending would never be sent.
+        const { rows } = await client.query(
+          "UPDATE recoveries SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1 RETURNING *",
+          [recoveryId, RECOVERY_ENDPOINT_DELETED, step.now],
+        );
+        return toRecovery(rows[0]);
+      }
       const window = [job.app_id, job.endpoint_id, job.since, job.until];
       let total = job.total as number | null;
       if (total === null) {

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
 import { sampleQueueSql } from "../queue-samples.js";
@@ -60,7 +61,7 @@ import {
   toSigningKey,
   toToken,
 } from "../rows.js";
-import { LOCK_TIMEOUT_MS, type Store } from "../store.js";
+import { ENDPOINT_DELETED, LOCK_TIMEOUT_MS, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
 import { Checkpointer, type CheckpointTiming } from "./checkpointer.js";
 import { type FlushFile, WalSync } from "./wal-sync.js";
 
@@ -167,8 +168,10 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteEndpoint: db.prepare("DELETE FROM endpoints WHERE app_id = ? AND id = ?"),
     failPendingOfEndpoint: db.prepare(
-      "UPDATE deliveries SET state = 'failed', updated_at = ? WHERE endpoint_id = ? AND state = 'pending'",
+      `UPDATE deliveries SET state = 'failed', ended_reason = '${ENDPOINT_DELETED}', updated_at = ?
+       WHERE endpoint_id = ? AND state = 'pending'`,
     ),
+    endpointExists: db.prepare<[string], { found: number }>("SELECT 1 AS found FROM endpoints WHERE id = ?"),
     deleteKeysOfEndpoint: db.prepare("DELETE FROM signing_keys WHERE endpoint_id = ?"),
     retireKeys: db.prepare(
       "UPDATE signing_keys SET expires_at = ? WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?)",
@@ -210,6 +213,9 @@ function prepareStatements(db: Database.Database) {
     cancel: db.prepare(
       "UPDATE deliveries SET state = 'failed', ended_reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
     ),
+    endOrphaned: db.prepare(`
+      UPDATE deliveries SET state = 'failed', ended_reason = ?, updated_at = ?
+      WHERE endpoint_id = ? AND state = 'pending' AND NOT EXISTS (SELECT 1 FROM endpoints WHERE id = ?)`),
     pendingByProfile: db.prepare<[], { profile: string; count: number }>(`
       SELECT e.profile AS profile, COUNT(*) AS count FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
       WHERE d.state = 'pending' GROUP BY e.profile`),
@@ -267,7 +273,8 @@ function prepareStatements(db: Database.Database) {
     retry: db.prepare(`
       UPDATE deliveries SET state = 'pending', ended_reason = NULL, max_attempts = attempts + ?, next_attempt_at = ?, updated_at = ?,
         first_attempt_at = NULL, manual_retries = manual_retries + 1
-      WHERE app_id = ? AND id = ? AND state != 'pending'`),
+      WHERE app_id = ? AND id = ? AND state != 'pending' AND manual_retries < ?
+        AND EXISTS (SELECT 1 FROM endpoints WHERE endpoints.id = deliveries.endpoint_id)`),
     payloadOf: db.prepare<[string], { payload: string }>("SELECT payload FROM events WHERE id = ?"),
     // The partial unique index keeps one running recovery per endpoint: a second is not inserted.
     insertRecovery: db.prepare(`
@@ -353,6 +360,7 @@ export class SqliteStore implements Store {
   #writesRefused = false;
   /** Publishes waiting for the next group commit (see `publish`). */
   readonly #publishQueue: QueuedPublish[] = [];
+  readonly #exclusive = new TurnsPerKey();
   /** Listing statements by their SQL: one per filter shape, prepared once (a merge of 12 ranges takes ms to prepare). */
   readonly #listings = new Map<string, Database.Statement>();
 
@@ -427,6 +435,11 @@ export class SqliteStore implements Store {
     if (this.#writesRefused) throw new Error("The SQLite store is closing; the write was not made.");
   }
 
+  /** In turn within this process: one process writes a SQLite file's settings (others only read or deliver). */
+  exclusively<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return this.#exclusive.run(key, work);
+  }
+
   /** Once, however often called: a second call while the first waits gets the same promise. */
   close(): Promise<void> {
     this.#closing ??= this.#closeOnce();
@@ -494,8 +507,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  async addApiToken(token: ApiTokenRecord): Promise<void> {
-    await this.#durably(() => this.#insertToken(token));
+  async addApiToken(token: ApiTokenRecord, limit = Number.POSITIVE_INFINITY): Promise<boolean> {
+    return this.#durably(() => {
+      if ((this.#statements.countTokens.get(token.appId, token.kind)?.n ?? 0) >= limit) return false;
+      this.#insertToken(token);
+      return true;
+    });
   }
 
   #insertToken(token: ApiTokenRecord): void {
@@ -529,8 +546,15 @@ export class SqliteStore implements Store {
     return this.#statements.deleteToken.run(appId, tokenHash).changes > 0;
   }
 
-  async addApiKey(key: ApiKey): Promise<void> {
-    await this.#durably(() => this.#statements.insertApiKey.run(key.apiKey, key.appId, key.secret, key.createdAt));
+  async addApiKey(key: ApiKey, limit = Number.POSITIVE_INFINITY): Promise<ApiKey | undefined> {
+    const { listApiKeys, insertApiKey } = this.#statements;
+    return this.#durably(() => {
+      const keys = listApiKeys.all(key.appId);
+      if (keys.length >= limit) return undefined;
+      const kept = { ...key, createdAt: Math.max(key.createdAt, (keys[0]?.created_at ?? 0) + 1) };
+      insertApiKey.run(kept.apiKey, kept.appId, kept.secret, kept.createdAt);
+      return kept;
+    });
   }
 
   async listApiKeys(appId: string): Promise<ApiKey[]> {
@@ -567,6 +591,17 @@ export class SqliteStore implements Store {
 
   async saveEndpoint(endpoint: Endpoint): Promise<void> {
     await this.#durably(() => this.#statements.saveEndpoint.run(endpointParams(endpoint)));
+  }
+
+  async changeEndpoint(endpointId: string, change: (current: Endpoint | undefined) => Endpoint | undefined) {
+    const { getEndpoint, saveEndpoint } = this.#statements;
+    return this.#durably(() => {
+      const row = getEndpoint.get(endpointId);
+      const before = row && toEndpoint(row);
+      const after = change(before);
+      if (after) saveEndpoint.run(endpointParams(after));
+      return { before, after };
+    });
   }
 
   async createEndpoint(endpoint: Endpoint, keys: SigningKey[]): Promise<void> {
@@ -799,6 +834,10 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async endOrphanedDeliveries(endpointId: string, reason: string, now: number): Promise<number> {
+    return this.#statements.endOrphaned.run(reason, now, endpointId, endpointId).changes;
+  }
+
   async queueStats(): Promise<QueueStats> {
     const due = this.#statements.endpointsWithPending.all();
     return {
@@ -927,9 +966,10 @@ export class SqliteStore implements Store {
     deliveryId: string,
     extraAttempts: number,
     now: number,
+    maxManualRetries: number,
   ): Promise<DeliveryView | undefined> {
-    this.#statements.retry.run(extraAttempts, now, now, appId, deliveryId);
-    return this.getDelivery(appId, deliveryId);
+    const { changes } = this.#statements.retry.run(extraAttempts, now, now, appId, deliveryId, maxManualRetries);
+    return changes === 0 ? undefined : this.getDelivery(appId, deliveryId);
   }
 
   async createRecovery(recovery: Recovery): Promise<Recovery> {
@@ -957,10 +997,23 @@ export class SqliteStore implements Store {
   }
 
   async stepRecovery(recoveryId: string, step: RecoveryStep): Promise<Recovery | undefined> {
-    const { recoveryById, countRecoverable, nextRecoverable, recoverDelivery, recordRecoveryStep } = this.#statements;
+    const {
+      recoveryById,
+      endpointExists,
+      failRecovery,
+      countRecoverable,
+      nextRecoverable,
+      recoverDelivery,
+      recordRecoveryStep,
+    } = this.#statements;
     return this.#db.transaction(() => {
       const job = recoveryById.get(recoveryId);
       if (job?.status !== "running") return job && toRecovery(job);
+      if (!endpointExists.get(job.endpoint_id)) {
+        // Deleted meanwhile: what it would make pending would never be sent.
+        failRecovery.run(RECOVERY_ENDPOINT_DELETED, step.now, recoveryId);
+        return toRecovery(recoveryById.get(recoveryId)!);
+      }
       const window = [job.app_id, job.endpoint_id, job.since, job.until] as const;
       const total = job.total ?? countRecoverable.get(...window)?.n ?? 0;
       const batch = nextRecoverable.all(

@@ -104,9 +104,26 @@ async function notifier(args: string[]) {
   if (values.contacts) config.contactsFile = values.contacts;
   const service = await startNotifierService(config);
   console.log(`listening ${service.url}`);
-  const stop = () => void service.close().then(() => process.exit(0));
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    service.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`error: stopping the notifier failed: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  // Under npm (`npx herald-receiver notifier`), npm hands SIGTERM to the `sh -c` between it and this
+  // process, and sh dies without passing it on: being adopted by another process is the signal then.
+  if (process.env.npm_lifecycle_event !== undefined) {
+    const parent = process.ppid;
+    setInterval(() => process.ppid !== parent && stop(), 200).unref();
+  }
 }
 
 /** `standard` is what Herald calls the profile (`herald endpoint create --profile standard`): the same one. */
