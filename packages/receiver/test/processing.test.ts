@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -141,6 +142,17 @@ describe("processing from the inbox", () => {
     assert.match(await cli("--replay", String(letter!.seq)), /^1 dead letter\(s\) due again$/m);
     await eventually(() => (handled.includes("wh-cli") ? true : undefined));
     assert.match(await cli(), /^0 dead letter\(s\)$/m);
+    if (inbox.spec.startsWith("sqlite:")) {
+      // A mistyped path is an error, not a new empty inbox reporting nothing.
+      const missing = `${inbox.spec}.typo`;
+      const run = promisify(execFile)(process.execPath, [BIN, "dead-letters", "--inbox", missing]);
+      await assert.rejects(run, (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(error.stderr, /no inbox at .*\.typo/);
+        return true;
+      });
+      assert.equal(existsSync(missing.slice("sqlite:".length)), false, "nothing created");
+    }
   });
 
   it("answers 401 with the reason for a forged request and stores nothing", async () => {

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
-import { sampleQueueSql } from "../queue-samples.js";
+import { pendingByEndpointSql } from "../queue-samples.js";
 import type {
   ApiKey,
   ApiTokenRecord,
@@ -237,7 +237,10 @@ function prepareStatements(db: Database.Database) {
               WHERE d.state = 'pending' AND d.endpoint_id = pending.endpoint_id) AS dueAt
       FROM pending WHERE endpoint_id IS NOT NULL`),
     insertSampleRun: db.prepare("INSERT OR IGNORE INTO queue_sample_runs (sampled_at) VALUES (?)"),
-    insertSamples: db.prepare(sampleQueueSql("sqlite", "?")),
+    pendingByEndpoint: db.prepare<[], PendingCount>(pendingByEndpointSql("sqlite")),
+    insertSample: db.prepare<[string, number, string, number, number]>(`
+      INSERT INTO queue_samples (app_id, sampled_at, endpoint_id, pending, oldest_created_at)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
     sampleRunsSince: db.prepare<[number], { sampled_at: number }>(
       "SELECT sampled_at FROM queue_sample_runs WHERE sampled_at >= ? ORDER BY sampled_at",
     ),
@@ -333,6 +336,14 @@ function prepareStatements(db: Database.Database) {
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
+
+/** A row of `pendingByEndpointSql`. */
+interface PendingCount {
+  app_id: string;
+  endpoint_id: string;
+  pending: number;
+  oldest_created_at: number;
+}
 
 interface QueuedPublish {
   batch: PublishBatch;
@@ -841,18 +852,29 @@ export class SqliteStore implements Store {
   async queueStats(): Promise<QueueStats> {
     const due = this.#statements.endpointsWithPending.all();
     return {
-      pendingByProfile: this.#statements.pendingByProfile.all(),
+      pendingByProfile: await this.#offThread(this.#statements.pendingByProfile),
       oldestDueAt: due.length === 0 ? null : Math.min(...due.map((endpoint) => endpoint.dueAt)),
     };
   }
 
   async sampleQueue(at: number): Promise<boolean> {
-    const { insertSampleRun, insertSamples } = this.#statements;
+    const { insertSampleRun, insertSample, pendingByEndpoint } = this.#statements;
+    // Counted off the event loop (its cost grows with the backlog), kept in one short transaction.
+    const counts = await this.#offThread(pendingByEndpoint);
     return this.#db.transaction(() => {
       if (insertSampleRun.run(at).changes === 0) return false;
-      insertSamples.run(at);
+      for (const c of counts) insertSample.run(c.app_id, at, c.endpoint_id, c.pending, c.oldest_created_at);
       return true;
     })();
+  }
+
+  /**
+   * A read whose cost grows with the data, run on the checkpoint thread's connection so that the event
+   * loop does not wait for it; on this connection when there is no thread (`:memory:`, or it failed).
+   */
+  async #offThread<T>(statement: Database.Statement<[], T>): Promise<T[]> {
+    const read = this.#checkpointer?.read<T>(statement.source);
+    return read ?? statement.all();
   }
 
   async queueHistory(appId: string, since: number): Promise<QueueHistory> {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { runConformanceCheck } from "../conformance/check.js";
 import { notifierConfigFromEnv, startNotifierService } from "../notifier/service.js";
@@ -175,7 +175,10 @@ async function deadLetters(args: string[]) {
   if (!parsed) return;
   const { values, positionals } = parsed;
   if (!values.inbox) throw new UsageError("--inbox is required: sqlite:FILE or postgres://URL?schema=NAME");
-  const inbox = await openInbox(parseInbox(values.inbox));
+  const option = parseInbox(values.inbox);
+  // A mistyped path would otherwise open a new, empty inbox: "0 dead letters" instead of an error.
+  if ("sqlite" in option && !existsSync(option.sqlite)) throw new Error(`no inbox at ${option.sqlite}`);
+  const inbox = await openInbox(option);
   try {
     await inbox.ready();
     if (values.replay) {
