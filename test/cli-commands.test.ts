@@ -132,7 +132,16 @@ describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { 
     await inBatches(reads, 4, async (args) => {
       parsed(await herald(args), args.join(" "));
     });
+    // As text: an event shows where it went; an app shows its publish rate.
+    const eventText = await herald(["events", "get", one.event_id]);
+    assert.equal(eventText.code, 0, eventText.stderr);
+    assert.match(
+      eventText.stdout,
+      new RegExp(`^delivery: +${one.id}  ${one.status}  ${one.endpoint_id}  attempts \\d+$`, "m"),
+    );
     const admin = { ...env, HERALD_ADMIN_TOKEN: h.adminToken };
+    const appText = await run(HERALD, ["app", "get", app.appId], admin);
+    assert.match(appText.stdout, /^publish_rate_limit: +the deployment's default$/m);
     for (const args of [
       ["app", "list", "--json"],
       ["app", "get", app.appId, "--json"],

@@ -88,6 +88,13 @@ describe("herald CLI: a newcomer's review", { concurrency: 1 }, () => {
     assert.match(shown.stdout, /^rate_limit: +50\/s$/m);
     assert.match(shown.stdout, /^max_concurrency: +4$/m);
     assert.match(shown.stdout, /^retry_policy: +durable$/m);
+    // Every value starts in one column, the longest label's.
+    const columns = shown.stdout
+      .trimEnd()
+      .split("\n")
+      .filter((text) => /^[a-z_ ]+: /.test(text))
+      .map((text) => text.length - text.slice(text.indexOf(":") + 1).trimStart().length);
+    assert.equal(new Set(columns).size, 1, shown.stdout);
     const listed = await herald(["endpoint", "list"]);
     const line = listed.stdout.split("\n").find((text) => text.startsWith(created.id));
     assert.match(line ?? "", /breaker closed, 50\/s, 4 at once/);

@@ -7,6 +7,12 @@ export const say = (text: string) => process.stdout.write(`${text}\n`);
 export const show = (json: boolean, value: unknown, human: () => string) => say(json ? JSON.stringify(value) : human());
 export const SHOWN_ONCE = "shown only this once: keep it now";
 
+/** `label: value` lines with every value in one column, however long the longest label. */
+export const fields = (rows: readonly (readonly [string, string])[]) => {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join("\n");
+};
+
 /** Colours only for a person at a terminal (and never with NO_COLOR): scripts and pipes get plain text. */
 export const colours = process.stdout.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
 const paint = (code: number) => (text: string) => (colours ? `\u001b[${code}m${text}\u001b[0m` : text);

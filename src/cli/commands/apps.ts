@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import {
   asClient,
   clientCommand,
+  fields,
   id,
   more,
   overlapBody,
@@ -19,13 +20,22 @@ interface AppJson {
   id: string;
   name: string;
   created_at: string;
+  /** Events per second; null: the deployment's default. */
+  publish_rate_limit?: number | null;
 }
 export interface RotatedToken {
   app_id: string;
   api_token: string;
   previous_token_expires_at: string;
 }
-const describeApp = (app: AppJson) => `app_id:     ${app.id}\nname:       ${app.name}\ncreated_at: ${app.created_at}`;
+const describeApp = (app: AppJson, more: [string, string][] = []) =>
+  fields([
+    ["app_id", app.id],
+    ["name", app.name],
+    ["created_at", app.created_at],
+    ["publish_rate_limit", app.publish_rate_limit ? `${app.publish_rate_limit} events/s` : "the deployment's default"],
+    ...more,
+  ]);
 export const describeRotatedToken = (rotated: RotatedToken) =>
   `api_token: ${rotated.api_token}\n  (the new master token, ${SHOWN_ONCE}; it signs every webhook from now on)\n` +
   `the previous master token authenticates until ${rotated.previous_token_expires_at}`;
@@ -44,7 +54,7 @@ export function registerAppCommands(program: Command): void {
           json,
           created,
           () =>
-            `${describeApp(created)}\napi_token:  ${created.api_token}\n` +
+            `${describeApp(created, [["api_token", created.api_token]])}\n` +
             `  (the master API token, ${SHOWN_ONCE}; it signs every webhook)`,
         );
       }),

@@ -4,6 +4,7 @@ import { CliError } from "../errors.js";
 import {
   asClient,
   clientCommand,
+  fields,
   header,
   id,
   list,
@@ -57,25 +58,25 @@ interface Secret {
 }
 
 const describeEndpoint = (endpoint: EndpointJson) => {
-  const lines = [
-    `id:          ${endpoint.id}`,
-    `url:         ${endpoint.url}`,
-    `profile:     ${endpoint.profile} (events: ${endpoint.vocabulary})`,
-    `enabled:     ${endpoint.enabled ? "yes" : "no"}`,
-    `filter:      ${endpoint.filter.length === 0 ? "(every type)" : endpoint.filter.join(", ")}`,
-    `breaker:     ${endpoint.breaker ?? "closed"}`,
-    `rate_limit:  ${orNone(endpoint.rate_limit, "/s")}`,
-    `max_concurrency: ${orNone(endpoint.max_concurrency)}`,
-    `retry_policy: ${endpoint.retry_policy ?? "profile"}`,
+  const rows: [string, string][] = [
+    ["id", endpoint.id],
+    ["url", endpoint.url],
+    ["profile", `${endpoint.profile} (events: ${endpoint.vocabulary})`],
+    ["enabled", endpoint.enabled ? "yes" : "no"],
+    ["filter", endpoint.filter.length === 0 ? "(every type)" : endpoint.filter.join(", ")],
+    ["breaker", endpoint.breaker ?? "closed"],
+    ["rate_limit", orNone(endpoint.rate_limit, "/s")],
+    ["max_concurrency", orNone(endpoint.max_concurrency)],
+    ["retry_policy", endpoint.retry_policy ?? "profile"],
   ];
-  if (endpoint.disabled_reason) lines.push(`disabled_reason: ${endpoint.disabled_reason}`);
-  if (endpoint.description) lines.push(`description: ${endpoint.description}`);
-  for (const [name, value] of Object.entries(endpoint.headers)) lines.push(`header:      ${name}: ${value}`);
+  if (endpoint.disabled_reason) rows.push(["disabled_reason", endpoint.disabled_reason]);
+  if (endpoint.description) rows.push(["description", endpoint.description]);
+  for (const [name, value] of Object.entries(endpoint.headers)) rows.push(["header", `${name}: ${value}`]);
   for (const key of endpoint.signing_keys) {
-    lines.push(`signing key: ${key.id} (${key.type})${key.expires_at ? `, until ${key.expires_at}` : ""}`);
+    rows.push(["signing key", `${key.id} (${key.type})${key.expires_at ? `, until ${key.expires_at}` : ""}`]);
   }
-  if (endpoint.signing_keys.length === 0) lines.push("signing:     with the app's master API token");
-  return lines.join("\n");
+  if (endpoint.signing_keys.length === 0) rows.push(["signing", "with the app's master API token"]);
+  return fields(rows);
 };
 const describeSecret = (secret: Secret) => {
   const lines: string[] = [];

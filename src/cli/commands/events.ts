@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { asClient, clientCommand, id, more, queryOf, rows, show, time, withPaging } from "../shared.js";
+import { asClient, clientCommand, fields, id, more, queryOf, rows, show, time, withPaging } from "../shared.js";
 
 /** `herald events list|get`: what was published. */
 
@@ -8,6 +8,8 @@ interface EventJson {
   type: string;
   created_at: string;
   payload: unknown;
+  /** `GET /v1/events/{id}` only: one per endpoint it went to. */
+  deliveries?: { id: string; endpoint_id: string; status: string; attempts: number }[];
 }
 
 export function registerEventCommands(program: Command): void {
@@ -45,12 +47,19 @@ export function registerEventCommands(program: Command): void {
     .action((eventId: string, _options: unknown, command: Command) =>
       asClient(command, "app", async ({ json, client, credential }) => {
         const event = (await client.call("GET", `/v1/events/${id(eventId)}`, credential)) as EventJson;
-        show(
-          json,
-          event,
-          () =>
-            `id:         ${event.id}\ntype:       ${event.type}\ncreated_at: ${event.created_at}\n` +
-            `payload:    ${JSON.stringify(event.payload, null, 2).replaceAll("\n", "\n            ")}`,
+        show(json, event, () =>
+          fields([
+            ["id", event.id],
+            ["type", event.type],
+            ["created_at", event.created_at],
+            ["payload", JSON.stringify(event.payload, null, 2).replaceAll("\n", "\n            ")],
+            ...(event.deliveries ?? []).map(
+              (d) => ["delivery", `${d.id}  ${d.status}  ${d.endpoint_id}  attempts ${d.attempts}`] as [string, string],
+            ),
+            ...(event.deliveries?.length === 0
+              ? [["delivery", "none (no endpoint took this type)"] as [string, string]]
+              : []),
+          ]),
         );
       }),
     );
