@@ -317,10 +317,9 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
     },
     async (request, reply) => {
       const tenant = appOf(request);
-      if (!(await ctx.store.deleteEndpoint(tenant.id, request.params.id, Date.now()))) {
+      if (!(await ctx.endpoints.delete(tenant.id, request.params.id))) {
         throw new HeraldError("not_found", `No endpoint "${request.params.id}".`);
       }
-      ctx.endpoints.forgetEndpoint(tenant.id, request.params.id);
       return reply.status(204).send();
     },
   );

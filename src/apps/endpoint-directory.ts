@@ -99,12 +99,9 @@ export class EndpointDirectory {
     this.#settings.delete(`${appId}\u0000${namespace}`);
   }
 
+  /** Saves an endpoint as given, whatever is stored: a `change` that ignores the current one. */
   async save(endpoint: Endpoint): Promise<void> {
-    // Read first only when someone listens (operational events compare enabled before and after).
-    const before = this.#saveListeners.length > 0 ? await this.store.getEndpoint(endpoint.id) : undefined;
-    await this.store.saveEndpoint(endpoint);
-    this.forgetEndpoint(endpoint.appId, endpoint.id);
-    for (const listener of this.#saveListeners) listener(before, endpoint);
+    await this.change(endpoint.id, () => endpoint);
   }
 
   /**
@@ -149,8 +146,14 @@ export class EndpointDirectory {
    */
   async deleteListenEndpoint(appId: string, endpointId: string, sessionUrl: string): Promise<void> {
     if ((await this.store.getEndpoint(endpointId))?.url !== sessionUrl) return;
-    await this.store.deleteEndpoint(appId, endpointId, Date.now());
-    this.forgetEndpoint(appId, endpointId);
+    await this.delete(appId, endpointId);
+  }
+
+  /** Deletes an app's endpoint (its pending deliveries end failed); false when it has none of that id. */
+  async delete(appId: string, endpointId: string): Promise<boolean> {
+    const deleted = await this.store.deleteEndpoint(appId, endpointId, Date.now());
+    if (deleted) this.forgetEndpoint(appId, endpointId);
+    return deleted;
   }
 
   forgetEndpoint(appId: string, endpointId: string): void {

@@ -53,10 +53,7 @@ export const streamAppApi: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
         await ctx.store.saveAppSettings(tenant.id, STREAM_SETTINGS, next, now);
       }
       for (const endpoint of changes.save) await ctx.endpoints.save(endpoint);
-      for (const endpoint of changes.remove) {
-        await ctx.store.deleteEndpoint(tenant.id, endpoint.id, now);
-        ctx.endpoints.forgetEndpoint(tenant.id, endpoint.id);
-      }
+      for (const endpoint of changes.remove) await ctx.endpoints.delete(tenant.id, endpoint.id);
     });
     return { duration: streamDuration(request) };
   });
