@@ -223,6 +223,27 @@ export async function configure(
   return key?.api_secret ?? ((await created.json()) as { secret: string }).secret;
 }
 
+/** A database of its own for one deployment: a SQLite file in a temp directory, or a PostgreSQL schema. */
+export function freshDatabase(store: "sqlite" | "postgres"): { databaseUrl: string; drop(): Promise<void> } {
+  if (store === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "herald-bench-"));
+    return {
+      databaseUrl: `sqlite:${join(dir, "herald.db")}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const schema = `herald_bench_${randomBytes(4).toString("hex")}`;
+  return {
+    databaseUrl: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    async drop() {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
+}
+
 /** SQLite: one process doing everything. PostgreSQL: one API process and `workers` worker processes. */
 export async function deploy(
   store: "sqlite" | "postgres",
@@ -231,22 +252,7 @@ export async function deploy(
   receiverUrl: string,
 ): Promise<Deployment> {
   const port = async () => Number(new URL(await refusingUrl()).port);
-  let databaseUrl: string;
-  let dropDatabase: () => Promise<void>;
-  if (store === "sqlite") {
-    const dir = mkdtempSync(join(tmpdir(), "herald-bench-"));
-    databaseUrl = `sqlite:${join(dir, "herald.db")}`;
-    dropDatabase = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const schema = `herald_bench_${randomBytes(4).toString("hex")}`;
-    databaseUrl = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-    dropDatabase = async () => {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    };
-  }
+  const { databaseUrl, drop: dropDatabase } = freshDatabase(store);
   const env = { HERALD_DATABASE_URL: databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
   const roles = store === "sqlite" ? ["all"] : ["api", ...Array.from({ length: workers }, () => "worker")];
   const processes = await Promise.all(

@@ -16,6 +16,7 @@ import {
   configure,
   event,
   flood,
+  freshDatabase,
   median,
   percentile,
   publishAll,
@@ -25,7 +26,7 @@ import {
   streamEvent,
   wallClock,
 } from "./harness.js";
-import { EVENTS, LATENCY_SECONDS, ROUNDS, values } from "./options.js";
+import { EVENTS, LATENCY_SECONDS, ROUNDS, STORE, values } from "./options.js";
 
 /** The last commit before the outbound transport, the hardening (exact JSON) and response capture. */
 const BEFORE_COMMIT = "e4d7ab7";
@@ -38,13 +39,13 @@ interface Herald {
   stop(): Promise<void>;
 }
 
-/** A Herald on a fresh SQLite file, in its own process; `command` runs another build of it. */
+/** A Herald on a fresh database of `--store`, in one process; `command` runs another build of it. */
 async function startHerald(command?: string[]): Promise<Herald> {
-  const dir = mkdtempSync(join(tmpdir(), "herald-bench-ops-"));
+  const database = freshDatabase(STORE);
   const port = Number(new URL(await refusingUrl()).port);
-  const env = { HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`, HERALD_LOG_LEVEL: values["log-level"] };
+  const env = { HERALD_DATABASE_URL: database.databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
   const profiled = globalThis.process.env.BENCH_PROF
-    ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof", join(REPO, "bin/herald.js"), "serve"]
+    ? ["--cpu-prof", "--cpu-prof-interval=250", "--cpu-prof-dir=/tmp/prof", join(REPO, "bin/herald.js"), "serve"]
     : undefined;
   const process = new HeraldProcess(env, port, command ?? profiled);
   await process.start(60_000);
@@ -52,7 +53,7 @@ async function startHerald(command?: string[]): Promise<Herald> {
     process,
     async stop() {
       await process.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     },
   };
 }

@@ -126,6 +126,61 @@ describe("JSON: numbers exactly as published, bounded nesting, UTF-8 only", () =
     assert.deepEqual(errors, [], "nothing logged as an error");
   });
 
+  it("decodes characters split between the chunks a body arrives in, and refuses a body cut off mid-character", async () => {
+    const client = rawClient(h.url);
+    const body = Buffer.from('{"category":"user:block","note":"caf\u00e9 \u{1F600}"}');
+    client.socket.write(
+      `POST /v1/events HTTP/1.1\r\nHost: x\r\nApi-Token: ${app.token}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    // Each write lands as a chunk of its own: "é" and the emoji are cut between their bytes.
+    const emoji = body.indexOf(0xf0);
+    for (const [start, end] of [
+      [0, body.indexOf(0xc3) + 1],
+      [body.indexOf(0xc3) + 1, emoji + 2],
+      [emoji + 2, emoji + 3],
+      [emoji + 3, body.length],
+    ] as const) {
+      client.socket.write(body.subarray(start, end));
+      await sleep(30);
+    }
+    await client.closed;
+    assert.match(client.received(), /^HTTP\/1\.1 202 /, client.received());
+    const id = (JSON.parse(client.received().slice(client.received().indexOf("\r\n\r\n") + 4)) as { id: string }).id;
+    const stored = await call(h.url, "GET", `/v1/events/${id}`, { token: app.token });
+    assert.equal(stored.body.payload.note, "caf\u00e9 \u{1F600}");
+
+    const before = await h.counts();
+    const cut = await postRaw(
+      `${h.url}/v1/events`,
+      app.token,
+      Buffer.concat([Buffer.from('{"category":"user:block"}'), Buffer.from([0xf0, 0x9f])]),
+    );
+    assert.equal(cut.status, 400, cut.text);
+    assert.match(cut.body.error.message, /UTF-8/);
+    assert.deepEqual(await h.counts(), before);
+  });
+
+  it("parses a big batch in its turn, and answers a broken one with a 400 in each API's format", async () => {
+    const events = Array.from({ length: 400 }, (_, i) => ({ category: "user:block", note: `${i} ${"n".repeat(200)}` }));
+    const body = JSON.stringify({ events });
+    assert.ok(body.length > 64 * 1024, "big enough to be parsed in its turn");
+    const published = await postRaw(`${h.url}/v1/events/batch`, app.token, body);
+    assert.equal(published.status, 202, published.text);
+    assert.equal(published.body.ids.length, 400);
+
+    const before = await h.counts();
+    const broken = `${body.slice(0, -2)},}`;
+    const native = await postRaw(`${h.url}/v1/events/batch`, app.token, broken);
+    assert.equal(native.status, 400, native.text);
+    assert.equal(native.body.error.code, "malformed_json");
+    const settings = `{"enabled":true,"url":"${chat.url}","padding":"${"p".repeat(70_000)}",}`;
+    const sendbird = await postRaw(`${h.url}/v3/applications/settings/webhook`, app.token, settings, "PUT");
+    assert.equal(sendbird.status, 400, sendbird.text);
+    assert.deepEqual([sendbird.body.error, sendbird.body.code], [true, 400103]);
+    assert.deepEqual(await h.counts(), before);
+  });
+
   it("refuses invalid UTF-8 with a 400, storing nothing", async () => {
     const before = await h.counts();
     const bytes = Buffer.concat([

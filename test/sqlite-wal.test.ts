@@ -118,6 +118,23 @@ describe("SQLite store, synchronous = full", { skip, timeout: 60_000 }, () => {
     await store.close();
   });
 
+  it("commits the small publishes queued beside big ones first, and at most about one big batch per transaction, a loop turn apart", async () => {
+    const store = await openStore();
+    const order: string[] = [];
+    const commits = [
+      store.publish(batchOf(0, 600, 20), () => order.push("big 1")),
+      store.publish(batchOf(600, 600, 20), () => order.push("big 2")),
+      // Scheduled at the first commit: runs before a later transaction only if the loop turns between them.
+      store.publish(batchOf(1200, 2, 20), () => {
+        order.push("small");
+        setImmediate(() => order.push("loop turn"));
+      }),
+    ];
+    assert.deepEqual(await Promise.all(commits), [true, true, true]);
+    assert.deepEqual(order, ["small", "big 1", "loop turn", "big 2"]);
+    await store.close();
+  });
+
   it("answers an idempotent replay only once the first request's commit is flushed", async () => {
     const flushes = heldFlushes();
     flushes.holding = false;

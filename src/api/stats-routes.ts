@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { Type } from "typebox";
 import type { BreakerState } from "../core/circuit-breaker.js";
+import { yieldToEventLoop } from "../core/event-loop.js";
 import type { AttemptOutcome, DeliveryOutcome, Endpoint, QueueHistory } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
 import { appOf } from "./auth.js";
@@ -55,7 +56,6 @@ interface Scan {
 }
 
 /** Lets timers and sockets run between pages: SQLite answers synchronously, and a scan reads many. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Pages through an app's deliveries (outcomes only), newest first, while `keep` holds and the scan cap allows. */
 async function scan(

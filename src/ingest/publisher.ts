@@ -3,6 +3,7 @@ import { isPlainObject } from "../api/params.js";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import { filterMatches, MAX_TYPE_LENGTH, suggestTypes, type Vocabulary, vocabularyHas } from "../catalog/index.js";
 import { HeraldError } from "../core/errors.js";
+import { yieldToEventLoop } from "../core/event-loop.js";
 import { newDeliveryId, newEventId } from "../core/ids.js";
 import { stringifyJson } from "../core/json.js";
 import { TurnsPerKey } from "../core/turns-per-key.js";
@@ -27,7 +28,16 @@ export interface PublishResult {
 
 /** Events rendered between two yields to the event loop. */
 const YIELD_EVERY_EVENTS = 50;
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** `items.map(work)`, giving other requests a turn of the event loop every {@link YIELD_EVERY_EVENTS} items. */
+async function mapInSlices<T, R>(items: readonly T[], work: (item: T) => R): Promise<R[]> {
+  const results: R[] = [];
+  for (let index = 0; index < items.length; index++) {
+    if (index > 0 && index % YIELD_EVERY_EVENTS === 0) await yieldToEventLoop();
+    results.push(work(items[index]!));
+  }
+  return results;
+}
 
 /** Called at each commit: how many events, and which endpoints got deliveries (so a worker starts at once). */
 export type OnPublished = (eventCount: number, endpointIds: ReadonlySet<string>) => void;
@@ -94,7 +104,7 @@ export class Publisher {
     const key = options.idempotencyKey;
     const now = Date.now();
     // Each event is serialised once: stored as is, and (with a key) fingerprinted.
-    const payloads = events.map((event) => stringifyJson(event) ?? "null");
+    const payloads = await mapInSlices(events, (event) => stringifyJson(event) ?? "null");
     let idempotency: Omit<IdempotencyRecord, "response"> | undefined;
     if (key !== undefined) {
       idempotency = {

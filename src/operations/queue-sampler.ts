@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from "../core/event-loop.js";
 import type { Logger } from "../core/logger.js";
 import type { Store } from "../storage/store.js";
 
@@ -7,7 +8,6 @@ export const QUEUE_SAMPLES_KEPT_MS = 25 * 60 * 60 * 1000;
 export const QUEUE_SAMPLE_PRUNE_BATCH = 500;
 
 /** Lets deliveries and API requests run between two prune batches. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The sample period's start that `time` falls in: the same for every process sampling that period. */
 export const samplePeriodStart = (time: number, periodMs: number): number => Math.floor(time / periodMs) * periodMs;

@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from "../core/event-loop.js";
 import type { Logger } from "../core/logger.js";
 import { policyOf } from "../delivery/retry.js";
 import { findWireFormat } from "../profiles/registry.js";
@@ -22,7 +23,6 @@ export const DEFAULT_RECOVERY_OPTIONS: Omit<RecoveryRunnerOptions, "maxManualRet
 };
 
 /** Lets other work (API requests, the worker) run between two batches. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Runs recover jobs (`POST /v1/endpoints/{id}/recover`) in the background: leases one from the store,

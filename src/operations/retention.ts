@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from "../core/event-loop.js";
 import type { Logger } from "../core/logger.js";
 import type { PruneResult } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -14,7 +15,6 @@ export interface RetentionOptions {
 }
 
 /** Lets deliveries and API requests run between two batches. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Deletes history older than `HERALD_RETENTION_DAYS` in the background: app by app, in batches of

@@ -345,6 +345,10 @@ interface PendingCount {
   oldest_created_at: number;
 }
 
+/** About the rows of one big batch (500 events, a delivery each): a transaction's share of the event loop. */
+const COMMIT_ROWS = 1_000;
+const rowsOf = (batch: PublishBatch): number => batch.events.length + batch.deliveries.length;
+
 interface QueuedPublish {
   batch: PublishBatch;
   onCommitted: (() => void) | undefined;
@@ -460,7 +464,7 @@ export class SqliteStore implements Store {
   async #closeOnce(): Promise<void> {
     if (!this.#db.open) return;
     // What was queued before close commits and is flushed; nothing after it.
-    this.#commitPublishes();
+    while (this.#publishQueue.length > 0) this.#commitPublishes();
     this.#writesRefused = true;
     await this.#committing;
     await this.#walSync?.close();
@@ -726,10 +730,25 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Commits the smallest queued publishes, up to about {@link COMMIT_ROWS} rows (always at least
+   * one), and leaves the rest for the next turn of the event loop: a transaction holds the loop for
+   * as long as it writes, so one app's big batches go one at a time, and another app's small
+   * publish commits ahead of them instead of behind all of them.
+   */
   #commitPublishes(): void {
-    const queued = this.#publishQueue.splice(0);
+    const queue = this.#publishQueue;
+    if (queue.length === 0) return;
+    queue.sort((a, b) => rowsOf(a.batch) - rowsOf(b.batch));
+    let rows = rowsOf(queue[0]!.batch);
+    let taken = 1;
+    while (taken < queue.length && rows + rowsOf(queue[taken]!.batch) <= COMMIT_ROWS) {
+      rows += rowsOf(queue[taken]!.batch);
+      taken++;
+    }
     // The flushes finish in the order they start, so close need wait for the latest only.
-    if (queued.length > 0) this.#committing = this.#commitTogether(queued);
+    this.#committing = this.#commitTogether(queue.splice(0, taken));
+    if (queue.length > 0) setImmediate(() => this.#commitPublishes());
   }
 
   async #commitTogether(queued: QueuedPublish[]): Promise<void> {
