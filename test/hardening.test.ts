@@ -126,7 +126,7 @@ describe("JSON: numbers exactly as published, bounded nesting, UTF-8 only", () =
     assert.deepEqual(errors, [], "nothing logged as an error");
   });
 
-  it("decodes characters split between the chunks a body arrives in, and refuses a body cut off mid-character", async () => {
+  it("keeps characters split between the chunks a body arrives in, and refuses a body cut off mid-character", async () => {
     const client = rawClient(h.url);
     const body = Buffer.from('{"category":"user:block","note":"caf\u00e9 \u{1F600}"}');
     client.socket.write(
@@ -161,10 +161,10 @@ describe("JSON: numbers exactly as published, bounded nesting, UTF-8 only", () =
     assert.deepEqual(await h.counts(), before);
   });
 
-  it("parses a big batch in its turn, and answers a broken one with a 400 in each API's format", async () => {
+  it("takes a body over 64 KiB through the path that parses big bodies in turn, and answers a broken one with a 400 in each API's format", async () => {
     const events = Array.from({ length: 400 }, (_, i) => ({ category: "user:block", note: `${i} ${"n".repeat(200)}` }));
     const body = JSON.stringify({ events });
-    assert.ok(body.length > 64 * 1024, "big enough to be parsed in its turn");
+    assert.ok(body.length > 64 * 1024, "big enough to take the path of big bodies");
     const published = await postRaw(`${h.url}/v1/events/batch`, app.token, body);
     assert.equal(published.status, 202, published.text);
     assert.equal(published.body.ids.length, 400);

@@ -135,6 +135,35 @@ describe("SQLite store, synchronous = full", { skip, timeout: 60_000 }, () => {
     await store.close();
   });
 
+  it("holds a big publish back for one turn at most, however many small ones keep arriving, and lets small ones ride along", async () => {
+    const store = await openStore();
+    const order: string[] = [];
+    let small = 0;
+    // One small publish per turn of the event loop, for 20 turns, beside one publish of 1,200 rows.
+    const smalls: Promise<boolean>[] = [];
+    const big = store.publish(batchOf(0, 1200, 10), () => order.push("big"));
+    await new Promise<void>((resolve) => {
+      const next = () => {
+        const label = `small ${small}`;
+        smalls.push(store.publish(batchOf(2000 + 2 * small, 2, 10), () => order.push(label)));
+        if (++small < 20) setImmediate(next);
+        else resolve();
+      };
+      next();
+    });
+    assert.deepEqual(await Promise.all([big, ...smalls]), Array(21).fill(true));
+    // Passed over at the first commit (small 0 went alone), it goes in the second, with small 1 beside it.
+    assert.deepEqual(order.slice(0, 3), ["small 0", "small 1", "big"]);
+    await store.close();
+  });
+
+  it("commits everything queued when closed, beyond one group commit's rows", async () => {
+    const store = await openStore();
+    const queued = [0, 1, 2].map((i) => store.publish(batchOf(i * 900, 900, 10)));
+    await store.close();
+    assert.deepEqual(await Promise.all(queued), [true, true, true]);
+  });
+
   it("answers an idempotent replay only once the first request's commit is flushed", async () => {
     const flushes = heldFlushes();
     flushes.holding = false;
@@ -185,6 +214,8 @@ describe("SQLite store, synchronous = full", { skip, timeout: 60_000 }, () => {
     });
     await assert.rejects(store.publish(batchOf(0, 2)), /EIO/);
     await assert.rejects(store.publish(batchOf(2, 2)), /EIO/);
+    // Refused before its transaction: a later event is not committed, so no worker could send it.
+    assert.equal(await store.getEvent("A", "evt_2"), undefined);
     await assert.rejects(store.ping(), /EIO/);
     assert.equal(calls, 2, "no flush after the failed one may be trusted");
     await store.close();

@@ -47,7 +47,7 @@ const BIG_BODY_BYTES = 64 * 1024;
 const bigBodyParses = new TurnsPerKey();
 const principalKey = (request: FastifyRequest): string => {
   const principal = request.principal;
-  return principal?.kind === "app" ? principal.app.id : (principal?.kind ?? "");
+  return principal?.kind === "app" ? `app:${principal.app.id}` : (principal?.kind ?? "anonymous");
 };
 
 /** How long `/readyz` waits for the store before answering 503. */

@@ -55,8 +55,6 @@ interface Scan {
   complete: boolean;
 }
 
-/** Lets timers and sockets run between pages: SQLite answers synchronously, and a scan reads many. */
-
 /** Pages through an app's deliveries (outcomes only), newest first, while `keep` holds and the scan cap allows. */
 async function scan(
   store: Store,

@@ -103,7 +103,8 @@ export class Publisher {
   async publish(app: App, events: readonly unknown[], options: PublishOptions = {}): Promise<PublishResult> {
     const key = options.idempotencyKey;
     const now = Date.now();
-    // Each event is serialised once: stored as is, and (with a key) fingerprinted.
+    // Each event is serialised once: stored as is, and (with a key) fingerprinted. In slices, but not
+    // in turn: taking turns here too cost a flooding app a third of its rate and gave others nothing.
     const payloads = await mapInSlices(events, (event) => stringifyJson(event) ?? "null");
     let idempotency: Omit<IdempotencyRecord, "response"> | undefined;
     if (key !== undefined) {

@@ -7,8 +7,6 @@ export const QUEUE_SAMPLES_KEPT_MS = 25 * 60 * 60 * 1000;
 /** Rows per prune statement: small, so it holds SQLite's write lock (or PostgreSQL's row locks) for milliseconds. */
 export const QUEUE_SAMPLE_PRUNE_BATCH = 500;
 
-/** Lets deliveries and API requests run between two prune batches. */
-
 /** The sample period's start that `time` falls in: the same for every process sampling that period. */
 export const samplePeriodStart = (time: number, periodMs: number): number => Math.floor(time / periodMs) * periodMs;
 

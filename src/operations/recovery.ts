@@ -22,8 +22,6 @@ export const DEFAULT_RECOVERY_OPTIONS: Omit<RecoveryRunnerOptions, "maxManualRet
   pollMs: 2000,
 };
 
-/** Lets other work (API requests, the worker) run between two batches. */
-
 /**
  * Runs recover jobs (`POST /v1/endpoints/{id}/recover`) in the background: leases one from the store,
  * then makes its failed deliveries pending batch by batch, waking the worker for the endpoint after

@@ -14,8 +14,6 @@ export interface RetentionOptions {
   sweepMs: number;
 }
 
-/** Lets deliveries and API requests run between two batches. */
-
 /**
  * Deletes history older than `HERALD_RETENTION_DAYS` in the background: app by app, in batches of
  * `RETENTION_BATCH` rows per transaction, yielding between them. Pending deliveries, and the events

@@ -345,12 +345,21 @@ interface PendingCount {
   oldest_created_at: number;
 }
 
-/** About the rows of one big batch (500 events, a delivery each): a transaction's share of the event loop. */
+/**
+ * The rows one group commit takes (events and deliveries), as long as the publishes fit: about one
+ * 500-event batch with a delivery each, some 20-30 ms of the event loop. A single bigger publish
+ * still commits whole.
+ */
 const COMMIT_ROWS = 1_000;
+/** The room left beside a passed-over publish, however big: other apps' small publishes still go in. */
+const RIDE_ALONG_ROWS = 100;
 const rowsOf = (batch: PublishBatch): number => batch.events.length + batch.deliveries.length;
+const bySize = (a: QueuedPublish, b: QueuedPublish): number => rowsOf(a.batch) - rowsOf(b.batch);
 
 interface QueuedPublish {
   batch: PublishBatch;
+  /** A group commit left it out once: it goes in the next one (see `#commitPublishes`). */
+  passedOver?: boolean;
   onCommitted: (() => void) | undefined;
   resolve(published: boolean): void;
   reject(error: unknown): void;
@@ -445,9 +454,14 @@ export class SqliteStore implements Store {
     return this.#prepared;
   }
 
-  /** A write that starts once close has begun would commit after the last flush: refused instead. */
-  #refuseWhenClosing(): void {
+  /**
+   * Refuses a write that could not be made durable: once close has begun (it would commit after the
+   * last flush), or once a flush has failed (see WalSync). Checked before the transaction, so the
+   * rows are never committed, and never delivered, for a request that is then answered with an error.
+   */
+  #refuseUndurableWrite(): void {
     if (this.#writesRefused) throw new Error("The SQLite store is closing; the write was not made.");
+    if (this.#walSync?.failure !== undefined) throw this.#walSync.failure;
   }
 
   /** In turn within this process: one process writes a SQLite file's settings (others only read or deliver). */
@@ -708,7 +722,7 @@ export class SqliteStore implements Store {
 
   /** Runs a write transaction, and resolves once it is on disk; `committed` runs in between. */
   async #durably<T>(work: () => T, committed?: () => void): Promise<T> {
-    this.#refuseWhenClosing();
+    this.#refuseUndurableWrite();
     const result = this.#db.transaction(work)();
     committed?.();
     await this.#walSync?.synced();
@@ -723,7 +737,7 @@ export class SqliteStore implements Store {
    * acknowledged event is on disk.
    */
   async publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean> {
-    this.#refuseWhenClosing();
+    this.#refuseUndurableWrite();
     return new Promise((resolve, reject) => {
       const queued = this.#publishQueue.push({ batch, onCommitted, resolve, reject });
       if (queued === 1) setImmediate(() => this.#commitPublishes());
@@ -731,23 +745,30 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Commits the smallest queued publishes, up to about {@link COMMIT_ROWS} rows (always at least
-   * one), and leaves the rest for the next turn of the event loop: a transaction holds the loop for
-   * as long as it writes, so one app's big batches go one at a time, and another app's small
-   * publish commits ahead of them instead of behind all of them.
+   * Commits the smallest queued publishes, up to about {@link COMMIT_ROWS} rows, and leaves the rest
+   * for the next turn of the event loop: a transaction holds the loop for as long as it writes, so
+   * one app's big batches go one at a time, and another app's small publish commits ahead of them
+   * instead of behind all of them. The oldest publish waits for one turn at most: once passed over,
+   * it goes in the next transaction whatever its size (small publishes still ride along), so a
+   * stream of small publishes cannot hold a big one back.
    */
   #commitPublishes(): void {
     const queue = this.#publishQueue;
     if (queue.length === 0) return;
-    queue.sort((a, b) => rowsOf(a.batch) - rowsOf(b.batch));
-    let rows = rowsOf(queue[0]!.batch);
-    let taken = 1;
-    while (taken < queue.length && rows + rowsOf(queue[taken]!.batch) <= COMMIT_ROWS) {
-      rows += rowsOf(queue[taken]!.batch);
-      taken++;
+    const forced = queue[0]!.passedOver ? queue[0] : undefined;
+    const group = forced ? [forced] : [];
+    let room = forced ? Math.max(COMMIT_ROWS - rowsOf(forced.batch), RIDE_ALONG_ROWS) : COMMIT_ROWS;
+    for (const waiting of queue.filter((q) => q !== forced).sort(bySize)) {
+      const rows = rowsOf(waiting.batch);
+      if (group.length > 0 && rows > room) break;
+      group.push(waiting);
+      room -= rows;
     }
+    const rest = queue.filter((waiting) => !group.includes(waiting));
+    for (const waiting of rest) waiting.passedOver = true;
+    queue.splice(0, queue.length, ...rest);
     // The flushes finish in the order they start, so close need wait for the latest only.
-    this.#committing = this.#commitTogether(queue.splice(0, taken));
+    this.#committing = this.#commitTogether(group.sort(bySize));
     if (queue.length > 0) setImmediate(() => this.#commitPublishes());
   }
 
