@@ -9,7 +9,7 @@ import { Agent, request } from "undici";
 import { sendbirdChatCatalog } from "../src/profiles/sendbird/index.js";
 import { streamChatCatalog } from "../src/profiles/stream/index.js";
 import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
-import { refusingUrl } from "../test/helpers/receiver.js";
+import { freePort } from "../test/helpers/receiver.js";
 import { BATCH, LATENCY_SECONDS, POSTGRES_URL, values } from "./options.js";
 
 export const wallClock = () => performance.timeOrigin + performance.now();
@@ -251,7 +251,7 @@ export async function deploy(
   profile: Profile,
   receiverUrl: string,
 ): Promise<Deployment> {
-  const port = async () => Number(new URL(await refusingUrl()).port);
+  const port = freePort;
   const { databaseUrl, drop: dropDatabase } = freshDatabase(store);
   const env = { HERALD_DATABASE_URL: databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
   const roles = store === "sqlite" ? ["all"] : ["api", ...Array.from({ length: workers }, () => "worker")];

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { call } from "../test/helpers/herald.js";
 import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
-import { refusingUrl } from "../test/helpers/receiver.js";
+import { freePort } from "../test/helpers/receiver.js";
 import { event, median, percentile, publishAll, ReceiverProcess, sleep, steadyLatency } from "./harness.js";
 import { EVENTS, ROUNDS, values } from "./options.js";
 
@@ -56,7 +56,7 @@ async function rate(
 export async function listenBench(): Promise<void> {
   const total = Math.min(EVENTS, MAX_EVENTS);
   const dir = mkdtempSync(join(tmpdir(), "herald-bench-listen-"));
-  const port = Number(new URL(await refusingUrl()).port);
+  const port = await freePort();
   const herald = new HeraldProcess(
     { HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`, HERALD_LOG_LEVEL: values["log-level"] },
     port,

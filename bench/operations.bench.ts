@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { call } from "../test/helpers/herald.js";
 import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
-import { refusingUrl } from "../test/helpers/receiver.js";
+import { freePort } from "../test/helpers/receiver.js";
 import {
   configure,
   event,
@@ -42,7 +42,7 @@ interface Herald {
 /** A Herald on a fresh database of `--store`, in one process; `command` runs another build of it. */
 async function startHerald(command?: string[]): Promise<Herald> {
   const database = freshDatabase(STORE);
-  const port = Number(new URL(await refusingUrl()).port);
+  const port = await freePort();
   const env = { HERALD_DATABASE_URL: database.databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
   const profiled = globalThis.process.env.BENCH_PROF
     ? ["--cpu-prof", "--cpu-prof-interval=250", "--cpu-prof-dir=/tmp/prof", join(REPO, "bin/herald.js"), "serve"]

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { StreamChat } from "stream-chat";
 import { type Run, runCommand } from "./helpers/cli.js";
 import { call, sleep, startHerald, type TestHerald, testDatabase } from "./helpers/herald.js";
-import { refusingUrl } from "./helpers/receiver.js";
+import { freePort, refusingUrl } from "./helpers/receiver.js";
 
 /** The `herald` command as users run it. */
 const BIN = join(import.meta.dirname, "../bin/herald.js");
@@ -279,7 +279,7 @@ describe("herald CLI", { concurrency: 2 }, () => {
 
     it("writes a generated admin token (0600) that `app create` on the same machine then uses", async () => {
       const tokenFile = join(dir, "config", "herald", "admin-token");
-      const url = new URL(await refusingUrl()).origin;
+      const url = `http://127.0.0.1:${await freePort()}`;
       const env = {
         ...cleanEnv(dir),
         HERALD_ADMIN_TOKEN_FILE: tokenFile,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, it } from "node:test";
 import { call, configureChatWebhook, eventually, sleep, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { refusingUrl, startArrivalsReceiver } from "./helpers/receiver.js";
+import { freePort, startArrivalsReceiver } from "./helpers/receiver.js";
 
 const EVENTS = 5000;
 const BATCH = 500;
@@ -20,7 +20,7 @@ it("delivers every acknowledged event after kill -9 mid-delivery; duplicates onl
   // Attempts stay in flight 3 ms, so the kill lands mid-delivery.
   const { receiver, arrivals } = await startArrivalsReceiver(3);
   after(() => receiver.close());
-  const port = Number(new URL(await refusingUrl()).port);
+  const port = await freePort();
   const herald = new HeraldProcess(env, port);
   after(() => herald.stop());
 
@@ -78,7 +78,7 @@ it("hands back unstarted work on SIGTERM, so a restart delivers everything witho
   const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" };
   const { receiver, arrivals: seen } = await startArrivalsReceiver(5);
   after(() => receiver.close());
-  const herald = new HeraldProcess(env, Number(new URL(await refusingUrl()).port));
+  const herald = new HeraldProcess(env, await freePort());
   after(() => herald.stop());
   await herald.start();
   const { api_token: token } = JSON.parse(await heraldCli(["app", "create", "--name", "term", "--json"], env, herald));

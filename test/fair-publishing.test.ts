@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { sleep, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { refusingUrl } from "./helpers/receiver.js";
+import { freePort } from "./helpers/receiver.js";
 
 describe("publishing over HTTP takes turns between apps", () => {
   // Herald in a process of its own, as in production: a client sharing its event loop would wait
@@ -10,10 +10,7 @@ describe("publishing over HTTP takes turns between apps", () => {
   let h: HeraldProcess;
   const database = testDatabase();
   before(async () => {
-    h = new HeraldProcess(
-      { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" },
-      Number(new URL(await refusingUrl()).port),
-    );
+    h = new HeraldProcess({ HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn" }, await freePort());
     await h.start();
   });
   after(async () => {

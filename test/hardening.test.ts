@@ -20,7 +20,7 @@ import {
   type TestHerald,
 } from "./helpers/herald.js";
 import { HeraldProcess } from "./helpers/process.js";
-import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { freePort, Receiver } from "./helpers/receiver.js";
 
 /** A POST with a body of raw bytes, as a client that builds its own JSON would send it. */
 async function postRaw(url: string, token: string, body: string | Buffer, method = "POST") {
@@ -645,7 +645,7 @@ describe("log format", () => {
       for (const format of ["pretty", "auto"]) {
         const herald = new HeraldProcess(
           { HERALD_DATABASE_URL: `sqlite:${join(dir, `${format}.db`)}`, HERALD_LOG_FORMAT: format },
-          Number(new URL(await refusingUrl()).port),
+          await freePort(),
         );
         await herald.start();
         await fetch(`${herald.url}/v1/events`);

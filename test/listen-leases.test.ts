@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, it } from "node:test";
 import { call, eventually, sleep, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { refusingUrl } from "./helpers/receiver.js";
+import { freePort } from "./helpers/receiver.js";
 
 /**
  * A listen session lives in one Herald process; its endpoint in the store. Killed with kill -9, the
@@ -17,7 +17,7 @@ async function heraldWithApp() {
   const database = testDatabase();
   after(() => database.drop());
   const env = { HERALD_DATABASE_URL: database.url, HERALD_LOG_LEVEL: "warn", HERALD_LISTEN_GRACE_MS: String(GRACE_MS) };
-  const herald = new HeraldProcess(env, Number(new URL(await refusingUrl()).port));
+  const herald = new HeraldProcess(env, await freePort());
   after(() => herald.stop());
   await herald.start();
   const app = JSON.parse(await heraldCli(["app", "create", "--name", "leases", "--json"], env, herald)) as {

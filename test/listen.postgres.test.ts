@@ -4,10 +4,9 @@ import { join } from "node:path";
 import { after, it } from "node:test";
 import { call, eventually, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { freePort, Receiver } from "./helpers/receiver.js";
 
 const BIN = join(import.meta.dirname, "../bin/herald.js");
-const freePort = async () => Number(new URL(await refusingUrl()).port);
 
 it("with two Herald processes, only the one holding a listen session sends for it", async () => {
   const database = testDatabase();

@@ -5,10 +5,9 @@ import { after, it } from "node:test";
 import pg from "pg";
 import { call, configureChatWebhook, sleep, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { freePort, Receiver } from "./helpers/receiver.js";
 
 const SAMPLE_MS = 200;
-const freePort = async () => Number(new URL(await refusingUrl()).port);
 
 it("two processes sampling one database write one sample per period", async () => {
   const database = testDatabase();

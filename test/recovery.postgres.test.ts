@@ -5,9 +5,7 @@ import { after, it } from "node:test";
 import pg from "pg";
 import { call, eventually, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { refusingUrl } from "./helpers/receiver.js";
-
-const freePort = async () => Number(new URL(await refusingUrl()).port);
+import { freePort, refusingUrl } from "./helpers/receiver.js";
 
 it("refuses a recovery on process B while process A's recovery of the endpoint runs; a finished one blocks nothing", async () => {
   const database = testDatabase();

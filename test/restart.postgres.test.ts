@@ -3,9 +3,7 @@ import { after, it } from "node:test";
 import { call, configureChatWebhook, eventually } from "./helpers/herald.js";
 import { PrivatePostgres } from "./helpers/private-postgres.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { refusingUrl, startArrivalsReceiver } from "./helpers/receiver.js";
-
-const freePort = async () => Number(new URL(await refusingUrl()).port);
+import { freePort, startArrivalsReceiver } from "./helpers/receiver.js";
 
 it("answers 503 while PostgreSQL is down, reconnects by itself, and delivers everything acknowledged", async () => {
   const postgres = new PrivatePostgres(await freePort());

@@ -4,9 +4,7 @@ import pg from "pg";
 import { MIGRATIONS } from "../src/storage/migrations.js";
 import { call, configureChatWebhook, eventually, testDatabase } from "./helpers/herald.js";
 import { HeraldProcess, heraldCli } from "./helpers/process.js";
-import { Receiver, refusingUrl, startArrivalsReceiver } from "./helpers/receiver.js";
-
-const freePort = async () => Number(new URL(await refusingUrl()).port);
+import { freePort, Receiver, startArrivalsReceiver } from "./helpers/receiver.js";
 
 /** Waits until every process answers with the app's webhook pointing at `url`, read through its endpoint cache. */
 const allSeeWebhook = (processes: HeraldProcess[], token: string, url: string) =>

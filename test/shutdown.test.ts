@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { call, configureChatWebhook, eventually, sleep, TEST_STORE } from "./helpers/herald.js";
-import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { freePort, Receiver, refusingUrl } from "./helpers/receiver.js";
 
 const ROOT = join(import.meta.dirname, "..");
 
@@ -60,7 +60,7 @@ async function listening(port: number): Promise<boolean> {
  */
 async function stopsCleanly(command: string[], signal: NodeJS.Signals, to: "npm" | "group" = "npm"): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "herald-shutdown-"));
-  const port = Number(new URL(await refusingUrl()).port);
+  const port = await freePort();
   const adminToken = "shutdown-test-admin-token";
   const receiver = await Receiver.start(async () => {
     await sleep(1500);
@@ -158,7 +158,7 @@ describe("stopping Herald started through npm", { skip: TEST_STORE === "postgres
 describe("stopping the receiver kit's notifier started through npm", { skip: TEST_STORE === "postgres" }, () => {
   it("SIGTERM to the npm process of `npx herald-receiver notifier`: the port closes, no process is left", async () => {
     const dir = mkdtempSync(join(tmpdir(), "herald-notifier-shutdown-"));
-    const port = Number(new URL(await refusingUrl()).port);
+    const port = await freePort();
     let output = "";
     const npm = spawn("npx", ["--yes", "herald-receiver", "notifier", "--port", String(port)], {
       cwd: ROOT,

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 
 export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
@@ -90,13 +90,38 @@ export class Receiver {
   }
 }
 
-/** A loopback URL where nothing listens, so connections are refused. */
-export async function refusingUrl(): Promise<string> {
+/** A port that is free to listen on now: the kernel's pick, free until someone else takes it. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}/webhook`;
+  return port;
+}
+
+/** Whether a connection to this loopback port is refused (nothing listens there). */
+const refuses = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
+  });
+
+/**
+ * A loopback URL where nothing listens, so connections are refused. Its port lies below the range
+ * the kernel hands out for `listen(0)` (32768-60999 on Linux), so no receiver or Herald started
+ * later in the run can be given it: a freed ephemeral port was, once, and the webhooks meant to be
+ * refused reached another test's receiver.
+ */
+export async function refusingUrl(): Promise<string> {
+  for (let tries = 0; tries < 100; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await refuses(port)) return `http://127.0.0.1:${port}/webhook`;
+  }
+  throw new Error("refusingUrl: no refusing port found below 32000");
 }
 
 /**
