@@ -18,6 +18,7 @@ import type { Metrics } from "../core/metrics.js";
 import { TurnsPerKey } from "../core/turns-per-key.js";
 import { registerDashboard } from "../dashboard/dashboard-plugin.js";
 import { MANAGEMENT_APIS, routedPath } from "../profiles/registry.js";
+import { principalName } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { useErrorFormat } from "./error-format.js";
 import { nativeApi } from "./native-api.js";
@@ -45,10 +46,6 @@ function clientErrorResponse(code: string | undefined): { status: number; code: 
  */
 const BIG_BODY_BYTES = 64 * 1024;
 const bigBodyParses = new TurnsPerKey();
-const principalKey = (request: FastifyRequest): string => {
-  const principal = request.principal;
-  return principal?.kind === "app" ? `app:${principal.app.id}` : (principal?.kind ?? "anonymous");
-};
 
 /** How long `/readyz` waits for the store before answering 503. */
 const READY_TIMEOUT_MS = 2000;
@@ -70,13 +67,12 @@ function clientTimeouts(config: HeraldConfig) {
 function logRequest(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
   const route = request.routeOptions.url;
   const status = reply.statusCode;
-  const principal = request.principal;
   const fields = {
     method: request.method,
     route: route ?? null,
     status,
     ms: Math.round(reply.elapsedTime * 10) / 10,
-    app: principal?.kind === "app" ? principal.app.id : principal?.kind,
+    app: principalName(request.principal),
   };
   if (status >= 500) logger.warn(fields, "request");
   else if (status < 400 && route !== undefined && PROBES.has(route)) logger.debug(fields, "request");
@@ -154,29 +150,14 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
   app.removeContentTypeParser("text/plain");
   // Herald's JSON: UTF-8 only, bounded nesting, numbers kept exactly as written (core/json.ts).
   app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, async (request: FastifyRequest, body: Buffer) => {
     // Payloads keep every number as written; elsewhere 1e3 is the integer it means.
-    const parse = () => parseJson(body as Buffer, { payload: request.routeOptions.config?.bodyIsPayload === true });
-    if ((body as Buffer).length < BIG_BODY_BYTES) {
-      let value: unknown;
-      try {
-        value = parse();
-      } catch (error) {
-        done(error as Error, undefined);
-        return;
-      }
-      done(null, value);
-      return;
-    }
-    bigBodyParses
-      .run(principalKey(request), async () => {
-        await yieldToEventLoop();
-        return parse();
-      })
-      .then(
-        (value) => done(null, value),
-        (error: Error) => done(error, undefined),
-      );
+    const parse = () => parseJson(body, { payload: request.routeOptions.config?.bodyIsPayload === true });
+    if (body.length < BIG_BODY_BYTES) return parse();
+    return bigBodyParses.run(principalName(request.principal) ?? "", async () => {
+      await yieldToEventLoop();
+      return parse();
+    });
   });
   app.addHook("onResponse", (request, reply, done) => {
     logRequest(ctx.logger, request, reply);
