@@ -13,6 +13,18 @@ import { freePort } from "../test/helpers/receiver.js";
 import { BATCH, LATENCY_SECONDS, POSTGRES_URL, values } from "./options.js";
 
 export const wallClock = () => performance.timeOrigin + performance.now();
+/** CPU time (user + system, all threads) a process has used so far, in seconds; Linux only (NaN elsewhere). */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name (which may hold spaces).
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
+}
+/** Linux's USER_HZ, 100 on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const percentile = (xs: number[], p: number) => {

@@ -14,6 +14,7 @@ import { HeraldProcess, heraldCli } from "../test/helpers/process.js";
 import { freePort } from "../test/helpers/receiver.js";
 import {
   configure,
+  cpuSeconds,
   event,
   flood,
   freshDatabase,
@@ -28,8 +29,11 @@ import {
 } from "./harness.js";
 import { EVENTS, LATENCY_SECONDS, ROUNDS, STORE, values } from "./options.js";
 
-/** The last commit before the outbound transport, the hardening (exact JSON) and response capture. */
-const BEFORE_COMMIT = "e4d7ab7";
+/**
+ * By default the last commit before the outbound transport, the hardening (exact JSON) and response
+ * capture; `--before <commit>` compares with another.
+ */
+const BEFORE_COMMIT = values.before;
 const REPO = join(import.meta.dirname, "..");
 /** The steady publish rate of the latency phases, in events per second. */
 const STEADY_RATE = 200;
@@ -39,15 +43,17 @@ interface Herald {
   stop(): Promise<void>;
 }
 
+/** With BENCH_PROF set, every Herald the suite starts writes a CPU profile into /tmp/prof. */
+const PROFILE_FLAGS = globalThis.process.env.BENCH_PROF
+  ? ["--cpu-prof", "--cpu-prof-interval=250", "--cpu-prof-dir=/tmp/prof"]
+  : [];
+
 /** A Herald on a fresh database of `--store`, in one process; `command` runs another build of it. */
-async function startHerald(command?: string[]): Promise<Herald> {
+async function startHerald(command = [join(REPO, "bin/herald.js"), "serve"]): Promise<Herald> {
   const database = freshDatabase(STORE);
   const port = await freePort();
   const env = { HERALD_DATABASE_URL: database.databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
-  const profiled = globalThis.process.env.BENCH_PROF
-    ? ["--cpu-prof", "--cpu-prof-interval=250", "--cpu-prof-dir=/tmp/prof", join(REPO, "bin/herald.js"), "serve"]
-    : undefined;
-  const process = new HeraldProcess(env, port, command ?? profiled);
+  const process = new HeraldProcess(env, port, [...PROFILE_FLAGS, ...command]);
   await process.start(60_000);
   return {
     process,
@@ -218,7 +224,11 @@ function checkoutBefore(): { command: string[]; remove(): void } | undefined {
   };
 }
 
-/** Round 3: Sendbird deliveries/s from first publish to last receipt, now and before, interleaved. */
+/**
+ * Round 3: Sendbird deliveries/s from first publish to last receipt, now and before, interleaved, in
+ * alternating order. Also the CPU time Herald's process spent per event: on a shared machine the rate
+ * moves with the neighbours' load far more than CPU time does.
+ */
 async function beforeRound() {
   const before = checkoutBefore();
   if (!before) return undefined;
@@ -226,34 +236,41 @@ async function beforeRound() {
   await receiver.ready();
   const url = `http://127.0.0.1:${receiver.port}/`;
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const rates: number[] = [];
-      for (const command of [undefined, before.command]) {
-        const herald = await startHerald(command);
+      const cpu: number[] = [];
+      const order = r % 2 === 0 ? [0, 1] : [1, 0];
+      for (const which of order) {
+        const herald = await startHerald(which === 0 ? undefined : before.command);
         try {
           const token = await createApp(herald, "before");
           await configure(herald.process, token, "sendbird", url);
           await sleep(1100);
           await receiver.reset();
+          const cpuBefore = cpuSeconds(herald.process.pid!);
           const started = wallClock();
           await publishAll(herald.process, token, EVENTS, r * EVENTS, event);
           const { lastAt } = await receiver.waitForCount(EVENTS, 300_000);
-          rates.push(EVENTS / ((lastAt - started) / 1000));
+          rates[which] = EVENTS / ((lastAt - started) / 1000);
+          cpu[which] = ((cpuSeconds(herald.process.pid!) - cpuBefore) * 1e6) / EVENTS;
         } finally {
           await herald.stop();
         }
       }
       ratios.push(rates[0]! / rates[1]!);
+      cpuRatios.push(cpu[0]! / cpu[1]!);
       console.log(
-        `guard + capture + exact JSON, round ${r + 1}: now ${rates[0]!.toFixed(0)}/s, before (${BEFORE_COMMIT}) ${rates[1]!.toFixed(0)}/s, ratio ${ratio(rates[0]!, rates[1]!)}`,
+        `now against ${BEFORE_COMMIT}, round ${r + 1}: now ${rates[0]!.toFixed(0)}/s, before (${BEFORE_COMMIT}) ${rates[1]!.toFixed(0)}/s, ratio ${ratio(rates[0]!, rates[1]!)}; ` +
+          `Herald's CPU per event now ${cpu[0]!.toFixed(0)} µs, before ${cpu[1]!.toFixed(0)} µs, ratio ${ratio(cpu[0]!, cpu[1]!)}`,
       );
     }
   } finally {
     receiver.exit();
     before.remove();
   }
-  return median(ratios);
+  return { rate: median(ratios), cpu: median(cpuRatios) };
 }
 
 export async function operationsBench(): Promise<void> {
@@ -286,7 +303,8 @@ export async function operationsBench(): Promise<void> {
     console.log(
       before === undefined
         ? `  before/after: skipped, this clone does not hold commit ${BEFORE_COMMIT} (a shallow clone?)`
-        : `  SSRF guard, response capture and exact JSON on: ${before.toFixed(2)}x the delivery rate of ${BEFORE_COMMIT}, before them (aim: >= 1)`,
+        : `  now against ${BEFORE_COMMIT}${BEFORE_COMMIT === "e4d7ab7" ? " (before the SSRF guard, response capture and exact JSON)" : ""}: ` +
+            `${before.rate.toFixed(2)}x its delivery rate (aim: >= 1), ${before.cpu.toFixed(2)}x its CPU time per event`,
     );
   }
 }

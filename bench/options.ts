@@ -11,6 +11,8 @@ export const { values } = parseArgs({
     help: { type: "boolean", default: false },
     // operations suite: which of its rounds run (timeouts, fairness, before).
     operations: { type: "string", default: "timeouts,fairness,before" },
+    // operations suite, round "before": the commit the rate is compared with (run from its source).
+    before: { type: "string", default: "e4d7ab7" },
     events: { type: "string", default: "50000" },
     rounds: { type: "string", default: "3" },
     batch: { type: "string", default: "500" },

@@ -29,6 +29,7 @@ if (values.help) {
   --profiles sendbird,...       delivery suite: which wire formats (sendbird, standard, stream, stream-gzip)
   --no-hooks                    delivery suite: skip the before-message-send round
   --operations timeouts,...     operations suite: which rounds run (default timeouts,fairness,before)
+  --before e4d7ab7              operations suite, round before: the commit the rate and CPU per event are compared with
   --log-level warn              Herald's log level in the benched processes`);
   process.exit(0);
 }

@@ -144,6 +144,11 @@ describe("retention: pruning old history while delivering", () => {
       0,
       "no attempt outlives its delivery",
     );
+    assert.equal(
+      await scalar("SELECT COUNT(*) AS n FROM delivery_bodies WHERE delivery_id NOT IN (SELECT id FROM deliveries)"),
+      0,
+      "no body outlives its delivery",
+    );
 
     // Fresh deliveries all arrive, and stay in the log.
     await eventually(async () => {

@@ -29,42 +29,55 @@ interface StoreUnderTest {
   reopen(): Store;
   /** Rows of a table matching every column = value, straight from the database. */
   rowCount(table: string, where?: Record<string, string | string[]>): Promise<number>;
+  /** Plain SQL on the database, past the store: `?` marks, numbered for PostgreSQL. */
+  sql(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 type StoreFactory = () => Promise<StoreUnderTest>;
 
 const OPEN_OPTIONS = { sqliteSynchronous: "normal", databasePoolSize: 4 } as const;
 
-/** Counts rows with plain SQL, so a check never depends on the store it is checking. */
-async function countRows(database: TestDatabase, table: string, where: Record<string, string | string[]> = {}) {
-  const conditions: string[] = [];
-  const params: string[] = [];
-  const postgres = TEST_STORE === "postgres";
-  for (const [column, value] of Object.entries(where)) {
-    const values = Array.isArray(value) ? value : [value];
-    if (values.length === 0) return 0;
-    const marks = values.map((v) => {
-      params.push(v);
-      return postgres ? `$${params.length}` : "?";
-    });
-    conditions.push(`${column} IN (${marks.join(", ")})`);
-  }
-  const sql = `SELECT COUNT(*) AS n FROM ${table}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}`;
-  if (postgres) {
+/** Runs plain SQL on a connection of its own, so a check never depends on the store it is checking. */
+async function runSql(database: TestDatabase, sql: string, params: unknown[] = []) {
+  if (TEST_STORE === "postgres") {
+    let mark = 0;
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      return Number((await client.query(sql, params)).rows[0].n);
+      return (
+        await client.query(
+          sql.replace(/\?/g, () => `$${++mark}`),
+          params,
+        )
+      ).rows as Record<string, unknown>[];
     } finally {
       await client.end();
     }
   }
-  const db = new Database(database.url.slice("sqlite:".length), { readonly: true });
+  const db = new Database(database.url.slice("sqlite:".length));
   try {
-    return (db.prepare(sql).get(...params) as { n: number }).n;
+    const statement = db.prepare(sql);
+    if (statement.reader) return statement.all(...params) as Record<string, unknown>[];
+    statement.run(...params);
+    return [];
   } finally {
     db.close();
   }
+}
+
+/** Counts rows matching every column = value. */
+async function countRows(database: TestDatabase, table: string, where: Record<string, string | string[]> = {}) {
+  const conditions: string[] = [];
+  const params: string[] = [];
+  for (const [column, value] of Object.entries(where)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (values.length === 0) return 0;
+    params.push(...values);
+    conditions.push(`${column} IN (${values.map(() => "?").join(", ")})`);
+  }
+  const filter = conditions.length ? ` WHERE ${conditions.join(" AND ")}` : "";
+  const [row] = await runSql(database, `SELECT COUNT(*) AS n FROM ${table}${filter}`, params);
+  return Number(row!.n);
 }
 
 const openTestStore: StoreFactory = async () => {
@@ -81,6 +94,7 @@ const openTestStore: StoreFactory = async () => {
     store,
     reopen: open,
     rowCount: (table, where) => countRows(database, table, where),
+    sql: (text, params) => runSql(database, text, params),
     async close() {
       for (const s of opened) await s.close();
       await database.drop();
@@ -331,6 +345,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         events: await t.rowCount("events", { app_id: appId }),
         deliveries: await t.rowCount("deliveries", { app_id: appId }),
         attempts: await t.rowCount("attempts", { delivery_id: deliveryIds }),
+        delivery_bodies: await t.rowCount("delivery_bodies", { delivery_id: deliveryIds }),
         idempotency_keys: await t.rowCount("idempotency_keys", { app_id: appId }),
       });
 
@@ -347,6 +362,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
           events: 1,
           deliveries: 2,
           attempts: 1,
+          delivery_bodies: 2,
           idempotency_keys: 1,
         });
         assert.deepEqual(await tableCounts("A", a.deliveryIds), bCounts, "A was populated alike");
@@ -361,6 +377,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
           events: 0,
           deliveries: 0,
           attempts: 0,
+          delivery_bodies: 0,
           idempotency_keys: 0,
         });
         assert.equal(await store.getApp("A"), undefined);
@@ -1119,6 +1136,22 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(await store.claimDue("E", 10, T + 100, T + 5000), []);
         assert.deepEqual(sortedIds(await store.claimDue("F", 10, T + 100, T + 5000)), ["f0-F"]);
         assert.deepEqual(await store.claimDue("nope", 10, T + 100, T + 5000), []);
+      });
+
+      it("hands each claimed delivery its body, one kept in its own row (before migration 14) too", async () => {
+        await setUp();
+        await t.sql(
+          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
+             next_attempt_at, created_at, updated_at) VALUES (?, 'A', 'e0', 'E', 'message', ?, 'pending', 0, 3, ?, ?, ?)`,
+          ["old-E", "the body of a delivery written before", T, T, T],
+        );
+        const claimed = await store.claimDue("E", 10, T + 100, T + 5000);
+        assert.deepEqual(Object.fromEntries(claimed.map((d) => [d.id, d.body])), {
+          "e0-E": "body of e0-E to E",
+          "e1-E": "body of e1-E to E",
+          "e2-E": "body of e2-E to E",
+          "old-E": "the body of a delivery written before",
+        });
       });
 
       it("leases by moving the due time: a second claim gets nothing until the lease passes", async () => {

@@ -60,6 +60,15 @@ const CHANNEL = "herald_deliveries";
 function columns<T>(rows: readonly T[], ...fields: (keyof T)[]): unknown[][] {
   return fields.map((field) => rows.map((row) => row[field]));
 }
+
+/** Deliveries' bodies, kept apart from their rows (migration 14). */
+async function insertBodies(client: pg.PoolClient, deliveries: readonly { id: string; body: string }[]) {
+  await client.query(
+    "INSERT INTO delivery_bodies (delivery_id, body) SELECT * FROM unnest($1::text[], $2::text[])",
+    columns(deliveries, "id", "body"),
+  );
+}
+
 // NOTIFY payloads are capped at 8000 bytes; past that, an empty payload means "look at every endpoint".
 const MAX_NOTIFY_PAYLOAD = 7900;
 const LISTEN_RETRY_MS = 1000;
@@ -258,9 +267,11 @@ export class PostgresStore implements Store {
 
   async deleteApp(appId: string): Promise<boolean> {
     return this.#transaction(async (client) => {
-      await client.query("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = $1)", [
-        appId,
-      ]);
+      for (const child of ["attempts", "delivery_bodies"]) {
+        await client.query(`DELETE FROM ${child} WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = $1)`, [
+          appId,
+        ]);
+      }
       for (const table of APP_OWNED_TABLES) {
         await client.query(`DELETE FROM ${table} WHERE app_id = $1`, [appId]);
       }
@@ -591,15 +602,17 @@ export class PostgresStore implements Store {
       if (deliveries.length > 0) {
         // Sent at commit, to every listening worker process.
         await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload(deliveries.map((d) => d.endpointId))]);
+        // The body goes to delivery_bodies (migration 14); the row's own stays empty.
         await client.query(
           `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
              next_attempt_at, created_at, updated_at)
-           SELECT id, app_id, event_id, endpoint_id, type, body, 'pending', 0, max_attempts, created_at, created_at,
+           SELECT id, app_id, event_id, endpoint_id, type, '', 'pending', 0, max_attempts, created_at, created_at,
              created_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[])
-             AS d(id, app_id, event_id, endpoint_id, type, body, max_attempts, created_at)`,
-          columns(deliveries, "id", "appId", "eventId", "endpointId", "type", "body", "maxAttempts", "createdAt"),
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[])
+             AS d(id, app_id, event_id, endpoint_id, type, max_attempts, created_at)`,
+          columns(deliveries, "id", "appId", "eventId", "endpointId", "type", "maxAttempts", "createdAt"),
         );
+        await insertBodies(client, deliveries);
       }
       return true;
     });
@@ -629,14 +642,18 @@ export class PostgresStore implements Store {
 
   async claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     // SKIP LOCKED: workers in other processes claiming the same endpoint take different rows.
+    // A delivery made before migration 14 still holds its body in its row.
     const { rows } = await this.#pool.query(
       `WITH due AS (
          SELECT id FROM deliveries
          WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at <= $2
-         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       UPDATE deliveries d SET next_attempt_at = $4 FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
-       RETURNING d.id, d.endpoint_id AS "endpointId", d.body, d.attempts, d.max_attempts AS "maxAttempts",
-         d.first_attempt_at AS "firstAttemptAt", e.type`,
+         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+       claimed AS (
+         UPDATE deliveries d SET next_attempt_at = $4 FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
+         RETURNING d.id, d.endpoint_id, d.body, d.attempts, d.max_attempts, d.first_attempt_at, e.type)
+       SELECT c.id, c.endpoint_id AS "endpointId", COALESCE(b.body, c.body) AS body, c.attempts,
+         c.max_attempts AS "maxAttempts", c.first_attempt_at AS "firstAttemptAt", c.type
+       FROM claimed c LEFT JOIN delivery_bodies b ON b.delivery_id = c.id`,
       [endpointId, now, limit, leaseUntil],
     );
     return rows as ClaimedDelivery[];
@@ -781,11 +798,11 @@ export class PostgresStore implements Store {
       await client.query(
         `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
            next_attempt_at, created_at, updated_at, first_attempt_at)
-         SELECT id, app_id, event_id, endpoint_id, type, body, state, 1, 1, finished_at, created_at, finished_at,
+         SELECT id, app_id, event_id, endpoint_id, type, '', state, 1, 1, finished_at, created_at, finished_at,
            started_at
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-           $9::bigint[], $10::bigint[])
-           AS d(id, app_id, event_id, endpoint_id, type, body, state, created_at, started_at, finished_at)`,
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+           $8::bigint[], $9::bigint[])
+           AS d(id, app_id, event_id, endpoint_id, type, state, created_at, started_at, finished_at)`,
         columns(
           deliveries,
           "id",
@@ -793,13 +810,13 @@ export class PostgresStore implements Store {
           "eventId",
           "endpointId",
           "type",
-          "body",
           "state",
           "createdAt",
           "startedAt",
           "finishedAt",
         ),
       );
+      await insertBodies(client, deliveries);
       await this.#insertAttempts(
         client,
         calls.map(({ delivery, attempt }) => ({ ...attempt, deliveryId: delivery.id })),
@@ -1057,6 +1074,7 @@ export class PostgresStore implements Store {
       const attempts = ids.length
         ? await client.query("DELETE FROM attempts WHERE delivery_id = ANY($1::text[])", [ids])
         : { rowCount: 0 };
+      if (ids.length) await client.query("DELETE FROM delivery_bodies WHERE delivery_id = ANY($1::text[])", [ids]);
       const events = await client.query(
         `DELETE FROM events WHERE id IN (
            SELECT id FROM events e WHERE app_id = $1 AND created_at < $2

@@ -185,10 +185,14 @@ function prepareStatements(db: Database.Database) {
     ),
     getEvent: db.prepare<[string, string], EventRow>("SELECT * FROM events WHERE app_id = ? AND id = ?"),
     insertEvent: db.prepare("INSERT INTO events (id, app_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
+    // The body goes to delivery_bodies (migration 14); the row's own stays empty.
     insertDelivery: db.prepare(`
       INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
+      VALUES (?, ?, ?, ?, ?, '', 'pending', 0, ?, ?, ?, ?)`),
+    insertBody: db.prepare("INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)"),
+    bodyOf: db.prepare<[string], string>("SELECT body FROM delivery_bodies WHERE delivery_id = ?").pluck(),
+    deleteBodyOf: db.prepare("DELETE FROM delivery_bodies WHERE delivery_id = ?"),
     insertIdempotency: db.prepare(
       `INSERT INTO idempotency_keys (app_id, scope, key, request_sha256, response, created_at)
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -265,7 +269,7 @@ function prepareStatements(db: Database.Database) {
     insertFinishedDelivery: db.prepare(`
       INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at, first_attempt_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)`),
+      VALUES (?, ?, ?, ?, ?, '', ?, 1, 1, ?, ?, ?, ?)`),
     getDelivery: db.prepare<[string, string], DeliveryRow>(
       `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE app_id = ? AND id = ?`,
     ),
@@ -513,7 +517,9 @@ export class SqliteStore implements Store {
   async deleteApp(appId: string): Promise<boolean> {
     return this.#durably(() => {
       const db = this.#db;
-      db.prepare("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ?)").run(appId);
+      for (const child of ["attempts", "delivery_bodies"]) {
+        db.prepare(`DELETE FROM ${child} WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ?)`).run(appId);
+      }
       for (const table of APP_OWNED_TABLES) {
         db.prepare(`DELETE FROM ${table} WHERE app_id = ?`).run(appId);
       }
@@ -810,7 +816,7 @@ export class SqliteStore implements Store {
 
   /** One publish's rows; false (and nothing written) when its idempotency key is already taken. */
   #insertBatch(batch: PublishBatch): boolean {
-    const { insertEvent, insertDelivery, insertIdempotency, dropExpiredKey } = this.#statements;
+    const { insertEvent, insertDelivery, insertBody, insertIdempotency, dropExpiredKey } = this.#statements;
     const key = batch.idempotency;
     if (key) {
       dropExpiredKey.run(batch.appId, key.scope, key.key, key.expiredBefore);
@@ -836,12 +842,12 @@ export class SqliteStore implements Store {
         d.eventId,
         d.endpointId,
         types.get(d.eventId) ?? "",
-        d.body,
         d.maxAttempts,
         d.createdAt,
         d.createdAt,
         d.createdAt,
       );
+      insertBody.run(d.id, d.body);
     }
     return true;
   }
@@ -864,7 +870,11 @@ export class SqliteStore implements Store {
   }
 
   async claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
-    return this.#statements.claim.all(leaseUntil, endpointId, now, limit);
+    const { claim, bodyOf } = this.#statements;
+    const claimed = claim.all(leaseUntil, endpointId, now, limit);
+    // A delivery made before migration 14 still holds its body in its row.
+    for (const delivery of claimed) if (delivery.body === "") delivery.body = bodyOf.get(delivery.id) ?? "";
+    return claimed;
   }
 
   async releaseLeases(deliveryIds: string[], now: number): Promise<void> {
@@ -969,7 +979,7 @@ export class SqliteStore implements Store {
   }
 
   async logSyncCalls(calls: SyncCallRecord[]): Promise<void> {
-    const { insertEvent, insertFinishedDelivery } = this.#statements;
+    const { insertEvent, insertFinishedDelivery, insertBody } = this.#statements;
     this.#db.transaction(() => {
       for (const { event: e, delivery: d, attempt } of calls) {
         insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
@@ -980,13 +990,13 @@ export class SqliteStore implements Store {
           d.eventId,
           d.endpointId,
           e.type,
-          d.body,
           d.state,
           finishedAt,
           d.createdAt,
           finishedAt,
           attempt.startedAt,
         );
+        insertBody.run(d.id, d.body);
         this.#insertAttempt(d.id, attempt);
       }
     })();
@@ -1112,7 +1122,7 @@ export class SqliteStore implements Store {
   }
 
   async pruneApp(appId: string, before: number, limit: number): Promise<PruneResult> {
-    const { oldFinished, deleteAttemptsOf, deleteFinished, oldEvents, deleteEvent } = this.#statements;
+    const { oldFinished, deleteAttemptsOf, deleteBodyOf, deleteFinished, oldEvents, deleteEvent } = this.#statements;
     return this.#db.transaction(() => {
       const result: PruneResult = { deliveries: 0, attempts: 0, events: 0 };
       for (const state of ["succeeded", "failed"]) {
@@ -1121,6 +1131,7 @@ export class SqliteStore implements Store {
           if (deleted === 0) continue;
           result.deliveries += deleted;
           result.attempts += deleteAttemptsOf.run(id).changes;
+          deleteBodyOf.run(id);
         }
       }
       for (const { id } of oldEvents.all(appId, before, limit)) result.events += deleteEvent.run(id).changes;
