@@ -239,6 +239,20 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await createApp("B");
         assert.deepEqual(ids(await other.listApps({ limit: 10 })), ["B", "A"]);
       });
+
+      it("refuses a database a newer Herald migrated past the steps this one knows", async () => {
+        const newer = MIGRATIONS.at(-1)!.version + 1;
+        await t.sql("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from the future', ?)", [
+          newer,
+          T,
+        ]);
+        await assert.rejects(
+          t.reopen().migrate(),
+          new RegExp(
+            `schema is at step ${newer}, applied by a newer Herald; this Herald knows steps up to ${newer - 1}`,
+          ),
+        );
+      });
     });
 
     describe("apps", () => {

@@ -26,6 +26,22 @@ export interface Migration {
   sql: string | Record<Dialect, string>;
 }
 
+/**
+ * Refuses a database that a newer Herald has migrated past the steps this one knows. Such a step can
+ * change what rows mean (since step 14 a delivery's body is not in its row), so running on it could
+ * send wrong bytes rather than fail.
+ */
+export function refuseNewerSchema(applied: ReadonlySet<number>): void {
+  const known = MIGRATIONS.at(-1)!.version;
+  const newest = Math.max(...applied);
+  if (newest > known) {
+    throw new Error(
+      `The database's schema is at step ${newest}, applied by a newer Herald; this Herald knows steps up to ${known}. ` +
+        "Run the newer Herald (or restore a backup taken before it migrated).",
+    );
+  }
+}
+
 export const migrationSql = (migration: Migration, dialect: Dialect): string =>
   typeof migration.sql === "string" ? migration.sql : migration.sql[dialect];
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
-import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
+import { APP_OWNED_TABLES, MIGRATIONS, migrationSql, refuseNewerSchema } from "../migrations.js";
 import { sampleQueueSql } from "../queue-samples.js";
 import type {
   ApiKey,
@@ -202,6 +202,7 @@ export class PostgresStore implements Store {
       const applied = new Set(
         (await client.query("SELECT version FROM schema_migrations")).rows.map((row) => row.version as number),
       );
+      refuseNewerSchema(applied);
       for (const migration of MIGRATIONS) {
         if (applied.has(migration.version)) continue;
         await client.query(migrationSql(migration, "postgres"));

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
-import { APP_OWNED_TABLES, MIGRATIONS, migrationSql } from "../migrations.js";
+import { APP_OWNED_TABLES, MIGRATIONS, migrationSql, refuseNewerSchema } from "../migrations.js";
 import { pendingByEndpointSql } from "../queue-samples.js";
 import type {
   ApiKey,
@@ -427,6 +427,7 @@ export class SqliteStore implements Store {
           .all()
           .map((row) => (row as { version: number }).version),
       );
+      refuseNewerSchema(applied);
       for (const migration of MIGRATIONS) {
         if (applied.has(migration.version)) continue;
         db.exec(migrationSql(migration, "sqlite"));
