@@ -872,10 +872,13 @@ export class SqliteStore implements Store {
 
   async claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     const { claim, bodyOf } = this.#statements;
-    const claimed = claim.all(leaseUntil, endpointId, now, limit);
-    // A delivery made before migration 14 still holds its body in its row.
-    for (const delivery of claimed) if (delivery.body === "") delivery.body = bodyOf.get(delivery.id) ?? "";
-    return claimed;
+    // One transaction: another process on the file cannot delete the bodies between claim and read.
+    return this.#db.transaction(() => {
+      const claimed = claim.all(leaseUntil, endpointId, now, limit);
+      // A delivery made before migration 14 still holds its body in its row.
+      for (const delivery of claimed) if (delivery.body === "") delivery.body = bodyOf.get(delivery.id) ?? "";
+      return claimed;
+    })();
   }
 
   async releaseLeases(deliveryIds: string[], now: number): Promise<void> {
