@@ -51,7 +51,7 @@ const rowsSql = (
   };
 };
 
-const DELIVERY_COLUMNS = `id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
+const DELIVERY_COLUMNS = `id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
   next_attempt_at, created_at, updated_at`;
 const ATTEMPT_COLUMNS = `delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
   error_class, request_headers, response_headers`;
@@ -247,6 +247,8 @@ export async function indexUpkeep(): Promise<void> {
   const ROUNDS = 4;
   const BATCH = 500;
   const before = MIGRATIONS.filter((m) => m.version < 9);
+  // Up to the step before delivery bodies left the row, so that only the indexes differ from `before`.
+  const after = MIGRATIONS.filter((m) => m.version < 14);
   const beforeExtra = `ALTER TABLE deliveries ADD COLUMN type TEXT NOT NULL DEFAULT '';
     ALTER TABLE deliveries ADD COLUMN manual_retries INTEGER NOT NULL DEFAULT 0;`;
   const ids = (round: number) =>
@@ -258,7 +260,7 @@ export async function indexUpkeep(): Promise<void> {
     const db = new Database(join(dir, "u.db"));
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
-    for (const m of schema === "before" ? before : MIGRATIONS) db.exec(migrationSql(m, "sqlite"));
+    for (const m of schema === "before" ? before : after) db.exec(migrationSql(m, "sqlite"));
     if (schema === "before") db.exec(beforeExtra);
     const insert = db.prepare(`INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts,
       max_attempts, next_attempt_at, created_at, updated_at) VALUES (?, 'app', ?, ?, ?, ?, 'pending', 0, 3, ?, ?, ?)`);
@@ -296,7 +298,7 @@ export async function indexUpkeep(): Promise<void> {
     });
     await client.connect();
     await client.query(`CREATE SCHEMA ${name}`);
-    for (const m of schema === "before" ? before : MIGRATIONS) await client.query(migrationSql(m, "postgres"));
+    for (const m of schema === "before" ? before : after) await client.query(migrationSql(m, "postgres"));
     if (schema === "before") await client.query(beforeExtra);
     const all = ids(round);
     const now = Date.now();

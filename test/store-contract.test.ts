@@ -1155,7 +1155,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       it("hands each claimed delivery its body, one kept in its own row (before migration 14) too", async () => {
         await setUp();
         await t.sql(
-          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
+          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
              next_attempt_at, created_at, updated_at) VALUES (?, 'A', 'e0', 'E', 'message', ?, 'pending', 0, 3, ?, ?, ?)`,
           ["old-E", "the body of a delivery written before", T, T, T],
         );
@@ -1166,6 +1166,15 @@ export function storeContract(name: string, factory: StoreFactory): void {
           "e2-E": "body of e2-E to E",
           "old-E": "the body of a delivery written before",
         });
+      });
+
+      it("makes a Herald from before migration 14 fail on a delivery's body rather than send it empty", async () => {
+        await setUp();
+        // What such a Herald's claim read: the body from the delivery's row, which now holds none.
+        await assert.rejects(
+          t.sql("UPDATE deliveries SET next_attempt_at = ? WHERE endpoint_id = 'E' RETURNING id, body", [T + 5000]),
+          /no such column|does not exist/,
+        );
       });
 
       it("leases by moving the due time: a second claim gets nothing until the lease passes", async () => {
@@ -1334,6 +1343,13 @@ export function storeContract(name: string, factory: StoreFactory): void {
         );
         assert.deepEqual(await store.claimDue("H", 10, T + 10_000, T + 20_000), []);
         assert.equal((await store.getEvent("A", "call-1"))?.type, "before_message_send");
+        // Resent by hand, it goes out with the body it was called with.
+        assert.ok(await store.retryDelivery("A", "call-1-H", 1, T + 20_000, 10));
+        const resent = await store.claimDue("H", 10, T + 20_000, T + 30_000);
+        assert.deepEqual(
+          resent.map((d) => [d.id, d.body]),
+          [["call-1-H", "body of call-1-H to H"]],
+        );
       });
     });
 

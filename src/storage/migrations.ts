@@ -213,13 +213,16 @@ const oneRunningRecovery = (nowMs: string) => `
  * every outcome, and SQLite (like PostgreSQL, below its TOAST threshold) rewrites a row whole: with
  * the body in it, each of those writes copied the payload again (measured: a claim and an outcome of
  * a 1.5 KB Sendbird body cost 58 µs together; 41 µs without it). Deliveries made from now on keep an
- * empty `body` and theirs here; older ones keep theirs where it was, so the step moves nothing.
+ * empty `legacy_body` and theirs here; older ones keep theirs where it was, so the step moves nothing.
+ * The column is renamed so that a Herald from before this step, still running on the database, fails
+ * on it instead of sending those deliveries with an empty body.
  */
 const DELIVERY_BODIES = `
   CREATE TABLE delivery_bodies (
     delivery_id TEXT PRIMARY KEY,
     body TEXT NOT NULL
   );
+  ALTER TABLE deliveries RENAME COLUMN body TO legacy_body;
 `;
 
 export const MIGRATIONS: readonly Migration[] = [

@@ -268,11 +268,14 @@ export class PostgresStore implements Store {
 
   async deleteApp(appId: string): Promise<boolean> {
     return this.#transaction(async (client) => {
-      for (const child of ["attempts", "delivery_bodies"]) {
-        await client.query(`DELETE FROM ${child} WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = $1)`, [
-          appId,
-        ]);
-      }
+      // One statement, one snapshot: the attempts and bodies deleted are those of the deliveries deleted,
+      // even if a publish commits meanwhile.
+      await client.query(
+        `WITH gone AS (DELETE FROM deliveries WHERE app_id = $1 RETURNING id),
+           attempts_gone AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM gone))
+         DELETE FROM delivery_bodies WHERE delivery_id IN (SELECT id FROM gone)`,
+        [appId],
+      );
       for (const table of APP_OWNED_TABLES) {
         await client.query(`DELETE FROM ${table} WHERE app_id = $1`, [appId]);
       }
@@ -603,9 +606,9 @@ export class PostgresStore implements Store {
       if (deliveries.length > 0) {
         // Sent at commit, to every listening worker process.
         await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload(deliveries.map((d) => d.endpointId))]);
-        // The body goes to delivery_bodies (migration 14); the row's own stays empty.
+        // The body goes to delivery_bodies (migration 14); the row's legacy_body stays empty.
         await client.query(
-          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
+          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
              next_attempt_at, created_at, updated_at)
            SELECT id, app_id, event_id, endpoint_id, type, '', 'pending', 0, max_attempts, created_at, created_at,
              created_at
@@ -651,8 +654,8 @@ export class PostgresStore implements Store {
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED),
        claimed AS (
          UPDATE deliveries d SET next_attempt_at = $4 FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
-         RETURNING d.id, d.endpoint_id, d.body, d.attempts, d.max_attempts, d.first_attempt_at, e.type)
-       SELECT c.id, c.endpoint_id AS "endpointId", COALESCE(b.body, c.body) AS body, c.attempts,
+         RETURNING d.id, d.endpoint_id, d.legacy_body, d.attempts, d.max_attempts, d.first_attempt_at, e.type)
+       SELECT c.id, c.endpoint_id AS "endpointId", COALESCE(b.body, c.legacy_body) AS body, c.attempts,
          c.max_attempts AS "maxAttempts", c.first_attempt_at AS "firstAttemptAt", c.type
        FROM claimed c LEFT JOIN delivery_bodies b ON b.delivery_id = c.id`,
       [endpointId, now, limit, leaseUntil],
@@ -797,7 +800,7 @@ export class PostgresStore implements Store {
         finishedAt: attempt.startedAt + attempt.durationMs,
       }));
       await client.query(
-        `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
+        `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
            next_attempt_at, created_at, updated_at, first_attempt_at)
          SELECT id, app_id, event_id, endpoint_id, type, '', state, 1, 1, finished_at, created_at, finished_at,
            started_at

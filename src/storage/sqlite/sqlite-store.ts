@@ -185,9 +185,9 @@ function prepareStatements(db: Database.Database) {
     ),
     getEvent: db.prepare<[string, string], EventRow>("SELECT * FROM events WHERE app_id = ? AND id = ?"),
     insertEvent: db.prepare("INSERT INTO events (id, app_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
-    // The body goes to delivery_bodies (migration 14); the row's own stays empty.
+    // The body goes to delivery_bodies (migration 14); the row's legacy_body stays empty.
     insertDelivery: db.prepare(`
-      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, '', 'pending', 0, ?, ?, ?, ?)`),
     insertBody: db.prepare("INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)"),
@@ -211,7 +211,7 @@ function prepareStatements(db: Database.Database) {
       WHERE id IN (SELECT id FROM deliveries
                    WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
                    ORDER BY next_attempt_at LIMIT ?)
-      RETURNING id, endpoint_id AS endpointId, body, attempts, max_attempts AS maxAttempts,
+      RETURNING id, endpoint_id AS endpointId, legacy_body AS body, attempts, max_attempts AS maxAttempts,
         first_attempt_at AS firstAttemptAt, type`),
     release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
     cancel: db.prepare(
@@ -267,7 +267,7 @@ function prepareStatements(db: Database.Database) {
         first_attempt_at = COALESCE(first_attempt_at, ?)
       WHERE id = ? AND attempts = ?`),
     insertFinishedDelivery: db.prepare(`
-      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, body, state, attempts, max_attempts,
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at, first_attempt_at)
       VALUES (?, ?, ?, ?, ?, '', ?, 1, 1, ?, ?, ?, ?)`),
     getDelivery: db.prepare<[string, string], DeliveryRow>(
