@@ -149,6 +149,14 @@ describe("retention: pruning old history while delivering", () => {
       0,
       "no body outlives its delivery",
     );
+    assert.equal(
+      await scalar(
+        `SELECT COUNT(*) AS n FROM delivery_bodies WHERE delivery_id IN (${heldIds.map(() => "?").join(", ")})`,
+        heldIds,
+      ),
+      heldIds.length,
+      "the held deliveries keep their bodies",
+    );
 
     // Fresh deliveries all arrive, and stay in the log.
     await eventually(async () => {
