@@ -263,12 +263,11 @@ export async function deploy(
   profile: Profile,
   receiverUrl: string,
 ): Promise<Deployment> {
-  const port = freePort;
   const { databaseUrl, drop: dropDatabase } = freshDatabase(store);
   const env = { HERALD_DATABASE_URL: databaseUrl, HERALD_LOG_LEVEL: values["log-level"] };
   const roles = store === "sqlite" ? ["all"] : ["api", ...Array.from({ length: workers }, () => "worker")];
   const processes = await Promise.all(
-    roles.map(async (role) => new HeraldProcess({ ...env, HERALD_ROLE: role }, await port())),
+    roles.map(async (role) => new HeraldProcess({ ...env, HERALD_ROLE: role }, await freePort())),
   );
   for (const process of processes) await process.start();
   const api = processes[0]!;

@@ -54,11 +54,11 @@ export const apiTokenOrBearer: CredentialReader = (request) => {
   return apiTokenHeader(request) ?? bearer?.[1];
 };
 
-/** The app a request acts for; routes that need an app call this after the hook ran. */
 /** Who made a request, as logs and per-caller queues name it: the app's id, or `admin`. */
 export const principalName = (principal: Principal | undefined): string | undefined =>
   principal?.kind === "app" ? principal.app.id : principal?.kind;
 
+/** The app a request acts for; routes that need an app call this after the hook ran. */
 export function appOf(request: FastifyRequest): App {
   const principal = request.principal;
   if (principal?.kind !== "app") throw new HeraldError("unauthorized", "This route needs an app's API token.");

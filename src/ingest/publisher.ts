@@ -29,12 +29,16 @@ export interface PublishResult {
 /** Events rendered between two yields to the event loop. */
 const YIELD_EVERY_EVENTS = 50;
 
-/** `items.map(work)`, giving other requests a turn of the event loop every {@link YIELD_EVERY_EVENTS} items. */
-async function mapInSlices<T, R>(items: readonly T[], work: (item: T) => R): Promise<R[]> {
+/**
+ * `items.map(work)`, giving other requests a turn of the event loop every {@link YIELD_EVERY_EVENTS}
+ * items: one app's 1,000 events must not hold the loop (and every other app's publish) for the whole
+ * of their serialising or rendering.
+ */
+async function mapInSlices<T, R>(items: readonly T[], work: (item: T, index: number) => R): Promise<R[]> {
   const results: R[] = [];
   for (let index = 0; index < items.length; index++) {
     if (index > 0 && index % YIELD_EVERY_EVENTS === 0) await yieldToEventLoop();
-    results.push(work(items[index]!));
+    results.push(work(items[index]!, index));
   }
   return results;
 }
@@ -158,14 +162,10 @@ export class Publisher {
     now: number,
   ): Promise<{ newEvents: NewEvent[]; deliveries: NewDelivery[]; touched: Set<string> }> {
     const endpoints = await this.endpoints.forApp(app.id);
-    const newEvents: NewEvent[] = [];
     const deliveries: NewDelivery[] = [];
     const touched = new Set<string>();
-    for (let index = 0; index < events.length; index++) {
-      // A big batch gives other requests a turn now and then: one app's 1,000 events must not hold
-      // the event loop (and every other app's publish) for the whole of its rendering.
-      if (index > 0 && index % YIELD_EVERY_EVENTS === 0) await yieldToEventLoop();
-      const payload = events[index] as Record<string, unknown>;
+    const newEvents = await mapInSlices(events, (event, index) => {
+      const payload = event as Record<string, unknown>;
       const { vocabulary, type } = typed[index]!;
       const stored: NewEvent = {
         id: newEventId(),
@@ -174,7 +174,6 @@ export class Publisher {
         payload: payloads[index]!,
         createdAt: now,
       };
-      newEvents.push(stored);
       for (const endpoint of endpoints) {
         if (!subscribes(endpoint, vocabulary, type)) continue;
         const wire = wireFormatById(endpoint.profile);
@@ -189,7 +188,8 @@ export class Publisher {
         });
         touched.add(endpoint.id);
       }
-    }
+      return stored;
+    });
     return { newEvents, deliveries, touched };
   }
 
