@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../src/core/config.js";
-import { AddressPolicy, type Resolver } from "../src/delivery/transport/index.js";
+import { AddressPolicy, OutboundTransport, type Resolver } from "../src/delivery/transport/index.js";
 import { createHerald } from "../src/index.js";
 import { call, eventually, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
@@ -591,6 +591,41 @@ describe("redirects and response capture", () => {
       assert.equal(delivery.attempt_log[0]!.response_truncated, true);
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe("one deadline for the whole attempt", () => {
+  it("ends an attempt whose connection is still being made at its deadline, and sends nothing after it", async () => {
+    const receiver = await Receiver.start();
+    let resolveSlowly: (() => void) | undefined;
+    const transport = new OutboundTransport({
+      allowNetworks: ["127.0.0.0/8"],
+      // The name resolves only after the deadline, so the connection is made after it too.
+      resolver: (hostname) =>
+        hostname === "slow.test"
+          ? new Promise((resolve) => {
+              resolveSlowly = () => resolve(["127.0.0.1"]);
+            })
+          : testResolver()(hostname),
+    });
+    try {
+      const port = new URL(receiver.url).port;
+      const started = performance.now();
+      const result = await transport.post(`http://slow.test:${port}/webhook`, "{}", {}, { timeoutMs: 150 });
+      const took = performance.now() - started;
+      assert.equal(result.errorClass, "timeout");
+      assert.equal(result.error, "timeout after 150 ms");
+      assert.ok(took < 1000, `answered after ${took.toFixed(0)} ms, not at its 150 ms deadline`);
+      resolveSlowly?.();
+      // The connection opens now; the request must not go out on it.
+      const control = await transport.post(receiver.url, "{}", {}, { timeoutMs: 2000 });
+      assert.equal(control.statusCode, 200, "the receiver answers a request in time");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(receiver.requests.length, 1, "only the request in time reached the receiver");
+    } finally {
+      await transport.close();
+      await receiver.close();
     }
   });
 });

@@ -1,6 +1,6 @@
-import type { Readable } from "node:stream";
-import { Agent, request } from "undici";
+import { Agent } from "undici";
 import { AddressPolicy } from "./address-policy.js";
+import { exchange } from "./exchange.js";
 import { guardedConnector, type Resolver, SSRF_BLOCKED } from "./guarded-connector.js";
 import { checkWebhookUrl, type WebhookUrlCheck } from "./webhook-url.js";
 
@@ -117,55 +117,6 @@ export function describeFailure(error: unknown, timeoutMs: number): { errorClass
   return { errorClass: "reset", error: detail };
 }
 
-interface Captured {
-  text: string;
-  truncated: boolean;
-  /** Why the body stopped before its end (the deadline, a broken connection); undefined if it ended. */
-  stopped: unknown;
-}
-
-/** The body up to `cap` bytes; stops reading past it, or at the deadline, and says which. */
-function captureBody(body: Readable, cap: number): Promise<Captured> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (truncated: boolean, stopped?: unknown) => {
-      if (done) return;
-      done = true;
-      body.off("data", onData);
-      // PostgreSQL text cannot hold NUL: a binary answer is kept readable rather than unstorable.
-      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      resolve({ text: bytes.toString("utf8").replaceAll("\u0000", "\uFFFD"), truncated, stopped });
-    };
-    const onData = (chunk: Buffer) => {
-      if (size + chunk.length <= cap) {
-        chunks.push(chunk);
-        size += chunk.length;
-        return;
-      }
-      chunks.push(chunk.subarray(0, cap - size));
-      finish(true);
-      // The rest is never read, and that connection is not reused.
-      body.destroy();
-    };
-    body
-      .on("data", onData)
-      .once("end", () => finish(false))
-      .once("error", (error) => finish(true, error))
-      // "close" follows "end" too: only a close before the end needs its (costly) Error.
-      .once("close", () => done || finish(true, new Error("the response ended early")));
-  });
-}
-
-function headerRecord(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) record[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return record;
-}
-
 /**
  * Every outbound webhook POST Herald makes, the queue worker's and the synchronous hooks': HTTP/1.1
  * keep-alive with one pool per origin, one deadline per attempt, redirects never followed, the
@@ -238,24 +189,12 @@ export class OutboundTransport {
       this.#onRefused?.("connect");
       return this.#failed(elapsed(), "ssrf_blocked", `refused: the URL ${checked.problem}`);
     }
-    let response: Awaited<ReturnType<typeof request>>;
-    try {
-      response = await request(checked.url, {
-        method: "POST",
-        body,
-        headers,
-        dispatcher: this.#agent,
-        signal: AbortSignal.timeout(timeoutMs),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-    } catch (error) {
-      const failure = describeFailure(error, timeoutMs);
+    const answer = await exchange(this.#agent, { url: checked.url, body, headers, timeoutMs, captureBytes: cap });
+    if (!answer.answered) {
+      const failure = describeFailure(answer.cause, timeoutMs);
       return this.#failed(elapsed(), failure.errorClass, failure.error);
     }
-    const { statusCode } = response;
-    const responseHeaders = headerRecord(response.headers);
-    const captured = await captureBody(response.body, cap);
+    const { statusCode, headers: responseHeaders } = answer;
     let errorClass: ErrorClass | null = null;
     let error: string | null = null;
     if (statusCode >= 300 && statusCode < 400 && responseHeaders.location !== undefined) {
@@ -265,15 +204,15 @@ export class OutboundTransport {
       errorClass = "status";
     }
     // The status line decides: a body cut off after it changes nothing but `truncated`.
-    if (captured.stopped !== undefined && error === null) {
-      error = `response body incomplete (${describeFailure(captured.stopped, timeoutMs).error}); the status decided`;
+    if (answer.stopped !== undefined && error === null) {
+      error = `response body incomplete (${describeFailure(answer.stopped, timeoutMs).error}); the status decided`;
     }
     this.#onResult?.(errorClass);
     return {
       statusCode,
       responseHeaders,
-      responseBody: captured.text,
-      truncated: captured.truncated,
+      responseBody: answer.text,
+      truncated: answer.truncated,
       durationMs: elapsed(),
       errorClass,
       error,
