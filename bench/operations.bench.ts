@@ -157,8 +157,10 @@ async function timeoutRound() {
 /**
  * Round 2: apps A and B on one Herald, each with a Sendbird webhook to a receiver of its own. B
  * publishes STEADY_RATE events/s alone, then again while A publishes as fast as Herald takes it.
+ * `isolated` (round "isolated") gives A a Herald of its own: what the flood costs B through the
+ * machine alone (cores, loopback, the receivers), with no event loop or database shared.
  */
-async function fairnessRound() {
+async function fairnessRound(isolated = false) {
   const receiverA = new ReceiverProcess();
   const receiverB = new ReceiverProcess();
   await Promise.all([receiverA.ready(), receiverB.ready()]);
@@ -167,15 +169,16 @@ async function fairnessRound() {
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const herald = await startHerald();
+      const heraldA = isolated ? await startHerald() : herald;
       try {
-        const tokenA = await createApp(herald, "A");
+        const tokenA = await createApp(heraldA, "A");
         const tokenB = await createApp(herald, "B");
-        await configure(herald.process, tokenA, "sendbird", `http://127.0.0.1:${receiverA.port}/`);
+        await configure(heraldA.process, tokenA, "sendbird", `http://127.0.0.1:${receiverA.port}/`);
         await configure(herald.process, tokenB, "sendbird", `http://127.0.0.1:${receiverB.port}/`);
         await sleep(1100);
         const bAlone = await steadyLatency(herald.process, tokenB, receiverB, STEADY_RATE, event);
         // A floods for as long as B's steady phase lasts, and a little longer.
-        const flooding = flood(herald.process, tokenA, Date.now() + (LATENCY_SECONDS + 1.5) * 1000);
+        const flooding = flood(heraldA.process, tokenA, Date.now() + (LATENCY_SECONDS + 1.5) * 1000);
         await sleep(500);
         const bFlooded = await steadyLatency(herald.process, tokenB, receiverB, STEADY_RATE, event);
         const floodEvents = await flooding;
@@ -184,13 +187,14 @@ async function fairnessRound() {
         alone.push(p99Alone);
         flooded.push(p99Flooded);
         console.log(
-          `app A flooding, round ${r + 1}: B alone p50 ${percentile(bAlone.latencies, 50).toFixed(1)} / p99 ${p99Alone.toFixed(1)} ms; ` +
+          `app A flooding${isolated ? " a Herald of its own" : ""}, round ${r + 1}: B alone p50 ${percentile(bAlone.latencies, 50).toFixed(1)} / p99 ${p99Alone.toFixed(1)} ms; ` +
             `with A publishing ${(floodEvents / (LATENCY_SECONDS + 1.5)).toFixed(0)} events/s: ` +
             `p50 ${percentile(bFlooded.latencies, 50).toFixed(1)} / p99 ${p99Flooded.toFixed(1)} ms; ratio ${ratio(p99Flooded, p99Alone)} ` +
             `(B's publish answered in p99 ${percentile(bAlone.acknowledged, 99).toFixed(1)} ms alone, ${percentile(bFlooded.acknowledged, 99).toFixed(1)} ms flooded)`,
         );
       } finally {
         await herald.stop();
+        if (isolated) await heraldA.stop();
       }
     }
   } finally {
@@ -279,10 +283,12 @@ export async function operationsBench(): Promise<void> {
   );
   const parts = new Set(values.operations.split(",").map((name) => name.trim()));
   for (const part of parts) {
-    if (!["timeouts", "fairness", "before"].includes(part)) throw new Error(`--operations: no round "${part}"`);
+    if (!["timeouts", "fairness", "isolated", "before"].includes(part))
+      throw new Error(`--operations: no round "${part}"`);
   }
   const timeouts = parts.has("timeouts") ? await timeoutRound() : undefined;
   const fairness = parts.has("fairness") ? await fairnessRound() : undefined;
+  const isolated = parts.has("isolated") ? await fairnessRound(true) : undefined;
   const before = parts.has("before") ? await beforeRound() : null;
   console.log("\nresult (medians of per-round ratios, each against a baseline measured in the same round)");
   if (timeouts) {
@@ -297,6 +303,12 @@ export async function operationsBench(): Promise<void> {
     console.log(
       `  app A flooding: app B p99 ${fairness.flooded.toFixed(1)} ms against ${fairness.alone.toFixed(1)} ms alone, ` +
         `${fairness.ratio.toFixed(2)}x (aim: <= 2)`,
+    );
+  }
+  if (isolated) {
+    console.log(
+      `  app A flooding a Herald of its own: app B p99 ${isolated.flooded.toFixed(1)} ms against ${isolated.alone.toFixed(1)} ms alone, ` +
+        `${isolated.ratio.toFixed(2)}x (what the machine alone costs B)`,
     );
   }
   if (before !== null) {

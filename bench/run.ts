@@ -28,7 +28,8 @@ if (values.help) {
   --workers 1,2,4               delivery suite on postgres: worker processes per round
   --profiles sendbird,...       delivery suite: which wire formats (sendbird, standard, stream, stream-gzip)
   --no-hooks                    delivery suite: skip the before-message-send round
-  --operations timeouts,...     operations suite: which rounds run (default timeouts,fairness,before)
+  --operations timeouts,...     operations suite: which rounds run (default timeouts,fairness,before;
+                                also isolated: app A floods a Herald of its own, B's p99 against alone)
   --before e4d7ab7              operations suite, round before: the commit the rate and CPU per event are compared with
   --log-level warn              Herald's log level in the benched processes`);
   process.exit(0);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../src/core/config.js";
 import { AddressPolicy, OutboundTransport, type Resolver } from "../src/delivery/transport/index.js";
@@ -626,6 +626,42 @@ describe("one deadline for the whole attempt", () => {
     } finally {
       await transport.close();
       await receiver.close();
+    }
+  });
+});
+
+describe("connections after an answer longer than the capture cap", () => {
+  it("keeps using the connection when the whole answer has arrived, and opens no connection that carries nothing", async () => {
+    const requestsPerConnection = new Map<Socket, number>();
+    const server = createServer((request, response) => {
+      requestsPerConnection.set(request.socket, (requestsPerConnection.get(request.socket) ?? 0) + 1);
+      request.resume();
+      request.on("end", () => response.writeHead(200).end("x".repeat(2048)));
+    });
+    server.on("connection", (socket: Socket) => requestsPerConnection.set(socket, 0));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const transport = new OutboundTransport({ allowNetworks: ["127.0.0.0/8"] });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      for (let i = 0; i < 5; i++) {
+        const result = await transport.post(url, "{}", {}, { timeoutMs: 2000, maxResponseBytes: 1024 });
+        assert.equal(result.statusCode, 200);
+        assert.equal(result.responseBody, "x".repeat(1024));
+        assert.equal(result.truncated, true);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Undici's pool may take a second connection while the first finishes an answer (so two
+      // alternate), but a cut connection would take a new one per request, and an empty one besides.
+      const counts = [...requestsPerConnection.values()];
+      assert.ok(
+        counts.every((count) => count > 0),
+        `a connection carried nothing: ${counts}`,
+      );
+      assert.ok(counts.length <= 2, `${counts.length} connections for 5 requests: ${counts}`);
+    } finally {
+      await transport.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -86,8 +86,10 @@ class CapturingHandler implements Dispatcher.DispatchHandler {
     }
     this.#chunks.push(chunk.subarray(0, room));
     this.#answer(true, undefined);
-    // The rest is never read, and that connection is not reused.
-    controller.abort(new Error("the response capture cap was reached"));
+    // The rest is not kept. An abort now would close the connection even when the answer's end is
+    // in this same read, and undici would then open an empty connection for the aborted request;
+    // after this read, a finished answer leaves the connection to be reused, an unfinished one is cut.
+    queueMicrotask(() => controller.abort(new Error("the response capture cap was reached")));
   }
 
   onResponseEnd(): void {
