@@ -432,6 +432,48 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("publishing and deleting an app", () => {
+      const bigBatch = (appId: string, endpointIds: string[]) => {
+        const events = Array.from({ length: 2000 }, (_, i) => eventRecord(appId, `${appId}-evt-${i}`));
+        const deliveries = events.flatMap((e) => endpointIds.map((ep) => deliveryRecord(e, ep, `${e.id}-${ep}`)));
+        return { appId, events, deliveries };
+      };
+      const leftOf = async (appId: string) => ({
+        events: await t.rowCount("events", { app_id: appId }),
+        deliveries: await t.rowCount("deliveries", { app_id: appId }),
+        delivery_bodies: Number(
+          (await t.sql("SELECT COUNT(*) AS n FROM delivery_bodies WHERE delivery_id LIKE ?", [`${appId}-evt-%`]))[0]!.n,
+        ),
+      });
+      const nothing = { events: 0, deliveries: 0, delivery_bodies: 0 };
+
+      it("refuses a publish for an app that no longer exists with not_found, and stores nothing", async () => {
+        await createApp("A");
+        await store.saveEndpoint(endpointRecord("A", "A-ep1"));
+        assert.equal(await store.deleteApp("A"), true);
+        await assert.rejects(store.publish(bigBatch("A", ["A-ep1"])), { kind: "not_found" });
+        assert.deepEqual(await leftOf("A"), nothing);
+      });
+
+      it("leaves nothing of a publish under way when its app is deleted: it commits before the delete, or is refused", async () => {
+        await createApp("A");
+        await createApp("B");
+        const endpoints = ["A-ep1", "A-ep2"];
+        for (const id of endpoints) await store.saveEndpoint(endpointRecord("A", id));
+        const publishing = store.publish(bigBatch("A", endpoints)).then(
+          () => "committed",
+          (error: { kind?: string }) => error.kind,
+        );
+        const deleted = await store.deleteApp("A");
+        const outcome = await publishing;
+        assert.equal(deleted, true);
+        assert.ok(outcome === "committed" || outcome === "not_found", `the publish ended as ${outcome}`);
+        assert.deepEqual(await leftOf("A"), nothing, `nothing left after a publish that ${outcome}`);
+        await publishEvents("B", [{ id: "B-evt" }], []);
+        assert.equal(await t.rowCount("events", { app_id: "B" }), 1, "another app publishes as before");
+      });
+    });
+
     describe("rotateMasterToken", () => {
       it("makes the new master token the signing key at once; the previous ones expire at the given time", async () => {
         await createApp("A");

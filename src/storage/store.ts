@@ -1,3 +1,4 @@
+import { HeraldError } from "../core/errors.js";
 import type {
   ApiKey,
   ApiTokenRecord,
@@ -35,6 +36,13 @@ export const ENDPOINT_DELETED = "endpoint deleted";
 export const RECOVERY_ENDPOINT_DELETED = "The endpoint has been deleted.";
 /** How long a write waits for a lock held elsewhere before failing (the API then answers 503). */
 export const LOCK_TIMEOUT_MS = 5000;
+
+/**
+ * A publish whose app was deleted before it could commit: refused, so that nothing is stored for an
+ * app that no longer exists (its deliveries would name deleted endpoints, its events no one's).
+ */
+export const appDeleted = (): HeraldError =>
+  new HeraldError("not_found", "The app was deleted while this request ran; nothing was stored.");
 
 /**
  * Everything Herald keeps, behind one interface that SQLite (embedded) and PostgreSQL (many

@@ -52,7 +52,7 @@ import {
   toSigningKey,
   toToken,
 } from "../rows.js";
-import { ENDPOINT_DELETED, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
+import { appDeleted, ENDPOINT_DELETED, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
 
 const CHANNEL = "herald_deliveries";
 
@@ -268,8 +268,10 @@ export class PostgresStore implements Store {
 
   async deleteApp(appId: string): Promise<boolean> {
     return this.#transaction(async (client) => {
-      // One statement, one snapshot: the attempts and bodies deleted are those of the deliveries deleted,
-      // even if a publish commits meanwhile.
+      // Waits for the app's publishes under way (they share-lock its row) and keeps new ones out; each
+      // statement below then sees what those publishes committed.
+      await client.query("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE", [appId]);
+      // One statement, one snapshot: the attempts and bodies deleted are those of the deliveries deleted.
       await client.query(
         `WITH gone AS (DELETE FROM deliveries WHERE app_id = $1 RETURNING id),
            attempts_gone AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM gone))
@@ -581,6 +583,10 @@ export class PostgresStore implements Store {
 
   async publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean> {
     const published = await this.#transaction(async (client) => {
+      // The app's row stays share-locked until commit: deleteApp waits for this publish to end (and
+      // then deletes what it wrote), and a publish that comes after the delete finds no app.
+      const app = await client.query("SELECT 1 FROM apps WHERE id = $1 FOR KEY SHARE", [batch.appId]);
+      if (app.rowCount === 0) throw appDeleted();
       const key = batch.idempotency;
       if (key) {
         await client.query(

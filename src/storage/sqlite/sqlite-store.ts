@@ -61,7 +61,7 @@ import {
   toSigningKey,
   toToken,
 } from "../rows.js";
-import { ENDPOINT_DELETED, LOCK_TIMEOUT_MS, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
+import { appDeleted, ENDPOINT_DELETED, LOCK_TIMEOUT_MS, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
 import { Checkpointer, type CheckpointTiming } from "./checkpointer.js";
 import { type FlushFile, WalSync } from "./wal-sync.js";
 
@@ -104,6 +104,7 @@ function prepareStatements(db: Database.Database) {
   return {
     insertApp: db.prepare("INSERT INTO apps (id, name, signing_key, created_at) VALUES (?, ?, ?, ?)"),
     getApp: db.prepare<[string], AppRow>("SELECT * FROM apps WHERE id = ?"),
+    appExists: db.prepare<[string], { found: number }>("SELECT 1 AS found FROM apps WHERE id = ?"),
     listApps: db.prepare<[number, number, string, number], AppRow>(
       "SELECT * FROM apps WHERE (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?",
     ),
@@ -817,7 +818,9 @@ export class SqliteStore implements Store {
 
   /** One publish's rows; false (and nothing written) when its idempotency key is already taken. */
   #insertBatch(batch: PublishBatch): boolean {
-    const { insertEvent, insertDelivery, insertBody, insertIdempotency, dropExpiredKey } = this.#statements;
+    const { insertEvent, insertDelivery, insertBody, insertIdempotency, dropExpiredKey, appExists } = this.#statements;
+    // Queued publishes commit a turn later: the app may have been deleted since it was checked.
+    if (!appExists.get(batch.appId)) throw appDeleted();
     const key = batch.idempotency;
     if (key) {
       dropExpiredKey.run(batch.appId, key.scope, key.key, key.expiredBefore);
