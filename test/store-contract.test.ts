@@ -1395,6 +1395,36 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("logSyncCalls and deleted apps", () => {
+      it("does not log a call whose app was deleted while it ran, and logs the others", async () => {
+        await createApp("A");
+        await createApp("B");
+        await store.saveEndpoint(endpointRecord("A", "HA"));
+        await store.saveEndpoint(endpointRecord("B", "HB"));
+        const call = (appId: string, endpointId: string) => {
+          const event = eventRecord(appId, `call-${appId}`, { type: "before_message_send" });
+          return {
+            event,
+            delivery: {
+              ...deliveryRecord(event, endpointId, `call-${appId}-H`),
+              maxAttempts: 1,
+              state: "succeeded" as const,
+            },
+            attempt: attemptRecord(`call-${appId}-H`, 1, "succeeded"),
+          };
+        };
+        assert.equal(await store.deleteApp("A"), true);
+        await store.logSyncCalls([call("A", "HA"), call("B", "HB")]);
+        assert.deepEqual(
+          [await t.rowCount("events", { app_id: "A" }), await t.rowCount("deliveries", { app_id: "A" })],
+          [0, 0],
+          "nothing of the deleted app",
+        );
+        assert.equal((await store.getDelivery("B", "call-B-H"))?.state, "succeeded");
+        assert.equal(await t.rowCount("attempts", { delivery_id: "call-B-H" }), 1);
+      });
+    });
+
     describe("recordAttempts", () => {
       const setUp = async () => {
         await createApp("A");

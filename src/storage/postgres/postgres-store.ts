@@ -784,9 +784,18 @@ export class PostgresStore implements Store {
     });
   }
 
-  async logSyncCalls(calls: SyncCallRecord[]): Promise<void> {
-    if (calls.length === 0) return;
+  async logSyncCalls(records: SyncCallRecord[]): Promise<void> {
+    if (records.length === 0) return;
     await this.#transaction(async (client) => {
+      // As a publish does: the apps' rows stay share-locked until commit, and a call whose app was
+      // deleted while it ran is not logged.
+      const { rows } = await client.query<{ id: string }>(
+        "SELECT id FROM apps WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE",
+        [[...new Set(records.map((record) => record.event.appId))]],
+      );
+      const live = new Set(rows.map((row) => row.id));
+      const calls = records.filter((record) => live.has(record.event.appId));
+      if (calls.length === 0) return;
       await client.query(
         `INSERT INTO events (id, app_id, type, payload, created_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`,

@@ -986,9 +986,11 @@ export class SqliteStore implements Store {
   }
 
   async logSyncCalls(calls: SyncCallRecord[]): Promise<void> {
-    const { insertEvent, insertFinishedDelivery, insertBody } = this.#statements;
+    const { insertEvent, insertFinishedDelivery, insertBody, appExists } = this.#statements;
     this.#db.transaction(() => {
       for (const { event: e, delivery: d, attempt } of calls) {
+        // A call whose app was deleted while it ran is not logged: nothing of a deleted app is kept.
+        if (!appExists.get(e.appId)) continue;
         insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
         const finishedAt = attempt.startedAt + attempt.durationMs;
         insertFinishedDelivery.run(
