@@ -171,6 +171,8 @@ export interface Store {
    * writing nothing, when an unexpired record with the same idempotency key already exists; resolves
    * once the transaction is durable. `onCommitted` runs as soon as the rows can be claimed, which on
    * SQLite is before the flush to disk that the promise waits for: delivery need not wait for it.
+   * Rejects with {@link appDeleted}, writing nothing, when the app is gone by the time it commits; a
+   * `deleteApp` that starts while it runs deletes what it wrote.
    */
   publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean>;
   /** The stored response of an earlier request with this key in this scope, if it is newer than `since`. */
@@ -214,7 +216,10 @@ export interface Store {
   pruneQueueSamples(before: number, limit: number): Promise<QueueSamplesPruned>;
   /** Writes attempt outcomes and the delivery states they lead to, in one transaction. */
   recordAttempts(attempts: AttemptRecord[]): Promise<void>;
-  /** Logs answered synchronous hook calls: each an event, a finished delivery and its attempt. */
+  /**
+   * Logs answered synchronous hook calls: each an event, a finished delivery and its attempt. A call
+   * whose app is gone by then is left out.
+   */
   logSyncCalls(calls: SyncCallRecord[]): Promise<void>;
 
   /** An app's events, newest first. */
