@@ -467,7 +467,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const deleted = await store.deleteApp("A");
         const outcome = await publishing;
         assert.equal(deleted, true);
-        assert.ok(outcome === "committed" || outcome === "not_found", `the publish ended as ${outcome}`);
+        // Refused: not_found once the app is gone, or (PostgreSQL) unavailable while its delete runs.
+        assert.ok(["committed", "not_found", "unavailable"].includes(outcome!), `the publish ended as ${outcome}`);
         assert.deepEqual(await leftOf("A"), nothing, `nothing left after a publish that ${outcome}`);
         await publishEvents("B", [{ id: "B-evt" }], []);
         assert.equal(await t.rowCount("events", { app_id: "B" }), 1, "another app publishes as before");

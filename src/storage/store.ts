@@ -44,6 +44,10 @@ export const LOCK_TIMEOUT_MS = 5000;
 export const appDeleted = (): HeraldError =>
   new HeraldError("not_found", "The app was deleted while this request ran; nothing was stored.");
 
+/** A publish that arrives while its app is being deleted: refused at once rather than queued behind the delete. */
+export const appBeingDeleted = (): HeraldError =>
+  new HeraldError("unavailable", "The app is being deleted; nothing was stored. Try again shortly.");
+
 /**
  * Everything Herald keeps, behind one interface that SQLite (embedded) and PostgreSQL (many
  * processes) both implement. Methods are named for what the engine needs; every one is async and
@@ -171,8 +175,9 @@ export interface Store {
    * writing nothing, when an unexpired record with the same idempotency key already exists; resolves
    * once the transaction is durable. `onCommitted` runs as soon as the rows can be claimed, which on
    * SQLite is before the flush to disk that the promise waits for: delivery need not wait for it.
-   * Rejects with {@link appDeleted}, writing nothing, when the app is gone by the time it commits; a
-   * `deleteApp` that starts while it runs deletes what it wrote.
+   * Rejects with {@link appDeleted}, writing nothing, when the app is gone by the time it commits, or
+   * (PostgreSQL) with {@link appBeingDeleted} while a `deleteApp` of it runs; a `deleteApp` that
+   * starts while it runs waits for it and deletes what it wrote.
    */
   publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean>;
   /** The stored response of an earlier request with this key in this scope, if it is newer than `since`. */

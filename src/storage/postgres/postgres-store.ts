@@ -52,9 +52,21 @@ import {
   toSigningKey,
   toToken,
 } from "../rows.js";
-import { appDeleted, ENDPOINT_DELETED, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
+import { appBeingDeleted, appDeleted, ENDPOINT_DELETED, RECOVERY_ENDPOINT_DELETED, type Store } from "../store.js";
 
 const CHANNEL = "herald_deliveries";
+
+/**
+ * An app's lock, between its deletion (exclusive, waiting) and the writes that add rows of the app
+ * (shared, never waiting: publishes, logged hook calls). An advisory lock rather than the app's row:
+ * a waiting delete makes new shared requests fail, so publishes cannot starve it, as row share locks
+ * could; and a write that finds the app being deleted gives up at once instead of holding a pooled
+ * connection until the delete ends.
+ */
+const APP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('herald_app:' || $1))";
+/** The apps (of the array given, in its order) whose shared lock this transaction now holds. */
+const APP_SHARED_LOCK = `SELECT id FROM unnest($1::text[]) AS a(id)
+  WHERE pg_try_advisory_xact_lock_shared(hashtext('herald_app:' || id))`;
 
 /** One array per field, in order: the parameters of an `unnest($1::…[], $2::…[], …)` batch. */
 function columns<T>(rows: readonly T[], ...fields: (keyof T)[]): unknown[][] {
@@ -268,9 +280,9 @@ export class PostgresStore implements Store {
 
   async deleteApp(appId: string): Promise<boolean> {
     return this.#transaction(async (client) => {
-      // Waits for the app's publishes under way (they share-lock its row) and keeps new ones out; each
+      // Waits for the app's publishes under way (they hold its lock shared) and holds new ones back; each
       // statement below then sees what those publishes committed.
-      await client.query("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE", [appId]);
+      await client.query(APP_LOCK, [appId]);
       // One statement, one snapshot: the attempts and bodies deleted are those of the deliveries deleted.
       await client.query(
         `WITH gone AS (DELETE FROM deliveries WHERE app_id = $1 RETURNING id),
@@ -583,9 +595,12 @@ export class PostgresStore implements Store {
 
   async publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean> {
     const published = await this.#transaction(async (client) => {
-      // The app's row stays share-locked until commit: deleteApp waits for this publish to end (and
-      // then deletes what it wrote), and a publish that comes after the delete finds no app.
-      const app = await client.query("SELECT 1 FROM apps WHERE id = $1 FOR KEY SHARE", [batch.appId]);
+      // deleteApp waits for this publish to end, then deletes what it wrote; a publish that comes while
+      // a delete runs or waits is refused. The check is a statement of its own, its snapshot taken
+      // after the lock: a delete committed just before is seen.
+      const locked = await client.query(APP_SHARED_LOCK, [[batch.appId]]);
+      if (locked.rowCount === 0) throw appBeingDeleted();
+      const app = await client.query("SELECT 1 FROM apps WHERE id = $1", [batch.appId]);
       if (app.rowCount === 0) throw appDeleted();
       const key = batch.idempotency;
       if (key) {
@@ -787,12 +802,12 @@ export class PostgresStore implements Store {
   async logSyncCalls(records: SyncCallRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.#transaction(async (client) => {
-      // As a publish does: the apps' rows stay share-locked until commit, and a call whose app was
-      // deleted while it ran is not logged.
-      const { rows } = await client.query<{ id: string }>(
-        "SELECT id FROM apps WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE",
-        [[...new Set(records.map((record) => record.event.appId))]],
-      );
+      // As a publish does: a call whose app is being deleted, or was deleted while it ran, is not logged.
+      const appIds = [...new Set(records.map((record) => record.event.appId))].sort();
+      const locked = await client.query<{ id: string }>(APP_SHARED_LOCK, [appIds]);
+      const { rows } = await client.query<{ id: string }>("SELECT id FROM apps WHERE id = ANY($1::text[])", [
+        locked.rows.map((row) => row.id),
+      ]);
       const live = new Set(rows.map((row) => row.id));
       const calls = records.filter((record) => live.has(record.event.appId));
       if (calls.length === 0) return;

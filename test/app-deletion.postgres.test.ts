@@ -1,0 +1,92 @@
+// While an app is being deleted on PostgreSQL, writes that would add rows of it give up at once
+// instead of queueing behind the delete (and holding pooled connections), and other apps go on.
+// The delete is stood in for by a session holding the app's lock, as `deleteApp` takes it.
+import assert from "node:assert/strict";
+import { after, before, it } from "node:test";
+import pg from "pg";
+import { openStore } from "../src/storage/open-store.js";
+import type { SyncCallRecord } from "../src/storage/records.js";
+import type { Store } from "../src/storage/store.js";
+import { testDatabase } from "./helpers/herald.js";
+import { createBareApp, endpointRecord } from "./helpers/store.js";
+
+const T = 1_700_000_000_000;
+const database = testDatabase();
+let store: Store;
+let deleting: pg.Client;
+
+before(async () => {
+  store = openStore(database.url, { sqliteSynchronous: "normal", databasePoolSize: 4 });
+  await store.migrate();
+  for (const id of ["A", "B"]) {
+    await createBareApp(store, id, T);
+    await store.saveEndpoint(endpointRecord(id, `${id}-ep`));
+  }
+  deleting = new pg.Client({ connectionString: database.url });
+  await deleting.connect();
+  await deleting.query("SELECT pg_advisory_lock(hashtext('herald_app:' || $1))", ["A"]);
+});
+
+after(async () => {
+  await deleting.end();
+  await store.close();
+  await database.drop();
+});
+
+const event = (appId: string, id: string) => ({
+  id,
+  appId,
+  type: "group_channel:message_send",
+  payload: "{}",
+  createdAt: T,
+});
+
+const hookCall = (appId: string): SyncCallRecord => ({
+  event: { ...event(appId, `call-${appId}`), type: "before_message_send" },
+  delivery: {
+    id: `call-${appId}-d`,
+    appId,
+    eventId: `call-${appId}`,
+    endpointId: `${appId}-ep`,
+    body: "{}",
+    maxAttempts: 1,
+    createdAt: T,
+    state: "succeeded",
+  },
+  attempt: {
+    attempt: 1,
+    startedAt: T,
+    durationMs: 3,
+    statusCode: 200,
+    error: null,
+    errorClass: null,
+    requestHeaders: {},
+    responseHeaders: {},
+    responseBody: "",
+    truncated: false,
+    bodySha256: "ab".repeat(32),
+  },
+});
+
+const rows = async (sql: string, params: unknown[]) => {
+  const { rows: found } = await deleting.query(sql, params);
+  return found.map((row) => Object.values(row)[0]);
+};
+
+it("refuses a publish of the app at once (unavailable, nothing stored), while another app publishes", async () => {
+  const started = performance.now();
+  await assert.rejects(
+    store.publish({ appId: "A", events: [event("A", "A-1")], deliveries: [] }),
+    (error: { kind?: string }) => error.kind === "unavailable",
+  );
+  const waited = performance.now() - started;
+  assert.ok(waited < 2000, `refused after ${waited.toFixed(0)} ms, not at once`);
+  assert.equal(await store.publish({ appId: "B", events: [event("B", "B-1")], deliveries: [] }), true);
+  assert.deepEqual(await rows("SELECT id FROM events ORDER BY id", []), ["B-1"]);
+});
+
+it("logs another app's hook call and leaves out the call of the app being deleted", async () => {
+  await store.logSyncCalls([hookCall("A"), hookCall("B")]);
+  assert.deepEqual(await rows("SELECT id FROM deliveries ORDER BY id", []), ["call-B-d"]);
+  assert.deepEqual(await rows("SELECT app_id FROM events WHERE type = $1", ["before_message_send"]), ["B"]);
+});
