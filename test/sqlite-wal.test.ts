@@ -2,6 +2,7 @@
 // flush shared by every commit before it), and checkpoints run on a thread of their own, never in a
 // commit on the event loop. SQLite only; the PostgreSQL pass skips this file.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { fstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -180,6 +181,50 @@ describe("SQLite store, synchronous = full", { skip, timeout: 60_000 }, () => {
     flushes.finishNext();
     assert.deepEqual(await replay, { response: '["evt_0"]', requestSha256: "ab" });
     await store.close();
+  });
+
+  it("publishes while another process writes to the same file, none failing SQLITE_BUSY", async () => {
+    const path = freshPath();
+    const store = new SqliteStore({ path, synchronous: "normal" });
+    await store.migrate();
+    await createBareApp(store, "A", T);
+    // Another process (a Herald of another role on the file) takes the write lock 1 ms in every 6.
+    const writer = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const db = new (require("better-sqlite3"))(process.argv[1]);
+         db.pragma("busy_timeout = 5000");
+         const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+         const end = Date.now() + 2500;
+         process.stdout.write("ready");
+         for (let i = 0; Date.now() < end; i++) {
+           db.exec("BEGIN IMMEDIATE");
+           db.prepare("INSERT INTO queue_sample_runs (sampled_at) VALUES (?)").run(i);
+           sleep(1);
+           db.exec("COMMIT");
+           sleep(5);
+         }`,
+        path,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const exited = new Promise((resolve) => writer.once("exit", resolve));
+    await new Promise((resolve) => writer.stdout!.once("data", resolve));
+    const failures: string[] = [];
+    let published = 0;
+    for (let n = 0; published + failures.length < 2000; n += 4) {
+      const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => store.publish(batchOf(n + i, 1))));
+      for (const outcome of outcomes) {
+        if (outcome.status === "fulfilled") published++;
+        else failures.push((outcome.reason as { code?: string }).code ?? String(outcome.reason));
+      }
+      if (writer.exitCode !== null) break;
+    }
+    await exited;
+    await store.close();
+    assert.ok(published > 100, `only ${published} publishes while the other process wrote`);
+    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${published + failures.length} publishes failed`);
   });
 
   it("closes once when closed twice at the same time", async () => {
