@@ -68,6 +68,22 @@ const APP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('herald_app:' || $1))";
 const APP_SHARED_LOCK = `SELECT id FROM unnest($1::text[]) AS a(id)
   WHERE pg_try_advisory_xact_lock_shared(hashtext('herald_app:' || id))`;
 
+/**
+ * Takes the shared lock of each app (sorted ids) and says which exist: `live` apps may get rows in
+ * this transaction until it commits. The existence check is a statement of its own, its snapshot
+ * taken after the lock, so a delete committed just before is seen.
+ */
+async function lockApps(
+  client: pg.PoolClient,
+  appIds: string[],
+): Promise<{ beingDeleted: boolean; live: Set<string> }> {
+  const locked = await client.query<{ id: string }>(APP_SHARED_LOCK, [appIds]);
+  const { rows } = await client.query<{ id: string }>("SELECT id FROM apps WHERE id = ANY($1::text[])", [
+    locked.rows.map((row) => row.id),
+  ]);
+  return { beingDeleted: locked.rows.length < appIds.length, live: new Set(rows.map((row) => row.id)) };
+}
+
 /** One array per field, in order: the parameters of an `unnest($1::…[], $2::…[], …)` batch. */
 function columns<T>(rows: readonly T[], ...fields: (keyof T)[]): unknown[][] {
   return fields.map((field) => rows.map((row) => row[field]));
@@ -596,12 +612,10 @@ export class PostgresStore implements Store {
   async publish(batch: PublishBatch, onCommitted?: () => void): Promise<boolean> {
     const published = await this.#transaction(async (client) => {
       // deleteApp waits for this publish to end, then deletes what it wrote; a publish that comes while
-      // a delete runs or waits is refused. The check is a statement of its own, its snapshot taken
-      // after the lock: a delete committed just before is seen.
-      const locked = await client.query(APP_SHARED_LOCK, [[batch.appId]]);
-      if (locked.rowCount === 0) throw appBeingDeleted();
-      const app = await client.query("SELECT 1 FROM apps WHERE id = $1", [batch.appId]);
-      if (app.rowCount === 0) throw appDeleted();
+      // a delete runs or waits is refused.
+      const { beingDeleted, live } = await lockApps(client, [batch.appId]);
+      if (beingDeleted) throw appBeingDeleted();
+      if (!live.has(batch.appId)) throw appDeleted();
       const key = batch.idempotency;
       if (key) {
         await client.query(
@@ -803,12 +817,7 @@ export class PostgresStore implements Store {
     if (records.length === 0) return;
     await this.#transaction(async (client) => {
       // As a publish does: a call whose app is being deleted, or was deleted while it ran, is not logged.
-      const appIds = [...new Set(records.map((record) => record.event.appId))].sort();
-      const locked = await client.query<{ id: string }>(APP_SHARED_LOCK, [appIds]);
-      const { rows } = await client.query<{ id: string }>("SELECT id FROM apps WHERE id = ANY($1::text[])", [
-        locked.rows.map((row) => row.id),
-      ]);
-      const live = new Set(rows.map((row) => row.id));
+      const { live } = await lockApps(client, [...new Set(records.map((record) => record.event.appId))].sort());
       const calls = records.filter((record) => live.has(record.event.appId));
       if (calls.length === 0) return;
       await client.query(

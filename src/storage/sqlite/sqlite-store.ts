@@ -728,13 +728,19 @@ export class SqliteStore implements Store {
     return row && toEvent(row);
   }
 
+  /**
+   * Runs a write transaction that begins IMMEDIATE: the write lock is taken at BEGIN, under
+   * busy_timeout. A deferred one that reads first (a publish's app check) cannot upgrade to writing
+   * once another process on the file has written: SQLITE_BUSY at once, and no retry helps.
+   */
+  #write<T>(work: () => T): T {
+    return this.#db.transaction(work).immediate();
+  }
+
   /** Runs a write transaction, and resolves once it is on disk; `committed` runs in between. */
   async #durably<T>(work: () => T, committed?: () => void): Promise<T> {
     this.#refuseUndurableWrite();
-    // IMMEDIATE: the write lock is taken at BEGIN, under busy_timeout. A deferred transaction that reads
-    // first (the publish's app check) could not upgrade to writing when another process on the file
-    // wrote meanwhile: SQLITE_BUSY at once, and no retry helps.
-    const result = this.#db.transaction(work).immediate();
+    const result = this.#write(work);
     committed?.();
     await this.#walSync?.synced();
     return result;
@@ -990,31 +996,29 @@ export class SqliteStore implements Store {
 
   async logSyncCalls(calls: SyncCallRecord[]): Promise<void> {
     const { insertEvent, insertFinishedDelivery, insertBody, appExists } = this.#statements;
-    // IMMEDIATE, as in #durably: the app check reads before anything is written.
-    this.#db
-      .transaction(() => {
-        for (const { event: e, delivery: d, attempt } of calls) {
-          // A call whose app was deleted while it ran is not logged: nothing of a deleted app is kept.
-          if (!appExists.get(e.appId)) continue;
-          insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
-          const finishedAt = attempt.startedAt + attempt.durationMs;
-          insertFinishedDelivery.run(
-            d.id,
-            d.appId,
-            d.eventId,
-            d.endpointId,
-            e.type,
-            d.state,
-            finishedAt,
-            d.createdAt,
-            finishedAt,
-            attempt.startedAt,
-          );
-          insertBody.run(d.id, d.body);
-          this.#insertAttempt(d.id, attempt);
-        }
-      })
-      .immediate();
+    // Not awaited on disk, unlike #durably: a record of calls already answered, not an acknowledged publish.
+    this.#write(() => {
+      for (const { event: e, delivery: d, attempt } of calls) {
+        // A call whose app was deleted while it ran is not logged: nothing of a deleted app is kept.
+        if (!appExists.get(e.appId)) continue;
+        insertEvent.run(e.id, e.appId, e.type, e.payload, e.createdAt);
+        const finishedAt = attempt.startedAt + attempt.durationMs;
+        insertFinishedDelivery.run(
+          d.id,
+          d.appId,
+          d.eventId,
+          d.endpointId,
+          e.type,
+          d.state,
+          finishedAt,
+          d.createdAt,
+          finishedAt,
+          attempt.startedAt,
+        );
+        insertBody.run(d.id, d.body);
+        this.#insertAttempt(d.id, attempt);
+      }
+    });
   }
 
   async listDeliveries(appId: string, query: DeliveryQuery): Promise<DeliveryView[]> {
