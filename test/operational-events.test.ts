@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { call, eventually, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
+import { EndpointDirectory } from "../src/apps/endpoint-directory.js";
+import { OperationalEvents } from "../src/ingest/operational-events.js";
+import { openStore } from "../src/storage/open-store.js";
+import { capturedLogger } from "./helpers/capture.js";
+import { call, eventually, sleep, startHerald, type TestHerald, testDatabase } from "./helpers/herald.js";
 import { type Behaviour, Receiver } from "./helpers/receiver.js";
+import { createBareApp, endpointRecord } from "./helpers/store.js";
 
 type Json = Record<string, any>;
 
@@ -117,5 +122,38 @@ describe("operational events", { concurrency: true }, () => {
     const [enabled] = ofType(watcher, "herald.endpoint.enabled");
     assert.equal(disabled?.data.endpoint.id, other.id);
     assert.equal(enabled?.data.endpoint.id, other.id);
+  });
+});
+
+describe("an operational event of an app deleted meanwhile", () => {
+  it("is dropped, logged at debug and not as a failure", async () => {
+    const database = testDatabase();
+    const store = openStore(database.url, { sqliteSynchronous: "normal", databasePoolSize: 2 });
+    try {
+      await store.migrate();
+      await createBareApp(store, "A", Date.now());
+      const watcher = endpointRecord("A", "A-watch", { eventTypes: ["herald.endpoint.disabled"] });
+      await store.saveEndpoint(watcher);
+      // The directory still knows the app after the delete below, as any process's cache may.
+      const directory = new EndpointDirectory(store, 60_000);
+      const log = capturedLogger();
+      const woken: string[][] = [];
+      const events = new OperationalEvents(store, directory, 10, log.logger, (ids) => woken.push([...ids]));
+      events.endpointDisabled(watcher, "first");
+      await eventually(() => woken.length === 1 || undefined);
+      assert.deepEqual(woken, [["A-watch"]]);
+      assert.equal(await store.deleteApp("A"), true);
+      events.endpointDisabled(watcher, "after the delete");
+      await eventually(() => log.lines().find((line) => /app deleted/.test(line.msg)));
+      assert.deepEqual(
+        log.lines().filter((line) => line.level >= 40),
+        [],
+        "a deleted app's operational event was logged as a failure",
+      );
+      assert.equal(woken.length, 1);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
   });
 });

@@ -13,7 +13,7 @@ import { policyOf } from "../delivery/retry.js";
 import type { FailedDelivery } from "../delivery/worker.js";
 import { findVocabulary, findWireFormat } from "../profiles/registry.js";
 import type { Endpoint, NewDelivery } from "../storage/records.js";
-import type { Store } from "../storage/store.js";
+import { AppGoneError, type Store } from "../storage/store.js";
 
 const MINUTE_MS = 60_000;
 
@@ -96,7 +96,9 @@ export class OperationalEvents {
 
   #emit(appId: string, type: string, now: number, data: Record<string, unknown>, skipEndpointId?: string): void {
     this.#publish(appId, type, now, data, skipEndpointId).catch((error: unknown) => {
-      this.logger.error({ err: error, appId, type }, "publishing an operational event failed");
+      // Deleting an app while its endpoints fail is no fault: nobody is left to tell.
+      if (error instanceof AppGoneError) this.logger.debug({ appId, type }, "operational event dropped: app deleted");
+      else this.logger.error({ err: error, appId, type }, "publishing an operational event failed");
     });
   }
 

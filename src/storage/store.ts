@@ -27,7 +27,6 @@ import type {
   RecoveryStep,
   SigningKey,
   SyncCallRecord,
-  TokenKind,
 } from "./records.js";
 
 /** Why a delivery ended without being sent: its endpoint was deleted. */
@@ -41,12 +40,18 @@ export const LOCK_TIMEOUT_MS = 5000;
  * A publish whose app was deleted before it could commit: refused, so that nothing is stored for an
  * app that no longer exists (its deliveries would name deleted endpoints, its events no one's).
  */
-export const appDeleted = (): HeraldError =>
-  new HeraldError("not_found", "The app was deleted while this request ran; nothing was stored.");
+export const appDeleted = (): AppGoneError =>
+  new AppGoneError("not_found", "The app was deleted while this request ran; nothing was stored.");
 
 /** A publish that arrives while its app is being deleted: refused at once rather than queued behind the delete. */
-export const appBeingDeleted = (): HeraldError =>
-  new HeraldError("unavailable", "The app is being deleted; nothing was stored. Try again shortly.");
+export const appBeingDeleted = (): AppGoneError =>
+  new AppGoneError("unavailable", "The app is being deleted; nothing was stored. Try again shortly.");
+
+/**
+ * The refusals above: what a write of Herald's own (an operational event) meets when its app went
+ * away meanwhile, an expected outcome and not a fault.
+ */
+export class AppGoneError extends HeraldError {}
 
 /**
  * Everything Herald keeps, behind one interface that SQLite (embedded) and PostgreSQL (many
@@ -91,7 +96,6 @@ export interface Store {
   findToken(tokenHash: string, now: number): Promise<{ app: App; token: ApiTokenRecord } | undefined>;
   /** An app's unexpired tokens, oldest first. */
   listApiTokens(appId: string, now: number): Promise<ApiTokenRecord[]>;
-  countApiTokens(appId: string, kind: TokenKind): Promise<number>;
   /** Revokes a secondary token; a master token is only ever replaced by rotation. */
   deleteApiToken(appId: string, tokenHash: string): Promise<boolean>;
 
