@@ -90,3 +90,25 @@ it("logs another app's hook call and leaves out the call of the app being delete
   assert.deepEqual(await rows("SELECT id FROM deliveries ORDER BY id", []), ["call-B-d"]);
   assert.deepEqual(await rows("SELECT app_id FROM events WHERE type = $1", ["before_message_send"]), ["B"]);
 });
+
+it("keeps its pooled connection through refused publishes (a refusal is no broken connection)", async () => {
+  const name = `herald_refusals_${process.pid}`;
+  const single = openStore(`${database.url}&application_name=${name}`, {
+    sqliteSynchronous: "normal",
+    databasePoolSize: 1,
+  });
+  const backends = () => rows("SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid", [name]);
+  try {
+    assert.equal(await single.publish({ appId: "B", events: [event("B", "B-pool")], deliveries: [] }), true);
+    const first = await backends();
+    assert.equal(first.length, 1);
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(single.publish({ appId: "A", events: [event("A", `A-p${i}`)], deliveries: [] }));
+      await assert.rejects(single.publish({ appId: "gone", events: [event("gone", `g-${i}`)], deliveries: [] }));
+    }
+    assert.equal(await single.publish({ appId: "B", events: [event("B", "B-pool-2")], deliveries: [] }), true);
+    assert.deepEqual(await backends(), first, "the refusals replaced the pooled connection");
+  } finally {
+    await single.close();
+  }
+});

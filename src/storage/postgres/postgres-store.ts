@@ -34,7 +34,6 @@ import type {
   RecoveryStep,
   SigningKey,
   SyncCallRecord,
-  TokenKind,
 } from "../records.js";
 import {
   ATTEMPT_OUTCOME_COLUMNS,
@@ -204,9 +203,13 @@ export class PostgresStore implements Store {
       result = await work(client);
       await client.query("COMMIT");
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      // Its connection may be gone: destroy it rather than hand it to the next caller.
-      client.release(true);
+      // A refusal (an app being deleted, a conflict) leaves a sound connection to reuse; one whose
+      // ROLLBACK fails may be gone, and is destroyed rather than handed to the next caller.
+      const rolledBack = await client.query("ROLLBACK").then(
+        () => true,
+        () => false,
+      );
+      client.release(!rolledBack);
       throw error;
     }
     client.release();
@@ -378,14 +381,6 @@ export class PostgresStore implements Store {
       [appId, now],
     );
     return rows.map(toToken);
-  }
-
-  async countApiTokens(appId: string, kind: TokenKind): Promise<number> {
-    const { rows } = await this.#pool.query("SELECT COUNT(*) AS n FROM api_tokens WHERE app_id = $1 AND kind = $2", [
-      appId,
-      kind,
-    ]);
-    return Number(rows[0].n);
   }
 
   async deleteApiToken(appId: string, tokenHash: string): Promise<boolean> {
