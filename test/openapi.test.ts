@@ -3,6 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { call, startHerald, type TestHerald } from "./helpers/herald.js";
 
+type Json = Record<string, any>;
+
 /** Every route of the native API, written out here rather than read from the server. */
 const NATIVE_ROUTES = [
   "post /v1/events",
@@ -49,6 +51,23 @@ describe("GET /openapi.json", () => {
     const endpointCreate = body.paths["/v1/endpoints"].post;
     assert.ok(endpointCreate.requestBody.content["application/json"].schema.properties.url);
     assert.ok(endpointCreate.responses["400"]);
+    // A store that does not answer is a 503 on every route that lists its errors; a publish whose
+    // app is deleted meanwhile, a 404.
+    const listingErrors = Object.entries(body.paths as Record<string, Record<string, Json>>).flatMap(
+      ([path, methods]) =>
+        Object.entries(methods)
+          .filter(([, operation]) => Object.keys(operation.responses).some((status) => status.startsWith("4")))
+          .map(([method, operation]) => ({ route: `${method} ${path}`, operation })),
+    );
+    assert.ok(listingErrors.length >= NATIVE_ROUTES.length);
+    for (const { route, operation } of listingErrors) assert.ok(operation.responses["503"], `${route} leaves out 503`);
+    for (const path of ["/v1/events", "/v1/events/batch"]) {
+      assert.deepEqual(
+        ["404", "503"].filter((status) => !body.paths[path].post.responses[status]),
+        [],
+        `POST ${path}`,
+      );
+    }
   });
 
   it("documents request schemas that the server enforces", async () => {

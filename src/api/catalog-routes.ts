@@ -3,7 +3,7 @@ import { Type } from "typebox";
 import { heraldVocabulary } from "../catalog/index.js";
 import { VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
 import type { ApiContext } from "./context.js";
-import { NoQuery } from "./schemas.js";
+import { NoQuery, responses } from "./schemas.js";
 
 const CatalogJson = Type.Object({
   vocabularies: Type.Array(
@@ -65,7 +65,7 @@ export const catalogRoutes: FastifyPluginAsync<ApiContext> = async (app) => {
         summary: "Every event type of every vocabulary, and every wire format",
         tags: ["catalog"],
         querystring: NoQuery,
-        response: { 200: CatalogJson },
+        response: responses({ 200: CatalogJson }, [400]),
       },
     },
     async () => catalog,

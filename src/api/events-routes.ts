@@ -41,7 +41,8 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     summary,
     tags: ["events"],
     headers: IdempotencyHeader,
-    response: responses(ok, [400, 401, 403, 409, 413, 415, 422, 429]),
+    // 404 and 503: the app deleted while the publish ran, or being deleted.
+    response: responses(ok, [400, 401, 403, 404, 409, 413, 415, 422, 429]),
   });
 
   app.post(

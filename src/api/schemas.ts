@@ -328,10 +328,13 @@ export const absentBodyIsEmpty = async (request: { body: unknown }) => {
   request.body ??= {};
 };
 
-/** A response schema map with the error body on every failure status a route can give. */
+/**
+ * A response schema map with the error body on every failure status a route can give; 503 on every
+ * route (the store unreachable, Herald shutting down).
+ */
 export function responses(ok: Record<number, TSchema>, errors: number[] = [400, 401, 403, 404]) {
   const result: Record<number, TSchema> = { ...ok };
-  for (const status of errors) result[status] = Type.Ref("Error");
+  for (const status of [...errors, 503]) result[status] = Type.Ref("Error");
   return result;
 }
 
