@@ -10,9 +10,12 @@ import {
   retryAfterMs,
   retryDelayMs,
 } from "../src/delivery/retry.js";
+import { describeFailure } from "../src/delivery/transport/outbound-transport.js";
+import { WIRE_FORMATS } from "../src/profiles/registry.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../src/profiles/sendbird/index.js";
 import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
 import { streamWireFormat } from "../src/profiles/stream/wire-format.js";
+import { endpointRecord } from "./helpers/store.js";
 
 describe("retry policy", () => {
   const policy = sendbirdChatWire.policy;
@@ -178,5 +181,39 @@ describe("ids", () => {
     assert.match(early, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.ok(early < late);
     assert.equal(new Set(Array.from({ length: 1000 }, () => uuidv7())).size, 1000);
+  });
+});
+
+describe("rendering", () => {
+  // The publisher renders an event once for all its endpoints of a format that says it reads the event alone.
+  it("gives every endpoint and app the same bytes where the format renders the event alone, and only there", () => {
+    const event = {
+      id: "evt-1",
+      type: "message.new",
+      createdAt: 1_700_000_000_000,
+      payload: { type: "message.new", category: "group_channel:message_send", members: [{ user_id: "u" }], n: 1 },
+    };
+    const one = endpointRecord("A", "A-1");
+    const other = endpointRecord("B", "B-2", { url: "https://example.test/other", options: { include_members: true } });
+    const apps = [
+      { id: "A", name: "A", signingKey: "ka", createdAt: 0 },
+      { id: "B", name: "B", signingKey: "kb", createdAt: 1 },
+    ];
+    const pushed = WIRE_FORMATS.filter((format) => !format.synchronous);
+    const eventOnly = pushed.filter((format) => format.rendersEventOnly).map((format) => format.id);
+    assert.ok(eventOnly.includes(streamWireFormat.id) && eventOnly.includes(standardWireFormat.id));
+    for (const format of pushed) {
+      const same = format.render(event, one, apps[0]!) === format.render(event, other, apps[1]!);
+      assert.equal(same, format.rendersEventOnly === true, `${format.id}: same body for both endpoints: ${same}`);
+    }
+  });
+});
+
+describe("attempt failures", () => {
+  it("call a passed deadline a timeout, and an abort from elsewhere by its own words", () => {
+    const deadline = Object.assign(new Error("the attempt's 50 ms deadline passed"), { name: "TimeoutError" });
+    assert.deepEqual(describeFailure(deadline, 50), { errorClass: "timeout", error: "timeout after 50 ms" });
+    const aborted = Object.assign(new Error("Request aborted"), { name: "AbortError", code: "UND_ERR_ABORTED" });
+    assert.deepEqual(describeFailure(aborted, 50), { errorClass: "reset", error: "UND_ERR_ABORTED: Request aborted" });
   });
 });

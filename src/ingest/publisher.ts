@@ -8,6 +8,7 @@ import { newDeliveryId, newEventId } from "../core/ids.js";
 import { stringifyJson } from "../core/json.js";
 import { TurnsPerKey } from "../core/turns-per-key.js";
 import { policyOf } from "../delivery/retry.js";
+import type { WireFormat } from "../profiles/profile.js";
 import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, IdempotencyRecord, NewDelivery, NewEvent } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -174,15 +175,24 @@ export class Publisher {
         payload: payloads[index]!,
         createdAt: now,
       };
+      let shared: Map<WireFormat, string> | undefined;
       for (const endpoint of endpoints) {
         if (!subscribes(endpoint, vocabulary, type)) continue;
         const wire = wireFormatById(endpoint.profile);
+        let body = shared?.get(wire);
+        if (body === undefined) {
+          body = wire.render({ id: stored.id, type, createdAt: now, payload }, endpoint, app);
+          if (wire.rendersEventOnly) {
+            shared ??= new Map();
+            shared.set(wire, body);
+          }
+        }
         deliveries.push({
           id: newDeliveryId(),
           appId: app.id,
           eventId: stored.id,
           endpointId: endpoint.id,
-          body: wire.render({ id: stored.id, type, createdAt: now, payload }, endpoint, app),
+          body,
           maxAttempts: policyOf(wire.policy, endpoint).maxAttempts,
           createdAt: now,
         });

@@ -92,6 +92,11 @@ export interface WireFormat {
   carries?(type: string): boolean;
   /** The stored body, rendered once at publish: payload shaping plus the wire's JSON encoding. */
   render(event: RenderedEvent, endpoint: Endpoint, app: App): string;
+  /**
+   * True when `render` reads the event alone: an event's endpoints of this format then share one
+   * rendering (a Stream event going to three endpoints is serialised once, not three times).
+   */
+  readonly rendersEventOnly?: boolean;
   /** The keys its requests are signed with. */
   readonly signsWith: KeySource;
   /** One attempt's bytes and headers (signatures, ids, timestamps) for a stored body. */

@@ -95,10 +95,10 @@ export function describeFailure(error: unknown, timeoutMs: number): { errorClass
   const codes = codesOf(error);
   const has = (...wanted: string[]) => codes.some((code) => wanted.includes(code));
   if (has(SSRF_BLOCKED)) return { errorClass: "ssrf_blocked", error: err.message ?? "refused by the SSRF guard" };
+  // Only a deadline is a timeout: an abort from elsewhere keeps its own words (below).
   if (
     err.name === "TimeoutError" ||
-    err.name === "AbortError" ||
-    has("UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT", "ABORT_ERR")
+    has("UND_ERR_HEADERS_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT")
   ) {
     return { errorClass: "timeout", error: `timeout after ${timeoutMs} ms` };
   }

@@ -98,6 +98,7 @@ export const streamWireFormat: WireFormat = {
   reservedHeaders: RESERVED_HEADERS,
   signsWith: "api-keys",
   render: renderStreamEvent,
+  rendersEventOnly: true,
   request: requestForEndpoint,
   classify: classifyPush,
 };
