@@ -169,8 +169,9 @@ async function fairnessRound(isolated = false) {
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const herald = await startHerald();
-      const heraldA = isolated ? await startHerald() : herald;
+      let heraldA: Herald | undefined;
       try {
+        heraldA = isolated ? await startHerald() : herald;
         const tokenA = await createApp(heraldA, "A");
         const tokenB = await createApp(herald, "B");
         await configure(heraldA.process, tokenA, "sendbird", `http://127.0.0.1:${receiverA.port}/`);
@@ -194,7 +195,7 @@ async function fairnessRound(isolated = false) {
         );
       } finally {
         await herald.stop();
-        if (isolated) await heraldA.stop();
+        if (heraldA !== herald) await heraldA?.stop();
       }
     }
   } finally {

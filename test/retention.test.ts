@@ -2,12 +2,11 @@
 // deliveries flow; a pending delivery (and its event) is never deleted, whatever its age.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import Database from "better-sqlite3";
-import pg from "pg";
 import { newDeliveryId, newEventId } from "../src/core/ids.js";
 import type { NewDelivery, NewEvent } from "../src/storage/records.js";
-import { call, eventually, sleep, startHerald, TEST_STORE, type TestHerald } from "./helpers/herald.js";
+import { call, eventually, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
 import { Receiver, refusingUrl } from "./helpers/receiver.js";
+import { runSql } from "./helpers/sql.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const OLD_DELIVERED = 1500;
@@ -20,29 +19,8 @@ describe("retention: pruning old history while delivering", () => {
   let receiver: Receiver;
   let app: { appId: string; token: string };
 
-  /** One number from plain SQL on the test database, never through the store under test. */
-  async function scalar(sql: string, params: unknown[] = []): Promise<number> {
-    if (TEST_STORE === "postgres") {
-      const client = new pg.Client({ connectionString: h.database.url });
-      await client.connect();
-      try {
-        let n = 0;
-        const { rows } = await client.query(
-          sql.replace(/\?/g, () => `$${++n}`),
-          params,
-        );
-        return Number(rows[0].n);
-      } finally {
-        await client.end();
-      }
-    }
-    const db = new Database(h.database.url.slice("sqlite:".length), { readonly: true });
-    try {
-      return Number((db.prepare(sql).get(...params) as { n: number }).n);
-    } finally {
-      db.close();
-    }
-  }
+  /** One number (column `n`) from plain SQL on the test database, never through the store under test. */
+  const scalar = async (sql: string, params: unknown[] = []) => Number((await runSql(h.database, sql, params))[0]!.n);
 
   before(async () => {
     h = await startHerald({ retentionDays: 30, retentionSweepMs: 100, autoDisableFailures: 0, autoDisableAfterMs: 0 });

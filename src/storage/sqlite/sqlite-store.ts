@@ -35,7 +35,6 @@ import type {
   RecoveryStep,
   SigningKey,
   SyncCallRecord,
-  TokenKind,
 } from "../records.js";
 import {
   type ApiKeyRow,
@@ -573,10 +572,6 @@ export class SqliteStore implements Store {
 
   async listApiTokens(appId: string, now: number): Promise<ApiTokenRecord[]> {
     return this.#statements.listTokens.all(appId, now).map(toToken);
-  }
-
-  async countApiTokens(appId: string, kind: TokenKind): Promise<number> {
-    return this.#statements.countTokens.get(appId, kind)?.n ?? 0;
   }
 
   async deleteApiToken(appId: string, tokenHash: string): Promise<boolean> {
