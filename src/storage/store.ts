@@ -37,6 +37,12 @@ export const RECOVERY_ENDPOINT_DELETED = "The endpoint has been deleted.";
 export const LOCK_TIMEOUT_MS = 5000;
 
 /**
+ * The refusals below: what a write of Herald's own (an operational event) meets when its app went
+ * away meanwhile, an expected outcome and not a fault.
+ */
+export class AppGoneError extends HeraldError {}
+
+/**
  * A publish whose app was deleted before it could commit: refused, so that nothing is stored for an
  * app that no longer exists (its deliveries would name deleted endpoints, its events no one's).
  */
@@ -46,12 +52,6 @@ export const appDeleted = (): AppGoneError =>
 /** A publish that arrives while its app is being deleted: refused at once rather than queued behind the delete. */
 export const appBeingDeleted = (): AppGoneError =>
   new AppGoneError("unavailable", "The app is being deleted; nothing was stored. Try again shortly.");
-
-/**
- * The refusals above: what a write of Herald's own (an operational event) meets when its app went
- * away meanwhile, an expected outcome and not a fault.
- */
-export class AppGoneError extends HeraldError {}
 
 /**
  * Everything Herald keeps, behind one interface that SQLite (embedded) and PostgreSQL (many
