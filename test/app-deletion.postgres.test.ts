@@ -7,8 +7,8 @@ import pg from "pg";
 import { openStore } from "../src/storage/open-store.js";
 import type { SyncCallRecord } from "../src/storage/records.js";
 import type { Store } from "../src/storage/store.js";
-import { testDatabase } from "./helpers/herald.js";
-import { createBareApp, endpointRecord } from "./helpers/store.js";
+import { call, sleep, startHerald, testDatabase } from "./helpers/herald.js";
+import { createBareApp, endpointRecord, masterToken } from "./helpers/store.js";
 
 const T = 1_700_000_000_000;
 const database = testDatabase();
@@ -110,5 +110,53 @@ it("keeps its pooled connection through refused publishes (a refusal is no broke
     assert.deepEqual(await backends(), first, "the refusals replaced the pooled connection");
   } finally {
     await single.close();
+  }
+});
+
+it("deletes an app while another write of it is under way, and that write's row goes with the app", async () => {
+  await createBareApp(store, "C", T);
+  // A token being added: its row is not committed yet, and it holds the app row's key-share lock.
+  const writer = new pg.Client({ connectionString: database.url });
+  await writer.connect();
+  try {
+    await writer.query("BEGIN");
+    const late = { ...masterToken("C", T), tokenHash: "late-C", kind: "secondary" };
+    await writer.query(
+      `INSERT INTO api_tokens (token_hash, app_id, kind, preview, scopes, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [late.tokenHash, late.appId, late.kind, late.preview, JSON.stringify(late.scopes), late.createdAt, null],
+    );
+    const deleted = store.deleteApp("C");
+    await sleep(300);
+    await writer.query("COMMIT");
+    assert.equal(await deleted, true);
+  } finally {
+    await writer.end();
+  }
+  assert.deepEqual(await rows("SELECT token_hash FROM api_tokens WHERE app_id = $1", ["C"]), []);
+  assert.deepEqual(await rows("SELECT id FROM apps WHERE id = $1", ["C"]), []);
+});
+
+it("answers a write that finds its app deleted meanwhile with a 404 in the API's format, not a 500", async () => {
+  const h = await startHerald();
+  const deleter = new pg.Client({ connectionString: h.database.url });
+  try {
+    const app = await h.createApp();
+    await deleter.connect();
+    // A delete under way holds the app row; the token's insert waits for it, then finds the app gone.
+    await deleter.query("BEGIN");
+    await deleter.query("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE", [app.appId]);
+    const adding = call(h.url, "POST", "/v1/tokens", { token: app.token, body: { scopes: ["read"] } });
+    await sleep(300);
+    for (const table of ["api_tokens", "apps"]) {
+      await deleter.query(`DELETE FROM ${table} WHERE ${table === "apps" ? "id" : "app_id"} = $1`, [app.appId]);
+    }
+    await deleter.query("COMMIT");
+    const { status, body } = await adding;
+    assert.equal(status, 404, JSON.stringify(body));
+    assert.equal(body.error.code, "not_found");
+  } finally {
+    await deleter.end();
+    await h.close();
   }
 });

@@ -11,6 +11,9 @@ const isStorageUnavailable = (error: { code?: string; message?: string }) =>
   (typeof error.code === "string" && UNAVAILABLE_CODES.test(error.code)) ||
   /^Connection terminated/.test(error.message ?? "");
 
+// A row this request adds names one (an app, an endpoint) deleted while the request ran.
+const FOREIGN_KEY_VIOLATIONS = new Set(["23503", "SQLITE_CONSTRAINT_FOREIGNKEY"]);
+
 /**
  * The client went away (closed the connection, or was cut off by the request timeout) before its
  * request was complete: nothing to answer, and nothing wrong on Herald's side. Reading the body then
@@ -42,6 +45,15 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
       error = raw;
     } else if (typeof raw.code === "string" && raw.code.startsWith("FST_")) {
       error = errorFromFramework(raw);
+    } else if (FOREIGN_KEY_VIOLATIONS.has(String(raw.code))) {
+      logger.info(
+        { method: request.method, route: request.routeOptions.url },
+        "what the request writes to was deleted",
+      );
+      error = new HeraldError(
+        "not_found",
+        "What this request writes to (its app or endpoint) was deleted while it ran; nothing was stored.",
+      );
     } else if (isStorageUnavailable(raw)) {
       logger.error({ err: raw, method: request.method, route: request.routeOptions.url }, "storage unavailable");
       error = new HeraldError("unavailable", "Storage is unavailable; nothing was changed. Try again shortly.");

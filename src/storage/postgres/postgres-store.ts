@@ -302,6 +302,10 @@ export class PostgresStore implements Store {
       // Waits for the app's publishes under way (they hold its lock shared) and holds new ones back; each
       // statement below then sees what those publishes committed.
       await client.query(APP_LOCK, [appId]);
+      // Other writes of the app (tokens, endpoints, settings) do not take that lock: the row lock waits
+      // for those under way (whose rows the statements below then see and delete) and holds new ones
+      // back until they find the app gone (their foreign key fails: 404), so this never fails on one.
+      await client.query("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE", [appId]);
       // One statement, one snapshot: the attempts and bodies deleted are those of the deliveries deleted.
       await client.query(
         `WITH gone AS (DELETE FROM deliveries WHERE app_id = $1 RETURNING id),
