@@ -411,6 +411,53 @@ describe("slow and vanishing clients", () => {
     }
   });
 
+  it("answers a request without credentials 401 and closes it, reading no more of its body", async () => {
+    const h = await startHerald();
+    const client = rawClient(h.url);
+    let sent = 0;
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const pushing = setInterval(() => {
+      if (!client.socket.writable) return;
+      client.socket.write(chunk);
+      sent += chunk.length;
+    }, 2);
+    try {
+      client.socket.write(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n",
+      );
+      const closedAt = await Promise.race([client.closed, sleep(5000).then(() => undefined)]);
+      assert.ok(closedAt !== undefined, `the connection was still taking the body after 5 s (${sent} bytes)`);
+      assert.match(client.received(), /^HTTP\/1\.1 401 /);
+      assert.match(client.received(), /\r\nconnection: close\r\n/i);
+    } finally {
+      clearInterval(pushing);
+      client.socket.destroy();
+      await h.close();
+    }
+  });
+
+  it("closes idle keep-alive connections when a connection is dropped at the cap, so the next one is served", async () => {
+    const h = await startHerald({ maxConnections: 2 });
+    const idle = [rawClient(h.url), rawClient(h.url)];
+    try {
+      for (const client of idle) client.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      await eventually(() => idle.every((client) => /^HTTP\/1\.1 200 /.test(client.received())) || undefined);
+      const dropped = rawClient(h.url);
+      dropped.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      await Promise.race([dropped.closed, sleep(3000)]);
+      dropped.socket.destroy();
+      const closed = await Promise.all(idle.map((client) => Promise.race([client.closed, sleep(3000).then(() => 0)])));
+      assert.ok(
+        closed.every((at) => at > 0),
+        "idle keep-alive connections were kept while new ones were dropped",
+      );
+      assert.equal((await fetch(`${h.url}/healthz`)).status, 200);
+    } finally {
+      for (const client of idle) client.socket.destroy();
+      await h.close();
+    }
+  });
+
   it("closes connections past HERALD_MAX_CONNECTIONS as they arrive", async () => {
     const h = await startHerald({ maxConnections: 2 });
     const held = [rawClient(h.url), rawClient(h.url)];

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errorFromFramework, HeraldError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 
@@ -21,6 +21,15 @@ const FOREIGN_KEY_VIOLATIONS = new Set(["23503", "SQLITE_CONSTRAINT_FOREIGNKEY"]
  */
 const clientAborted = (request: FastifyRequest): boolean =>
   request.raw.readableAborted || request.raw.socket?.destroyed === true;
+
+/**
+ * An answer given before the request's body has all arrived (401 from the authentication step, 404,
+ * 413) closes the connection: Node would otherwise read and drop the rest of the body to keep the
+ * connection alive, so a caller without credentials could still send gigabytes.
+ */
+function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
+  if (!request.raw.complete) reply.header("connection", "close");
+}
 
 /** How much of a path an error message echoes: enough to recognise it, not a 16 KiB URL sent back. */
 const ECHOED_PATH_CHARS = 200;
@@ -63,6 +72,7 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
       error = new HeraldError("internal", "Internal error.");
     }
     const { status, body } = format(error, request);
+    closeIfBodyUnread(request, reply);
     const retryAfter = error.details.retryAfterSeconds;
     if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
     return reply.status(status).type("application/json").send(body);
@@ -71,6 +81,7 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
     // The URL as sent, not as rewritten for routing (Stream's `{base}/app` is routed under /stream).
     const path = shortened((request.originalUrl ?? request.url).split("?")[0] ?? "");
     const { status, body } = format(new HeraldError("not_found", `No route ${request.method} ${path}.`), request);
+    closeIfBodyUnread(request, reply);
     return reply.status(status).type("application/json").send(body);
   });
 }

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { STATUS_CODES } from "node:http";
+import { type Server, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import swagger from "@fastify/swagger";
 import fastify, {
@@ -61,6 +61,22 @@ function clientTimeouts(config: HeraldConfig) {
   const shortest = requestTimeout > 0 ? Math.min(requestTimeout, headersTimeout) : headersTimeout;
   const connectionsCheckingInterval = Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
   return { requestTimeout, headersTimeout, connectionsCheckingInterval };
+}
+
+/**
+ * At the connection cap Node drops each new connection. Idle keep-alive connections, held open for
+ * `keepAliveTimeout` (72 s: longer than load balancers' idle timeouts), would then lock everyone
+ * out: on a drop they are closed, so the next connection is served (their clients reconnect).
+ */
+function reclaimIdleConnectionsAtCap(server: Server): void {
+  let reclaimedAt = 0;
+  server.on("drop", () => {
+    const now = Date.now();
+    // Once per 100 ms at most: a flood of drops must not walk every connection each time.
+    if (now - reclaimedAt < 100) return;
+    reclaimedAt = now;
+    server.closeIdleConnections();
+  });
 }
 
 /** One line per request: method, route pattern (never the URL, which can hold a token), status, latency, app. */
@@ -146,6 +162,7 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
     },
   });
   app.server.maxConnections = ctx.config.maxConnections;
+  reclaimIdleConnectionsAtCap(app.server);
   // Every API here takes JSON only; anything else is a 415, not a string handed to validation.
   app.removeContentTypeParser("text/plain");
   // Herald's JSON: UTF-8 only, bounded nesting, numbers kept exactly as written (core/json.ts).
