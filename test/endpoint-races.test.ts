@@ -9,6 +9,7 @@ import {
   call,
   eventually,
   QUICK_DEAD_LETTERS,
+  sleep,
   startHerald,
   TEST_STORE,
   type TestHerald,
@@ -57,6 +58,49 @@ describe("deliveries of a deleted endpoint", () => {
       const deliveries = await deliveriesOf(endpointId);
       return deliveries.some((d) => d.status === "pending") ? undefined : deliveries;
     }, 15_000);
+
+  it("an attempt in flight when its endpoint is deleted ends the delivery as it ends: a success counts, a failure stays ended", async () => {
+    const slow = (status: number) => Receiver.start(() => sleep(1500).then(() => status));
+    const [answering, failing] = await Promise.all([slow(200), slow(500)]);
+    try {
+      const endpoints: string[] = [];
+      for (const target of [answering, failing]) {
+        const created = await call(h.url, "POST", "/v1/endpoints", {
+          token: app.token,
+          body: { url: target.url, profile: "sendbird", filter: ["user:block"] },
+        });
+        endpoints.push(created.body.id);
+      }
+      assert.equal((await publish(1)).status, 202);
+      await Promise.all([answering.waitFor(1, 10_000), failing.waitFor(1, 10_000)]);
+      for (const id of endpoints) {
+        assert.equal((await call(h.url, "DELETE", `/v1/endpoints/${id}`, { token: app.token })).status, 204);
+      }
+      for (const id of endpoints) {
+        assert.deepEqual(
+          (await deliveriesOf(id)).map((d) => [d.status, d.ended_reason]),
+          [["failed", "endpoint deleted"]],
+        );
+      }
+      type Row = { status: string; ended_reason: string | null; attempts: number };
+      const ended = (id: string) =>
+        eventually(async () => {
+          const [delivery] = (await deliveriesOf(id)) as unknown as Row[];
+          return delivery && delivery.attempts === 1 ? delivery : undefined;
+        });
+      const [succeeded, failed] = await Promise.all(endpoints.map(ended));
+      assert.deepEqual([succeeded!.status, succeeded!.ended_reason], ["succeeded", null]);
+      assert.deepEqual([failed!.status, failed!.ended_reason], ["failed", "endpoint deleted"]);
+      await sleep(1000);
+      assert.deepEqual(
+        (await deliveriesOf(endpoints[1]!)).map((d) => d.status),
+        ["failed"],
+        "a failed attempt brought the delivery back to pending",
+      );
+    } finally {
+      await Promise.all([answering.close(), failing.close()]);
+    }
+  });
 
   it("resends racing the endpoint's delete: each is refused or ended, none left pending", async () => {
     status = 200;

@@ -286,3 +286,14 @@ export const toDeliveryOutcome = (row: DeliveryRow, attempts: readonly AttemptOu
     errorClass: attempt.error_class as ErrorClass | null,
   })),
 });
+
+/**
+ * The SET of a delivery an attempt ended, in SQL both stores run: `row` qualifies the delivery's
+ * columns, `state` and `nextAttemptAt` are the outcome. A pending delivery takes the outcome. One
+ * ended while the attempt was in flight (its endpoint deleted) keeps its end unless the attempt
+ * succeeded: the receiver did get it. A failed or retrying attempt never brings it back to pending.
+ */
+export const attemptOutcomeSet = (row: string, state: string, nextAttemptAt: string): string => `
+  state = CASE WHEN ${row}state = 'pending' OR ${state} = 'succeeded' THEN ${state} ELSE ${row}state END,
+  ended_reason = CASE WHEN ${state} = 'succeeded' THEN NULL ELSE ${row}ended_reason END,
+  next_attempt_at = CASE WHEN ${row}state = 'pending' THEN ${nextAttemptAt} ELSE ${row}next_attempt_at END`;

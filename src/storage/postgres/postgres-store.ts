@@ -38,6 +38,7 @@ import type {
 import {
   ATTEMPT_OUTCOME_COLUMNS,
   type AttemptOutcomeRow,
+  attemptOutcomeSet,
   autoDisableReason,
   type DeliveryRow,
   toApiKey,
@@ -795,8 +796,8 @@ export class PostgresStore implements Store {
     await this.#transaction(async (client) => {
       // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
       const { rows } = await client.query(
-        `UPDATE deliveries d SET state = o.state, attempts = o.attempt, next_attempt_at = o.next_attempt_at,
-           updated_at = $7, first_attempt_at = COALESCE(d.first_attempt_at, o.started_at)
+        `UPDATE deliveries d SET ${attemptOutcomeSet("d.", "o.state", "o.next_attempt_at")},
+           attempts = o.attempt, updated_at = $7, first_attempt_at = COALESCE(d.first_attempt_at, o.started_at)
          FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::int[])
            AS o(id, state, attempt, next_attempt_at, started_at, ord)
          WHERE d.id = o.id AND d.attempts = o.attempt - 1

@@ -42,6 +42,7 @@ import {
   ATTEMPT_OUTCOME_COLUMNS,
   type AttemptOutcomeRow,
   type AttemptRow,
+  attemptOutcomeSet,
   autoDisableReason,
   type DeliveryRow,
   type EndpointRow,
@@ -261,11 +262,12 @@ function prepareStatements(db: Database.Database) {
       INSERT OR IGNORE INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error,
         response_body, body_sha256, error_class, request_headers, response_headers, response_truncated)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back.
+    // Guarded by the attempt number, so a late duplicate of an attempt cannot move the state back. A
+    // delivery ended while its attempt was in flight counts it (see attemptOutcomeSet).
     updateDelivery: db.prepare(`
-      UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?,
-        first_attempt_at = COALESCE(first_attempt_at, ?)
-      WHERE id = ? AND attempts = ?`),
+      UPDATE deliveries SET ${attemptOutcomeSet("", "@state", "@nextAttemptAt")}, attempts = @attempt, updated_at = @now,
+        first_attempt_at = COALESCE(first_attempt_at, @startedAt)
+      WHERE id = @id AND attempts = @attempt - 1`),
     insertFinishedDelivery: db.prepare(`
       INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at, first_attempt_at)
@@ -958,15 +960,14 @@ export class SqliteStore implements Store {
     const now = Date.now();
     this.#db.transaction(() => {
       for (const a of attempts) {
-        const updated = updateDelivery.run(
-          a.state,
-          a.attempt,
-          a.nextAttemptAt,
+        const updated = updateDelivery.run({
+          state: a.state,
+          attempt: a.attempt,
+          nextAttemptAt: a.nextAttemptAt,
           now,
-          a.startedAt,
-          a.deliveryId,
-          a.attempt - 1,
-        );
+          startedAt: a.startedAt,
+          id: a.deliveryId,
+        });
         if (updated.changes > 0) this.#insertAttempt(a.deliveryId, a);
       }
     })();
