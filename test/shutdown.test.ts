@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { call, configureChatWebhook, eventually, sleep, TEST_STORE } from "./helpers/herald.js";
+import { call, configureChatWebhook, eventually, sleep, startHerald, TEST_STORE } from "./helpers/herald.js";
 import { freePort, Receiver, refusingUrl } from "./helpers/receiver.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -152,6 +152,44 @@ describe("stopping Herald started through npm", { skip: TEST_STORE === "postgres
 
   it("Ctrl-C (SIGINT to the process group) of `npx herald serve` does the same", async () => {
     await stopsCleanly(["npx", "--yes", "herald", "serve"], "SIGINT", "group");
+  });
+});
+
+describe("stopping `herald listen` started through npm", { skip: TEST_STORE === "postgres" }, () => {
+  it("SIGTERM to the npm process of `npx herald listen`: its temporary endpoint is removed, no process is left", async () => {
+    const h = await startHerald();
+    const receiver = await Receiver.start();
+    let output = "";
+    let tree: number[] = [];
+    const app = await h.createApp();
+    const npm = spawn("npx", ["--yes", "herald", "listen", "--json", "--forward-to", receiver.url], {
+      cwd: ROOT,
+      env: { ...process.env, HERALD_URL: h.url, HERALD_API_TOKEN: app.token, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    npm.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    npm.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const endpoints = async () =>
+      ((await call(h.url, "GET", "/v1/endpoints", { token: app.token })).body.endpoints as unknown[]).length;
+    try {
+      await eventually(async () => ((await endpoints()) === 1 ? true : undefined), 60_000).catch((error) => {
+        throw new Error(`herald listen did not start: ${error}\n${output}`);
+      });
+      tree = [npm.pid!, ...descendants(npm.pid!)];
+      assert.ok(tree.length >= 2, "npm and herald listen at least");
+      process.kill(npm.pid!, "SIGTERM");
+      await eventually(() => (tree.every((pid) => !alive(pid)) ? true : undefined), 8000).catch(() => {
+        throw new Error(`processes still running after SIGTERM: ${tree.filter(alive)}\n${output}`);
+      });
+      assert.equal(await endpoints(), 0, "the temporary endpoint was left behind");
+    } finally {
+      // Only the processes this test started, by PID.
+      for (const pid of tree.length > 0 ? tree : [npm.pid!, ...descendants(npm.pid!)]) {
+        if (alive(pid)) process.kill(pid, "SIGKILL");
+      }
+      await receiver.close();
+      await h.close();
+    }
   });
 });
 

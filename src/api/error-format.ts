@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import { errorFromFramework, HeraldError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 
@@ -22,13 +22,24 @@ const FOREIGN_KEY_VIOLATIONS = new Set(["23503", "SQLITE_CONSTRAINT_FOREIGNKEY"]
 const clientAborted = (request: FastifyRequest): boolean =>
   request.raw.readableAborted || request.raw.socket?.destroyed === true;
 
+/** How long an answered request's unread body may go on arriving before its connection is cut. */
+const UNREAD_BODY_LINGER_MS = 1000;
+
 /**
  * An answer given before the request's body has all arrived (401 from the authentication step, 404,
- * 413) closes the connection: Node would otherwise read and drop the rest of the body to keep the
- * connection alive, so a caller without credentials could still send gigabytes.
+ * 413): Node reads and drops the rest to keep the connection alive, so a caller without credentials
+ * could still send gigabytes. A body that has not ended a second later is cut off with its
+ * connection. Not at once: closing a socket with data still coming resets it, and the client may
+ * then lose the answer it has not read yet.
  */
-function closeIfBodyUnread(request: FastifyRequest, reply: FastifyReply): void {
-  if (!request.raw.complete) reply.header("connection", "close");
+function cutOffUnreadBody(request: FastifyRequest): void {
+  const incoming = request.raw;
+  if (incoming.complete) return;
+  const timer = setTimeout(() => {
+    if (!incoming.complete) incoming.socket.destroy();
+  }, UNREAD_BODY_LINGER_MS);
+  timer.unref();
+  incoming.once("end", () => clearTimeout(timer));
 }
 
 /** How much of a path an error message echoes: enough to recognise it, not a 16 KiB URL sent back. */
@@ -72,7 +83,7 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
       error = new HeraldError("internal", "Internal error.");
     }
     const { status, body } = format(error, request);
-    closeIfBodyUnread(request, reply);
+    cutOffUnreadBody(request);
     const retryAfter = error.details.retryAfterSeconds;
     if (retryAfter !== undefined) reply.header("retry-after", String(retryAfter));
     return reply.status(status).type("application/json").send(body);
@@ -81,7 +92,7 @@ export function useErrorFormat(instance: FastifyInstance, format: ErrorFormatter
     // The URL as sent, not as rewritten for routing (Stream's `{base}/app` is routed under /stream).
     const path = shortened((request.originalUrl ?? request.url).split("?")[0] ?? "");
     const { status, body } = format(new HeraldError("not_found", `No route ${request.method} ${path}.`), request);
-    closeIfBodyUnread(request, reply);
+    cutOffUnreadBody(request);
     return reply.status(status).type("application/json").send(body);
   });
 }

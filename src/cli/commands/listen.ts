@@ -3,7 +3,7 @@ import { type Command, Option } from "commander";
 import type { Agent } from "undici";
 import type { Credential, HeraldClient } from "../client.js";
 import { CliError } from "../errors.js";
-import { asClient, bold, clientCommand, dim, id, list, red, say, statusColour } from "../shared.js";
+import { asClient, bold, clientCommand, dim, id, list, red, say, statusColour, stopWhenAdopted } from "../shared.js";
 
 /**
  * `herald listen --forward-to URL`: Herald's webhooks on a laptop Herald cannot reach. A temporary
@@ -199,6 +199,7 @@ async function listen(options: ListenOptions, client: HeraldClient, credential: 
   };
   process.once("SIGINT", () => void stop(0));
   process.once("SIGTERM", () => void stop(0));
+  stopWhenAdopted(() => void stop(0));
 
   if (json) {
     say(

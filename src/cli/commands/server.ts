@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import { type HeraldConfig, loadConfig } from "../../core/config.js";
 import { type ResolvedAdminToken, resolveAdminToken } from "../admin-token.js";
-import { integerAtLeast, say } from "../shared.js";
+import { integerAtLeast, say, stopWhenAdopted } from "../shared.js";
 
 /** `serve` and `migrate`: Herald itself, in this process. */
 
@@ -54,16 +54,7 @@ export function registerServerCommands(program: Command): void {
       // A second signal while stopping takes the default action: the process ends at once.
       process.once("SIGINT", () => void stop("SIGINT"));
       process.once("SIGTERM", () => void stop("SIGTERM"));
-      // Under npm (`npx herald serve`, or a script without `exec`), npm hands SIGTERM to the `sh -c`
-      // between it and Herald, and sh dies without passing it on: Herald is left running, adopted by
-      // another process. Being adopted is the signal, then.
-      if (process.env.npm_lifecycle_event !== undefined) {
-        const parent = process.ppid;
-        const watch = setInterval(() => {
-          if (process.ppid !== parent) void stop("the npm process that started Herald has exited");
-        }, 200);
-        watch.unref();
-      }
+      stopWhenAdopted(() => void stop("the npm process that started Herald has exited"));
       await herald.listen();
     });
 
