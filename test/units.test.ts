@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { editDistance, filterMatches } from "../src/catalog/index.js";
+import { applyOverrides } from "../src/cli/commands/trigger.js";
 import { uuidv7 } from "../src/core/ids.js";
 import {
   DURABLE_RETRY_DELAYS_MS,
@@ -215,5 +216,32 @@ describe("attempt failures", () => {
     assert.deepEqual(describeFailure(deadline, 50), { errorClass: "timeout", error: "timeout after 50 ms" });
     const aborted = Object.assign(new Error("Request aborted"), { name: "AbortError", code: "UND_ERR_ABORTED" });
     assert.deepEqual(describeFailure(aborted, 50), { errorClass: "reset", error: "UND_ERR_ABORTED: Request aborted" });
+  });
+});
+
+describe("herald trigger --set", () => {
+  it("sets a list's item by index, keeping the list and its other items", () => {
+    const event = { members: [{ user_id: "a" }, { user_id: "b", metadata: { city: "Oslo" } }], n: 1 };
+    applyOverrides(event, [
+      { path: ["members", "1", "metadata", "phone"], value: "+15551234" },
+      { path: ["members", "2"], value: { user_id: "c" } },
+      { path: ["payload", "deep", "x"], value: 2 },
+    ]);
+    assert.deepEqual(event, {
+      members: [{ user_id: "a" }, { user_id: "b", metadata: { city: "Oslo", phone: "+15551234" } }, { user_id: "c" }],
+      n: 1,
+      payload: { deep: { x: 2 } },
+    });
+  });
+
+  it("refuses a name or an index past the end where a list is, rather than replacing the list", () => {
+    for (const part of ["first", "5"]) {
+      const event = { members: [{ user_id: "a" }] };
+      assert.throws(
+        () => applyOverrides(event, [{ path: ["members", part, "x"], value: 1 }]),
+        /names no item of a list of 1/,
+      );
+      assert.deepEqual(event, { members: [{ user_id: "a" }] });
+    }
   });
 });

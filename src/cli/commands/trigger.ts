@@ -33,19 +33,36 @@ const override = (raw: string, previous: Override[] = []): Override[] => {
   return [...previous, { path, value }];
 };
 
-/** Sets each override into the event, making the objects on the way. */
+type Node = Record<string, unknown> | unknown[];
+
+/** Where `part` of `path` leads in a list: an index up to its length (one past the end appends). */
+function listIndex(list: unknown[], part: string, path: readonly string[]): number {
+  const index = /^\d+$/.test(part) ? Number(part) : Number.NaN;
+  if (!(index <= list.length)) {
+    throw new CliError(
+      `--set ${path.join(".")}: "${part}" names no item of a list of ${list.length}; give an index from 0 to ${list.length}.`,
+      2,
+    );
+  }
+  return index;
+}
+
+/** Sets each override into the event, making the objects on the way; a list's items go by index. */
 export function applyOverrides(
   event: Record<string, unknown>,
   overrides: readonly Override[],
 ): Record<string, unknown> {
   for (const { path, value } of overrides) {
-    let node: Record<string, unknown> = event;
+    let node: Node = event;
+    const step = (part: string): string | number => (Array.isArray(node) ? listIndex(node, part, path) : part);
     for (const part of path.slice(0, -1)) {
-      const next = node[part];
-      if (typeof next !== "object" || next === null || Array.isArray(next)) node[part] = {};
-      node = node[part] as Record<string, unknown>;
+      const key = step(part);
+      const holder = node as Record<string | number, unknown>;
+      const next = holder[key];
+      if (typeof next !== "object" || next === null) holder[key] = {};
+      node = holder[key] as Node;
     }
-    node[path.at(-1)!] = value;
+    (node as Record<string | number, unknown>)[step(path.at(-1)!)] = value;
   }
   return event;
 }
@@ -108,7 +125,7 @@ export function registerTriggerCommand(program: Command): void {
     .argument("[type]", "an event type from the catalog, e.g. group_channel:message_send (optional with --file)")
     .option(
       "--set <path=value>",
-      "override a field of the event, dotted path (repeatable), e.g. payload.message=hi",
+      "override a field of the event, dotted path (repeatable; a list item by index), e.g. payload.message=hi or members.0.nickname=Ann",
       override,
     )
     .option("--file <event.json>", "publish this event instead of the catalog's sample (--set still applies)")
