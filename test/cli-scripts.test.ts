@@ -65,6 +65,13 @@ describe("herald CLI: --help everywhere, completion, recover as scripts see it",
     assert.equal(described.code, 0, described.stderr);
     assert.match(described.stdout, /^Usage: herald deliveries/);
     assert.equal((await herald(["help", "no-such-command"])).code, 2);
+    // `help` walks a path of names, as `--help` after them does; required options say so.
+    const nested = await herald(["help", "app", "keys"]);
+    assert.equal(nested.code, 0, nested.stderr);
+    assert.match(nested.stdout, /^Usage: herald app keys/);
+    assert.equal((await herald(["help", "app", "no-such-command"])).code, 2);
+    assert.match((await herald(["app", "create", "--help"])).stdout, /--name <name> +\(required\)/);
+    assert.match((await herald(["endpoint", "create", "--help"])).stdout, /--url <url> +\(required\)/);
     for (const cli of [HERALD, RECEIVER_CLI]) {
       const version = await run(cli, ["--version"], env);
       assert.equal(version.code, 0, `${cli} --version: ${version.stderr}`);

@@ -54,6 +54,7 @@ Exit codes: 0 ok, 1 the API refused or a run-time error, 2 a usage error.`,
   registerConfigCommand(program);
   registerCompletionCommand(program);
   addHelpCommands(program);
+  markRequiredOptions(program);
   return program;
 }
 
@@ -68,12 +69,25 @@ function addHelpCommands(parent: Command): void {
   parent.helpCommand(false);
   parent
     .command("help")
-    .argument("[command]", "the command to describe")
+    .argument("[command...]", "the command to describe, e.g. app keys")
     .description("display help for command")
-    .action((name: string | undefined) => {
-      const target =
-        name === undefined ? parent : parent.commands.find((c) => c.name() === name || c.aliases().includes(name));
-      if (!target) parent.error(`error: unknown command '${name}'`);
-      target?.help();
+    .action((names: string[]) => {
+      let target = parent;
+      for (const name of names) {
+        const found = target.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (!found) parent.error(`error: unknown command '${names.join(" ")}'`);
+        else target = found;
+      }
+      target.help();
     });
+}
+
+/** Says "(required)" in the help of every option a command cannot run without. */
+function markRequiredOptions(command: Command): void {
+  for (const option of command.options) {
+    if (option.mandatory && !option.description.startsWith("(required)")) {
+      option.description = `(required) ${option.description}`;
+    }
+  }
+  for (const child of command.commands) markRequiredOptions(child);
 }

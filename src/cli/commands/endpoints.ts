@@ -148,7 +148,7 @@ export function registerEndpointCommands(program: Command): void {
     clientCommand(endpoints, "create", "Create an endpoint; its signing secret is shown only this once", "app", false),
     true,
   )
-    .addOption(new Option("--profile <profile>", "the wire format").choices(ENDPOINT_PROFILES))
+    .addOption(new Option("--profile <profile>", "the wire format (default: standard)").choices(ENDPOINT_PROFILES))
     .option("--ed25519", "standard: also sign with an ed25519 key (v1a)")
     .option("--disabled", "create it turned off")
     .action(

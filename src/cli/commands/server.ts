@@ -9,7 +9,9 @@ export function registerServerCommands(program: Command): void {
   program
     .command("serve")
     .description("Run Herald: the APIs and the delivery worker (settings from HERALD_* variables)")
-    .addOption(new Option("--role <role>", "which parts run in this process").choices(["all", "api", "worker"]))
+    .addOption(
+      new Option("--role <role>", "which parts run in this process (HERALD_ROLE)").choices(["all", "api", "worker"]),
+    )
     .option("--port <port>", "HTTP port (HERALD_PORT)", integerAtLeast(0))
     .action(async (options: { role?: HeraldConfig["role"]; port?: number }) => {
       const [{ createHerald }, { createLogger }] = await Promise.all([
