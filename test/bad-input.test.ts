@@ -26,7 +26,13 @@ describe("bad input: a clear 4xx in the API's format, and the store unchanged", 
     mentions?: RegExp;
   }[] = [
     { name: "malformed JSON", rawBody: '{"category": "user:block",', status: 400, code: "malformed_json" },
-    { name: "an empty body", rawBody: "", status: 400, code: "malformed_json" },
+    {
+      name: "an empty body",
+      rawBody: "",
+      status: 400,
+      code: "invalid_type",
+      mentions: /"body" must be of type object/,
+    },
     {
       name: "a non-JSON content type",
       rawBody: "category=user:block",
@@ -114,6 +120,20 @@ describe("bad input: a clear 4xx in the API's format, and the store unchanged", 
     });
     assert.equal(body.error.parameter, "category");
     assert.equal(body.error.suggestions[0], "direct_call:dial");
+  });
+
+  it("takes no body with a JSON content type as no body, where a route needs none", async () => {
+    const created = await call(h.url, "POST", "/v1/endpoints", {
+      token: app.token,
+      body: { url: "http://127.0.0.1:9/empty-body" },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const deleted = await fetch(`${h.url}/v1/endpoints/${created.body.id}`, {
+      method: "DELETE",
+      headers: { "api-token": app.token, "content-type": "application/json" },
+      body: "",
+    });
+    assert.equal(deleted.status, 204, await deleted.text());
   });
 
   it("answers unknown routes with a JSON 404, never HTML", async () => {

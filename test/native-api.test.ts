@@ -70,6 +70,7 @@ describe("native API: endpoints, tokens, apps, principals and scopes", () => {
       [{ url: receiver.url, headers: { "Bad Header": "x" } }, /header/],
       [{ url: receiver.url, headers: { "x-a": "line\r\nbreak" } }, /control/],
       [{ url: receiver.url, headers: { "x-u": "\u00e9\u2713" } }, /past U\+00FF/],
+      [{ url: receiver.url, headers: { "X-A": "1", "x-a": "2" } }, /given twice: header names are case-insensitive/],
       [{ url: receiver.url, surprise: true }, /surprise/],
       [{ filter: ["*"] }, /url/],
       [{ url: receiver.url, enabled: "yes" }, /enabled/],

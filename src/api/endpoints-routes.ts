@@ -76,7 +76,15 @@ function checkHeaders(headers: Record<string, string>, wire: WireFormat): Record
         { parameter },
       );
     }
-    checked[name.toLowerCase()] = value;
+    const lower = name.toLowerCase();
+    if (Object.hasOwn(checked, lower)) {
+      throw new HeraldError(
+        "invalid_value",
+        `"${name}" is given twice: header names are case-insensitive, so one value would be lost.`,
+        { parameter },
+      );
+    }
+    checked[lower] = value;
   }
   return checked;
 }

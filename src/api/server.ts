@@ -168,6 +168,9 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
   // Herald's JSON: UTF-8 only, bounded nesting, numbers kept exactly as written (core/json.ts).
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, async (request: FastifyRequest, body: Buffer) => {
+    // No body at all is no JSON to parse: clients send the content type on DELETE and on bodiless
+    // POSTs too. A route that needs a body says so as for any other missing one.
+    if (body.length === 0) return undefined;
     // Payloads keep every number as written; elsewhere 1e3 is the integer it means.
     const parse = () => parseJson(body, { payload: request.routeOptions.config?.bodyIsPayload === true });
     if (body.length < BIG_BODY_BYTES) return parse();
