@@ -84,6 +84,10 @@ describe("bad input found by the attacker probe", () => {
     assert.equal(calls.status, 400, JSON.stringify(calls.body));
     assert.equal(calls.body.error, true);
     assert.match(calls.body.message, /"application_id" must not contain NUL/);
+    // A path no route takes is named as the path, not by the router's wildcard.
+    const unrouted = await call(h.url, "GET", "/v3/applications/api_tokens/%00", { token: app.token });
+    assert.equal(unrouted.status, 400, JSON.stringify(unrouted.body));
+    assert.match(JSON.stringify(unrouted.body), /\\"path\\" must not contain NUL/);
     assert.deepEqual(errorLines(), []);
   });
 

@@ -35,6 +35,13 @@ function refuseNulAt(at: string | undefined): void {
   throw new HeraldError("invalid_value", `"${at}" must not contain NUL characters.`, { parameter: at });
 }
 
+/** The path's parameters by the names a caller knows: a wildcard route's `*` is the path. */
+function namedParams(params: unknown): unknown {
+  if (!isPlainObject(params) || !("*" in params)) return params;
+  const { "*": path, ...named } = params;
+  return { ...named, path };
+}
+
 /**
  * No id, filter or setting holds a NUL character, and PostgreSQL cannot store or even compare one
  * in text: refuse it in every route's path and query (before authentication) and body (except
@@ -42,7 +49,9 @@ function refuseNulAt(at: string | undefined): void {
  */
 export function useNulGuard(app: FastifyInstance): void {
   // The path and query before any API's own hooks: authentication looks up what they carry (Stream's api_key).
-  app.addHook("onRequest", async (request) => refuseNulAt(nulAt(request.params, "") ?? nulAt(request.query, "")));
+  app.addHook("onRequest", async (request) =>
+    refuseNulAt(nulAt(namedParams(request.params), "") ?? nulAt(request.query, "")),
+  );
   app.addHook("preValidation", async (request: FastifyRequest) => {
     if (request.routeOptions.config?.bodyIsPayload !== true) refuseNulAt(nulAt(request.body, ""));
   });
