@@ -79,6 +79,13 @@ describe("herald CLI: --help everywhere, completion, recover as scripts see it",
     }
     assert.equal((await run(RECEIVER_CLI, ["no-such-command"], env)).code, 2);
     assert.equal((await run(RECEIVER_CLI, ["check"], env)).code, 2);
+    // A notifier with secrets but no channel to notify through is a usage error that says what to set.
+    const noChannel = await run(RECEIVER_CLI, ["notifier", "--port", "0"], {
+      ...env,
+      HERALD_RECEIVER_SECRETS: "a-secret",
+    });
+    assert.equal(noChannel.code, 2, noChannel.stderr);
+    assert.match(noChannel.stderr, /no notification channel: set HERALD_RECEIVER_SMTP_URL/);
   });
 
   it("completion bash|zsh: scripts from the command tree that complete subcommands", async () => {

@@ -216,6 +216,12 @@ describe("attempt failures", () => {
     assert.deepEqual(describeFailure(deadline, 50), { errorClass: "timeout", error: "timeout after 50 ms" });
     const aborted = Object.assign(new Error("Request aborted"), { name: "AbortError", code: "UND_ERR_ABORTED" });
     assert.deepEqual(describeFailure(aborted, 50), { errorClass: "reset", error: "UND_ERR_ABORTED: Request aborted" });
+    // Words for the receiver's mistake, not the HTTP client's internal name for it.
+    const overflow = Object.assign(new Error("Headers Overflow Error"), { code: "UND_ERR_HEADERS_OVERFLOW" });
+    assert.deepEqual(describeFailure(overflow, 50), {
+      errorClass: "reset",
+      error: "the answer's headers are too large",
+    });
   });
 });
 

@@ -1,4 +1,4 @@
-// npm run bench [-- --rounds 3 --seconds 5 --rates 2500,5000 --concurrency 32]
+// npm run bench [-- --help --rounds 3 --seconds 5 --rates 2500,5000 --concurrency 32]
 // Acknowledgement speed of the receiver kit: verify (Sendbird signature over a ~1 KB body) +
 // deduplicate + durable enqueue in SQLite, then 200; against a bare node:http server that reads
 // the body and answers 200, in the same run, alternating rounds. Each server runs in its own
@@ -15,14 +15,32 @@ import { Agent, request } from "undici";
 import { uuidv7 } from "../../../src/core/ids.js";
 import { sendbirdChatCatalog } from "../../../src/profiles/sendbird/index.js";
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "3" },
-    seconds: { type: "string", default: "5" },
-    rates: { type: "string", default: "2500,5000" },
-    concurrency: { type: "string", default: "32" },
-  },
-});
+// A wrong option is a usage error (exit 2), not a stack trace.
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        rounds: { type: "string", default: "3" },
+        seconds: { type: "string", default: "5" },
+        rates: { type: "string", default: "2500,5000" },
+        concurrency: { type: "string", default: "32" },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message} (npm run bench -w @herald/receiver -- --help)`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(`npm run bench -w @herald/receiver [-- options]: the receiver kit's acknowledgement speed against a bare server
+  --rounds N          rounds of each server, alternating (default 3)
+  --seconds S         seconds per phase (default 5)
+  --rates A,B         open-loop rates for the latency phases, per second (default 2500,5000)
+  --concurrency N     connections of the closed-loop peak phase (default 32)
+  --help              this text`);
+  process.exit(0);
+}
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const RATES = values.rates.split(",").map(Number);

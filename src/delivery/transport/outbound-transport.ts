@@ -113,6 +113,7 @@ export function describeFailure(error: unknown, timeoutMs: number): { errorClass
     return { errorClass: "tls", error: `TLS: ${err.message ?? codes[0]}` };
   }
   if (has("ECONNRESET", "UND_ERR_SOCKET", "EPIPE")) return { errorClass: "reset", error: "connection reset" };
+  if (has("UND_ERR_HEADERS_OVERFLOW")) return { errorClass: "reset", error: "the answer's headers are too large" };
   const detail = [codes[0], err.message].filter(Boolean).join(": ") || "request failed";
   return { errorClass: "reset", error: detail };
 }

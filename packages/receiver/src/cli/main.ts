@@ -102,6 +102,11 @@ async function notifier(args: string[]) {
   }
   if (values.inbox) config.inbox = parseInbox(values.inbox);
   if (values.contacts) config.contactsFile = values.contacts;
+  if (!config.smtp && !config.sms && !config.vapid) {
+    throw new UsageError(
+      "no notification channel: set HERALD_RECEIVER_SMTP_URL, the HERALD_RECEIVER_SMS_* or the HERALD_RECEIVER_VAPID_* variables (at least one)",
+    );
+  }
   const service = await startNotifierService(config);
   console.log(`listening ${service.url}`);
   let stopping = false;
