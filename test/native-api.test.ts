@@ -113,6 +113,34 @@ describe("native API: endpoints, tokens, apps, principals and scopes", () => {
     }
   });
 
+  it("shows an endpoint's extra header values to a token that may manage it, and only their names to a read-only one", async () => {
+    const api = as(app.token);
+    const created = await api.post("/v1/endpoints", {
+      url: "http://127.0.0.1:9/headers",
+      headers: { "x-tenant": "acme", authorization: "Bearer receiver-secret" },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const reader = await api.post("/v1/tokens", { scopes: ["read"] });
+    assert.equal(reader.status, 201, JSON.stringify(reader.body));
+    const asReader = as(reader.body.token);
+    try {
+      const one = await asReader.get(`/v1/endpoints/${created.body.id}`);
+      const listed = (await asReader.get("/v1/endpoints")).body.endpoints.find(
+        (e: { id: string }) => e.id === created.body.id,
+      );
+      for (const shown of [one.body, listed]) {
+        assert.deepEqual(shown.headers, { "x-tenant": "[redacted]", authorization: "[redacted]" });
+      }
+      assert.doesNotMatch(JSON.stringify([one.body, listed]), /receiver-secret/);
+      assert.equal(
+        (await api.get(`/v1/endpoints/${created.body.id}`)).body.headers.authorization,
+        "Bearer receiver-secret",
+      );
+    } finally {
+      await api.delete(`/v1/endpoints/${created.body.id}`);
+    }
+  });
+
   it("sends an endpoint's extra headers, never over its own", async () => {
     const own = await Receiver.start();
     try {

@@ -65,6 +65,10 @@ export function appOf(request: FastifyRequest): App {
   return principal.app;
 }
 
+/** Whether the caller may change an app's settings (and so read them whole, headers' values included). */
+export const mayManage = (principal: Principal | undefined): boolean =>
+  principal !== undefined && allows(principal, principal.kind === "admin" ? "admin" : "manage");
+
 function allows(principal: Principal, access: Exclude<Access, "public">): boolean {
   if (access === "admin") return principal.kind === "admin";
   if (principal.kind !== "app") return false;

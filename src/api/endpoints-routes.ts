@@ -1,13 +1,14 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { checkFilter } from "../catalog/index.js";
 import { HeraldError } from "../core/errors.js";
 import { newEndpointId, newSigningKeyId } from "../core/ids.js";
+import { REDACTED } from "../delivery/transport/index.js";
 import { listenSessionOf } from "../delivery/transport/listen-relay.js";
 import type { KeySource, NewEndpointKey, WireFormat } from "../profiles/profile.js";
 import { findVocabulary, findWireFormat, VOCABULARIES, WIRE_FORMATS } from "../profiles/registry.js";
 import type { Endpoint, RetryPolicyName, SigningKey } from "../storage/records.js";
-import { appOf } from "./auth.js";
+import { appOf, mayManage } from "./auth.js";
 import type { ApiContext } from "./context.js";
 import { isoTime, pageOf } from "./pagination.js";
 import { requireWebhookUrl, type WebhookUrlGuard } from "./params.js";
@@ -183,6 +184,13 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
       await ctx.store.listSigningKeys(endpoint.id, Date.now()),
       ctx.breakerOf?.(endpoint.id) ?? "closed",
     );
+  // Extra headers often carry the receiver's credentials (Authorization, an API key): a token that
+  // may only read sees their names, not their values, as the delivery log shows them.
+  const viewFor = (request: FastifyRequest) => async (endpoint: Endpoint) => {
+    const shown = await view(endpoint);
+    if (mayManage(request.principal)) return shown;
+    return { ...shown, headers: Object.fromEntries(Object.keys(shown.headers).map((name) => [name, REDACTED])) };
+  };
 
   app.post<{ Body: NewEndpointBody }>(
     "/endpoints",
@@ -265,7 +273,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
     async (request) => {
       const endpoints = await ctx.store.listEndpoints(appOf(request).id);
       const { page, next } = pageOf(endpoints, (e) => ({ createdAt: e.createdAt, id: e.id }), request.query);
-      return { endpoints: await Promise.all(page.map(view)), next_cursor: next };
+      return { endpoints: await Promise.all(page.map(viewFor(request))), next_cursor: next };
     },
   );
 
@@ -280,7 +288,7 @@ export const endpointsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) 
         response: responses({ 200: EndpointJson }),
       },
     },
-    async (request) => view(await endpointOf(appOf(request).id, request.params.id)),
+    async (request) => viewFor(request)(await endpointOf(appOf(request).id, request.params.id)),
   );
 
   app.patch<ById & { Body: EndpointPatchBody }>(
