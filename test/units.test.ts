@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { editDistance, filterMatches } from "../src/catalog/index.js";
+import { checkFilter, editDistance, filterMatches } from "../src/catalog/index.js";
 import { applyOverrides } from "../src/cli/commands/trigger.js";
+import type { HeraldError } from "../src/core/errors.js";
 import { uuidv7 } from "../src/core/ids.js";
 import {
   DURABLE_RETRY_DELAYS_MS,
@@ -12,7 +13,7 @@ import {
   retryDelayMs,
 } from "../src/delivery/retry.js";
 import { describeFailure } from "../src/delivery/transport/outbound-transport.js";
-import { WIRE_FORMATS } from "../src/profiles/registry.js";
+import { findVocabulary, WIRE_FORMATS } from "../src/profiles/registry.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../src/profiles/sendbird/index.js";
 import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
 import { streamWireFormat } from "../src/profiles/stream/wire-format.js";
@@ -128,6 +129,21 @@ describe("filters", () => {
     assert.ok(!filterMatches(["group_channel:join"], "group_channel:leave"));
     assert.ok(filterMatches(["*"], "direct_call:dial"));
     assert.ok(!filterMatches([], "direct_call:dial"));
+  });
+
+  it("suggest the nearest wildcards for a misspelt one", () => {
+    const suggested = (entry: string, vocabulary: string) => {
+      try {
+        checkFilter([entry], findVocabulary(vocabulary)!);
+      } catch (error) {
+        return { message: (error as Error).message, suggestions: (error as HeraldError).details.suggestions };
+      }
+      assert.fail(`${entry} was taken`);
+    };
+    const sendbird = suggested("group_chanel:*", "sendbird");
+    assert.equal(sendbird.suggestions?.[0], "group_channel:*");
+    assert.match(sendbird.message, /Did you mean "group_channel:\*"/);
+    assert.equal(suggested("mesage.*", "stream").suggestions?.[0], "message.*");
   });
 });
 

@@ -29,17 +29,22 @@ export class Catalog {
   suggest(category: string, limit = 3): string[] {
     // Past this, no known name is close, and comparing would cost time proportional to the input.
     if (category.length > MAX_TYPE_LENGTH) return [];
-    const maxDistance = Math.max(3, Math.floor(category.length / 3));
-    return this.visibleCategories
-      .map((known) => ({ known, distance: editDistance(category, known) }))
-      .filter(({ distance }) => distance <= maxDistance)
-      .sort((a, b) => a.distance - b.distance)
-      .slice(0, limit)
-      .map(({ known }) => known);
+    return nearest(category, this.visibleCategories, limit);
   }
 }
 
 /** Levenshtein distance, two rows at a time. */
+/** Up to `limit` of the candidates close enough to `input` to be what was meant, nearest first. */
+export function nearest(input: string, candidates: Iterable<string>, limit: number): string[] {
+  const maxDistance = Math.max(3, Math.floor(input.length / 3));
+  return [...candidates]
+    .map((known) => ({ known, distance: editDistance(input, known) }))
+    .filter(({ distance }) => distance <= maxDistance)
+    .sort((a, b) => a.distance - b.distance)
+    .slice(0, limit)
+    .map(({ known }) => known);
+}
+
 export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {

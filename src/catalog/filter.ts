@@ -1,5 +1,5 @@
 import { HeraldError } from "../core/errors.js";
-import { MAX_TYPE_LENGTH } from "./catalog.js";
+import { MAX_TYPE_LENGTH, nearest } from "./catalog.js";
 import { heraldCatalog, isHeraldType } from "./herald-events.js";
 import type { Vocabulary } from "./vocabulary.js";
 import { suggestTypes, visibleTypes, vocabularyHas } from "./vocabulary.js";
@@ -23,6 +23,16 @@ export function filterMatches(filter: readonly string[], type: string): boolean 
   return false;
 }
 
+/** The wildcards that match known types (`group_channel:*`, `message.*`), nearest to `entry` first. */
+function suggestWildcards(known: readonly string[], entry: string, limit = 3): string[] {
+  const wildcards = new Set<string>();
+  for (const type of known) {
+    const end = type.search(/[:.]/);
+    if (end > 0) wildcards.add(`${type.slice(0, end + 1)}${ALL_TYPES}`);
+  }
+  return nearest(entry, wildcards, limit);
+}
+
 /**
  * Checks a native filter against a vocabulary: every exact entry must be a known type and every
  * wildcard must match at least one. An empty filter means every type. Names the bad entry.
@@ -42,7 +52,7 @@ export function checkFilter(filter: readonly string[], vocabulary: Vocabulary, p
       ? known.some((type) => type.startsWith(entry.slice(0, -1)))
       : vocabularyHas(vocabulary, entry);
     if (valid) return;
-    const suggestions = suggestTypes([vocabulary], entry);
+    const suggestions = isWildcard(entry) ? suggestWildcards(known, entry) : suggestTypes([vocabulary], entry);
     const hint = suggestions.length > 0 ? ` Did you mean ${suggestions.map((s) => `"${s}"`).join(", ")}?` : "";
     throw new HeraldError("invalid_value", `"${at}" matches no ${vocabulary.id} event type: "${entry}".${hint}`, {
       parameter: at,
