@@ -238,3 +238,32 @@ describe("stopping the receiver kit's notifier started through npm", { skip: TES
     }
   });
 });
+
+describe("noticing npm is gone", () => {
+  it("stops a command whose npm parent died before it began to watch", async () => {
+    const shared = join(ROOT, "dist/cli/shared.js");
+    // `; true` keeps sh from exec-ing node: node's parent is the sh that the test kills.
+    const script = `import("${shared}").then(({ stopWhenAdopted }) => {
+      console.log("loaded");
+      setTimeout(() => stopWhenAdopted(() => { console.log("stopped"); process.exit(0); }), 1500);
+      setTimeout(() => process.exit(3), 8000);
+    })`;
+    const sh = spawn("sh", ["-c", `${process.execPath} -e '${script}'; true`], {
+      env: { ...process.env, npm_lifecycle_event: "npx" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    sh.stdout.on("data", (chunk: Buffer) => (output += chunk));
+    let tree: number[] = [];
+    try {
+      await eventually(() => (output.includes("loaded") ? true : undefined), 20_000);
+      tree = descendants(sh.pid!);
+      process.kill(sh.pid!, "SIGKILL");
+      await eventually(() => (output.includes("stopped") ? true : undefined), 6000).catch(() => {
+        throw new Error(`not stopped: ${JSON.stringify(output)}`);
+      });
+    } finally {
+      for (const pid of [sh.pid!, ...tree]) if (alive(pid)) process.kill(pid, "SIGKILL");
+    }
+  });
+});

@@ -157,16 +157,19 @@ export const overlapOption = (what: string) =>
   new Option("--overlap <seconds>", `how long ${what} stays valid (default 24 h)`).argParser(integerAtLeast(0));
 export const rows = (lines: string[], empty: string) => (lines.length === 0 ? empty : lines.join("\n"));
 
+// Taken when the CLI loads: a parent that dies before a command starts watching still counts.
+const startingParent = process.ppid;
+
 /**
  * Under npm (`npx herald …`, or a script without `exec`), npm hands SIGTERM to the `sh -c` between
  * it and Herald's process, and sh dies without passing it on: the process is left running, adopted
- * by another. Being adopted is the signal, then: `stop` is called once it happens.
+ * by another. Being adopted is the signal, then: `stop` is called once it happens, or at once if it
+ * already has.
  */
 export function stopWhenAdopted(stop: () => void): void {
   if (process.env.npm_lifecycle_event === undefined) return;
-  const parent = process.ppid;
   const watch = setInterval(() => {
-    if (process.ppid === parent) return;
+    if (process.ppid === startingParent) return;
     clearInterval(watch);
     stop();
   }, 200);

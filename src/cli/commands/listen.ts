@@ -168,6 +168,12 @@ interface ListenOptions {
 
 async function listen(options: ListenOptions, client: HeraldClient, credential: Credential, json: boolean) {
   const forwardTo = checkForwardUrl(options.forwardTo);
+  // Heard from the start: a stop asked for while the session is being made still removes its endpoint.
+  const stopAsked = new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+    stopWhenAdopted(resolve);
+  });
   const session = (await client.call("POST", "/v1/listen", credential, {
     profile: options.profile,
     ...(options.events ? { filter: options.events } : {}),
@@ -197,9 +203,7 @@ async function listen(options: ListenOptions, client: HeraldClient, credential: 
     await Promise.allSettled([local.close(), client.close()]);
     process.exit(code);
   };
-  process.once("SIGINT", () => void stop(0));
-  process.once("SIGTERM", () => void stop(0));
-  stopWhenAdopted(() => void stop(0));
+  void stopAsked.then(() => stop(0));
 
   if (json) {
     say(

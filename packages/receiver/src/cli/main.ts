@@ -8,6 +8,9 @@ import type { ProfileName } from "../verify/outcome.js";
 /** A usage error: the message, then exit code 2. Anything else that fails exits 1. */
 class UsageError extends Error {}
 
+// Taken at load: a parent (npm's `sh -c`) that dies while the notifier starts still counts as gone.
+const startingParent = process.ppid;
+
 const COMMANDS_USAGE = `herald-receiver <command> [options]    (herald-receiver <command> --help for one command; --version)
 
   notifier       Receive chat webhooks and notify offline members by email, SMS and Web Push.
@@ -126,8 +129,7 @@ async function notifier(args: string[]) {
   // Under npm (`npx herald-receiver notifier`), npm hands SIGTERM to the `sh -c` between it and this
   // process, and sh dies without passing it on: being adopted by another process is the signal then.
   if (process.env.npm_lifecycle_event !== undefined) {
-    const parent = process.ppid;
-    setInterval(() => process.ppid !== parent && stop(), 200).unref();
+    setInterval(() => process.ppid !== startingParent && stop(), 200).unref();
   }
 }
 
