@@ -87,7 +87,8 @@ describe("endpoint health: Retry-After", { concurrency: true }, () => {
     const due = Date.parse(waiting.next_attempt_at) - Date.parse(waiting.attempt_log[0].started_at);
     assert.ok(due > 59 * 60_000 && due <= 60 * 60_000 + 10_000, `due after ${due} ms`);
     await onlyDelivery(ignoredApp.token, (d) => d.status === "succeeded");
-    assert.ok(gap(ignored) < 1000, `a 500's Retry-After was honoured: ${gap(ignored)} ms`);
+    // Sendbird's own delay, not the hour asked for (a loaded machine stretches the delay by a few seconds at most).
+    assert.ok(gap(ignored) < 10_000, `a 500's Retry-After was honoured: ${gap(ignored)} ms`);
   });
 
   it("stream: a Retry-After past the 15 s window ends the delivery; the attempt cap still holds", async () => {
