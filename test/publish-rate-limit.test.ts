@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { HeraldError } from "../src/index.js";
 import { call, sleep, startHerald, type TestHerald } from "./helpers/herald.js";
@@ -52,6 +53,34 @@ describe("per-app publish rate limit", () => {
       (await call(h.url, "POST", "/v1/events/batch", { token: flooder.token, body: events(50) })).status,
       202,
     );
+  });
+
+  it("answers an app in debt before its upload arrives, so a flood is refused without being read", async () => {
+    const app = await h.createApp();
+    // 300 events against 100 in the bucket: 2 s of debt.
+    assert.equal((await call(h.url, "POST", "/v1/events/batch", { token: app.token, body: events(300) })).status, 202);
+    // Headers that promise 1 MB, and none of it sent: only a refusal that does not wait for the body answers.
+    const { port } = new URL(h.url);
+    const socket = connect(Number(port), "127.0.0.1");
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        let received = "";
+        socket.on("data", (chunk) => {
+          received += chunk;
+          if (received.includes("\r\n\r\n")) resolve(received);
+        });
+        socket.on("error", reject);
+        setTimeout(() => reject(new Error(`no answer before the body: ${JSON.stringify(received)}`)), 3000);
+        socket.write(
+          `POST /v1/events/batch HTTP/1.1\r\nHost: x\r\nApi-Token: ${app.token}\r\n` +
+            "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+        );
+      });
+      assert.match(answer, /^HTTP\/1\.1 429 /);
+      assert.match(answer, /\r\nretry-after: \d+\r\n/i);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it("counts events, not requests: single publishes past the limit are refused too", async () => {

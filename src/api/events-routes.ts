@@ -45,10 +45,14 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     response: responses(ok, [400, 401, 403, 404, 409, 413, 415, 422, 429]),
   });
 
+  // After authentication, before the body is read: an app over its rate is refused without its upload parsed.
+  const refuseOverRate = async (request: FastifyRequest) => ctx.publisher.refuseOverRate(appOf(request).id);
+
   app.post(
     "/events",
     {
       config: { access: "publish", bodyIsPayload: true },
+      onRequest: refuseOverRate,
       schema: { ...publishSchema("Publish one event", { 202: Published }), body: AnyEvent },
     },
     async (request, reply) => {
@@ -62,6 +66,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     "/events/batch",
     {
       config: { access: "publish", bodyIsPayload: true },
+      onRequest: refuseOverRate,
       schema: {
         ...publishSchema("Publish 1 to 1,000 events atomically", { 202: PublishedBatch }),
         body: Type.Unsafe<unknown>({ type: "object", description: '{"events": [event, ...]}' }),

@@ -41,21 +41,39 @@ export class PublishRateLimiter {
 
   /** Takes `count` events from the app's bucket, or throws `rate_limited` with when to try again. */
   async take(appId: string, count: number, now = Date.now()): Promise<void> {
-    const rate = (await this.appRate(appId)) ?? this.defaultRate;
-    if (rate <= 0) return;
-    this.#sweep(now);
-    const bucket = this.#refill(appId, rate, now);
-    const needed = Math.min(count, rate);
-    if (bucket.tokens < needed) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((needed - bucket.tokens) / rate));
-      this.onRefused();
-      throw new HeraldError(
-        "rate_limited",
-        `This app may publish ${rate} ${rate === 1 ? "event" : "events"} per second; try again in ${retryAfterSeconds} s.`,
-        { retryAfterSeconds },
-      );
-    }
+    const bucket = await this.#bucketFor(appId, now);
+    if (!bucket) return;
+    this.#refuseBelow(bucket, Math.min(count, bucket.rate));
     bucket.tokens -= count;
+  }
+
+  /**
+   * Refuses a publish that no batch size could pass, taking nothing: asked before the body is read,
+   * so that an app in debt is answered without its upload being parsed.
+   */
+  async refuseIfEmpty(appId: string, now = Date.now()): Promise<void> {
+    const bucket = await this.#bucketFor(appId, now);
+    if (bucket) this.#refuseBelow(bucket, Math.min(1, bucket.rate));
+  }
+
+  /** The app's bucket, refilled to `now`; undefined when the app publishes without a limit. */
+  async #bucketFor(appId: string, now: number): Promise<Bucket | undefined> {
+    const rate = (await this.appRate(appId)) ?? this.defaultRate;
+    if (rate <= 0) return undefined;
+    this.#sweep(now);
+    return this.#refill(appId, rate, now);
+  }
+
+  #refuseBelow(bucket: Bucket, needed: number): void {
+    if (bucket.tokens >= needed) return;
+    const { rate } = bucket;
+    const retryAfterSeconds = Math.max(1, Math.ceil((needed - bucket.tokens) / rate));
+    this.onRefused();
+    throw new HeraldError(
+      "rate_limited",
+      `This app may publish ${rate} ${rate === 1 ? "event" : "events"} per second; try again in ${retryAfterSeconds} s.`,
+      { retryAfterSeconds },
+    );
   }
 
   #refill(appId: string, rate: number, now: number): Bucket {

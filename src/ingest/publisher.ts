@@ -105,6 +105,11 @@ export class Publisher {
     private readonly rateLimiter?: PublishRateLimiter,
   ) {}
 
+  /** Refuses an app over its rate before its events are read (the rate limiter says when). */
+  async refuseOverRate(appId: string): Promise<void> {
+    await this.rateLimiter?.refuseIfEmpty(appId);
+  }
+
   async publish(app: App, events: readonly unknown[], options: PublishOptions = {}): Promise<PublishResult> {
     const key = options.idempotencyKey;
     const now = Date.now();
