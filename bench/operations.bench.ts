@@ -37,6 +37,7 @@ const BEFORE_COMMIT = values.before;
 const REPO = join(import.meta.dirname, "..");
 /** The steady publish rate of the latency phases, in events per second. */
 const STEADY_RATE = 200;
+const FLOOD_LIMIT = Number(values["flood-limit"]);
 
 interface Herald {
   process: HeraldProcess;
@@ -64,9 +65,14 @@ async function startHerald(command = [join(REPO, "bin/herald.js"), "serve"]): Pr
   };
 }
 
-async function createApp(herald: Herald, name: string): Promise<string> {
-  const created = await heraldCli(["app", "create", "--name", name, "--json"], herald.process.env, herald.process);
-  return (JSON.parse(created) as { api_token: string }).api_token;
+async function createApp(herald: Herald, name: string, publishRateLimit?: number): Promise<string> {
+  const cli = (args: string[]) => heraldCli(args, herald.process.env, herald.process);
+  const created = JSON.parse(await cli(["app", "create", "--name", name, "--json"])) as {
+    id: string;
+    api_token: string;
+  };
+  if (publishRateLimit) await cli(["app", "update", created.id, "--publish-rate-limit", String(publishRateLimit)]);
+  return created.api_token;
 }
 
 /** A POST through the tests' `call`, failing the bench on anything but a 2xx. */
@@ -158,9 +164,12 @@ async function timeoutRound() {
  * Round 2: apps A and B on one Herald, each with a Sendbird webhook to a receiver of its own. B
  * publishes STEADY_RATE events/s alone, then again while A publishes as fast as Herald takes it.
  * `isolated` (round "isolated") gives A a Herald of its own: what the flood costs B through the
- * machine alone (cores, loopback, the receivers), with no event loop or database shared.
+ * machine alone (cores, loopback, the receivers), with no event loop or database shared. `limited`
+ * (round "limited") gives A a publish rate limit of its own (--flood-limit): A still sends as fast as
+ * it can, and what is over the limit is refused before its body is read.
  */
-async function fairnessRound(isolated = false) {
+async function fairnessRound(mode: "shared" | "isolated" | "limited" = "shared") {
+  const isolated = mode === "isolated";
   const receiverA = new ReceiverProcess();
   const receiverB = new ReceiverProcess();
   await Promise.all([receiverA.ready(), receiverB.ready()]);
@@ -172,7 +181,7 @@ async function fairnessRound(isolated = false) {
       let heraldA: Herald | undefined;
       try {
         heraldA = isolated ? await startHerald() : herald;
-        const tokenA = await createApp(heraldA, "A");
+        const tokenA = await createApp(heraldA, "A", mode === "limited" ? FLOOD_LIMIT : undefined);
         const tokenB = await createApp(herald, "B");
         await configure(heraldA.process, tokenA, "sendbird", `http://127.0.0.1:${receiverA.port}/`);
         await configure(herald.process, tokenB, "sendbird", `http://127.0.0.1:${receiverB.port}/`);
@@ -188,7 +197,7 @@ async function fairnessRound(isolated = false) {
         alone.push(p99Alone);
         flooded.push(p99Flooded);
         console.log(
-          `app A flooding${isolated ? " a Herald of its own" : ""}, round ${r + 1}: B alone p50 ${percentile(bAlone.latencies, 50).toFixed(1)} / p99 ${p99Alone.toFixed(1)} ms; ` +
+          `app A flooding${isolated ? " a Herald of its own" : mode === "limited" ? ` with a limit of ${FLOOD_LIMIT}/s` : ""}, round ${r + 1}: B alone p50 ${percentile(bAlone.latencies, 50).toFixed(1)} / p99 ${p99Alone.toFixed(1)} ms; ` +
             `with A publishing ${(floodEvents / (LATENCY_SECONDS + 1.5)).toFixed(0)} events/s: ` +
             `p50 ${percentile(bFlooded.latencies, 50).toFixed(1)} / p99 ${p99Flooded.toFixed(1)} ms; ratio ${ratio(p99Flooded, p99Alone)} ` +
             `(B's publish answered in p99 ${percentile(bAlone.acknowledged, 99).toFixed(1)} ms alone, ${percentile(bFlooded.acknowledged, 99).toFixed(1)} ms flooded)`,
@@ -284,12 +293,13 @@ export async function operationsBench(): Promise<void> {
   );
   const parts = new Set(values.operations.split(",").map((name) => name.trim()));
   for (const part of parts) {
-    if (!["timeouts", "fairness", "isolated", "before"].includes(part))
+    if (!["timeouts", "fairness", "isolated", "limited", "before"].includes(part))
       throw new Error(`--operations: no round "${part}"`);
   }
   const timeouts = parts.has("timeouts") ? await timeoutRound() : undefined;
   const fairness = parts.has("fairness") ? await fairnessRound() : undefined;
-  const isolated = parts.has("isolated") ? await fairnessRound(true) : undefined;
+  const isolated = parts.has("isolated") ? await fairnessRound("isolated") : undefined;
+  const limited = parts.has("limited") ? await fairnessRound("limited") : undefined;
   const before = parts.has("before") ? await beforeRound() : null;
   console.log("\nresult (medians of per-round ratios, each against a baseline measured in the same round)");
   if (timeouts) {
@@ -310,6 +320,12 @@ export async function operationsBench(): Promise<void> {
     console.log(
       `  app A flooding a Herald of its own: app B p99 ${isolated.flooded.toFixed(1)} ms against ${isolated.alone.toFixed(1)} ms alone, ` +
         `${isolated.ratio.toFixed(2)}x (what the machine alone costs B)`,
+    );
+  }
+  if (limited) {
+    console.log(
+      `  app A flooding past a publish rate limit of ${FLOOD_LIMIT} events/s: app B p99 ${limited.flooded.toFixed(1)} ms against ${limited.alone.toFixed(1)} ms alone, ` +
+        `${limited.ratio.toFixed(2)}x (aim: <= 2)`,
     );
   }
   if (before !== null) {

@@ -9,8 +9,10 @@ export const { values } = parseArgs({
     // both stores): those two run by name only.
     suite: { type: "string", default: "delivery,operations" },
     help: { type: "boolean", default: false },
-    // operations suite: which of its rounds run (timeouts, fairness, before; isolated by name only).
+    // operations suite: which of its rounds run (timeouts, fairness, before; isolated and limited by name only).
     operations: { type: "string", default: "timeouts,fairness,before" },
+    // operations suite, round "limited": app A's own publish rate limit, events/s.
+    "flood-limit": { type: "string", default: "1000" },
     // operations suite, round "before": the commit the rate is compared with (run from its source).
     before: { type: "string", default: "e4d7ab7" },
     events: { type: "string", default: "50000" },

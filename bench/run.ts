@@ -29,7 +29,9 @@ if (values.help) {
   --profiles sendbird,...       delivery suite: which wire formats (sendbird, standard, stream, stream-gzip)
   --no-hooks                    delivery suite: skip the before-message-send round
   --operations timeouts,...     operations suite: which rounds run (default timeouts,fairness,before;
-                                also isolated: app A floods a Herald of its own, B's p99 against alone)
+                                also isolated: app A floods a Herald of its own, B's p99 against alone;
+                                and limited: app A floods past a publish rate limit of its own)
+  --flood-limit 1000            operations suite, round limited: app A's publish rate limit, events/s
   --before e4d7ab7              operations suite, round before: the commit the rate and CPU per event are compared with
   --log-level warn              Herald's log level in the benched processes`);
   process.exit(0);

@@ -142,6 +142,23 @@ describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { 
     const admin = { ...env, HERALD_ADMIN_TOKEN: h.adminToken };
     const appText = await run(HERALD, ["app", "get", app.appId], admin);
     assert.match(appText.stdout, /^publish_rate_limit: +the deployment's default$/m);
+    // An app's own limit is set, shown and given back to the default.
+    const limited = await run(HERALD, ["app", "update", app.appId, "--publish-rate-limit", "250"], admin);
+    assert.equal(limited.code, 0, limited.stderr);
+    assert.match(limited.stdout, /^publish_rate_limit: +250 events\/s$/m);
+    assert.equal(
+      (await call(h.url, "GET", `/v1/apps/${app.appId}`, { token: h.adminToken })).body.publish_rate_limit,
+      250,
+    );
+    const restored = await run(
+      HERALD,
+      ["app", "update", app.appId, "--publish-rate-limit", "default", "--json"],
+      admin,
+    );
+    assert.equal(JSON.parse(restored.stdout).publish_rate_limit, null);
+    const wrong = await run(HERALD, ["app", "update", app.appId, "--publish-rate-limit", "0"], admin);
+    assert.equal(wrong.code, 2, "an out-of-range limit is a usage error");
+    assert.match(wrong.stderr, /integer >= 1, or default/);
     for (const args of [
       ["app", "list", "--json"],
       ["app", "get", app.appId, "--json"],

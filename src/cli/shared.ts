@@ -37,6 +37,18 @@ export const integerAtLeast = (min: number) => (raw: string) => {
   }
   return value;
 };
+/**
+ * `50`, or `word` (none, default) for a limit sent as null; the API checks the range. The parser keeps
+ * the word as text: commander turns a parser's null into "".
+ */
+export const integerOr =
+  <Word extends string>(word: Word) =>
+  (raw: string): number | Word => {
+    if (raw === word) return word;
+    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError(`must be an integer >= 1, or ${word}.`);
+    return Number(raw);
+  };
+export const nullIf = <Word extends string>(value: number | Word, word: Word) => (value === word ? null : value);
 export const list = (raw: string) =>
   raw
     .split(",")

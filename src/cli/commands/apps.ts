@@ -4,7 +4,9 @@ import {
   clientCommand,
   fields,
   id,
+  integerOr,
   more,
+  nullIf,
   overlapBody,
   overlapOption,
   pageQuery,
@@ -81,6 +83,22 @@ export function registerAppCommands(program: Command): void {
     .action((appId: string, _options: unknown, command: Command) =>
       asClient(command, "admin", async ({ json, client, credential }) => {
         const app = (await client.call("GET", `/v1/apps/${id(appId)}`, credential)) as AppJson;
+        show(json, app, () => describeApp(app));
+      }),
+    );
+
+  clientCommand(apps, "update", "Change an app's limits", "admin")
+    .argument("<id>", "the app's id")
+    .requiredOption(
+      "--publish-rate-limit <n|default>",
+      "events per second the app may publish (1-1000000); default: HERALD_PUBLISH_RATE_LIMIT",
+      integerOr("default"),
+    )
+    .action((appId: string, options: { publishRateLimit: number | "default" }, command: Command) =>
+      asClient(command, "admin", async ({ json, client, credential }) => {
+        const app = (await client.call("PATCH", `/v1/apps/${id(appId)}`, credential, {
+          publish_rate_limit: nullIf(options.publishRateLimit, "default"),
+        })) as AppJson;
         show(json, app, () => describeApp(app));
       }),
     );

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { WIRE_FORMATS } from "../../profiles/registry.js";
 import { CliError } from "../errors.js";
 import {
@@ -7,8 +7,10 @@ import {
   fields,
   header,
   id,
+  integerOr,
   list,
   more,
+  nullIf,
   overlapBody,
   overlapOption,
   pageQuery,
@@ -40,16 +42,8 @@ interface EndpointJson {
 /** The profiles an endpoint can be created with: every queued wire format in the registry (hooks are set elsewhere). */
 export const ENDPOINT_PROFILES = WIRE_FORMATS.filter((format) => !format.synchronous).map((format) => format.id);
 
-/**
- * `--rate-limit 50`, or `none` for no limit (sent as null); the API checks the range. The parser keeps
- * "none" as text: commander turns a parser's null into "".
- */
-const limitOrNone = (raw: string): number | "none" => {
-  if (raw === "none") return "none";
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new InvalidArgumentError("must be an integer >= 1, or none.");
-  return Number(raw);
-};
-const nullIfNone = (value: number | "none") => (value === "none" ? null : value);
+const limitOrNone = integerOr("none");
+const nullIfNone = (value: number | "none") => nullIf(value, "none");
 const orNone = (value: number | null | undefined, unit = "") =>
   value === null || value === undefined ? "none" : `${value}${unit}`;
 interface Secret {
