@@ -14,6 +14,7 @@ import {
   parsed,
   RECEIVER_CLI,
   run,
+  runCommand,
   startCliFixture,
 } from "./helpers/cli.js";
 import { call, eventually, startHerald } from "./helpers/herald.js";
@@ -156,6 +157,31 @@ describe("herald CLI: --help everywhere, completion, recover as scripts see it",
     } finally {
       await flaky.close();
       await fast.close();
+    }
+  });
+});
+
+describe("herald CLI: start-up", () => {
+  it("loads none of the server's packages for a command that only calls the API", async () => {
+    // A module hook that names every package the CLI process resolves.
+    const dir = mkdtempSync(join(tmpdir(), "herald-cli-imports-"));
+    const hooks = join(dir, "hooks.mjs");
+    writeFileSync(
+      hooks,
+      'export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write("resolved " + r.url + "\\n"); return r; }',
+    );
+    const register = join(dir, "register.mjs");
+    writeFileSync(register, `import { register } from "node:module"; register(${JSON.stringify(`file://${hooks}`)});`);
+    for (const args of [["--help"], ["endpoint", "create", "--help"], ["app", "list", "--url", "http://127.0.0.1:9"]]) {
+      const result = await runCommand(process.execPath, ["--import", register, HERALD, ...args], { env: process.env });
+      const packages = new Set(
+        [...result.stderr.matchAll(/^resolved .*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)].map((match) => match[1]),
+      );
+      assert.ok(packages.has("commander"), `the hook saw the CLI's own packages: ${[...packages]}`);
+      const heavy = ["fastify", "typebox", "undici", "jose", "better-sqlite3", "pg", "pino"].filter((name) =>
+        packages.has(name),
+      );
+      assert.deepEqual(heavy, [], `herald ${args.join(" ")} loaded ${heavy.join(", ")}`);
     }
   });
 });

@@ -230,7 +230,7 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
   if (apiRoutes) {
     app.get("/openapi.json", async () => app.swagger());
     await app.register(nativeApi, { ...ctx, prefix: "/v1" });
-    for (const api of MANAGEMENT_APIS) await app.register(api.plugin, { ...ctx, prefix: api.prefix });
+    for (const api of MANAGEMENT_APIS) await app.register(await api.loadPlugin(), { ...ctx, prefix: api.prefix });
     // The web dashboard: static files that call the APIs above from the browser.
     await registerDashboard(app);
   }

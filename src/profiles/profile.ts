@@ -117,7 +117,8 @@ export interface WireFormat {
 /** A vendor-shaped API that creates and updates endpoints, mounted under its prefix with its own errors. */
 export interface ManagementApi {
   readonly prefix: string;
-  readonly plugin: FastifyPluginAsync<ApiContext>;
+  /** Loaded when a server starts, so that the CLI, which reads only formats and vocabularies, stays light. */
+  readonly loadPlugin: () => Promise<FastifyPluginAsync<ApiContext>>;
   /**
    * For a vendor whose clients call it under any base URL (Stream: `{base}/app`): the path a
    * request's path is routed as, or undefined to leave it alone.

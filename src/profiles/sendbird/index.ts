@@ -1,6 +1,4 @@
 import type { Profile } from "../profile.js";
-import { sendbirdCallsApi } from "./calls-api.js";
-import { sendbirdChatApi } from "./chat-api.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdVocabulary } from "./vocabulary.js";
 import { sendbirdWireFormat } from "./wire-format.js";
 
@@ -29,7 +27,7 @@ export const sendbird: Profile = {
   vocabularies: [sendbirdVocabulary],
   wireFormats: [sendbirdChatWire, sendbirdCallsWire],
   apis: [
-    { prefix: "/v3/applications", plugin: sendbirdChatApi },
-    { prefix: "/v1/applications", plugin: sendbirdCallsApi },
+    { prefix: "/v3/applications", loadPlugin: async () => (await import("./chat-api.js")).sendbirdChatApi },
+    { prefix: "/v1/applications", loadPlugin: async () => (await import("./calls-api.js")).sendbirdCallsApi },
   ],
 };

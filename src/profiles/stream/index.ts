@@ -1,6 +1,5 @@
 import type { Profile } from "../profile.js";
-import { STREAM_PREFIX, streamAppApi, streamPath } from "./app-api.js";
-import { streamHooksApi } from "./hooks-api.js";
+import { STREAM_PREFIX, streamPath } from "./app-path.js";
 import { streamVocabulary } from "./vocabulary.js";
 import { streamBeforeSendFormat, streamCommandsFormat, streamWireFormat } from "./wire-format.js";
 
@@ -12,7 +11,11 @@ export const stream: Profile = {
   vocabularies: [streamVocabulary],
   wireFormats: [streamWireFormat, streamBeforeSendFormat, streamCommandsFormat],
   apis: [
-    { prefix: STREAM_PREFIX, plugin: streamAppApi, route: streamPath },
-    { prefix: "/v1/hooks", plugin: streamHooksApi },
+    {
+      prefix: STREAM_PREFIX,
+      loadPlugin: async () => (await import("./app-api.js")).streamAppApi,
+      route: streamPath,
+    },
+    { prefix: "/v1/hooks", loadPlugin: async () => (await import("./hooks-api.js")).streamHooksApi },
   ],
 };
