@@ -184,4 +184,16 @@ describe("herald CLI: start-up", () => {
       assert.deepEqual(heavy, [], `herald ${args.join(" ")} loaded ${heavy.join(", ")}`);
     }
   });
+
+  it("herald migrate says how many schema steps it applied, and then that there were none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "herald-migrate-"));
+    const env = { ...process.env, HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}` };
+    const first = await runCommand(process.execPath, [HERALD, "migrate"], { env });
+    assert.equal(first.code, 0, first.stderr);
+    const applied = /^applied (\d+) schema steps; schema up to date \(version (\d+)\)$/m.exec(first.stdout);
+    assert.ok(applied, first.stdout);
+    assert.equal(applied[1], applied[2], "a new database takes every step");
+    const second = await runCommand(process.execPath, [HERALD, "migrate"], { env });
+    assert.equal(second.stdout.trim(), `schema already up to date (version ${applied[2]})`);
+  });
 });

@@ -59,8 +59,11 @@ export const appBeingDeleted = (): AppGoneError =>
  * none assumes the store lives in this process.
  */
 export interface Store {
-  /** Brings the schema to the current version; safe when several processes start at once. */
-  migrate(): Promise<void>;
+  /**
+   * Brings the schema to the current version; safe when several processes start at once. Resolves
+   * with how many steps this call applied (0: it was up to date).
+   */
+  migrate(): Promise<number>;
   /**
    * Runs `work` while no other `exclusively` of the same key runs, for a read-then-write over several
    * rows (Stream's hooks of an app) that must not interleave with another. PostgreSQL: in any process

@@ -67,11 +67,18 @@ export function registerServerCommands(program: Command): void {
       const { openStore } = await import("../../storage/open-store.js");
       const config = loadConfig();
       const store = openStore(config.databaseUrl, config);
+      let steps: number;
       try {
-        await store.migrate();
+        steps = await store.migrate();
       } finally {
         await store.close();
       }
-      say("schema up to date");
+      const { MIGRATIONS } = await import("../../storage/migrations.js");
+      const version = MIGRATIONS.at(-1)?.version;
+      say(
+        steps === 0
+          ? `schema already up to date (version ${version})`
+          : `applied ${steps} schema ${steps === 1 ? "step" : "steps"}; schema up to date (version ${version})`,
+      );
     });
 }

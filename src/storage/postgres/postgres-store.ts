@@ -217,8 +217,8 @@ export class PostgresStore implements Store {
     return result;
   }
 
-  async migrate(): Promise<void> {
-    await this.#transaction(async (client) => {
+  async migrate(): Promise<number> {
+    return this.#transaction(async (client) => {
       // One process migrates at a time; the others wait here, then find nothing left to do.
       await client.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrations'))");
       const { rows } = await client.query(
@@ -235,8 +235,8 @@ export class PostgresStore implements Store {
         (await client.query("SELECT version FROM schema_migrations")).rows.map((row) => row.version as number),
       );
       refuseNewerSchema(applied);
-      for (const migration of MIGRATIONS) {
-        if (applied.has(migration.version)) continue;
+      const missing = MIGRATIONS.filter((migration) => !applied.has(migration.version));
+      for (const migration of missing) {
         await client.query(migrationSql(migration, "postgres"));
         await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
           migration.version,
@@ -244,6 +244,7 @@ export class PostgresStore implements Store {
           Date.now(),
         ]);
       }
+      return missing.length;
     });
   }
 

@@ -416,44 +416,48 @@ export class SqliteStore implements Store {
     this.#db.pragma("cache_size = -65536");
   }
 
-  #applyMigrations(): void {
+  #applyMigrations(): number {
     const db = this.#db;
     db.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
     );
     // IMMEDIATE takes the write lock first, so two processes starting at once apply each step once.
-    db.transaction(() => {
-      const applied = new Set(
-        db
-          .prepare("SELECT version FROM schema_migrations")
-          .all()
-          .map((row) => (row as { version: number }).version),
-      );
-      refuseNewerSchema(applied);
-      for (const migration of MIGRATIONS) {
-        if (applied.has(migration.version)) continue;
-        db.exec(migrationSql(migration, "sqlite"));
-        db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-          migration.version,
-          migration.name,
-          Date.now(),
+    return db
+      .transaction(() => {
+        const applied = new Set(
+          db
+            .prepare("SELECT version FROM schema_migrations")
+            .all()
+            .map((row) => (row as { version: number }).version),
         );
-      }
-    }).immediate();
+        refuseNewerSchema(applied);
+        const missing = MIGRATIONS.filter((migration) => !applied.has(migration.version));
+        for (const migration of missing) {
+          db.exec(migrationSql(migration, "sqlite"));
+          db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+            migration.version,
+            migration.name,
+            Date.now(),
+          );
+        }
+        return missing.length;
+      })
+      .immediate();
   }
 
   /** Applies the schema, then prepares the statements (they need the tables); once per open. */
-  async migrate(): Promise<void> {
-    if (this.#prepared) return;
-    this.#applyMigrations();
+  async migrate(): Promise<number> {
+    if (this.#prepared) return 0;
+    const steps = this.#applyMigrations();
     this.#prepared = prepareStatements(this.#db);
-    if (this.#path === ":memory:") return;
+    if (this.#path === ":memory:") return steps;
     const { flush, ...timing } = this.#walOptions;
     this.#checkpointer = new Checkpointer(this.#db, this.#path, LOCK_TIMEOUT_MS, timing);
     // After the migrations, which wrote: the WAL file exists. Where SQLite keeps it: beside the real
     // file when the path is a symlink.
     const [main] = this.#db.pragma("database_list") as { file: string }[];
     if (this.#fsyncs) this.#walSync = new WalSync(`${main?.file ?? this.#path}-wal`, flush);
+    return steps;
   }
 
   get #statements(): Statements {
