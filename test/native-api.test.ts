@@ -75,6 +75,9 @@ describe("native API: endpoints, tokens, apps, principals and scopes", () => {
       [{ filter: ["*"] }, /url/],
       [{ url: receiver.url, enabled: "yes" }, /enabled/],
       [{ url: receiver.url, profile: "sendbird", ed25519: true }, /ed25519/],
+      // A terminal escape (clear the screen) in text that `herald endpoint list` prints.
+      [{ url: receiver.url, description: "ok\u001b[2Jgone" }, /"description" must not contain control characters/],
+      [{ url: receiver.url, description: "c1\u009b2J" }, /"description" must not contain control characters/],
     ];
     for (const [body, pattern] of cases) {
       const { status, body: error } = await api.post("/v1/endpoints", body);
@@ -322,7 +325,11 @@ describe("native API: endpoints, tokens, apps, principals and scopes", () => {
     const admin = { authorization: `Bearer ${h.adminToken}` };
     assert.equal((await call(h.url, "GET", "/v1/apps", { token: app.token })).status, 403);
     assert.equal((await call(h.url, "GET", "/v1/apps", { headers: { authorization: "Bearer nope" } })).status, 401);
-    const created = await call(h.url, "POST", "/v1/apps", { headers: admin, body: { name: "doomed" } });
+    const escaped = await call(h.url, "POST", "/v1/apps", { headers: admin, body: { name: "a\u001b]0;owned\u0007" } });
+    assert.equal(escaped.status, 400);
+    assert.equal(escaped.body.error.parameter, "name");
+    assert.match(escaped.body.error.message, /must not contain control characters/);
+    const created = await call(h.url, "POST", "/v1/apps", { headers: admin, body: { name: "doomed ✓ é" } });
     assert.equal(created.status, 201);
     const token = created.body.api_token as string;
     await call(h.url, "POST", "/v1/endpoints", { token, body: { url: receiver.url, filter: ["user:block"] } });

@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from "typebox";
+import { PRINTABLE_TEXT } from "../core/errors.js";
 import { ERROR_CLASSES } from "../delivery/transport/index.js";
 
 /**
@@ -70,7 +71,7 @@ export const AppLimitsJson = Type.Object(
 );
 export const AppLimitsPatch = Type.Object({ publish_rate_limit: PublishRateLimit }, { additionalProperties: false });
 export const NewApp = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  { name: Type.String({ minLength: 1, maxLength: 200, pattern: PRINTABLE_TEXT }) },
   { additionalProperties: false },
 );
 export const CreatedApp = Type.Object({
@@ -150,7 +151,7 @@ const Breaker = Type.Union([Type.Literal("closed"), Type.Literal("open"), Type.L
 });
 const EndpointFields = {
   url: Url,
-  description: Type.String({ maxLength: 1024 }),
+  description: Type.String({ maxLength: 1024, pattern: PRINTABLE_TEXT }),
   filter: Filter,
   enabled: Type.Boolean(),
   headers: Headers,

@@ -62,6 +62,12 @@ const parameterAt = (path: string): string =>
     .join("");
 
 /** Turns a schema validation failure into an error that names the parameter at fault. */
+/**
+ * Text shown back to people (app names, endpoint descriptions): no C0 or C1 control character, so a
+ * listing cannot move a terminal's cursor or rewrite what an operator sees.
+ */
+export const PRINTABLE_TEXT = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
 function errorFromSchema(failure: SchemaFailure | undefined, context: string | undefined): HeraldError {
   if (!failure) return new HeraldError("invalid_value", "The request is not valid.");
   const base = parameterAt(failure.instancePath);
@@ -81,6 +87,12 @@ function errorFromSchema(failure: SchemaFailure | undefined, context: string | u
     case "required": {
       const parameter = child(failure.params.missingProperty);
       return new HeraldError("missing_parameter", `"${parameter}" is required.`, { parameter });
+    }
+    case "pattern": {
+      if (failure.params.pattern !== PRINTABLE_TEXT) break;
+      return new HeraldError("invalid_value", `"${base || context}" must not contain control characters.`, {
+        parameter: base || context,
+      });
     }
     case "type": {
       const expected = String(failure.params.type) as ExpectedType;
