@@ -79,6 +79,18 @@ describe("herald CLI: trigger, deliveries, events, and what scripts rely on", { 
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no event type "group_channel:no_such_thing".*did you mean/);
     assert.equal((await herald(["trigger"])).code, 2);
+    const nothingClose = await herald(["trigger", "zzzzzzzzzzzz"]);
+    assert.match(nothingClose.stderr, /herald trigger --list shows them/);
+
+    // --list: every type there is a sample of, by vocabulary; Herald's own events are raised by Herald only.
+    const listed = await herald(["trigger", "--list"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^sendbird \(category\)$/m);
+    assert.match(listed.stdout, /^ {2}group_channel:message_send +\S/m);
+    assert.match(listed.stdout, /^ {2}message\.new +\S/m);
+    assert.doesNotMatch(listed.stdout, /herald\.endpoint\.disabled/);
+    const catalog = parsed(await herald(["trigger", "--list", "--json"]), "trigger --list --json");
+    assert.ok(catalog.vocabularies.length >= 2);
   });
 
   it("deliveries tail shows a new delivery within a second", async () => {

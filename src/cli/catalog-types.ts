@@ -3,7 +3,11 @@ import type { Credential, HeraldClient } from "./client.js";
 
 /** `GET /v1/catalog` as the CLI reads it. */
 export interface CatalogJson {
-  vocabularies: { id: string; type_field: string; types: { type: string; sample: Record<string, unknown> }[] }[];
+  vocabularies: {
+    id: string;
+    type_field: string;
+    types: { type: string; description: string; sample: Record<string, unknown> }[];
+  }[];
 }
 
 export const catalogTypes = (catalog: CatalogJson) =>

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from "commander";
 import { type CatalogJson, catalogTypes, closeTypes, fetchCatalog } from "../catalog-types.js";
 import type { Credential, HeraldClient } from "../client.js";
 import { CliError } from "../errors.js";
-import { asClient, clientCommand, dim, integerAtLeast, queryOf, say } from "../shared.js";
+import { asClient, bold, clientCommand, dim, integerAtLeast, queryOf, say } from "../shared.js";
 import { type DeliveryJson, describeDeliveryLine } from "./deliveries.js";
 
 /**
@@ -97,9 +97,22 @@ function sampleOf(catalog: CatalogJson, type: string): Record<string, unknown> {
   }
   const close = closeTypes(catalogTypes(catalog), type);
   throw new CliError(
-    `no event type "${type}" in Herald's catalog${close.length > 0 ? `; did you mean ${close.join(", ")}?` : " (herald trigger --help)"}`,
+    `no event type "${type}" in Herald's catalog${close.length > 0 ? `; did you mean ${close.join(", ")}?` : " (herald trigger --list shows them)"}`,
     2,
   );
+}
+
+/** The types a trigger can publish, by vocabulary; Herald's own operational events are raised by Herald only. */
+function listTypes(catalog: CatalogJson): string {
+  const publishable = catalog.vocabularies.filter((vocabulary) => vocabulary.id !== "herald");
+  const width = Math.max(...publishable.flatMap((vocabulary) => vocabulary.types.map((entry) => entry.type.length)));
+  return publishable
+    .map(
+      (vocabulary) =>
+        `${bold(vocabulary.id)} (${vocabulary.type_field})\n` +
+        vocabulary.types.map((entry) => `  ${entry.type.padEnd(width)}  ${dim(entry.description)}`).join("\n"),
+    )
+    .join("\n\n");
 }
 
 /** The app the command acts for: `--app`/HERALD_APP_ID with the admin token, else who the token belongs to. */
@@ -116,6 +129,7 @@ interface TriggerOptions {
   file?: string;
   wait?: boolean;
   timeout: number;
+  list?: boolean;
 }
 
 const settled = (deliveries: DeliveryJson[]) => deliveries.every((delivery) => delivery.status !== "pending");
@@ -129,11 +143,18 @@ export function registerTriggerCommand(program: Command): void {
       override,
     )
     .option("--file <event.json>", "publish this event instead of the catalog's sample (--set still applies)")
+    .option("--list", "print the types there are samples of, and publish nothing")
     .option("--wait", "follow the event's deliveries until each has succeeded or failed, and print them")
     .option("--timeout <seconds>", "with --wait: how long to follow them", integerAtLeast(1), 60)
     .action((type: string | undefined, options: TriggerOptions, command: Command) =>
       asClient(command, "app", async ({ json, client, credential }) => {
-        if (!type && !options.file) throw new CliError("give an event type, or --file event.json", 2);
+        if (options.list) {
+          const catalog = await fetchCatalog(client, credential);
+          say(json ? JSON.stringify(catalog) : listTypes(catalog));
+          return;
+        }
+        if (!type && !options.file)
+          throw new CliError("give an event type, or --file event.json (--list shows the types)", 2);
         let event: Record<string, unknown>;
         if (options.file) {
           event = readEventFile(options.file);
