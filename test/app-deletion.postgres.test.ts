@@ -24,8 +24,12 @@ before(async () => {
   }
   deleting = new pg.Client({ connectionString: database.url });
   await deleting.connect();
-  await deleting.query("SELECT pg_advisory_lock(hashtext('herald_app:' || $1))", ["A"]);
+  await deleting.query(APP_LOCK_AS_DELETE_TAKES_IT, ["A"]);
 });
+
+// As the store takes it, on the connection's own schema path (the test database's).
+const APP_LOCK_AS_DELETE_TAKES_IT =
+  "SELECT pg_advisory_lock(hashtext(current_setting('search_path') || ':' || 'herald_app:' || $1))";
 
 after(async () => {
   await deleting.end();
@@ -83,6 +87,19 @@ it("refuses a publish of the app at once (unavailable, nothing stored), while an
   assert.ok(waited < 2000, `refused after ${waited.toFixed(0)} ms, not at once`);
   assert.equal(await store.publish({ appId: "B", events: [event("B", "B-1")], deliveries: [] }), true);
   assert.deepEqual(await rows("SELECT id FROM events ORDER BY id", []), ["B-1"]);
+});
+
+it("is not held up by an app of the same id being deleted on another schema of the database", async () => {
+  const elsewhere = testDatabase();
+  const other = new pg.Client({ connectionString: elsewhere.url });
+  await other.connect();
+  try {
+    await other.query(APP_LOCK_AS_DELETE_TAKES_IT, ["B"]);
+    assert.equal(await store.publish({ appId: "B", events: [event("B", "B-elsewhere")], deliveries: [] }), true);
+  } finally {
+    await other.end();
+    await elsewhere.drop();
+  }
 });
 
 it("logs another app's hook call and leaves out the call of the app being deleted", async () => {

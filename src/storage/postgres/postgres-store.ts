@@ -57,16 +57,23 @@ import { appBeingDeleted, appDeleted, ENDPOINT_DELETED, RECOVERY_ENDPOINT_DELETE
 const CHANNEL = "herald_deliveries";
 
 /**
+ * Advisory locks are the database's, not a schema's: each key starts with the schema path, so that
+ * Heralds on other schemas of the same database (tests, staging beside production) never wait on, or
+ * fail for, each other's locks.
+ */
+const LOCK_SCOPE = "current_setting('search_path') || ':'";
+
+/**
  * An app's lock, between its deletion (exclusive, waiting) and the writes that add rows of the app
  * (shared, never waiting: publishes, logged hook calls). An advisory lock rather than the app's row:
  * a waiting delete makes new shared requests fail, so publishes cannot starve it, as row share locks
  * could; and a write that finds the app being deleted gives up at once instead of holding a pooled
  * connection until the delete ends.
  */
-const APP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('herald_app:' || $1))";
+const APP_LOCK = `SELECT pg_advisory_xact_lock(hashtext(${LOCK_SCOPE} || 'herald_app:' || $1))`;
 /** The apps (of the array given, in its order) whose shared lock this transaction now holds. */
 const APP_SHARED_LOCK = `SELECT id FROM unnest($1::text[]) AS a(id)
-  WHERE pg_try_advisory_xact_lock_shared(hashtext('herald_app:' || id))`;
+  WHERE pg_try_advisory_xact_lock_shared(hashtext(${LOCK_SCOPE} || 'herald_app:' || id))`;
 
 /**
  * Takes the shared lock of each app (sorted ids) and says which exist: `live` apps may get rows in
@@ -121,7 +128,7 @@ const INSERT_ENDPOINT = `
 
 /** Held until commit: an app's limited credential inserts (count, then insert) run one at a time. */
 const lockCredentialsOf = (client: pg.PoolClient, appId: string) =>
-  client.query("SELECT pg_advisory_xact_lock(hashtext('herald_credentials:' || $1))", [appId]);
+  client.query(`SELECT pg_advisory_xact_lock(hashtext(${LOCK_SCOPE} || 'herald_credentials:' || $1))`, [appId]);
 
 /** Inserts or updates an endpoint, never moving it to another app; re-enabling clears its failure streak. */
 const SAVE_ENDPOINT = `${INSERT_ENDPOINT}
@@ -220,7 +227,7 @@ export class PostgresStore implements Store {
   async migrate(): Promise<number> {
     return this.#transaction(async (client) => {
       // One process migrates at a time; the others wait here, then find nothing left to do.
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('herald_migrations'))");
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext(${LOCK_SCOPE} || 'herald_migrations'))`);
       const { rows } = await client.query(
         "SELECT current_schemas(false) AS schemas, current_setting('search_path') AS path",
       );
@@ -257,7 +264,7 @@ export class PostgresStore implements Store {
       client.on("error", () => {});
       await client.connect();
       try {
-        await client.query("SELECT pg_advisory_lock(hashtext('herald_exclusive:' || $1))", [key]);
+        await client.query(`SELECT pg_advisory_lock(hashtext(${LOCK_SCOPE} || 'herald_exclusive:' || $1))`, [key]);
         return await work();
       } finally {
         await client.end();
@@ -479,7 +486,9 @@ export class PostgresStore implements Store {
     return this.#transaction(async (client) => {
       // The advisory lock orders changes of one endpoint id, the first save of a new one included (no
       // row to lock yet); the row lock waits out a delete, after which there is no row.
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('herald_endpoint:' || $1))", [endpointId]);
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext(${LOCK_SCOPE} || 'herald_endpoint:' || $1))`, [
+        endpointId,
+      ]);
       const { rows } = await client.query("SELECT * FROM endpoints WHERE id = $1 FOR UPDATE", [endpointId]);
       const before: Endpoint | undefined = rows[0] && toEndpoint(rows[0]);
       const after = change(before);
