@@ -214,6 +214,81 @@ async function fairnessRound(mode: "shared" | "isolated" | "limited" = "shared")
   return { alone: median(alone), flooded: median(flooded), ratio: median(flooded.map((p, i) => p / alone[i]!)) };
 }
 
+const FANOUT_ENDPOINTS = 100;
+
+/** The slowest /healthz answer while `during` runs, probing every 5 ms. */
+async function slowestHealthz(url: string, during: () => Promise<unknown>): Promise<number> {
+  let slowest = 0;
+  let probing = true;
+  const probe = (async () => {
+    while (probing) {
+      const started = performance.now();
+      await (await fetch(`${url}/healthz`)).arrayBuffer();
+      slowest = Math.max(slowest, performance.now() - started);
+      await sleep(5);
+    }
+  })();
+  await during();
+  probing = false;
+  await probe;
+  return slowest;
+}
+
+/**
+ * Round "fanout": one 1 MB event to FANOUT_ENDPOINTS endpoints of one app (Sendbird, so rendered per
+ * endpoint unless shared). What it holds up: the slowest /healthz answer while it is published and
+ * delivered, against the slowest over as long a quiet stretch, and how long the publish takes.
+ */
+async function fanoutRound() {
+  const receiver = new ReceiverProcess();
+  await receiver.ready();
+  const rows: { quiet: number; busy: number; publish: number }[] = [];
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const herald = await startHerald();
+      try {
+        const token = await createApp(herald, "fan-out");
+        const url = herald.process.url;
+        const headers = { "content-type": "application/json", "api-token": token };
+        for (let i = 0; i < FANOUT_ENDPOINTS; i++) {
+          const endpoint = { url: `http://127.0.0.1:${receiver.port}/${i}`, profile: "sendbird" };
+          const created = await fetch(`${url}/v1/endpoints`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify(endpoint),
+          });
+          if (created.status !== 201) throw new Error(`creating an endpoint failed: ${created.status}`);
+        }
+        await receiver.reset();
+        const quiet = await slowestHealthz(url, () => sleep(3000));
+        let publish = 0;
+        const busy = await slowestHealthz(url, async () => {
+          const started = performance.now();
+          const body = { ...event(r), payload: { message: "x".repeat(1_000_000) } };
+          const answer = await fetch(`${url}/v1/events`, { method: "POST", headers, body: JSON.stringify(body) });
+          if (answer.status !== 202) throw new Error(`the publish failed: ${answer.status}`);
+          publish = performance.now() - started;
+          await receiver.waitForCount(FANOUT_ENDPOINTS, 30_000);
+        });
+        rows.push({ quiet, busy, publish });
+        console.log(
+          `1 MB event to ${FANOUT_ENDPOINTS} endpoints, round ${r + 1}: slowest /healthz ${busy.toFixed(1)} ms ` +
+            `(quiet: ${quiet.toFixed(1)} ms); the publish answered in ${publish.toFixed(1)} ms`,
+        );
+      } finally {
+        await herald.stop();
+      }
+    }
+  } finally {
+    receiver.exit();
+  }
+  return {
+    quiet: median(rows.map((row) => row.quiet)),
+    busy: median(rows.map((row) => row.busy)),
+    publish: median(rows.map((row) => row.publish)),
+  };
+}
+
 /**
  * The commit before this work, from its own source: `git archive` into a temp directory that shares
  * this checkout's node_modules, run with tsx. Undefined when the clone does not hold that commit.
@@ -293,13 +368,14 @@ export async function operationsBench(): Promise<void> {
   );
   const parts = new Set(values.operations.split(",").map((name) => name.trim()));
   for (const part of parts) {
-    if (!["timeouts", "fairness", "isolated", "limited", "before"].includes(part))
+    if (!["timeouts", "fairness", "isolated", "limited", "fanout", "before"].includes(part))
       throw new Error(`--operations: no round "${part}"`);
   }
   const timeouts = parts.has("timeouts") ? await timeoutRound() : undefined;
   const fairness = parts.has("fairness") ? await fairnessRound() : undefined;
   const isolated = parts.has("isolated") ? await fairnessRound("isolated") : undefined;
   const limited = parts.has("limited") ? await fairnessRound("limited") : undefined;
+  const fanout = parts.has("fanout") ? await fanoutRound() : undefined;
   const before = parts.has("before") ? await beforeRound() : null;
   console.log("\nresult (medians of per-round ratios, each against a baseline measured in the same round)");
   if (timeouts) {
@@ -326,6 +402,13 @@ export async function operationsBench(): Promise<void> {
     console.log(
       `  app A flooding past a publish rate limit of ${FLOOD_LIMIT} events/s: app B p99 ${limited.flooded.toFixed(1)} ms against ${limited.alone.toFixed(1)} ms alone, ` +
         `${limited.ratio.toFixed(2)}x (aim: <= 2)`,
+    );
+  }
+  if (fanout) {
+    console.log(
+      `  a 1 MB event to ${FANOUT_ENDPOINTS} endpoints: the slowest /healthz ${fanout.busy.toFixed(1)} ms while it is published ` +
+        `and delivered, ${fanout.quiet.toFixed(1)} ms over a quiet stretch (${ratio(fanout.busy, fanout.quiet)}); ` +
+        `the publish answered in ${fanout.publish.toFixed(1)} ms`,
     );
   }
   if (before !== null) {

@@ -9,7 +9,7 @@ export const { values } = parseArgs({
     // both stores): those two run by name only.
     suite: { type: "string", default: "delivery,operations" },
     help: { type: "boolean", default: false },
-    // operations suite: which of its rounds run (timeouts, fairness, before; isolated and limited by name only).
+    // operations suite: which of its rounds run (timeouts, fairness, before; isolated, limited and fanout by name only).
     operations: { type: "string", default: "timeouts,fairness,before" },
     // operations suite, round "limited": app A's own publish rate limit, events/s.
     "flood-limit": { type: "string", default: "1000" },

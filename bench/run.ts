@@ -30,7 +30,8 @@ if (values.help) {
   --no-hooks                    delivery suite: skip the before-message-send round
   --operations timeouts,...     operations suite: which rounds run (default timeouts,fairness,before;
                                 also isolated: app A floods a Herald of its own, B's p99 against alone;
-                                and limited: app A floods past a publish rate limit of its own)
+                                limited: app A floods past a publish rate limit of its own;
+                                fanout: a 1 MB event to 100 endpoints, the slowest /healthz meanwhile)
   --flood-limit 1000            operations suite, round limited: app A's publish rate limit, events/s
   --before e4d7ab7              operations suite, round before: the commit the rate and CPU per event are compared with
   --log-level warn              Herald's log level in the benched processes`);

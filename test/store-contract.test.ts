@@ -1139,6 +1139,47 @@ export function storeContract(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe("shared bodies", () => {
+      it("stores a body once for the deliveries that share it, and prunes it only when none is left", async () => {
+        await createApp("A");
+        for (const id of ["E1", "E2", "E3"]) await store.saveEndpoint(endpointRecord("A", id));
+        const event = eventRecord("A", "fan");
+        const owner = deliveryRecord(event, "E1", "fan-E1", { body: "the same bytes" });
+        const deliveries = [
+          owner,
+          deliveryRecord(event, "E2", "fan-E2", { body: "the same bytes", bodyOf: owner.id }),
+          deliveryRecord(event, "E3", "fan-E3", { body: "bytes of its own" }),
+        ];
+        assert.equal(await store.publish({ appId: "A", events: [event], deliveries }), true);
+        assert.equal(await t.rowCount("delivery_bodies"), 2, "one body for the two that share it");
+        for (const d of deliveries) {
+          const [claimed] = await store.claimDue(d.endpointId, 10, T, T + 1000);
+          assert.equal(claimed?.body, d.body, `${d.id} claims its bytes`);
+        }
+        // The owner and the one with its own body succeed and are pruned; the sharer is still retrying.
+        await store.recordAttempts([attemptRecord("fan-E1", 1, "succeeded"), attemptRecord("fan-E3", 1, "succeeded")]);
+        const pruned = await store.pruneApp("A", T + 1, 100);
+        assert.equal(pruned.deliveries, 2);
+        assert.equal(await t.rowCount("delivery_bodies"), 1, "the shared body stays while a delivery uses it");
+        const [retried] = await store.claimDue("E2", 10, T + 5000, T + 6000);
+        assert.equal(retried?.body, "the same bytes", "the sharer still sends the bytes after its owner went");
+        await store.recordAttempts([attemptRecord("fan-E2", 1, "succeeded")]);
+        await store.pruneApp("A", T + 1, 100);
+        assert.equal(await t.rowCount("delivery_bodies"), 0, "the last user of the body takes it along");
+      });
+
+      it("deletes shared bodies with their app", async () => {
+        await createApp("A");
+        for (const id of ["E1", "E2"]) await store.saveEndpoint(endpointRecord("A", id));
+        const event = eventRecord("A", "fan");
+        const owner = deliveryRecord(event, "E1", "fan-E1");
+        const sharer = deliveryRecord(event, "E2", "fan-E2", { body: owner.body, bodyOf: owner.id });
+        await store.publish({ appId: "A", events: [event], deliveries: [owner, sharer] });
+        assert.equal(await store.deleteApp("A"), true);
+        assert.equal(await t.rowCount("delivery_bodies"), 0);
+      });
+    });
+
     describe("claiming and leases", () => {
       /** Endpoint E: due at T, T+10, T+20, and T+1000; endpoint F: due at T. */
       const setUp = async () => {

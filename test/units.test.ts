@@ -17,6 +17,7 @@ import { findVocabulary, WIRE_FORMATS } from "../src/profiles/registry.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../src/profiles/sendbird/index.js";
 import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
 import { streamWireFormat } from "../src/profiles/stream/wire-format.js";
+import { RecentBodies } from "../src/storage/recent-bodies.js";
 import { endpointRecord } from "./helpers/store.js";
 
 describe("retry policy", () => {
@@ -202,27 +203,39 @@ describe("ids", () => {
 });
 
 describe("rendering", () => {
-  // The publisher renders an event once for all its endpoints of a format that says it reads the event alone.
-  it("gives every endpoint and app the same bytes where the format renders the event alone, and only there", () => {
+  // The publisher renders an event once for the endpoints of one app whose render variants are equal.
+  it("gives the endpoints of one app the same bytes exactly when their render variants are equal", () => {
     const event = {
       id: "evt-1",
       type: "message.new",
       createdAt: 1_700_000_000_000,
       payload: { type: "message.new", category: "group_channel:message_send", members: [{ user_id: "u" }], n: 1 },
     };
-    const one = endpointRecord("A", "A-1");
-    const other = endpointRecord("B", "B-2", { url: "https://example.test/other", options: { include_members: true } });
-    const apps = [
-      { id: "A", name: "A", signingKey: "ka", createdAt: 0 },
-      { id: "B", name: "B", signingKey: "kb", createdAt: 1 },
+    const endpoints = [
+      endpointRecord("A", "A-1"),
+      endpointRecord("A", "A-2", { url: "https://example.test/other", headers: { "x-a": "1" } }),
+      endpointRecord("A", "A-3", { options: { include_members: true } }),
+      endpointRecord("A", "A-4", { options: { compress: true, include_unread_count: true } }),
     ];
+    const app = { id: "A", name: "A", signingKey: "ka", createdAt: 0 };
     const pushed = WIRE_FORMATS.filter((format) => !format.synchronous);
-    const eventOnly = pushed.filter((format) => format.rendersEventOnly).map((format) => format.id);
-    assert.ok(eventOnly.includes(streamWireFormat.id) && eventOnly.includes(standardWireFormat.id));
-    for (const format of pushed) {
-      const same = format.render(event, one, apps[0]!) === format.render(event, other, apps[1]!);
-      assert.equal(same, format.rendersEventOnly === true, `${format.id}: same body for both endpoints: ${same}`);
+    for (const id of [sendbirdChatWire.id, streamWireFormat.id, standardWireFormat.id]) {
+      assert.ok(pushed.find((format) => format.id === id)?.renderVariant, `${id} says what its rendering reads`);
     }
+    let sharing = 0;
+    for (const format of pushed) {
+      const variant = format.renderVariant;
+      if (!variant) continue;
+      for (const a of endpoints) {
+        for (const b of endpoints) {
+          const alike: boolean = variant(a) === variant(b);
+          const same = format.render(event, a, app) === format.render(event, b, app);
+          assert.equal(same, alike, `${format.id}: ${a.id} and ${b.id}: same bytes ${same}, same variant ${alike}`);
+          if (alike && a !== b) sharing++;
+        }
+      }
+    }
+    assert.ok(sharing > 0, "some endpoints share a rendering");
   });
 });
 
@@ -265,5 +278,27 @@ describe("herald trigger --set", () => {
       );
       assert.deepEqual(event, { members: [{ user_id: "a" }] });
     }
+  });
+});
+
+describe("recent bodies", () => {
+  it("reads a big body once, never keeps a small one, and keeps no more than its cap, oldest out first", () => {
+    const bodies = new RecentBodies(10, 25);
+    const reads: string[] = [];
+    const read = (key: string) => {
+      reads.push(key);
+      return key.startsWith("big") ? key.padEnd(10, "x") : "small";
+    };
+    assert.equal(bodies.get("big-1", read), "big-1xxxxx");
+    assert.equal(bodies.get("big-1", read), "big-1xxxxx");
+    bodies.get("small-1", read);
+    bodies.get("small-1", read);
+    assert.deepEqual(reads, ["big-1", "small-1", "small-1"], "the big body read once, the small one each time");
+    // 10 + 10 fit in 25; a third pushes the oldest out.
+    bodies.get("big-2", read);
+    bodies.get("big-3", read);
+    reads.length = 0;
+    for (const key of ["big-2", "big-3", "big-1"]) bodies.get(key, read);
+    assert.deepEqual(reads, ["big-1"], "big-1, the oldest, went when big-3 came");
   });
 });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "../apps/endpoint-directory.js";
 import { filterMatches, isHeraldType } from "../catalog/index.js";
 import { BREAKER_STATES, type BreakerChange, type BreakerState, CircuitBreaker } from "../core/circuit-breaker.js";
+import { LoopTurns } from "../core/event-loop.js";
 import type { Logger } from "../core/logger.js";
 import type { Metrics } from "../core/metrics.js";
 import type { AttemptResult, SigningKeys, WireFormat } from "../profiles/profile.js";
@@ -115,6 +116,8 @@ const attemptResult = (sent: TransportResult): AttemptResult => ({
  * Leases outlast the wait by far, so a delayed write never lets another worker resend.
  */
 const FLUSH_INTERVAL_MS = 25;
+/** Bodies from this length (64 KiB of text) are sent one per turn of the event loop. */
+const BIG_BODY_LENGTH = 64 * 1024;
 
 /** An attempt that found its profile's window already closed (after a restart, say): not sent. */
 const WINDOW_CLOSED: TransportResult = {
@@ -140,6 +143,7 @@ export class DeliveryWorker {
   readonly #attemptsInFlight = new Set<Promise<void>>();
   /** Attempts waiting on a receiver: what the process-wide cap counts. */
   #sending = 0;
+  readonly #bigBodyTurns = new LoopTurns();
   /**
    * Lanes with queued work and free slots that wait only for the process-wide cap, per app: a freed
    * slot goes to the next app in turn, then to that app's next lane, so no app's backlog holds another's.
@@ -606,6 +610,9 @@ export class DeliveryWorker {
     lane.inFlight++;
     this.#sending++;
     this.metrics.inFlight.inc();
+    // Signing, hashing and encoding a big body take milliseconds each: one such attempt per turn of the
+    // event loop, so an event fanned out to many endpoints does not hold up the API meanwhile.
+    if (delivery.body.length >= BIG_BODY_LENGTH) await this.#bigBodyTurns.next();
     const attempt = delivery.attempts + 1;
     const startedAt = Date.now();
     // A profile with a window (Stream: 15 s from the first attempt) cuts the deadline to what is left of it.

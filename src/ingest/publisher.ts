@@ -8,7 +8,6 @@ import { newDeliveryId, newEventId } from "../core/ids.js";
 import { stringifyJson } from "../core/json.js";
 import { TurnsPerKey } from "../core/turns-per-key.js";
 import { policyOf } from "../delivery/retry.js";
-import type { WireFormat } from "../profiles/profile.js";
 import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, IdempotencyRecord, NewDelivery, NewEvent } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
@@ -180,24 +179,29 @@ export class Publisher {
         payload: payloads[index]!,
         createdAt: now,
       };
-      let shared: Map<WireFormat, string> | undefined;
+      // Bodies rendered for this event, by format and what of the endpoint the format reads.
+      const rendered = new Map<string, string>();
+      // The first delivery of each distinct body: the others with the same bytes share its stored one.
+      const bodyOwners = new Map<string, string>();
       for (const endpoint of endpoints) {
         if (!subscribes(endpoint, vocabulary, type)) continue;
         const wire = wireFormatById(endpoint.profile);
-        let body = shared?.get(wire);
+        const variant = wire.renderVariant && `${wire.id}:${wire.renderVariant(endpoint)}`;
+        let body = variant === undefined ? undefined : rendered.get(variant);
         if (body === undefined) {
           body = wire.render({ id: stored.id, type, createdAt: now, payload }, endpoint, app);
-          if (wire.rendersEventOnly) {
-            shared ??= new Map();
-            shared.set(wire, body);
-          }
+          if (variant !== undefined) rendered.set(variant, body);
         }
+        const id = newDeliveryId();
+        const bodyOf = bodyOwners.get(body);
+        if (bodyOf === undefined) bodyOwners.set(body, id);
         deliveries.push({
-          id: newDeliveryId(),
+          id,
           appId: app.id,
           eventId: stored.id,
           endpointId: endpoint.id,
           body,
+          ...(bodyOf === undefined ? {} : { bodyOf }),
           maxAttempts: policyOf(wire.policy, endpoint).maxAttempts,
           createdAt: now,
         });

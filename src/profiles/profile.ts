@@ -93,10 +93,11 @@ export interface WireFormat {
   /** The stored body, rendered once at publish: payload shaping plus the wire's JSON encoding. */
   render(event: RenderedEvent, endpoint: Endpoint, app: App): string;
   /**
-   * True when `render` reads the event alone: an event's endpoints of this format then share one
-   * rendering (a Stream event going to three endpoints is serialised once, not three times).
+   * What of an endpoint `render` reads, as a key: an event's endpoints of this format and one app
+   * whose keys are equal get the same bytes, rendered once (a Stream event going to three endpoints
+   * is serialised once, not three times). Absent: rendered for each endpoint.
    */
-  readonly rendersEventOnly?: boolean;
+  renderVariant?(endpoint: Endpoint): string;
   /** The keys its requests are signed with. */
   readonly signsWith: KeySource;
   /** One attempt's bytes and headers (signatures, ids, timestamps) for a stored body. */

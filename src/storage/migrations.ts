@@ -370,4 +370,14 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   { version: 14, name: "delivery-bodies", sql: DELIVERY_BODIES },
+  {
+    version: 15,
+    name: "shared-delivery-bodies",
+    // Deliveries of one event with the same bytes (one event to many endpoints) keep one body: the
+    // delivery named in body_of holds it (null: the delivery's own). The index finds a body's sharers.
+    sql: `
+      ALTER TABLE deliveries ADD COLUMN body_of TEXT;
+      CREATE INDEX deliveries_by_body_of ON deliveries(body_of) WHERE body_of IS NOT NULL;
+    `,
+  },
 ];

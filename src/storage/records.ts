@@ -116,6 +116,11 @@ export interface NewDelivery {
   endpointId: string;
   /** The exact bytes every attempt sends and signs. */
   body: string;
+  /**
+   * Another delivery of the same publish whose body is these very bytes: only that one's is stored,
+   * so an event fanned out to many endpoints is not stored once per endpoint.
+   */
+  bodyOf?: string;
   maxAttempts: number;
   createdAt: number;
 }

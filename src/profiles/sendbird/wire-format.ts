@@ -61,6 +61,8 @@ export function sendbirdWireFormat(variant: SendbirdVariant): WireFormat {
     // Sendbird's encoding over Herald's serialiser, which writes published numbers as they were written.
     render: (event, endpoint, app) =>
       escapeSendbirdJson(stringifyJson(shapePayload(event.payload, endpoint, app, variant.appIdField))),
+    // Of the endpoint, shapePayload reads whether it takes members.
+    renderVariant: (endpoint) => (endpoint.options.include_members === true ? "members" : ""),
     request(body, identity, keys) {
       // Always the master token: secondary tokens never sign, as Sendbird documents.
       const signature = signSendbird(body, keys.appToken);

@@ -56,7 +56,8 @@ export const standardWireFormat: WireFormat = {
   // Herald's serialiser: published numbers are written as they were written.
   render: (event) =>
     stringifyJson({ type: event.type, timestamp: new Date(event.createdAt).toISOString(), data: event.payload }),
-  rendersEventOnly: true,
+  // The event alone: every endpoint gets the same bytes.
+  renderVariant: () => "",
   request(body, identity, keys) {
     const timestamp = Math.floor(identity.now / 1000);
     const signatures = keys.endpointKeys.map((key) =>

@@ -98,7 +98,8 @@ export const streamWireFormat: WireFormat = {
   reservedHeaders: RESERVED_HEADERS,
   signsWith: "api-keys",
   render: renderStreamEvent,
-  rendersEventOnly: true,
+  // The event alone: every endpoint gets the same bytes.
+  renderVariant: () => "",
   request: requestForEndpoint,
   classify: classifyPush,
 };

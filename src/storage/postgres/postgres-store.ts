@@ -654,14 +654,28 @@ export class PostgresStore implements Store {
         // The body goes to delivery_bodies (migration 14); the row's legacy_body stays empty.
         await client.query(
           `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
-             next_attempt_at, created_at, updated_at)
+             next_attempt_at, created_at, updated_at, body_of)
            SELECT id, app_id, event_id, endpoint_id, type, '', 'pending', 0, max_attempts, created_at, created_at,
-             created_at
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[])
-             AS d(id, app_id, event_id, endpoint_id, type, max_attempts, created_at)`,
-          columns(deliveries, "id", "appId", "eventId", "endpointId", "type", "maxAttempts", "createdAt"),
+             created_at, body_of
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[])
+             AS d(id, app_id, event_id, endpoint_id, type, max_attempts, created_at, body_of)`,
+          columns(
+            deliveries.map((d) => ({ ...d, bodyOf: d.bodyOf ?? null })),
+            "id",
+            "appId",
+            "eventId",
+            "endpointId",
+            "type",
+            "maxAttempts",
+            "createdAt",
+            "bodyOf",
+          ),
         );
-        await insertBodies(client, deliveries);
+        // A delivery that shares another's body (migration 15) has none of its own.
+        await insertBodies(
+          client,
+          deliveries.filter((d) => d.bodyOf === undefined),
+        );
       }
       return true;
     });
@@ -691,7 +705,7 @@ export class PostgresStore implements Store {
 
   async claimDue(endpointId: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
     // SKIP LOCKED: workers in other processes claiming the same endpoint take different rows.
-    // A delivery made before migration 14 still holds its body in its row.
+    // A delivery made before migration 14 still holds its body in its row; one may share another's (15).
     const { rows } = await this.#pool.query(
       `WITH due AS (
          SELECT id FROM deliveries
@@ -699,10 +713,11 @@ export class PostgresStore implements Store {
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED),
        claimed AS (
          UPDATE deliveries d SET next_attempt_at = $4 FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
-         RETURNING d.id, d.endpoint_id, d.legacy_body, d.attempts, d.max_attempts, d.first_attempt_at, e.type)
+         RETURNING d.id, d.endpoint_id, d.legacy_body, d.attempts, d.max_attempts, d.first_attempt_at, e.type,
+           d.body_of)
        SELECT c.id, c.endpoint_id AS "endpointId", COALESCE(b.body, c.legacy_body) AS body, c.attempts,
          c.max_attempts AS "maxAttempts", c.first_attempt_at AS "firstAttemptAt", c.type
-       FROM claimed c LEFT JOIN delivery_bodies b ON b.delivery_id = c.id`,
+       FROM claimed c LEFT JOIN delivery_bodies b ON b.delivery_id = COALESCE(c.body_of, c.id)`,
       [endpointId, now, limit, leaseUntil],
     );
     return rows as ClaimedDelivery[];
@@ -1120,14 +1135,22 @@ export class PostgresStore implements Store {
               ORDER BY created_at LIMIT $3)
            ) AS old ORDER BY created_at LIMIT $3)
          AND state <> 'pending'
-         RETURNING id`,
+         RETURNING id, COALESCE(body_of, id) AS body_key`,
         [appId, before, limit],
       );
       const ids = deleted.map((row) => row.id as string);
       const attempts = ids.length
         ? await client.query("DELETE FROM attempts WHERE delivery_id = ANY($1::text[])", [ids])
         : { rowCount: 0 };
-      if (ids.length) await client.query("DELETE FROM delivery_bodies WHERE delivery_id = ANY($1::text[])", [ids]);
+      // Bodies the deleted deliveries held or shared: each goes once nothing else uses it.
+      if (ids.length) {
+        await client.query(
+          `DELETE FROM delivery_bodies b WHERE b.delivery_id = ANY($1::text[])
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = b.delivery_id)
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.body_of = b.delivery_id)`,
+          [[...new Set(deleted.map((row) => row.body_key as string))]],
+        );
+      }
       const events = await client.query(
         `DELETE FROM events WHERE id IN (
            SELECT id FROM events e WHERE app_id = $1 AND created_at < $2

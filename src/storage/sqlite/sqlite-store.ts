@@ -5,6 +5,7 @@ import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
 import { APP_OWNED_TABLES, MIGRATIONS, migrationSql, refuseNewerSchema } from "../migrations.js";
 import { pendingByEndpointSql } from "../queue-samples.js";
+import { RecentBodies } from "../recent-bodies.js";
 import type {
   ApiKey,
   ApiTokenRecord,
@@ -189,11 +190,15 @@ function prepareStatements(db: Database.Database) {
     // The body goes to delivery_bodies (migration 14); the row's legacy_body stays empty.
     insertDelivery: db.prepare(`
       INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
-        next_attempt_at, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, '', 'pending', 0, ?, ?, ?, ?)`),
+        next_attempt_at, created_at, updated_at, body_of)
+      VALUES (?, ?, ?, ?, ?, '', 'pending', 0, ?, ?, ?, ?, ?)`),
     insertBody: db.prepare("INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)"),
     bodyOf: db.prepare<[string], string>("SELECT body FROM delivery_bodies WHERE delivery_id = ?").pluck(),
-    deleteBodyOf: db.prepare("DELETE FROM delivery_bodies WHERE delivery_id = ?"),
+    // A body goes once no delivery holds or shares it (migration 15).
+    deleteUnusedBody: db.prepare(`
+      DELETE FROM delivery_bodies WHERE delivery_id = @key
+        AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = @key)
+        AND NOT EXISTS (SELECT 1 FROM deliveries WHERE body_of = @key)`),
     insertIdempotency: db.prepare(
       `INSERT INTO idempotency_keys (app_id, scope, key, request_sha256, response, created_at)
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -207,13 +212,13 @@ function prepareStatements(db: Database.Database) {
     expireIdempotency: db.prepare("DELETE FROM idempotency_keys WHERE created_at < ?"),
     // Leasing moves next_attempt_at past the lease: a live worker records the outcome first; if
     // it dies, the row is simply due again when the lease runs out.
-    claim: db.prepare<[number, string, number, number], ClaimedDelivery>(`
+    claim: db.prepare<[number, string, number, number], ClaimedDelivery & { bodyKey: string }>(`
       UPDATE deliveries SET next_attempt_at = ?
       WHERE id IN (SELECT id FROM deliveries
                    WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
                    ORDER BY next_attempt_at LIMIT ?)
       RETURNING id, endpoint_id AS endpointId, legacy_body AS body, attempts, max_attempts AS maxAttempts,
-        first_attempt_at AS firstAttemptAt, type`),
+        first_attempt_at AS firstAttemptAt, type, COALESCE(body_of, id) AS bodyKey`),
     release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
     cancel: db.prepare(
       "UPDATE deliveries SET state = 'failed', ended_reason = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
@@ -326,8 +331,8 @@ function prepareStatements(db: Database.Database) {
     failRecovery: db.prepare(
       "UPDATE recoveries SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'",
     ),
-    oldFinished: db.prepare<[string, string, number, number], { id: string }>(
-      `SELECT id FROM deliveries INDEXED BY deliveries_by_app
+    oldFinished: db.prepare<[string, string, number, number], { id: string; bodyOf: string | null }>(
+      `SELECT id, body_of AS bodyOf FROM deliveries INDEXED BY deliveries_by_app
        WHERE app_id = ? AND state = ? AND created_at < ? ORDER BY created_at LIMIT ?`,
     ),
     deleteAttemptsOf: db.prepare("DELETE FROM attempts WHERE delivery_id = ?"),
@@ -381,6 +386,7 @@ export class SqliteStore implements Store {
   #prepared: Statements | undefined;
   readonly #fsyncs: boolean;
   readonly #walOptions: Partial<WalOptions>;
+  readonly #recentBodies = new RecentBodies();
   /** Flushes the WAL for publishes and settings (file stores with `synchronous: full`). */
   #walSync: WalSync | undefined;
   #checkpointer: Checkpointer | undefined;
@@ -860,8 +866,9 @@ export class SqliteStore implements Store {
         d.createdAt,
         d.createdAt,
         d.createdAt,
+        d.bodyOf ?? null,
       );
-      insertBody.run(d.id, d.body);
+      if (d.bodyOf === undefined) insertBody.run(d.id, d.body);
     }
     return true;
   }
@@ -887,10 +894,11 @@ export class SqliteStore implements Store {
     const { claim, bodyOf } = this.#statements;
     // One transaction: another process on the file cannot delete the bodies between claim and read.
     return this.#db.transaction(() => {
-      const claimed = claim.all(leaseUntil, endpointId, now, limit);
-      // A delivery made before migration 14 still holds its body in its row.
-      for (const delivery of claimed) if (delivery.body === "") delivery.body = bodyOf.get(delivery.id) ?? "";
-      return claimed;
+      // A delivery made before migration 14 still holds its body in its row; one may share another's (15).
+      return claim.all(leaseUntil, endpointId, now, limit).map(({ bodyKey, ...delivery }) => {
+        if (delivery.body === "") delivery.body = this.#recentBodies.get(bodyKey, (key) => bodyOf.get(key) ?? "");
+        return delivery;
+      });
     })();
   }
 
@@ -1141,18 +1149,22 @@ export class SqliteStore implements Store {
   }
 
   async pruneApp(appId: string, before: number, limit: number): Promise<PruneResult> {
-    const { oldFinished, deleteAttemptsOf, deleteBodyOf, deleteFinished, oldEvents, deleteEvent } = this.#statements;
+    const { oldFinished, deleteAttemptsOf, deleteUnusedBody, deleteFinished, oldEvents, deleteEvent } =
+      this.#statements;
     return this.#db.transaction(() => {
       const result: PruneResult = { deliveries: 0, attempts: 0, events: 0 };
+      // Bodies the deleted deliveries held or shared: each goes once nothing else uses it.
+      const bodies = new Set<string>();
       for (const state of ["succeeded", "failed"]) {
-        for (const { id } of oldFinished.all(appId, state, before, limit - result.deliveries)) {
+        for (const { id, bodyOf } of oldFinished.all(appId, state, before, limit - result.deliveries)) {
           const deleted = deleteFinished.run(id).changes;
           if (deleted === 0) continue;
           result.deliveries += deleted;
           result.attempts += deleteAttemptsOf.run(id).changes;
-          deleteBodyOf.run(id);
+          bodies.add(bodyOf ?? id);
         }
       }
+      for (const key of bodies) deleteUnusedBody.run({ key });
       for (const { id } of oldEvents.all(appId, before, limit)) result.events += deleteEvent.run(id).changes;
       return result;
     })();
