@@ -51,7 +51,7 @@ const rowsSql = (
   };
 };
 
-const DELIVERY_COLUMNS = `id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+const DELIVERY_COLUMNS = `id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
   next_attempt_at, created_at, updated_at`;
 const ATTEMPT_COLUMNS = `delivery_id, attempt, started_at, duration_ms, status_code, error, response_body,
   error_class, request_headers, response_headers`;

@@ -78,7 +78,7 @@ async function sqliteExplainer(database: TestDatabase): Promise<Explainer> {
   db.exec("INSERT INTO apps (id, name, signing_key, created_at) VALUES ('A', 'a', 'k', 0), ('B', 'b', 'k', 0)");
   db.exec(`
     WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS - 1})
-    INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+    INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
       next_attempt_at, created_at, updated_at)
     SELECT printf('d%06d', i), CASE WHEN i % 10 = 9 THEN 'B' ELSE 'A' END, printf('e%06d', i / 2), 'E' || (i % 4),
       't' || (i % 5), 'b', CASE i % 10 WHEN 0 THEN 'pending' WHEN 1 THEN 'failed' ELSE 'succeeded' END, 1, 3, i, i, i
@@ -157,7 +157,7 @@ async function postgresExplainer(database: TestDatabase): Promise<Explainer> {
     "INSERT INTO apps (id, name, signing_key, created_at) VALUES ('A', 'a', 'k', 0), ('B', 'b', 'k', 0)",
   );
   await client.query(`
-    INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+    INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
       next_attempt_at, created_at, updated_at)
     SELECT 'd' || lpad(i::text, 6, '0'), CASE WHEN i % 10 = 9 THEN 'B' ELSE 'A' END,
       'e' || lpad((i / 2)::text, 6, '0'), 'E' || (i % 4), 't' || (i % 5), 'b',

@@ -1214,7 +1214,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       it("hands each claimed delivery its body, one kept in its own row (before migration 14) too", async () => {
         await setUp();
         await t.sql(
-          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
              next_attempt_at, created_at, updated_at) VALUES (?, 'A', 'e0', 'E', 'message', ?, 'pending', 0, 3, ?, ?, ?)`,
           ["old-E", "the body of a delivery written before", T, T, T],
         );

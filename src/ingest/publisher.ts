@@ -179,29 +179,27 @@ export class Publisher {
         payload: payloads[index]!,
         createdAt: now,
       };
-      // Bodies rendered for this event, by format and what of the endpoint the format reads.
-      const rendered = new Map<string, string>();
-      // The first delivery of each distinct body: the others with the same bytes share its stored one.
-      const bodyOwners = new Map<string, string>();
+      // This event's renderings by format and what of the endpoint the format reads, each with the
+      // delivery that stores it: endpoints alike share the rendering and the stored body.
+      let renderings: Map<string, { body: string; storedBy: string }> | undefined;
       for (const endpoint of endpoints) {
         if (!subscribes(endpoint, vocabulary, type)) continue;
         const wire = wireFormatById(endpoint.profile);
-        const variant = wire.renderVariant && `${wire.id}:${wire.renderVariant(endpoint)}`;
-        let body = variant === undefined ? undefined : rendered.get(variant);
-        if (body === undefined) {
-          body = wire.render({ id: stored.id, type, createdAt: now, payload }, endpoint, app);
-          if (variant !== undefined) rendered.set(variant, body);
-        }
         const id = newDeliveryId();
-        const bodyOf = bodyOwners.get(body);
-        if (bodyOf === undefined) bodyOwners.set(body, id);
+        const variant = wire.renderVariant && `${wire.id}:${wire.renderVariant(endpoint)}`;
+        const earlier = variant === undefined ? undefined : renderings?.get(variant);
+        const body = earlier?.body ?? wire.render({ id: stored.id, type, createdAt: now, payload }, endpoint, app);
+        if (variant !== undefined && earlier === undefined) {
+          renderings ??= new Map();
+          renderings.set(variant, { body, storedBy: id });
+        }
         deliveries.push({
           id,
           appId: app.id,
           eventId: stored.id,
           endpointId: endpoint.id,
           body,
-          ...(bodyOf === undefined ? {} : { bodyOf }),
+          bodyOf: earlier?.storedBy,
           maxAttempts: policyOf(wire.policy, endpoint).maxAttempts,
           createdAt: now,
         });

@@ -375,9 +375,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "shared-delivery-bodies",
     // Deliveries of one event with the same bytes (one event to many endpoints) keep one body: the
     // delivery named in body_of holds it (null: the delivery's own). The index finds a body's sharers.
+    // The rename makes a release before this step, still running on the database, fail rather than
+    // send a delivery that shares another's body with an empty one (as step 14 did).
     sql: `
       ALTER TABLE deliveries ADD COLUMN body_of TEXT;
       CREATE INDEX deliveries_by_body_of ON deliveries(body_of) WHERE body_of IS NOT NULL;
+      ALTER TABLE deliveries RENAME COLUMN legacy_body TO row_body;
     `,
   },
 ];

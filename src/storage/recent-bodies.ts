@@ -16,16 +16,14 @@ export class RecentBodies {
     private readonly maxLength = 16 * 1024 * 1024,
   ) {}
 
-  /** The body under `key`: kept, or read with `read` (and kept if big enough). */
-  get(key: string, read: (key: string) => string): string {
-    const kept = this.#bodies.get(key);
-    if (kept !== undefined) return kept;
-    const body = read(key);
-    if (body.length >= this.minLength && body.length <= this.maxLength) this.#keep(key, body);
-    return body;
+  /** The body kept under `key`, if it is. */
+  find(key: string): string | undefined {
+    return this.#bodies.get(key);
   }
 
-  #keep(key: string, body: string): void {
+  /** Keeps a body just read, if it is big enough to be worth it. */
+  keep(key: string, body: string): void {
+    if (body.length < this.minLength || body.length > this.maxLength) return;
     this.#bodies.set(key, body);
     this.#bytes += body.length;
     for (const [oldest, old] of this.#bodies) {

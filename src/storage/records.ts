@@ -120,7 +120,7 @@ export interface NewDelivery {
    * Another delivery of the same publish whose body is these very bytes: only that one's is stored,
    * so an event fanned out to many endpoints is not stored once per endpoint.
    */
-  bodyOf?: string;
+  bodyOf?: string | undefined;
   maxAttempts: number;
   createdAt: number;
 }

@@ -651,9 +651,9 @@ export class PostgresStore implements Store {
       if (deliveries.length > 0) {
         // Sent at commit, to every listening worker process.
         await client.query("SELECT pg_notify($1, $2)", [CHANNEL, notifyPayload(deliveries.map((d) => d.endpointId))]);
-        // The body goes to delivery_bodies (migration 14); the row's legacy_body stays empty.
+        // The body goes to delivery_bodies (migration 14); the row's row_body stays empty.
         await client.query(
-          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+          `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
              next_attempt_at, created_at, updated_at, body_of)
            SELECT id, app_id, event_id, endpoint_id, type, '', 'pending', 0, max_attempts, created_at, created_at,
              created_at, body_of
@@ -713,9 +713,9 @@ export class PostgresStore implements Store {
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED),
        claimed AS (
          UPDATE deliveries d SET next_attempt_at = $4 FROM due, events e WHERE d.id = due.id AND e.id = d.event_id
-         RETURNING d.id, d.endpoint_id, d.legacy_body, d.attempts, d.max_attempts, d.first_attempt_at, e.type,
+         RETURNING d.id, d.endpoint_id, d.row_body, d.attempts, d.max_attempts, d.first_attempt_at, e.type,
            d.body_of)
-       SELECT c.id, c.endpoint_id AS "endpointId", COALESCE(b.body, c.legacy_body) AS body, c.attempts,
+       SELECT c.id, c.endpoint_id AS "endpointId", COALESCE(b.body, c.row_body) AS body, c.attempts,
          c.max_attempts AS "maxAttempts", c.first_attempt_at AS "firstAttemptAt", c.type
        FROM claimed c LEFT JOIN delivery_bodies b ON b.delivery_id = COALESCE(c.body_of, c.id)`,
       [endpointId, now, limit, leaseUntil],
@@ -864,7 +864,7 @@ export class PostgresStore implements Store {
         finishedAt: attempt.startedAt + attempt.durationMs,
       }));
       await client.query(
-        `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+        `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
            next_attempt_at, created_at, updated_at, first_attempt_at)
          SELECT id, app_id, event_id, endpoint_id, type, '', state, 1, 1, finished_at, created_at, finished_at,
            started_at

@@ -187,9 +187,9 @@ function prepareStatements(db: Database.Database) {
     ),
     getEvent: db.prepare<[string, string], EventRow>("SELECT * FROM events WHERE app_id = ? AND id = ?"),
     insertEvent: db.prepare("INSERT INTO events (id, app_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)"),
-    // The body goes to delivery_bodies (migration 14); the row's legacy_body stays empty.
+    // The body goes to delivery_bodies (migration 14); the row's row_body stays empty.
     insertDelivery: db.prepare(`
-      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at, body_of)
       VALUES (?, ?, ?, ?, ?, '', 'pending', 0, ?, ?, ?, ?, ?)`),
     insertBody: db.prepare("INSERT INTO delivery_bodies (delivery_id, body) VALUES (?, ?)"),
@@ -217,7 +217,7 @@ function prepareStatements(db: Database.Database) {
       WHERE id IN (SELECT id FROM deliveries
                    WHERE endpoint_id = ? AND state = 'pending' AND next_attempt_at <= ?
                    ORDER BY next_attempt_at LIMIT ?)
-      RETURNING id, endpoint_id AS endpointId, legacy_body AS body, attempts, max_attempts AS maxAttempts,
+      RETURNING id, endpoint_id AS endpointId, row_body AS body, attempts, max_attempts AS maxAttempts,
         first_attempt_at AS firstAttemptAt, type, COALESCE(body_of, id) AS bodyKey`),
     release: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
     cancel: db.prepare(
@@ -274,7 +274,7 @@ function prepareStatements(db: Database.Database) {
         first_attempt_at = COALESCE(first_attempt_at, @startedAt)
       WHERE id = @id AND attempts = @attempt - 1`),
     insertFinishedDelivery: db.prepare(`
-      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
+      INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, row_body, state, attempts, max_attempts,
         next_attempt_at, created_at, updated_at, first_attempt_at)
       VALUES (?, ?, ?, ?, ?, '', ?, 1, 1, ?, ?, ?, ?)`),
     getDelivery: db.prepare<[string, string], DeliveryRow>(
@@ -895,11 +895,28 @@ export class SqliteStore implements Store {
     // One transaction: another process on the file cannot delete the bodies between claim and read.
     return this.#db.transaction(() => {
       // A delivery made before migration 14 still holds its body in its row; one may share another's (15).
-      return claim.all(leaseUntil, endpointId, now, limit).map(({ bodyKey, ...delivery }) => {
-        if (delivery.body === "") delivery.body = this.#recentBodies.get(bodyKey, (key) => bodyOf.get(key) ?? "");
-        return delivery;
-      });
+      return claim.all(leaseUntil, endpointId, now, limit).map(
+        (row): ClaimedDelivery => ({
+          id: row.id,
+          endpointId: row.endpointId,
+          type: row.type,
+          body: row.body === "" ? this.#storedBody(row.bodyKey, bodyOf) : row.body,
+          attempts: row.attempts,
+          maxAttempts: row.maxAttempts,
+          firstAttemptAt: row.firstAttemptAt,
+        }),
+      );
     })();
+  }
+
+  /** A body from delivery_bodies, or from those read lately when it is big (see RecentBodies). */
+  #storedBody(key: string, bodyOf: Statements["bodyOf"]): string {
+    let body = this.#recentBodies.find(key);
+    if (body === undefined) {
+      body = bodyOf.get(key) ?? "";
+      this.#recentBodies.keep(key, body);
+    }
+    return body;
   }
 
   async releaseLeases(deliveryIds: string[], now: number): Promise<void> {
