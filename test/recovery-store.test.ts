@@ -3,11 +3,11 @@
 // the window's bounds. Two stores on one database stand for two processes.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MIGRATIONS, migrationSql } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open-store.js";
 import type { Recovery } from "../src/storage/records.js";
 import type { Store } from "../src/storage/store.js";
 import { TEST_STORE, type TestDatabase, testDatabase } from "./helpers/herald.js";
+import { databaseAtStep } from "./helpers/schema.js";
 import { createBareApp, endpointRecord } from "./helpers/store.js";
 
 const T = 1_700_000_000_000;
@@ -239,25 +239,18 @@ describe(`recovery jobs in the store (${TEST_STORE})`, () => {
 
 describe(`upgrading to one running recovery per endpoint (${TEST_STORE})`, () => {
   it("keeps the oldest of recoveries of one endpoint running side by side, and ends the others as failed", async () => {
-    const database = testDatabase();
-    after(() => database.drop());
     // A database as version 10 left it, where two processes each started a recovery of endpoint E.
-    const upTo10 = MIGRATIONS.filter((migration) => migration.version <= 10);
-    // The test's PostgreSQL schema is named in its search_path; the store creates it, but here nothing has yet.
-    const ownSchema =
-      TEST_STORE === "postgres"
-        ? "DO $$ BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', current_setting('search_path')); END $$;"
-        : "";
-    await database.exec(`${ownSchema}
-      CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);
-      ${upTo10.map((migration) => migrationSql(migration, TEST_STORE)).join(";\n")};
-      ${upTo10.map((m) => `INSERT INTO schema_migrations VALUES (${m.version}, '${m.name}', ${T})`).join(";\n")};
-      INSERT INTO apps (id, name, signing_key, created_at) VALUES ('A', 'a', 'k', ${T});
+    const database = await databaseAtStep(
+      10,
+      `INSERT INTO apps (id, name, signing_key, created_at) VALUES ('A', 'a', 'k', ${T});
       INSERT INTO recoveries (id, app_id, endpoint_id, since, until, status, created_at, finished_at) VALUES
         ('older', 'A', 'E', ${T}, ${T + 1}, 'running', ${T + 10}, NULL),
         ('newer', 'A', 'E', ${T}, ${T + 1}, 'running', ${T + 20}, NULL),
         ('done', 'A', 'E', ${T}, ${T + 1}, 'succeeded', ${T}, ${T + 5}),
-        ('other', 'A', 'F', ${T}, ${T + 1}, 'running', ${T + 30}, NULL)`);
+        ('other', 'A', 'F', ${T}, ${T + 1}, 'running', ${T + 30}, NULL)`,
+      T,
+    );
+    after(() => database.drop());
     const store = openStore(database.url, OPEN);
     after(() => store.close());
     const before = Date.now();

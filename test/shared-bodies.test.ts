@@ -3,10 +3,11 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { MIGRATIONS, migrationSql } from "../src/storage/migrations.js";
+import { MIGRATIONS } from "../src/storage/migrations.js";
 import { openStore } from "../src/storage/open-store.js";
-import { call, startHerald, TEST_STORE, type TestHerald, testDatabase } from "./helpers/herald.js";
+import { call, startHerald, TEST_STORE, type TestHerald } from "./helpers/herald.js";
 import { Receiver } from "./helpers/receiver.js";
+import { databaseAtStep } from "./helpers/schema.js";
 import { runSql } from "./helpers/sql.js";
 
 describe("an event fanned out to many endpoints", () => {
@@ -70,29 +71,23 @@ describe("an event fanned out to many endpoints", () => {
 
 describe(`upgrading to shared bodies (${TEST_STORE})`, () => {
   it("sends what step 14 stored, in a row or apart, and fails a query of a release before step 15", async () => {
-    const database = testDatabase();
-    after(() => database.drop());
-    const upTo14 = MIGRATIONS.filter((migration) => migration.version <= 14);
-    const ownSchema =
-      TEST_STORE === "postgres"
-        ? "DO $$ BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', current_setting('search_path')); END $$;"
-        : "";
     const T = 1_700_000_000_000;
     // One delivery from before step 14 (its body in its row), one from after (its body apart).
     const delivery = (id: string, body: string) =>
       `INSERT INTO deliveries (id, app_id, event_id, endpoint_id, type, legacy_body, state, attempts, max_attempts,
          next_attempt_at, created_at, updated_at) VALUES ('${id}', 'A', 'e', 'E', 't', '${body}', 'pending', 0, 3, ${T}, ${T}, ${T})`;
-    await database.exec(`${ownSchema}
-      CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL);
-      ${upTo14.map((migration) => migrationSql(migration, TEST_STORE)).join(";\n")};
-      ${upTo14.map((m) => `INSERT INTO schema_migrations VALUES (${m.version}, '${m.name}', ${T})`).join(";\n")};
-      INSERT INTO apps (id, name, signing_key, created_at) VALUES ('A', 'a', 'k', ${T});
+    const database = await databaseAtStep(
+      14,
+      `INSERT INTO apps (id, name, signing_key, created_at) VALUES ('A', 'a', 'k', ${T});
       INSERT INTO endpoints (id, app_id, url, profile, vocabulary, event_types, options, enabled, created_at, updated_at)
         VALUES ('E', 'A', 'http://127.0.0.1:9/', 'sendbird', 'sendbird', '["*"]', '{}', ${TEST_STORE === "postgres" ? "true" : "1"}, ${T}, ${T});
       INSERT INTO events (id, app_id, type, payload, created_at) VALUES ('e', 'A', 't', '{}', ${T});
       ${delivery("in-row", "body kept in the row")};
       ${delivery("apart", "")};
-      INSERT INTO delivery_bodies (delivery_id, body) VALUES ('apart', 'body kept apart')`);
+      INSERT INTO delivery_bodies (delivery_id, body) VALUES ('apart', 'body kept apart')`,
+      T,
+    );
+    after(() => database.drop());
     const store = openStore(database.url, { sqliteSynchronous: "normal", databasePoolSize: 2 });
     after(() => store.close());
     assert.equal(await store.migrate(), MIGRATIONS.length - 14);
