@@ -532,28 +532,43 @@ export class DeliveryWorker {
           return "process-full";
         }
         const { delivery, leaseUntil } = lane.queue.shift()!;
-        if (now + target.wire.policy.timeoutMs + this.options.leaseMarginMs / 2 > leaseUntil) {
+        if (this.#leaseTooShort(target, leaseUntil, now)) {
           stale.push(delivery.id);
           continue;
         }
         const limit = target.endpoint.rateLimit;
         if (limit) lane.nextStartAt = Math.max(now, lane.nextStartAt) + 1000 / limit;
-        const attempt = this.#attempt(lane, target, delivery);
+        const attempt = this.#attempt(lane, target, delivery, leaseUntil);
         this.#attemptsInFlight.add(attempt);
         void attempt.finally(() => this.#attemptsInFlight.delete(attempt));
         return "started";
       }
       return "lane-full";
     } finally {
-      if (stale.length > 0) {
-        this.store.releaseLeases(stale, now).catch((error: unknown) => {
-          this.logger.error({ err: error }, "handing back stale leases failed");
-        });
-        // Handed back, so due now: claim them again rather than wait for the poll.
-        lane.dueAt = Math.min(lane.dueAt, now);
-        this.#schedulePump();
-      }
+      if (stale.length > 0) this.#handBack(lane, stale, now);
     }
+  }
+
+  /** Whether a lease ends too soon for an attempt started now to finish inside it. */
+  #leaseTooShort(target: Target, leaseUntil: number, now: number): boolean {
+    return now + target.wire.policy.timeoutMs + this.options.leaseMarginMs / 2 > leaseUntil;
+  }
+
+  /** Gives leases back unsent: due again now, for this worker or another to claim afresh. */
+  #handBack(lane: Lane, deliveryIds: string[], now: number): void {
+    this.store.releaseLeases(deliveryIds, now).catch((error: unknown) => {
+      this.logger.error({ err: error }, "handing back stale leases failed");
+    });
+    // Handed back, so due now: claim them again rather than wait for the poll.
+    lane.dueAt = Math.min(lane.dueAt, now);
+    this.#schedulePump();
+  }
+
+  /** The slots an attempt held come back: a lane whose count leaked would stall for good. */
+  #attemptEnded(lane: Lane): void {
+    lane.inFlight--;
+    this.#sending--;
+    this.metrics.inFlight.dec();
   }
 
   #waitForCapacity(lane: Lane): void {
@@ -605,14 +620,22 @@ export class DeliveryWorker {
     }
   }
 
-  async #attempt(lane: Lane, target: Target, delivery: ClaimedDelivery): Promise<void> {
+  async #attempt(lane: Lane, target: Target, delivery: ClaimedDelivery, leaseUntil: number): Promise<void> {
     const { wire, endpoint, keys } = target;
     lane.inFlight++;
     this.#sending++;
     this.metrics.inFlight.inc();
     // Signing, hashing and encoding a big body take milliseconds each: one such attempt per turn of the
     // event loop, so an event fanned out to many endpoints does not hold up the API meanwhile.
-    if (delivery.body.length >= BIG_BODY_LENGTH) await this.#bigBodyTurns.next();
+    if (delivery.body.length >= BIG_BODY_LENGTH) {
+      await this.#bigBodyTurns.next();
+      // A turn that came late: as the pump does, a lease too short for the attempt goes back unsent.
+      if (this.#leaseTooShort(target, leaseUntil, Date.now())) {
+        this.#attemptEnded(lane);
+        this.#handBack(lane, [delivery.id], Date.now());
+        return;
+      }
+    }
     const attempt = delivery.attempts + 1;
     const startedAt = Date.now();
     // A profile with a window (Stream: 15 s from the first attempt) cuts the deadline to what is left of it.
@@ -632,10 +655,7 @@ export class DeliveryWorker {
       result =
         timeoutMs > 0 ? await this.sender.post(endpoint.url, request.body, headers, { timeoutMs }) : WINDOW_CLOSED;
     } finally {
-      // Whatever happened, the slots come back: a lane whose count leaked would stall for good.
-      lane.inFlight--;
-      this.#sending--;
-      this.metrics.inFlight.dec();
+      this.#attemptEnded(lane);
     }
     const outcome = timeoutMs > 0 ? wire.classify(attemptResult(result), attempt) : "failed";
     const endedAt = Date.now();
