@@ -29,7 +29,7 @@ before(async () => {
 
 // As the store takes it, on the connection's own schema path (the test database's).
 const APP_LOCK_AS_DELETE_TAKES_IT =
-  "SELECT pg_advisory_lock(hashtext(current_setting('search_path') || ':' || 'herald_app:' || $1))";
+  "SELECT pg_advisory_lock(hashtext(COALESCE(current_schema(), current_setting('search_path')) || ':' || 'herald_app:' || $1))";
 
 after(async () => {
   await deleting.end();

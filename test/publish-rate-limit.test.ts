@@ -83,6 +83,20 @@ describe("per-app publish rate limit", () => {
     }
   });
 
+  it("answers the retry of a publish that went through from its record, even while the app is over its rate", async () => {
+    const app = await h.createApp();
+    const headers = { "idempotency-key": "retry-me" };
+    const first = await call(h.url, "POST", "/v1/events/batch", { token: app.token, body: events(300), headers });
+    assert.equal(first.status, 202);
+    // 2 s of debt now; the retry (its 202 lost, say) is still answered, and a new publish is not.
+    const retried = await call(h.url, "POST", "/v1/events/batch", { token: app.token, body: events(300), headers });
+    assert.equal(retried.status, 202, JSON.stringify(retried.body));
+    assert.equal(retried.body.replayed, true);
+    assert.deepEqual(retried.body.ids, first.body.ids);
+    const fresh = await call(h.url, "POST", "/v1/events", { token: app.token, body: { category: "user:block" } });
+    assert.equal(fresh.status, 429);
+  });
+
   it("counts events, not requests: single publishes past the limit are refused too", async () => {
     const app = await h.createApp();
     await setLimit(app.appId, 20);

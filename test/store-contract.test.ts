@@ -1168,13 +1168,22 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(await t.rowCount("delivery_bodies"), 0, "the last user of the body takes it along");
       });
 
-      it("deletes shared bodies with their app", async () => {
+      it("deletes shared bodies with their app, also one whose holder was pruned before", async () => {
         await createApp("A");
-        for (const id of ["E1", "E2"]) await store.saveEndpoint(endpointRecord("A", id));
-        const event = eventRecord("A", "fan");
-        const owner = deliveryRecord(event, "E1", "fan-E1");
-        const sharer = deliveryRecord(event, "E2", "fan-E2", { body: owner.body, bodyOf: owner.id });
-        await store.publish({ appId: "A", events: [event], deliveries: [owner, sharer] });
+        for (const id of ["E1", "E2", "E3"]) await store.saveEndpoint(endpointRecord("A", id));
+        const publishShared = async (id: string) => {
+          const event = eventRecord("A", id);
+          const owner = deliveryRecord(event, "E1", `${id}-E1`);
+          const sharer = deliveryRecord(event, "E2", `${id}-E2`, { body: owner.body, bodyOf: owner.id });
+          await store.publish({ appId: "A", events: [event], deliveries: [owner, sharer] });
+          return owner;
+        };
+        const pruned = await publishShared("fan");
+        await publishShared("fan-2");
+        await store.claimDue("E1", 10, T, T + 1000);
+        await store.recordAttempts([attemptRecord(pruned.id, 1, "succeeded")]);
+        assert.equal((await store.pruneApp("A", T + 1, 1)).deliveries, 1, "the holder of fan's body is pruned");
+        assert.equal(await t.rowCount("delivery_bodies"), 2, "fan's body stays for its sharer");
         assert.equal(await store.deleteApp("A"), true);
         assert.equal(await t.rowCount("delivery_bodies"), 0);
       });

@@ -45,8 +45,12 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     response: responses(ok, [400, 401, 403, 404, 409, 413, 415, 422, 429]),
   });
 
-  // After authentication, before the body is read: an app over its rate is refused without its upload parsed.
-  const refuseOverRate = async (request: FastifyRequest) => ctx.publisher.refuseOverRate(appOf(request).id);
+  // After authentication, before the body is read: an app over its rate is refused without its upload
+  // parsed. Not a request with an Idempotency-Key: it may be the retry of a publish that went through,
+  // which is answered from its record whatever the rate (the publisher checks the rate after that).
+  const refuseOverRate = async (request: FastifyRequest) => {
+    if (request.headers["idempotency-key"] === undefined) await ctx.publisher.refuseOverRate(appOf(request).id);
+  };
 
   app.post(
     "/events",

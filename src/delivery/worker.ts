@@ -629,10 +629,12 @@ export class DeliveryWorker {
     // event loop, so an event fanned out to many endpoints does not hold up the API meanwhile.
     if (delivery.body.length >= BIG_BODY_LENGTH) {
       await this.#bigBodyTurns.next();
-      // A turn that came late: as the pump does, a lease too short for the attempt goes back unsent.
-      if (this.#leaseTooShort(target, leaseUntil, Date.now())) {
+      // While it waited, the worker may have begun to stop, or the lease may have grown too short for
+      // the attempt (the pump's rule): either way it goes back unsent, and its slot to another lane.
+      if (!this.#running || this.#leaseTooShort(target, leaseUntil, Date.now())) {
         this.#attemptEnded(lane);
         this.#handBack(lane, [delivery.id], Date.now());
+        if (this.#running) this.#startWaitingLanes();
         return;
       }
     }

@@ -169,10 +169,15 @@ interface ListenOptions {
 async function listen(options: ListenOptions, client: HeraldClient, credential: Credential, json: boolean) {
   const forwardTo = checkForwardUrl(options.forwardTo);
   // Heard from the start: a stop asked for while the session is being made still removes its endpoint.
+  let stopWasAsked = false;
   const stopAsked = new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-    stopWhenAdopted(resolve);
+    const ask = () => {
+      stopWasAsked = true;
+      resolve();
+    };
+    process.once("SIGINT", ask);
+    process.once("SIGTERM", ask);
+    stopWhenAdopted(ask);
   });
   const session = (await client.call("POST", "/v1/listen", credential, {
     profile: options.profile,
@@ -203,6 +208,8 @@ async function listen(options: ListenOptions, client: HeraldClient, credential: 
     await Promise.allSettled([local.close(), client.close()]);
     process.exit(code);
   };
+  // Asked while the session was being made: remove it at once, without saying it is ready.
+  if (stopWasAsked) return stop(0);
   void stopAsked.then(() => stop(0));
 
   if (json) {

@@ -57,11 +57,12 @@ import { appBeingDeleted, appDeleted, ENDPOINT_DELETED, RECOVERY_ENDPOINT_DELETE
 const CHANNEL = "herald_deliveries";
 
 /**
- * Advisory locks are the database's, not a schema's: each key starts with the schema path, so that
- * Heralds on other schemas of the same database (tests, staging beside production) never wait on, or
- * fail for, each other's locks.
+ * Advisory locks are the database's, not a schema's: each key starts with the schema Herald's tables
+ * are in, so that Heralds on other schemas of the same database (tests, staging beside production)
+ * never wait on, or fail for, each other's locks, however each spells its search_path. Before that
+ * schema exists (the first migration), the path as written.
  */
-const LOCK_SCOPE = "current_setting('search_path') || ':'";
+const LOCK_SCOPE = "COALESCE(current_schema(), current_setting('search_path')) || ':'";
 
 /**
  * An app's lock, between its deletion (exclusive, waiting) and the writes that add rows of the app
@@ -315,11 +316,12 @@ export class PostgresStore implements Store {
       // for those under way (whose rows the statements below then see and delete) and holds new ones
       // back until they find the app gone (their foreign key fails: 404), so this never fails on one.
       await client.query("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE", [appId]);
-      // One statement, one snapshot: the attempts and bodies deleted are those of the deliveries deleted.
+      // One statement, one snapshot: the attempts and bodies deleted are those of the deliveries deleted,
+      // each delivery's body being its own or the one it shares (whose holder may be pruned already).
       await client.query(
-        `WITH gone AS (DELETE FROM deliveries WHERE app_id = $1 RETURNING id),
+        `WITH gone AS (DELETE FROM deliveries WHERE app_id = $1 RETURNING id, COALESCE(body_of, id) AS body_key),
            attempts_gone AS (DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM gone))
-         DELETE FROM delivery_bodies WHERE delivery_id IN (SELECT id FROM gone)`,
+         DELETE FROM delivery_bodies WHERE delivery_id IN (SELECT body_key FROM gone)`,
         [appId],
       );
       for (const table of APP_OWNED_TABLES) {

@@ -530,9 +530,11 @@ export class SqliteStore implements Store {
   async deleteApp(appId: string): Promise<boolean> {
     return this.#durably(() => {
       const db = this.#db;
-      for (const child of ["attempts", "delivery_bodies"]) {
-        db.prepare(`DELETE FROM ${child} WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ?)`).run(appId);
-      }
+      db.prepare("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE app_id = ?)").run(appId);
+      // Each delivery's body, its own or the one it shares (whose holder may have been pruned already).
+      db.prepare(
+        "DELETE FROM delivery_bodies WHERE delivery_id IN (SELECT COALESCE(body_of, id) FROM deliveries WHERE app_id = ?)",
+      ).run(appId);
       for (const table of APP_OWNED_TABLES) {
         db.prepare(`DELETE FROM ${table} WHERE app_id = ?`).run(appId);
       }
