@@ -27,19 +27,19 @@ export interface Migration {
 }
 
 /**
- * Refuses a database that a newer Herald has migrated past the steps this one knows. Such a step can
- * change what rows mean (since step 14 a delivery's body is not in its row), so running on it could
- * send wrong bytes rather than fail.
+ * The steps a database lacks, in order. Refuses a database that a newer Herald has migrated past the
+ * steps this one knows: such a step can change what rows mean (since step 14 a delivery's body is not
+ * in its row), so running on it could send wrong bytes rather than fail.
  */
-export function refuseNewerSchema(applied: ReadonlySet<number>): void {
-  const known = MIGRATIONS.at(-1)!.version;
+export function stepsToApply(applied: ReadonlySet<number>): Migration[] {
   const newest = Math.max(...applied);
-  if (newest > known) {
+  if (newest > SCHEMA_VERSION) {
     throw new Error(
-      `The database's schema is at step ${newest}, applied by a newer Herald; this Herald knows steps up to ${known}. ` +
+      `The database's schema is at step ${newest}, applied by a newer Herald; this Herald knows steps up to ${SCHEMA_VERSION}. ` +
         "Run the newer Herald (or restore a backup taken before it migrated).",
     );
   }
+  return MIGRATIONS.filter((migration) => !applied.has(migration.version));
 }
 
 export const migrationSql = (migration: Migration, dialect: Dialect): string =>
@@ -384,3 +384,6 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
+
+/** The schema step this Herald brings a database to. */
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -73,8 +73,7 @@ export function registerServerCommands(program: Command): void {
       } finally {
         await store.close();
       }
-      const { MIGRATIONS } = await import("../../storage/migrations.js");
-      const version = MIGRATIONS.at(-1)?.version;
+      const { SCHEMA_VERSION: version } = await import("../../storage/migrations.js");
       say(
         steps === 0
           ? `schema already up to date (version ${version})`

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
-import { APP_OWNED_TABLES, MIGRATIONS, migrationSql, refuseNewerSchema } from "../migrations.js";
+import { APP_OWNED_TABLES, migrationSql, stepsToApply } from "../migrations.js";
 import { sampleQueueSql } from "../queue-samples.js";
 import type {
   ApiKey,
@@ -242,8 +242,7 @@ export class PostgresStore implements Store {
       const applied = new Set(
         (await client.query("SELECT version FROM schema_migrations")).rows.map((row) => row.version as number),
       );
-      refuseNewerSchema(applied);
-      const missing = MIGRATIONS.filter((migration) => !applied.has(migration.version));
+      const missing = stepsToApply(applied);
       for (const migration of missing) {
         await client.query(migrationSql(migration, "postgres"));
         await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
@@ -643,7 +642,12 @@ export class PostgresStore implements Store {
       }
       const { events } = batch;
       const types = new Map(events.map((e) => [e.id, e.type]));
-      const deliveries = batch.deliveries.map((d) => ({ ...d, type: types.get(d.eventId) ?? "" }));
+      // One copy per delivery with what its row needs: its event's type, and null for a body of its own.
+      const deliveries = batch.deliveries.map((d) => ({
+        ...d,
+        type: types.get(d.eventId) ?? "",
+        bodyOf: d.bodyOf ?? null,
+      }));
       // One statement per table, whatever the batch size: arrays in, rows out.
       await client.query(
         `INSERT INTO events (id, app_id, type, payload, created_at)
@@ -661,22 +665,12 @@ export class PostgresStore implements Store {
              created_at, body_of
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[])
              AS d(id, app_id, event_id, endpoint_id, type, max_attempts, created_at, body_of)`,
-          columns(
-            deliveries.map((d) => ({ ...d, bodyOf: d.bodyOf ?? null })),
-            "id",
-            "appId",
-            "eventId",
-            "endpointId",
-            "type",
-            "maxAttempts",
-            "createdAt",
-            "bodyOf",
-          ),
+          columns(deliveries, "id", "appId", "eventId", "endpointId", "type", "maxAttempts", "createdAt", "bodyOf"),
         );
         // A delivery that shares another's body (migration 15) has none of its own.
         await insertBodies(
           client,
-          deliveries.filter((d) => d.bodyOf === undefined),
+          deliveries.filter((d) => d.bodyOf === null),
         );
       }
       return true;

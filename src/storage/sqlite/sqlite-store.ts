@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { TurnsPerKey } from "../../core/turns-per-key.js";
 import { type Bind, DELIVERY_COLUMNS, listDeliveriesSql, listEventsSql, typeEndpointsSql } from "../log-query.js";
-import { APP_OWNED_TABLES, MIGRATIONS, migrationSql, refuseNewerSchema } from "../migrations.js";
+import { APP_OWNED_TABLES, migrationSql, stepsToApply } from "../migrations.js";
 import { pendingByEndpointSql } from "../queue-samples.js";
 import { RecentBodies } from "../recent-bodies.js";
 import type {
@@ -436,8 +436,7 @@ export class SqliteStore implements Store {
             .all()
             .map((row) => (row as { version: number }).version),
         );
-        refuseNewerSchema(applied);
-        const missing = MIGRATIONS.filter((migration) => !applied.has(migration.version));
+        const missing = stepsToApply(applied);
         for (const migration of missing) {
           db.exec(migrationSql(migration, "sqlite"));
           db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
