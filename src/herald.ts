@@ -12,6 +12,7 @@ import { ListenRelay, RelayingTransport } from "./delivery/transport/listen-rela
 import { DeliveryWorker } from "./delivery/worker.js";
 import { SyncHookCaller } from "./hooks/sync-caller.js";
 import { OperationalEvents } from "./ingest/operational-events.js";
+import { PublishGate } from "./ingest/publish-gate.js";
 import { type AppLimits, LIMITS_NAMESPACE, PublishRateLimiter } from "./ingest/publish-rate-limiter.js";
 import { Publisher, type PublishOptions } from "./ingest/publisher.js";
 import { ListenLeases } from "./operations/listen-leases.js";
@@ -143,6 +144,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       if (endpointIds.size > 0) wake(endpointIds);
     },
     rateLimiter,
+    new PublishGate((change) => metrics.publishesWaiting.inc(change)),
   );
   const syncHooks = new SyncHookCaller(store, endpoints, transport, logger, metrics, {
     failureThreshold: config.hookBreakerFailures,

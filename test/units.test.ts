@@ -13,6 +13,7 @@ import {
   retryDelayMs,
 } from "../src/delivery/retry.js";
 import { describeFailure } from "../src/delivery/transport/outbound-transport.js";
+import { PublishGate } from "../src/ingest/publish-gate.js";
 import { findVocabulary, WIRE_FORMATS } from "../src/profiles/registry.js";
 import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../src/profiles/sendbird/index.js";
 import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
@@ -305,5 +306,74 @@ describe("recent bodies", () => {
     reads.length = 0;
     for (const key of ["big-2", "big-3", "big-1"]) get(key);
     assert.deepEqual(reads, ["big-1"], "big-1, the oldest, went when big-3 came");
+  });
+});
+
+describe("publish gate", () => {
+  const KB = 1024;
+  /** A gate on a clock the test moves, and what each publish has come to. */
+  const gateAt = () => {
+    const clock = { now: 0 };
+    let waiting = 0;
+    const gate = new PublishGate(
+      (change) => (waiting += change),
+      () => clock.now,
+    );
+    const started: string[] = [];
+    const enter = (label: string, appId: string, bytes: number) => {
+      const turn = gate.enter(appId, bytes);
+      void turn.admitted.then(() => started.push(label));
+      return turn;
+    };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    return { clock, gate, started, enter, settle, waiting: () => waiting };
+  };
+
+  it("lets an app alone run its big publishes side by side", async () => {
+    const { enter, settle, started, waiting } = gateAt();
+    enter("a1", "A", 800 * KB);
+    enter("a2", "A", 800 * KB);
+    await settle();
+    assert.deepEqual(started, ["a1", "a2"]);
+    assert.equal(waiting(), 0);
+  });
+
+  it("while another app publishes, holds an app's next big publish, in order, until its turn; small ones fit beside", async () => {
+    const { clock, enter, settle, started, waiting } = gateAt();
+    enter("b1", "B", 300).end(); // B published a moment ago
+    clock.now = 999;
+    const a1 = enter("a1", "A", 800 * KB);
+    const a2 = enter("a2", "A", 800 * KB);
+    const a3 = enter("a3", "A", 10 * KB); // behind a2: an app's publishes start in order
+    enter("b2", "B", 300);
+    enter("b3", "B", 60 * KB); // within B's 64 KiB beside b2
+    await settle();
+    assert.deepEqual(started, ["b1", "a1", "b2", "b3"]);
+    assert.equal(waiting(), 2);
+    a1.end();
+    a1.end(); // a second end changes nothing
+    await settle();
+    assert.deepEqual(started.slice(4), ["a2"]);
+    a2.end();
+    await settle();
+    assert.deepEqual(started.slice(5), ["a3"]);
+    assert.equal(waiting(), 0);
+    a3.end();
+  });
+
+  it("takes a publish that gives up out of line, and stops holding once the other app has been quiet for a second", async () => {
+    const { clock, enter, settle, started, waiting } = gateAt();
+    enter("b1", "B", 300).end();
+    const a1 = enter("a1", "A", 800 * KB);
+    const gone = enter("gone", "A", 800 * KB);
+    await settle();
+    assert.equal(waiting(), 1);
+    gone.end();
+    assert.equal(waiting(), 0);
+    clock.now = 1_001; // B's last publish ended over a second ago
+    enter("a2", "A", 800 * KB);
+    await settle();
+    assert.deepEqual(started, ["b1", "a1", "a2"]);
+    a1.end();
   });
 });

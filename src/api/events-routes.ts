@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
 import { appOf } from "./auth.js";
@@ -45,18 +45,25 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     response: responses(ok, [400, 401, 403, 404, 409, 413, 415, 422, 429]),
   });
 
-  // After authentication, before the body is read: an app over its rate is refused without its upload
-  // parsed. Not a request with an Idempotency-Key: it may be the retry of a publish that went through,
+  // After authentication, before the body is read. An app over its rate is refused without its upload
+  // parsed; not a request with an Idempotency-Key: it may be the retry of a publish that went through,
   // which is answered from its record whatever the rate (the publisher checks the rate after that).
-  const refuseOverRate = async (request: FastifyRequest) => {
-    if (request.headers["idempotency-key"] === undefined) await ctx.publisher.refuseOverRate(appOf(request).id);
+  // Then the upload waits for its app's turn (a body sent without a length counts as the largest).
+  const beforeTheBody = async (request: FastifyRequest, reply: FastifyReply) => {
+    const appId = appOf(request).id;
+    if (request.headers["idempotency-key"] === undefined) await ctx.publisher.refuseOverRate(appId);
+    const length = Number(request.headers["content-length"]);
+    const turn = ctx.publisher.enterGate(appId, Number.isSafeInteger(length) ? length : ctx.config.bodyLimit);
+    // The response's close comes once it is sent, or once the client is gone, waiting or not.
+    reply.raw.once("close", turn.end);
+    await turn.admitted;
   };
 
   app.post(
     "/events",
     {
       config: { access: "publish", bodyIsPayload: true },
-      onRequest: refuseOverRate,
+      onRequest: beforeTheBody,
       schema: { ...publishSchema("Publish one event", { 202: Published }), body: AnyEvent },
     },
     async (request, reply) => {
@@ -70,7 +77,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     "/events/batch",
     {
       config: { access: "publish", bodyIsPayload: true },
-      onRequest: refuseOverRate,
+      onRequest: beforeTheBody,
       schema: {
         ...publishSchema("Publish 1 to 1,000 events atomically", { 202: PublishedBatch }),
         body: Type.Unsafe<unknown>({ type: "object", description: '{"events": [event, ...]}' }),

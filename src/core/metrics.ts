@@ -106,6 +106,11 @@ export class Metrics {
     help: "Synchronous hooks skipped right now because their circuit breaker is open.",
     registers: [this.registry],
   });
+  readonly publishesWaiting = new Gauge({
+    name: "herald_publishes_waiting",
+    help: "Publishes held, their bodies unread, while their app's earlier publishes go on and another app publishes too.",
+    registers: [this.registry],
+  });
   readonly publishesRateLimited = new Counter({
     name: "herald_publish_rate_limited_total",
     help: "Publishes refused because their app was over its publish rate limit.",

@@ -11,6 +11,7 @@ import { policyOf } from "../delivery/retry.js";
 import { VOCABULARIES, vocabularyOf, wireFormatById } from "../profiles/registry.js";
 import type { App, Endpoint, IdempotencyRecord, NewDelivery, NewEvent } from "../storage/records.js";
 import type { Store } from "../storage/store.js";
+import { type GateTurn, PublishGate } from "./publish-gate.js";
 import type { PublishRateLimiter } from "./publish-rate-limiter.js";
 
 export interface PublishOptions {
@@ -102,11 +103,17 @@ export class Publisher {
     private readonly idempotencyTtlMs: number,
     private readonly onPublished: OnPublished,
     private readonly rateLimiter?: PublishRateLimiter,
+    private readonly gate = new PublishGate(),
   ) {}
 
   /** Refuses an app over its rate before its events are read (the rate limiter says when). */
   async refuseOverRate(appId: string): Promise<void> {
     await this.rateLimiter?.refuseIfEmpty(appId);
+  }
+
+  /** An upload of `bytes` to publish to the app takes its turn (see {@link PublishGate}) before it is read. */
+  enterGate(appId: string, bytes: number): GateTurn {
+    return this.gate.enter(appId, bytes);
   }
 
   async publish(app: App, events: readonly unknown[], options: PublishOptions = {}): Promise<PublishResult> {
