@@ -121,4 +121,36 @@ describe("publishing over HTTP takes turns between apps", () => {
     assert.equal(await eventually(async () => ((await waitingPublishes()) === 0 ? 0 : undefined)), 0);
     for (const client of [first, second, slow, held]) client.hangUp();
   });
+
+  it("ends the turns of pipelined publishes whose client hung up", async () => {
+    const big = await createApp("pipelining");
+    const small = await createApp("beside");
+    await sleep(1_100); // alone: all three start at once, the second and third answers queued
+    const body = JSON.stringify({ category: "user:block", payload: { pad: "y".repeat(40_000) } });
+    const request =
+      `POST /v1/events HTTP/1.1\r\nhost: herald\r\ncontent-type: application/json\r\n` +
+      `api-token: ${big.token}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const socket = connect(Number(new URL(h.url).port), "127.0.0.1");
+    socket.on("error", () => {});
+    socket.write(request.repeat(3));
+    await sleep(1);
+    socket.destroy();
+    await sleep(500);
+    // A turn left running (a queued answer hears nothing of its connection's close) would hold this
+    // 30 KB publish for as long as the other app publishes: here, all along.
+    let besidePublishing = true;
+    const beside = (async () => {
+      while (besidePublishing) await Promise.all([publishOne(small.token), sleep(100)]);
+    })();
+    await sleep(150);
+    const next = await fetch(`${h.url}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "api-token": big.token },
+      body: JSON.stringify({ category: "user:block", payload: { pad: "y".repeat(30_000) } }),
+      signal: AbortSignal.timeout(4_000),
+    }).finally(() => (besidePublishing = false));
+    await beside;
+    assert.equal(next.status, 202);
+    assert.equal(await waitingPublishes(), 0);
+  });
 });

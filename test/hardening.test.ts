@@ -324,9 +324,9 @@ describe("type names are bounded: a 1 MB one is a 400 in milliseconds, and /heal
 });
 
 /** A raw TCP client: sends what it is told, when it is told, and reports what came back and when it closed. */
-function rawClient(url: string) {
+function rawClient(url: string, { allowHalfOpen = false } = {}) {
   const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
+  const socket = connect({ port: Number(port), host: hostname, allowHalfOpen });
   let received = "";
   socket.on("data", (chunk) => (received += chunk));
   socket.on("error", () => {});
@@ -365,6 +365,21 @@ describe("slow and vanishing clients", () => {
       slow.socket.destroy();
       assert.ok(slowClosedAt !== undefined && slowClosedAt - slowStarted < 2000, "headers timeout");
       assert.match(slow.received(), /^HTTP\/1\.1 408 /);
+      // A client that does not close after the 408 (half-open) has its connection cut a second later:
+      // what it sends after that is refused (before, Herald's end of it stayed open for ever).
+      const mute = rawClient(h.url, { allowHalfOpen: true });
+      mute.socket.write(
+        `POST /v1/events HTTP/1.1\r\nHost: x\r\nApi-Token: ${app.token}\r\nContent-Type: application/json\r\n` +
+          "Content-Length: 100000\r\n\r\n{",
+      );
+      await eventually(() => (mute.received().startsWith("HTTP/1.1 408 ") ? true : undefined), 5000);
+      await sleep(1500);
+      // The first write after the cut draws the reset, the next one reports it.
+      const poke = setInterval(() => mute.socket.writable && mute.socket.write(" "), 100);
+      const muteClosedAt = await Promise.race([mute.closed, sleep(2000).then(() => undefined)]);
+      clearInterval(poke);
+      mute.socket.destroy();
+      assert.ok(muteClosedAt !== undefined, "a half-open client kept its connection 1.5 s after the 408");
       await sleep(100);
       const lines = log.lines();
       assert.ok(!lines.some((line) => line.msg === "storage unavailable"), "a timed-out upload is no storage error");

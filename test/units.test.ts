@@ -19,6 +19,7 @@ import { sendbirdCallsCatalog, sendbirdChatCatalog, sendbirdChatWire } from "../
 import { standardWireFormat } from "../src/profiles/standard/wire-format.js";
 import { streamWireFormat } from "../src/profiles/stream/wire-format.js";
 import { RecentBodies } from "../src/storage/recent-bodies.js";
+import { eventually } from "./helpers/herald.js";
 import { endpointRecord } from "./helpers/store.js";
 
 describe("retry policy", () => {
@@ -374,6 +375,19 @@ describe("publish gate", () => {
     enter("a2", "A", 800 * KB);
     await settle();
     assert.deepEqual(started, ["b1", "a1", "a2"]);
+    a1.end();
+  });
+
+  it("lets a held publish go once the other apps fall quiet, though its own app's publish goes on", async () => {
+    const { clock, enter, settle, started, waiting } = gateAt();
+    enter("b1", "B", 300).end();
+    const a1 = enter("a1", "A", 800 * KB);
+    enter("a2", "A", 800 * KB);
+    await settle();
+    assert.deepEqual(started, ["b1", "a1"]);
+    clock.now = 1_001; // nothing ends, nothing enters: only the gate's own timer can notice
+    await eventually(() => (started.includes("a2") ? true : undefined), 2_000);
+    assert.equal(waiting(), 0);
     a1.end();
   });
 });

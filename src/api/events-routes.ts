@@ -52,10 +52,19 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
   const beforeTheBody = async (request: FastifyRequest, reply: FastifyReply) => {
     const appId = appOf(request).id;
     if (request.headers["idempotency-key"] === undefined) await ctx.publisher.refuseOverRate(appId);
+    const { socket } = request.raw;
+    // Gone during the checks above: its close has been and gone, and would never end a turn.
+    if (socket.destroyed) return;
     const length = Number(request.headers["content-length"]);
     const turn = ctx.publisher.enterGate(appId, Number.isSafeInteger(length) ? length : ctx.config.bodyLimit);
-    // The response's close comes once it is sent, or once the client is gone, waiting or not.
-    reply.raw.once("close", turn.end);
+    // The response closes once sent, or once its client is gone, waiting or not; a pipelined request's
+    // response has no socket yet to hear that from, so the connection's close ends the turn too.
+    const end = () => {
+      socket.off("close", end);
+      turn.end();
+    };
+    reply.raw.once("close", end);
+    socket.once("close", end);
     await turn.admitted;
   };
 

@@ -47,6 +47,8 @@ function clientErrorResponse(code: string | undefined): { status: number; code: 
 const BIG_BODY_BYTES = 64 * 1024;
 const bigBodyParses = new TurnsPerKey();
 
+/** How long a client answered by `clientErrorHandler` (a 408, a 400) has to read it before its connection is cut. */
+const CLIENT_ERROR_LINGER_MS = 1_000;
 /** How long `/readyz` waits for the store before answering 503. */
 const READY_TIMEOUT_MS = 2000;
 /** Probes answered 2xx are logged at debug, so a load balancer polling every second fills no log. */
@@ -159,6 +161,9 @@ export async function buildServer(ctx: ApiContext, metrics: Metrics, apiRoutes: 
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
+      // end() only half-closes: a client that never reads nor closes would keep the connection
+      // (and a publish's turn, see PublishGate) for ever. It has a while to read the answer.
+      setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
     },
   });
   app.server.maxConnections = ctx.config.maxConnections;

@@ -5,6 +5,8 @@ const ACTIVE_FOR_MS = 1_000;
  * or one publish of any size.
  */
 const SHARED_BYTES = 64 * 1024;
+/** How often held publishes are looked at again, in case the other apps have fallen quiet. */
+const RECHECK_MS = ACTIVE_FOR_MS / 4;
 
 interface Waiting {
   bytes: number;
@@ -43,6 +45,7 @@ export interface GateTurn {
 export class PublishGate {
   readonly #apps = new Map<string, AppTurns>();
   #sweptAt = 0;
+  #recheck: NodeJS.Timeout | undefined;
 
   constructor(
     /** Called with +1 when a publish starts waiting, -1 when it stops. */
@@ -69,6 +72,7 @@ export class PublishGate {
     else {
       turns.waiting.push(waiting);
       this.onWaiting(1);
+      this.#recheckLater();
     }
     return {
       admitted,
@@ -103,6 +107,20 @@ export class PublishGate {
       this.onWaiting(-1);
       turns.waiting.shift()!.start();
     }
+    if (turns.waiting.length > 0) this.#recheckLater();
+  }
+
+  /**
+   * Held publishes wait for their own app's publish to end, or for the other apps to fall quiet,
+   * which no call here announces: a timer looks again while any publish is held.
+   */
+  #recheckLater(): void {
+    if (this.#recheck) return;
+    this.#recheck = setTimeout(() => {
+      this.#recheck = undefined;
+      for (const [appId, turns] of this.#apps) if (turns.waiting.length > 0) this.#admit(appId, turns);
+    }, RECHECK_MS);
+    this.#recheck.unref();
   }
 
   #mayStart(appId: string, turns: AppTurns, bytes: number): boolean {
