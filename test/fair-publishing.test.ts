@@ -152,5 +152,18 @@ describe("publishing over HTTP takes turns between apps", () => {
     await beside;
     assert.equal(next.status, 202);
     assert.equal(await waitingPublishes(), 0);
+    // Many pipelined publishes on one connection: answered, and one close listener for all of them.
+    const tiny = JSON.stringify({ category: "user:block" });
+    const pipelined = connect(Number(new URL(h.url).port), "127.0.0.1");
+    let answers = "";
+    pipelined.on("data", (chunk) => (answers += chunk));
+    pipelined.write(
+      `POST /v1/events HTTP/1.1\r\nhost: herald\r\ncontent-type: application/json\r\napi-token: ${big.token}\r\ncontent-length: ${tiny.length}\r\n\r\n${tiny}`.repeat(
+        20,
+      ),
+    );
+    await eventually(() => ((answers.match(/HTTP\/1\.1 202/g) ?? []).length === 20 ? true : undefined));
+    pipelined.destroy();
+    assert.doesNotMatch(h.output, /MaxListenersExceededWarning/);
   });
 });

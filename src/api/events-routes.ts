@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import { HeraldError } from "../core/errors.js";
@@ -34,6 +35,22 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
   return key;
 }
 
+/** The ends of the publish turns a connection's requests hold, all called when it closes (one listener, however many are pipelined). */
+const turnsBySocket = new WeakMap<Socket, Set<() => void>>();
+
+function openTurns(socket: Socket): Set<() => void> {
+  let turns = turnsBySocket.get(socket);
+  if (!turns) {
+    const created = new Set<() => void>();
+    socket.once("close", () => {
+      for (const end of created) end();
+    });
+    turnsBySocket.set(socket, created);
+    turns = created;
+  }
+  return turns;
+}
+
 /** Publish (`POST /v1/events`, `/v1/events/batch`, answered 202 once committed) and read events. */
 export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => {
   // The event body is validated by the publisher (it names the exact field at fault), not by a schema.
@@ -59,12 +76,13 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (app, ctx) => 
     const turn = ctx.publisher.enterGate(appId, Number.isSafeInteger(length) ? length : ctx.config.bodyLimit);
     // The response closes once sent, or once its client is gone, waiting or not; a pipelined request's
     // response has no socket yet to hear that from, so the connection's close ends the turn too.
+    const turnsOfSocket = openTurns(socket);
     const end = () => {
-      socket.off("close", end);
+      turnsOfSocket.delete(end);
       turn.end();
     };
+    turnsOfSocket.add(end);
     reply.raw.once("close", end);
-    socket.once("close", end);
     await turn.admitted;
   };
 
